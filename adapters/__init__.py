@@ -1,0 +1,1 @@
+"""Method adapters, one module per family. Heavy dependencies are imported inside them."""

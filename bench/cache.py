@@ -1,0 +1,85 @@
+"""On-disk cache of method outputs, keyed by everything that changes them.
+
+The namespace is the method's name plus a hash of its version, config and
+preprocessing (``MethodInfo.cache_key``) plus the modality; the item key is the
+content hash of the image bytes, or of (language, text). Each write is a new
+shard file written atomically, so concurrent or interrupted runs never corrupt
+what is already cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from bench.io import write_bytes_atomic
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("HWR_BENCH_CACHE", Path.home() / ".cache" / "hwr-bench"))
+
+
+def text_item_key(lang: str, text: str) -> str:
+    return hashlib.sha256(f"{lang}\0{text}".encode()).hexdigest()
+
+
+class _ShardedCache:
+    suffix = ""
+
+    def __init__(self, root: Path | None, namespace: str):
+        self.dir = None if root is None else Path(root) / namespace
+        self._entries: dict | None = None
+
+    @property
+    def entries(self) -> dict:
+        if self._entries is None:
+            self._entries = {}
+            if self.dir is not None and self.dir.is_dir():
+                for shard in sorted(self.dir.glob(f"shard-*{self.suffix}")):
+                    try:
+                        self._entries.update(self._read(shard))
+                    except Exception:
+                        continue  # an unreadable shard only costs a recomputation
+        return self._entries
+
+    def lookup(self, keys: Sequence[str]) -> list:
+        entries = self.entries
+        return [entries.get(k) for k in keys]
+
+    def store(self, keys: Sequence[str], values: Sequence) -> None:
+        if not keys:
+            return
+        self.entries.update(zip(keys, values))
+        if self.dir is not None:
+            self._write(self.dir / f"shard-{uuid.uuid4().hex}{self.suffix}", keys, values)
+
+
+class VectorCache(_ShardedCache):
+    suffix = ".npz"
+
+    def _read(self, path: Path) -> dict:
+        with np.load(path, allow_pickle=False) as data:
+            return dict(zip(data["keys"].tolist(), data["values"]))
+
+    def _write(self, path: Path, keys, values) -> None:
+        import io
+
+        buf = io.BytesIO()
+        np.savez(buf, keys=np.asarray(keys, dtype=str), values=np.stack(values).astype(np.float32))
+        write_bytes_atomic(path, buf.getvalue())
+
+
+class TextCache(_ShardedCache):
+    suffix = ".json"
+
+    def _read(self, path: Path) -> dict:
+        return json.loads(path.read_text())
+
+    def _write(self, path: Path, keys, values) -> None:
+        write_bytes_atomic(path, json.dumps(dict(zip(keys, values)), ensure_ascii=False).encode())

@@ -1,0 +1,221 @@
+"""The ``bench`` command. Heavy modules are imported inside commands so ``bench --help`` is fast."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from bench.errors import HwrBenchError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="hwr-bench: cross-script handwriting retrieval benchmark.")
+data_app = typer.Typer(no_args_is_help=True, help="Build, check and inspect datasets.")
+app.add_typer(data_app, name="data")
+
+ALL_PROTOCOLS = "id,ood,xling,t2i,rd"
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def default_dataset_path() -> Path:
+    from bench.cache import default_cache_dir
+
+    env = os.environ.get("HWR_BENCH_DATA")
+    return Path(env) if env else default_cache_dir() / "datasets" / "toy-seed0"
+
+
+def _load_or_build_default(dataset: Optional[Path], quiet: bool):
+    from bench.data.store import load_dataset
+
+    if dataset is not None:
+        return load_dataset(dataset)
+    path = default_dataset_path()
+    if not (path / "manifest.json").exists():
+        from bench.data.toy import build_toy
+
+        if not quiet:
+            _console().print(f"Building the default dataset at {path} ...")
+        build_toy(path)
+    return load_dataset(path)
+
+
+def _parse_options(options: list[str]) -> dict[str, dict[str, str]]:
+    parsed: dict[str, dict[str, str]] = {}
+    for opt in options:
+        target, eq, value = opt.partition("=")
+        method, dot, key = target.rpartition(".")
+        if not eq or not dot or not method or not key:
+            raise typer.BadParameter(f"{opt!r}: expected METHOD.KEY=VALUE", param_hint="--option")
+        parsed.setdefault(method, {})[key] = value
+    return parsed
+
+
+@app.command()
+def run(
+    methods: str = typer.Option("random,oracle-text", "--methods", "-m", help="Comma-separated method names (see `bench methods`)."),
+    protocols: str = typer.Option(ALL_PROTOCOLS, "--protocols", "-p", help="Comma-separated protocols (see `bench protocols`)."),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", "-d", help="Dataset folder; default: the embedded benchmark, built when absent."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where result files go."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Embedding cache (default $HWR_BENCH_CACHE or ~/.cache/hwr-bench)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embedding cache."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most N queries per language or direction (seeded sample)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for query sampling and bootstrap."),
+    overwrite: str = typer.Option("only-stale", "--overwrite", help="never | only-stale | always"),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the 95% intervals (0: none)."),
+    option: list[str] = typer.Option([], "--option", "-o", help="Method option METHOD.KEY=VALUE (repeatable)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+):
+    """Run methods x protocols and write results/<method>/<protocol>.json."""
+    from bench.cache import default_cache_dir
+    from bench.progress import Tracker
+    from bench.runner import OVERWRITE_MODES, RunConfig, run as run_all
+
+    if overwrite not in OVERWRITE_MODES:
+        raise typer.BadParameter(f"must be one of {', '.join(OVERWRITE_MODES)}", param_hint="--overwrite")
+    console = _console()
+    ds = _load_or_build_default(dataset, quiet)
+    config = RunConfig(methods=_split(methods), protocols=_split(protocols), results_dir=results_dir,
+                       cache_dir=None if no_cache else (cache_dir or default_cache_dir() / "outputs"),
+                       limit=limit, seed=seed, overwrite=overwrite, n_boot=bootstrap,
+                       method_options=_parse_options(option))
+    console.print(f"Dataset {ds.name} ({len(ds)} samples, fingerprint {ds.fingerprint[:12]})")
+    styles = {"ok": "green", "skipped": "dim", "unavailable": "yellow", "not_applicable": "dim",
+              "failed": "red"}
+
+    with Tracker(enabled=not quiet and sys.stderr.isatty()) as tracker:
+        def report(o):
+            line = f"[{styles.get(o.status, '')}]{o.status:>14}[/] {o.method:<24} {o.protocol:<6} {o.message}"
+            console.print(line)
+        outcomes = run_all(ds, config, tracker=tracker, report=report)
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        console.print(f"[red]{len(failed)} method/protocol pair(s) failed; see their result files.[/]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def methods():
+    """List registered methods (built-in and entry points) and whether they can run here."""
+    from rich.table import Table
+
+    from bench.registry import create, registrations
+
+    table = Table("name", "family", "group", "source", "available")
+    for name, reg in sorted(registrations().items()):
+        try:
+            m = create(name) if not name.endswith(":") else None
+            if m is None:
+                family, group, avail = "(prefix)", "", "takes a spec: " + name + "SPEC"
+            else:
+                a = m.availability()
+                family, group = m.info.family.value, m.info.group
+                avail = "yes" if a.ok else f"no: {a.reason}" + (f" (fix: {a.fix})" if a.fix else "")
+        except Exception as exc:
+            family, group, avail = "?", "?", f"broken: {type(exc).__name__}: {exc}"
+        table.add_row(name, family, group, reg.source, avail)
+    _console().print(table)
+
+
+@app.command()
+def protocols():
+    """List evaluation protocols with their versions."""
+    from bench.protocols import PROTOCOLS
+
+    for spec in PROTOCOLS.values():
+        _console().print(f"[bold]{spec.name}[/] v{spec.version} ({spec.kind}): {spec.description}")
+
+
+@app.command()
+def leaderboard(
+    results_dir: Path = typer.Option(Path("results"), "--results-dir"),
+    out: Path = typer.Option(Path("leaderboard.md"), "--out"),
+):
+    """Rebuild leaderboard.md from results/ (deterministic)."""
+    from bench.leaderboard import write_leaderboard
+
+    write_leaderboard(results_dir, out)
+    _console().print(f"wrote {out}")
+
+
+@app.command()
+def compare(
+    method_a: str = typer.Argument(..., help="First method."),
+    method_b: str = typer.Argument(..., help="Second method."),
+    protocol: str = typer.Option("ood", "--protocol", "-p"),
+    metric: str = typer.Option("acc@1", "--metric"),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir"),
+    n_boot: int = typer.Option(10000, "--bootstrap", min=100),
+):
+    """Paired bootstrap test of A - B on the queries both were evaluated on."""
+    from bench.compare import compare_methods
+
+    test, n_common = compare_methods(results_dir, method_a, method_b, protocol, metric, n_boot)
+    _console().print(f"{protocol} {metric}: {method_a} - {method_b} = {test.mean_difference:+.4f} "
+                     f"(95% CI {test.ci_low:+.4f} to {test.ci_high:+.4f}), p = {test.p_value:.4g}, "
+                     f"{n_common} paired queries")
+
+
+@data_app.command("build")
+def data_build(
+    size: str = typer.Option("toy", "--size", help="toy (a few dozen words, for plumbing checks)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: the embedded default path)."),
+    seed: int = typer.Option(0, "--seed"),
+):
+    """Build a dataset deterministically."""
+    import time
+
+    from bench.data.store import load_dataset
+    from bench.data.toy import build_toy
+
+    if size != "toy":
+        raise typer.BadParameter("only 'toy' is available in this version", param_hint="--size")
+    out = out or default_dataset_path()
+    start = time.perf_counter()
+    fingerprint = build_toy(out, seed=seed)
+    ds = load_dataset(out)
+    _console().print(f"built {out} in {time.perf_counter() - start:.1f}s: {len(ds)} samples, "
+                     f"fingerprint {fingerprint[:16]}")
+    _print_counts(ds)
+
+
+@data_app.command("validate")
+def data_validate(path: Path = typer.Argument(..., help="Dataset folder.")):
+    """Check a dataset folder completely (schema, lexicon, fingerprint, every image decodes)."""
+    from bench.data.store import load_dataset
+
+    ds = load_dataset(path)
+    for s in ds.samples:
+        ds.image_item(s.key)
+    _console().print(f"{path}: OK, {len(ds)} samples, fingerprint {ds.fingerprint[:16]}")
+    _print_counts(ds)
+
+
+def _print_counts(ds) -> None:
+    from rich.table import Table
+
+    from bench.schema import LANGUAGES
+
+    table = Table("split", *LANGUAGES)
+    for split, row in ds.counts().items():
+        table.add_row(split, *(str(row[l]) for l in LANGUAGES))
+    _console().print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except HwrBenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,1 @@
+"""Datasets on disk: schema validation, fingerprints, builders and loaders."""

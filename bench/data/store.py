@@ -1,0 +1,322 @@
+"""A dataset on disk: a Hugging Face ``datasets`` Parquet table plus a manifest.
+
+Layout of a dataset folder::
+
+    manifest.json      format, schema version, name, content fingerprint, counts
+    samples.parquet    key, image (HF Image feature: {bytes, path}), text,
+                       semantic_id, lang, style, split
+    lexicon.parquet    semantic_id, lang, text
+
+The fingerprint hashes every field of every row (images by their bytes), so a
+result can always be traced to the exact data that produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from bench.errors import DatasetError
+from bench.schema import (LANGUAGES, LEXICON_COLUMNS, SAMPLE_COLUMNS, SPLITS, ImageItem,
+                          LexiconEntry, Sample, lexicon_key)
+from bench.text import normalise_text
+
+MANIFEST = "manifest.json"
+SAMPLES_FILE = "samples.parquet"
+LEXICON_FILE = "lexicon.parquet"
+FORMAT_NAME = "hwr-bench-dataset"
+DATASET_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """A sample as written by a builder or importer, image as encoded bytes (PNG)."""
+
+    key: str
+    image_bytes: bytes
+    text: str
+    semantic_id: int
+    lang: str
+    style: str
+    split: str
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def compute_fingerprint(samples: Iterable[Sample], lexicon: Iterable[LexiconEntry]) -> str:
+    digest = hashlib.sha256()
+    for s in sorted(samples, key=lambda s: s.key):
+        digest.update(json.dumps([s.key, s.text, s.semantic_id, s.lang, s.style, s.split,
+                                  s.content_hash], ensure_ascii=False).encode())
+        digest.update(b"\n")
+    digest.update(b"--lexicon--\n")
+    for e in sorted(lexicon, key=lambda e: (e.lang, e.semantic_id)):
+        digest.update(json.dumps([e.semantic_id, e.lang, e.text], ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+class Dataset:
+    """A validated dataset held in memory; images are decoded on demand and memoised."""
+
+    def __init__(self, root: Path, name: str, samples: list[Sample], image_bytes: dict[str, bytes],
+                 lexicon: list[LexiconEntry], fingerprint: str, manifest: dict):
+        self.root = root
+        self.name = name
+        self.samples = samples
+        self.lexicon = lexicon
+        self.fingerprint = fingerprint
+        self.manifest = manifest
+        self._image_bytes = image_bytes
+        self._rows = {s.key: i for i, s in enumerate(samples)}
+        self._by_key = {s.key: s for s in samples}
+        self._lexicon_by_key = {e.key: e for e in lexicon}
+        self._decoded: dict[str, object] = {}
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def sample(self, key: str) -> Sample:
+        return self._by_key[key]
+
+    def select(self, *, split: str | None = None, lang: str | None = None) -> list[Sample]:
+        return [s for s in self.samples
+                if (split is None or s.split == split) and (lang is None or s.lang == lang)]
+
+    def lexicon_entry(self, key: str) -> LexiconEntry:
+        return self._lexicon_by_key[key]
+
+    def lexicon_for(self, lang: str) -> list[LexiconEntry]:
+        return sorted((e for e in self.lexicon if e.lang == lang), key=lambda e: e.semantic_id)
+
+    def image_item(self, key: str) -> ImageItem:
+        s = self._by_key[key]
+        image = self._decoded.get(key)
+        if image is None:
+            image = self._decode(key)
+            self._decoded[key] = image
+        return ImageItem(key=key, image=image, lang=s.lang, content_hash=s.content_hash)
+
+    def image_items(self, keys: Sequence[str]) -> list[ImageItem]:
+        return [self.image_item(k) for k in keys]
+
+    def _decode(self, key: str):
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(self._image_bytes[key])) as im:
+                im.load()
+                return im.convert("L")
+        except Exception as exc:  # Pillow raises many types for bad bytes
+            raise DatasetError(self.root / SAMPLES_FILE, f"cannot decode image ({exc})",
+                               field="image", row=self._rows[key], key=key) from None
+
+    def counts(self) -> dict:
+        by = Counter((s.split, s.lang) for s in self.samples)
+        return {split: {lang: by.get((split, lang), 0) for lang in LANGUAGES} for split in SPLITS}
+
+
+def write_dataset(out: Path, name: str, records: Sequence[SampleRecord],
+                  lexicon: Sequence[LexiconEntry], builder: dict | None = None) -> str:
+    """Validate and write a dataset folder atomically; returns its fingerprint."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    out = Path(out)
+    samples = [Sample(r.key, r.text, r.semantic_id, r.lang, r.style, r.split,
+                      sha256_hex(r.image_bytes)) for r in records]
+    _validate_records(out / SAMPLES_FILE, samples)
+    _validate_lexicon(out / LEXICON_FILE, list(lexicon), samples)
+    fingerprint = compute_fingerprint(samples, lexicon)
+
+    features = datasets.Features({
+        "key": datasets.Value("string"), "image": datasets.Image(),
+        "text": datasets.Value("string"), "semantic_id": datasets.Value("int64"),
+        "lang": datasets.Value("string"), "style": datasets.Value("string"),
+        "split": datasets.Value("string"),
+    })
+    table = datasets.Dataset.from_dict({
+        "key": [r.key for r in records],
+        "image": [{"bytes": r.image_bytes, "path": None} for r in records],
+        "text": [r.text for r in records],
+        "semantic_id": [r.semantic_id for r in records],
+        "lang": [r.lang for r in records],
+        "style": [r.style for r in records],
+        "split": [r.split for r in records],
+    }, features=features)
+    lex_table = datasets.Dataset.from_dict({
+        "semantic_id": [e.semantic_id for e in lexicon],
+        "lang": [e.lang for e in lexicon],
+        "text": [e.text for e in lexicon],
+    }, features=datasets.Features({"semantic_id": datasets.Value("int64"),
+                                   "lang": datasets.Value("string"),
+                                   "text": datasets.Value("string")}))
+
+    tmp = out.with_name(out.name + ".partial")
+    if tmp.exists():
+        _rmtree(tmp)
+    tmp.mkdir(parents=True)
+    table.to_parquet(str(tmp / SAMPLES_FILE))
+    lex_table.to_parquet(str(tmp / LEXICON_FILE))
+    counts = Counter((s.split, s.lang) for s in samples)
+    manifest = {
+        "format": FORMAT_NAME,
+        "schema_version": DATASET_SCHEMA_VERSION,
+        "name": name,
+        "fingerprint": fingerprint,
+        "n_samples": len(samples),
+        "n_concepts": len({e.semantic_id for e in lexicon}),
+        "counts": {split: {lang: counts.get((split, lang), 0) for lang in LANGUAGES}
+                   for split in SPLITS},
+        "styles": {split: sorted({s.style for s in samples if s.split == split}) for split in SPLITS},
+        "builder": builder or {},
+        "files": {"samples": SAMPLES_FILE, "lexicon": LEXICON_FILE},
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    if out.exists():
+        _rmtree(out)
+    os.replace(tmp, out)
+    return fingerprint
+
+
+def load_dataset(root: Path | str) -> Dataset:
+    """Load and validate a dataset folder; raises DatasetError naming the fault."""
+    import pyarrow.parquet as pq
+
+    root = Path(root)
+    manifest_path = root / MANIFEST
+    if not root.is_dir():
+        raise DatasetError(root, "not a dataset folder (build one with `bench data build`)")
+    if not manifest_path.is_file():
+        raise DatasetError(manifest_path, "missing (build with `bench data build` or import with "
+                           "`bench data import`)")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DatasetError(manifest_path, f"not valid JSON ({exc})") from None
+    if manifest.get("format") != FORMAT_NAME:
+        raise DatasetError(manifest_path, f"expected {FORMAT_NAME!r}", field="format")
+    if manifest.get("schema_version") != DATASET_SCHEMA_VERSION:
+        raise DatasetError(manifest_path, f"unsupported schema version "
+                           f"{manifest.get('schema_version')!r} (this hwr-bench reads "
+                           f"{DATASET_SCHEMA_VERSION})", field="schema_version")
+
+    samples_path = root / manifest.get("files", {}).get("samples", SAMPLES_FILE)
+    lexicon_path = root / manifest.get("files", {}).get("lexicon", LEXICON_FILE)
+    samples_table = _read_parquet(pq, samples_path, SAMPLE_COLUMNS)
+    lexicon_table = _read_parquet(pq, lexicon_path, LEXICON_COLUMNS)
+
+    cols = {c: samples_table.column(c).to_pylist() for c in SAMPLE_COLUMNS if c != "image"}
+    images = samples_table.column("image").to_pylist()
+    samples: list[Sample] = []
+    image_bytes: dict[str, bytes] = {}
+    for row in range(samples_table.num_rows):
+        key = cols["key"][row]
+        img = images[row]
+        data = img.get("bytes") if isinstance(img, dict) else img
+        if not isinstance(data, (bytes, bytearray)) or not data:
+            raise DatasetError(samples_path, "no image bytes", field="image", row=row, key=key)
+        data = bytes(data)
+        image_bytes[key] = data
+        samples.append(Sample(key=key, text=cols["text"][row], semantic_id=cols["semantic_id"][row],
+                              lang=cols["lang"][row], style=cols["style"][row],
+                              split=cols["split"][row], content_hash=sha256_hex(data)))
+    lexicon = [LexiconEntry(semantic_id=s, lang=l, text=t) for s, l, t in zip(
+        lexicon_table.column("semantic_id").to_pylist(), lexicon_table.column("lang").to_pylist(),
+        lexicon_table.column("text").to_pylist())]
+
+    _validate_records(samples_path, samples)
+    _validate_lexicon(lexicon_path, lexicon, samples)
+    fingerprint = compute_fingerprint(samples, lexicon)
+    if manifest.get("fingerprint") != fingerprint:
+        raise DatasetError(manifest_path, "does not match the content of the Parquet files "
+                           "(the data changed after it was built; rebuild or re-import it)",
+                           field="fingerprint")
+    return Dataset(root, manifest.get("name", root.name), samples, image_bytes, lexicon,
+                   fingerprint, manifest)
+
+
+def _read_parquet(pq, path: Path, required: Sequence[str]):
+    if not path.is_file():
+        raise DatasetError(path, "missing")
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:
+        raise DatasetError(path, f"not a readable Parquet file ({exc})") from None
+    for col in required:
+        if col not in table.column_names:
+            raise DatasetError(path, "missing column", field=col)
+    if table.num_rows == 0:
+        raise DatasetError(path, "no rows (an empty dataset cannot be evaluated)")
+    return table
+
+
+def _validate_records(path: Path, samples: Sequence[Sample]) -> None:
+    if not samples:
+        raise DatasetError(path, "no rows (an empty dataset cannot be evaluated)")
+    seen: set[str] = set()
+    for row, s in enumerate(samples):
+        def fail(fld: str, msg: str):
+            raise DatasetError(path, msg, field=fld, row=row, key=s.key)
+
+        if not isinstance(s.key, str) or not s.key:
+            fail("key", "empty key")
+        if s.key in seen:
+            fail("key", "duplicate key")
+        seen.add(s.key)
+        if s.lang not in LANGUAGES:
+            fail("lang", f"unknown language {s.lang!r} (expected one of {', '.join(LANGUAGES)})")
+        if s.split not in SPLITS:
+            fail("split", f"unknown split {s.split!r} (expected one of {', '.join(SPLITS)})")
+        if not isinstance(s.text, str) or not s.text.strip():
+            fail("text", "empty text")
+        if not isinstance(s.semantic_id, int) or isinstance(s.semantic_id, bool) or s.semantic_id < 0:
+            fail("semantic_id", f"must be a non-negative integer, got {s.semantic_id!r}")
+        if not isinstance(s.style, str) or not s.style:
+            fail("style", "empty style")
+
+
+def _validate_lexicon(path: Path, lexicon: Sequence[LexiconEntry], samples: Sequence[Sample]) -> None:
+    if not lexicon:
+        raise DatasetError(path, "no rows (the lexicon is empty)")
+    by_key: dict[str, LexiconEntry] = {}
+    by_text: dict[tuple[str, str], int] = {}
+    for row, e in enumerate(lexicon):
+        if e.lang not in LANGUAGES:
+            raise DatasetError(path, f"unknown language {e.lang!r} (expected one of "
+                               f"{', '.join(LANGUAGES)})", field="lang", row=row)
+        if not isinstance(e.text, str) or not e.text.strip():
+            raise DatasetError(path, "empty text", field="text", row=row)
+        if e.key in by_key:
+            raise DatasetError(path, f"semantic_id {e.semantic_id} appears twice for {e.lang}",
+                               field="semantic_id", row=row)
+        norm = (e.lang, normalise_text(e.text))
+        if norm in by_text:
+            raise DatasetError(path, f"text {e.text!r} appears twice for {e.lang} (rows "
+                               f"{by_text[norm]} and {row}); lexicon texts must be unique per "
+                               "language", field="text", row=row)
+        by_key[e.key] = e
+        by_text[norm] = row
+    for row, s in enumerate(samples):
+        entry = by_key.get(lexicon_key(s.lang, s.semantic_id))
+        if entry is None:
+            raise DatasetError(path.with_name(SAMPLES_FILE), f"({s.lang}, {s.semantic_id}) is not in "
+                               "the lexicon", field="semantic_id", row=row, key=s.key)
+        if normalise_text(entry.text) != normalise_text(s.text):
+            raise DatasetError(path.with_name(SAMPLES_FILE), f"text {s.text!r} differs from the "
+                               f"lexicon's {entry.text!r} for semantic_id {s.semantic_id}",
+                               field="text", row=row, key=s.key)
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path)

@@ -1,0 +1,45 @@
+"""Atomic file writes: a reader (or a crash) never sees a half-written file."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def dumps_json(obj) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False, allow_nan=False) + "\n"
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    write_bytes_atomic(path, dumps_json(obj).encode())
+
+
+def write_json_gz_atomic(path: Path, obj) -> None:
+    raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    # mtime=0 keeps the compressed bytes a pure function of the content.
+    write_bytes_atomic(path, gzip.compress(raw, compresslevel=6, mtime=0))
+
+
+def read_json_gz(path: Path):
+    return json.loads(gzip.decompress(Path(path).read_bytes()))

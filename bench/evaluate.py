@@ -154,8 +154,7 @@ def _slug(name: str) -> str:
 def rank_task(method: Retriever, task: RetrievalTask, outputs: MethodOutputs) -> dict:
     """Run every subtask; returns the per-query rankings payload (the sidecar's content)."""
     ds = outputs.dataset
-    image_keys = sorted({k for st in task.subtasks
-                         for k in (st.query_keys if st.query_kind == "image" else st.gallery_keys)})
+    image_keys = task.all_image_keys()
     image_values = dict(zip(image_keys, outputs.for_images(image_keys)))
     payload = {}
     for st in task.subtasks:

@@ -38,6 +38,10 @@ class RetrievalTask:
     aggregate: str                   # "pooled" over all queries, or "mean" of subtasks
     n_dropped: int = 0               # queries without any relevant gallery item
 
+    def all_image_keys(self) -> list[str]:
+        return sorted({k for st in self.subtasks
+                       for k in (st.query_keys if st.query_kind == "image" else st.gallery_keys)})
+
 
 @dataclass(frozen=True)
 class TopologyTask:
@@ -47,6 +51,9 @@ class TopologyTask:
     version: str
     image_keys: tuple[str, ...]
     text_keys: tuple[str, ...]
+
+    def all_image_keys(self) -> list[str]:
+        return list(self.image_keys)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 
 from bench import RESULT_SCHEMA_VERSION
 from bench.data.store import Dataset
+from bench.errors import HwrBenchError
 from bench.evaluate import MethodOutputs, rank_task, summarise, topology
 from bench.progress import NULL_TRACKER, Tracker
 from bench.protocols import RetrievalTask, get_protocol
@@ -58,7 +59,13 @@ def run(dataset: Dataset, config: RunConfig, *, tracker: Tracker = NULL_TRACKER,
     if config.overwrite not in OVERWRITE_MODES:
         raise ValueError(f"overwrite must be one of {OVERWRITE_MODES}")
     specs = [get_protocol(p) for p in config.protocols]  # unknown names fail before any work
-    tasks: dict[str, object] = {}
+    tasks = {spec.name: spec.build(dataset, limit=config.limit, seed=config.seed) for spec in specs}
+    # Decode every image first: a corrupt file is the dataset's fault, reported as such
+    # before any result is written, not as a method failure.
+    needed = sorted({k for task in tasks.values() for k in task.all_image_keys()})
+    for chunk in tracker.track([needed[i:i + 512] for i in range(0, len(needed), 512)],
+                               len(needed), "decoding images"):
+        dataset.image_items(chunk)
     outcomes: list[Outcome] = []
 
     def emit(o: Outcome) -> None:
@@ -102,8 +109,6 @@ def run(dataset: Dataset, config: RunConfig, *, tracker: Tracker = NULL_TRACKER,
                                                                 "this method transcribes"}), None)
                 emit(Outcome(info.name, spec.name, STATUS_NOT_APPLICABLE, "needs embeddings", path))
                 continue
-            if spec.name not in tasks:
-                tasks[spec.name] = spec.build(dataset, limit=config.limit, seed=config.seed)
             task = tasks[spec.name]
             outputs.timings = type(outputs.timings)()
             started = time.perf_counter()
@@ -117,7 +122,7 @@ def run(dataset: Dataset, config: RunConfig, *, tracker: Tracker = NULL_TRACKER,
                     metrics["queries_without_relevant_item"] = task.n_dropped
                 else:
                     rankings, metrics = None, topology(task, outputs)
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, HwrBenchError):
                 raise
             except Exception as exc:
                 error = {"type": type(exc).__name__, "message": str(exc),

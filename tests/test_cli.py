@@ -1,0 +1,152 @@
+"""The `bench` command as a user runs it: a separate process, real files."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from helpers import png, rewrite_samples, tiny_records, write_tiny
+from bench.data.store import SampleRecord
+
+PLUGIN = '''
+import numpy as np
+from bench.retriever import Availability, EmbeddingRetriever, Family, MethodInfo
+
+
+class LengthEmbedding(EmbeddingRetriever):
+    """Embeds an image by its width and a word by its length: a real, if weak, method."""
+
+    @property
+    def info(self):
+        return MethodInfo(name="ext-demo", family=Family.EMBEDDING, group="end-to-end", version="0.1")
+
+    def embed_images(self, images):
+        return np.array([[im.width / 10.0, 1.0] for im in images])
+
+    def embed_texts(self, texts, lang):
+        return np.array([[len(t), 1.0] for t in texts])
+
+
+class NeedsWeights(LengthEmbedding):
+    @property
+    def info(self):
+        return MethodInfo(name="ext-missing", family=Family.EMBEDDING, group="end-to-end", version="0.1")
+
+    def availability(self):
+        return Availability.no("checkpoint /models/ext not found", "set EXT_MODEL_DIR")
+'''
+
+
+@pytest.fixture
+def plugin_site(tmp_path):
+    """A third-party adapter registered only through an entry point (a dist-info on the path)."""
+    site = tmp_path / "site"
+    (site / "hwr_ext_demo-0.1.dist-info").mkdir(parents=True)
+    (site / "hwr_ext_demo.py").write_text(PLUGIN)
+    (site / "hwr_ext_demo-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: hwr-ext-demo\nVersion: 0.1\n")
+    (site / "hwr_ext_demo-0.1.dist-info" / "entry_points.txt").write_text(textwrap.dedent("""\
+        [hwr_bench.adapters]
+        ext-demo = hwr_ext_demo:LengthEmbedding
+        ext-missing = hwr_ext_demo:NeedsWeights
+        """))
+    return site
+
+
+def bench(*args, cwd, extra_path=None, check=True):
+    env = {**os.environ, "HWR_BENCH_CACHE": str(Path(cwd) / ".cache"), "COLUMNS": "200"}
+    if extra_path:
+        env["PYTHONPATH"] = os.pathsep.join([str(extra_path), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"bench {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def test_run_then_leaderboard_is_byte_identical(tmp_path, toy_dataset_path):
+    bench("run", "--methods", "random,oracle-text", "--dataset", str(toy_dataset_path), "--quiet",
+          "--bootstrap", "200", cwd=tmp_path)
+    for protocol in ("id", "ood", "xling", "t2i", "rd"):
+        assert (tmp_path / "results" / "random" / f"{protocol}.json").is_file()
+        assert (tmp_path / "results" / "oracle-text" / f"{protocol}.json").is_file()
+    bench("leaderboard", cwd=tmp_path)
+    first = (tmp_path / "leaderboard.md").read_bytes()
+    bench("leaderboard", cwd=tmp_path)
+    assert (tmp_path / "leaderboard.md").read_bytes() == first
+    text = first.decode()
+    for heading in ("in-domain", "out-of-domain", "Cross-lingual", "Text → image", "topology"):
+        assert heading in text
+    assert "| `oracle-text` | **1.0000**" not in text  # reference rows are never bolded
+    assert "| `oracle-text` | 1.0000" in text
+
+
+def test_entry_point_adapter_is_listed_and_runs(tmp_path, toy_dataset_path, plugin_site):
+    listing = bench("methods", cwd=tmp_path, extra_path=plugin_site).stdout
+    assert "ext-demo" in listing and "hwr-ext-demo" in listing
+    assert "checkpoint /models/ext not found" in listing
+    proc = bench("run", "--methods", "ext-demo,ext-missing,random", "--protocols", "ood,rd",
+                 "--dataset", str(toy_dataset_path), "--quiet", "--bootstrap", "0",
+                 cwd=tmp_path, extra_path=plugin_site)
+    assert "unavailable" in proc.stdout and "set EXT_MODEL_DIR" in proc.stdout
+    assert (tmp_path / "results" / "ext-demo" / "ood.json").is_file()
+    assert (tmp_path / "results" / "random" / "rd.json").is_file()
+    bench("leaderboard", cwd=tmp_path, extra_path=plugin_site)
+    board = (tmp_path / "leaderboard.md").read_text()
+    assert "| `ext-demo` |" in board and "`ext-missing` / `ood`: unavailable" in board
+
+
+def _error_line(proc):
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert proc.returncode == 2, proc.stderr + proc.stdout
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    return lines[0]
+
+
+def test_corrupt_inputs_give_one_clear_error_line(tmp_path):
+    fr = write_tiny(tmp_path / "fr")
+
+    def to_fr(table):
+        langs = table.column("lang").to_pylist()
+        langs[7] = "fr"
+        return table.set_column(table.schema.get_field_index("lang"), "lang", pa.array(langs))
+
+    rewrite_samples(fr, to_fr)
+    line = _error_line(bench("run", "--dataset", str(fr), "--quiet", cwd=tmp_path, check=False))
+    assert "samples.parquet: row 7" in line and "field 'lang'" in line and "'fr'" in line
+
+    records, lexicon = tiny_records()
+    r = records[2]  # a test_ood image
+    records[2] = SampleRecord(r.key, png()[:25], r.text, r.semantic_id, r.lang, r.style, r.split)
+    truncated = write_tiny(tmp_path / "truncated", records, lexicon)
+    line = _error_line(bench("run", "--dataset", str(truncated), "--quiet", cwd=tmp_path, check=False))
+    assert f"samples.parquet: row 2 (key '{r.key}'): field 'image': cannot decode image" in line
+    assert not list((tmp_path / "results").glob("*/*.json"))  # nothing written for a bad dataset
+    line = _error_line(bench("data", "validate", str(truncated), cwd=tmp_path, check=False))
+    assert "field 'image'" in line
+
+    empty = write_tiny(tmp_path / "empty")
+    rewrite_samples(empty, lambda t: t.slice(0, 0))
+    line = _error_line(bench("run", "--dataset", str(empty), "--quiet", cwd=tmp_path, check=False))
+    assert "samples.parquet: no rows" in line
+
+
+def test_import_and_help_stay_light(tmp_path):
+    code = ("import sys, bench, bench.cli; heavy = [m for m in ('torch', 'datasets', 'pyarrow', "
+            "'pandas', 'PIL') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert "run" in bench("--help", cwd=tmp_path).stdout
+
+
+def test_unknown_protocol_and_bad_options(tmp_path, toy_dataset_path):
+    line = _error_line(bench("run", "--protocols", "nope", "--dataset", str(toy_dataset_path),
+                             "--quiet", cwd=tmp_path, check=False))
+    assert "unknown protocol 'nope'" in line
+    proc = bench("run", "--overwrite", "sometimes", "--dataset", str(toy_dataset_path), cwd=tmp_path,
+                 check=False)
+    assert proc.returncode == 2 and "never, only-stale, always" in proc.stderr

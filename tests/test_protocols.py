@@ -1,0 +1,59 @@
+from bench.protocols import PROTOCOLS
+from bench.schema import XLING_DIRECTIONS
+
+
+def _build(name, ds, **kw):
+    return PROTOCOLS[name].build(ds, **kw)
+
+
+def test_within_language_relevance_is_the_own_lexicon_entry(toy_dataset):
+    for name, split in (("id", "test_id"), ("ood", "test_ood")):
+        task = _build(name, toy_dataset)
+        assert [st.name for st in task.subtasks] == ["en", "zh", "es"]
+        for st in task.subtasks:
+            assert len(st.query_keys) == len(toy_dataset.select(split=split, lang=st.name))
+            for q, rel in zip(st.query_keys, st.relevant):
+                sample = toy_dataset.sample(q)
+                assert sample.split == split and sample.lang == st.query_lang
+                (hit,) = rel
+                entry = toy_dataset.lexicon_entry(st.gallery_keys[hit])
+                assert (entry.lang, entry.semantic_id) == (sample.lang, sample.semantic_id)
+
+
+def test_xling_has_six_directions_with_cross_language_hits(toy_dataset):
+    task = _build("xling", toy_dataset)
+    assert [st.name for st in task.subtasks] == [f"{a}→{b}" for a, b in XLING_DIRECTIONS]
+    assert task.aggregate == "mean"
+    for st in task.subtasks:
+        assert st.query_lang != st.gallery_lang
+        for q, (hit,) in zip(st.query_keys, st.relevant):
+            entry = toy_dataset.lexicon_entry(st.gallery_keys[hit])
+            assert entry.lang == st.gallery_lang
+            assert entry.semantic_id == toy_dataset.sample(q).semantic_id
+
+
+def test_t2i_relevant_images_share_the_semantic_id(toy_dataset):
+    task = _build("t2i", toy_dataset)
+    for st in task.subtasks:
+        for q, rel in zip(st.query_keys, st.relevant):
+            sid = toy_dataset.lexicon_entry(q).semantic_id
+            expected = {i for i, k in enumerate(st.gallery_keys) if toy_dataset.sample(k).semantic_id == sid}
+            assert set(rel) == expected and len(rel) >= 1
+
+
+def test_limit_is_a_deterministic_subset(toy_dataset):
+    full = _build("ood", toy_dataset)
+    a = _build("ood", toy_dataset, limit=5, seed=1)
+    b = _build("ood", toy_dataset, limit=5, seed=1)
+    c = _build("ood", toy_dataset, limit=5, seed=2)
+    assert a == b
+    assert all(len(st.query_keys) == 5 for st in a.subtasks)
+    assert all(set(x.query_keys) <= set(y.query_keys) for x, y in zip(a.subtasks, full.subtasks))
+    assert a != c
+
+
+def test_rd_covers_ood_images_and_their_lexicon_entries(toy_dataset):
+    task = _build("rd", toy_dataset)
+    assert set(task.image_keys) == {s.key for s in toy_dataset.select(split="test_ood")}
+    ids = {toy_dataset.sample(k).semantic_id for k in task.image_keys}
+    assert {toy_dataset.lexicon_entry(k).semantic_id for k in task.text_keys} == ids

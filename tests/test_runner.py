@@ -1,0 +1,147 @@
+import json
+
+import numpy as np
+import pytest
+
+import bench.registry as registry
+from bench.evaluate import summarise
+from bench.leaderboard import build_leaderboard
+from bench.results import STATUS_OK, iter_results, read_rankings, read_result, result_path
+from bench.runner import RunConfig, run
+
+import fake_methods
+
+ALL = ["id", "ood", "xling", "t2i", "rd"]
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    for name, cls in {"crashing": "Crashing", "nans": "NaNs", "wrong-shape": "WrongShape",
+                      "missing-weights": "Missing", "counting": "Counting"}.items():
+        monkeypatch.setitem(registry.BUILTIN_METHODS, name, f"fake_methods:{cls}")
+
+
+def _config(tmp_path, methods, protocols=ALL, **kw):
+    kw = {"cache_dir": tmp_path / "cache", "n_boot": 200, **kw}
+    return RunConfig(methods=methods, protocols=protocols, results_dir=tmp_path / "results", **kw)
+
+
+def _metric(tmp_path, method, protocol, name="acc@1", subtask=None):
+    data = read_result(result_path(tmp_path / "results", method, protocol)).data
+    block = data["metrics"]["overall"] if subtask is None else data["metrics"]["subtasks"][subtask]
+    return block[name]["value"]
+
+
+def test_reference_baselines_on_every_protocol(tmp_path, toy_dataset):
+    outcomes = run(toy_dataset, _config(tmp_path, ["random", "oracle-text"]))
+    status = {(o.method, o.protocol): o.status for o in outcomes}
+    assert all(status[("random", p)] == "ok" for p in ALL)
+    assert status[("oracle-text", "rd")] == "not_applicable"
+    for p in ("id", "ood"):
+        for m in ("acc@1", "acc@3", "acc@5", "mrr", "nes"):
+            assert _metric(tmp_path, "oracle-text", p, m) == 1.0
+    assert _metric(tmp_path, "oracle-text", "t2i", "map") == 1.0
+    # Random: Acc@1 near 1/|lexicon| = 1/12; its 95% interval must cover chance.
+    data = read_result(result_path(tmp_path / "results", "random", "ood")).data
+    lo, hi = data["metrics"]["overall"]["acc@1"]["ci95"]
+    assert lo <= 1 / 12 <= hi
+    rd = data = read_result(result_path(tmp_path / "results", "random", "rd")).data["metrics"]
+    assert rd["image"]["all"]["ratio"] > 1.0  # random embeddings have no class structure
+
+
+def test_result_records_provenance_and_sidecar_reproduces_metrics(tmp_path, toy_dataset):
+    run(toy_dataset, _config(tmp_path, ["random"], ["xling"]))
+    path = result_path(tmp_path / "results", "random", "xling")
+    data = read_result(path).data
+    assert data["dataset"]["fingerprint"] == toy_dataset.fingerprint
+    assert data["protocol"]["version"] and data["run_key"]
+    assert data["config"]["text_policy"]["unicode"] == "NFC"
+    assert data["provenance"]["package_version"]
+    assert set(data["metrics"]["subtasks"]) == {"en→zh", "zh→en", "zh→es", "es→zh", "es→en", "en→es"}
+    rankings = read_rankings(path)
+    again = summarise(rankings, "mean", n_boot=200, seed=0)
+    assert again["overall"] == data["metrics"]["overall"]
+    avg = np.mean([s["acc@1"]["value"] for s in data["metrics"]["subtasks"].values()])
+    assert data["metrics"]["overall"]["acc@1"]["value"] == pytest.approx(avg, abs=1e-6)
+
+
+def test_rerun_skips_up_to_date_results_and_cache_avoids_recompute(tmp_path, toy_dataset, fakes):
+    fake_methods.Counting.calls.update(images=0, texts=0)
+    run(toy_dataset, _config(tmp_path, ["counting"], ["ood", "t2i"]))
+    first = dict(fake_methods.Counting.calls)
+    assert first["images"] > 0 and first["texts"] > 0
+    outcomes = run(toy_dataset, _config(tmp_path, ["counting"], ["ood", "t2i"]))
+    assert {o.status for o in outcomes} == {"skipped"}
+    # Forced re-run: results recomputed, but every embedding comes from the cache.
+    outcomes = run(toy_dataset, _config(tmp_path, ["counting"], ["ood", "t2i", "xling"], overwrite="always"))
+    assert {o.status for o in outcomes} == {"ok"}
+    assert fake_methods.Counting.calls == first
+    data = read_result(result_path(tmp_path / "results", "counting", "ood")).data
+    assert data["timings"]["images_computed"] == 0 and data["timings"]["images_cached"] > 0
+
+
+def test_a_changed_seed_makes_results_stale(tmp_path, toy_dataset):
+    run(toy_dataset, _config(tmp_path, ["random"], ["ood"]))
+    outcomes = run(toy_dataset, _config(tmp_path, ["random"], ["ood"], seed=5))
+    assert [o.status for o in outcomes] == ["ok"]
+
+
+def test_broken_methods_are_recorded_and_others_complete(tmp_path, toy_dataset, fakes):
+    outcomes = run(toy_dataset, _config(tmp_path, ["crashing", "nans", "wrong-shape", "no-such-method",
+                                                   "missing-weights", "oracle-text"], ["ood"]))
+    status = {o.method: (o.status, o.message) for o in outcomes}
+    assert status["crashing"][0] == "failed" and "boom" in status["crashing"][1]
+    assert status["nans"][0] == "failed" and "NaN" in status["nans"][1]
+    assert status["wrong-shape"][0] == "failed" and "expected a list of" in status["wrong-shape"][1]
+    assert status["no-such-method"][0] == "failed" and "unknown method" in status["no-such-method"][1]
+    assert status["missing-weights"] == ("unavailable", "weights not found at /nowhere (fix: set HWR_BENCH_MODELS)")
+    assert status["oracle-text"][0] == "ok"
+    crashed = read_result(result_path(tmp_path / "results", "crashing", "ood")).data
+    assert crashed["status"] == "failed" and "RuntimeError" in crashed["error"]["traceback"]
+    board = build_leaderboard(tmp_path / "results")
+    assert "`missing-weights` / `ood`: unavailable. weights not found at /nowhere Fix: set HWR_BENCH_MODELS" in board
+    assert "`crashing` / `ood`: failed" in board
+
+
+def test_failure_does_not_overwrite_an_ok_result(tmp_path, toy_dataset, fakes, monkeypatch):
+    run(toy_dataset, _config(tmp_path, ["counting"], ["ood"]))
+    before = result_path(tmp_path / "results", "counting", "ood").read_bytes()
+    monkeypatch.setattr(fake_methods.Counting, "embed_images", fake_methods.Crashing.embed_images)
+    outcomes = run(toy_dataset, _config(tmp_path, ["counting"], ["ood"], overwrite="always", cache_dir=None))
+    assert [o.status for o in outcomes] == ["failed"]
+    assert result_path(tmp_path / "results", "counting", "ood").read_bytes() == before
+
+
+def test_leaderboard_is_deterministic_and_marks_subsets(tmp_path, toy_dataset):
+    run(toy_dataset, _config(tmp_path, ["random", "oracle-text"], limit=4))
+    a = build_leaderboard(tmp_path / "results")
+    b = build_leaderboard(tmp_path / "results")
+    assert a == b
+    assert "## Cross-lingual retrieval" in a and "| `random` ‡ |" in a
+    assert "‡ computed on a subset" in a
+    assert all(r.status in (STATUS_OK, "not_applicable") for r in iter_results(tmp_path / "results"))
+
+
+def test_leaderboard_marks_stale_protocol_versions(tmp_path, toy_dataset):
+    run(toy_dataset, _config(tmp_path, ["random", "oracle-text"], ["ood"]))
+    path = result_path(tmp_path / "results", "random", "ood")
+    data = json.loads(path.read_text())
+    data["protocol"]["version"] = "0"
+    path.write_text(json.dumps(data))
+    board = build_leaderboard(tmp_path / "results")
+    assert "| `random` † |" in board and "| `oracle-text` |" in board
+
+
+def test_older_result_schema_is_refused_not_misread(tmp_path, toy_dataset):
+    from bench.results import ResultFileError
+
+    run(toy_dataset, _config(tmp_path, ["random"], ["ood"]))
+    path = result_path(tmp_path / "results", "random", "ood")
+    data = json.loads(path.read_text())
+    data["schema_version"] = 0
+    path.write_text(json.dumps(data))
+    with pytest.raises(ResultFileError, match="schema_version"):
+        read_result(path)
+    # The runner treats it as absent and recomputes.
+    assert [o.status for o in run(toy_dataset, _config(tmp_path, ["random"], ["ood"]))] == ["ok"]
+    assert read_result(path).data["schema_version"] == 1

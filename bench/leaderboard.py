@@ -116,7 +116,10 @@ def build_leaderboard(results_dir: Path) -> str:
     if ref_fp:
         names = sorted({r.data["dataset"]["name"] for r in results
                         if r.status == STATUS_OK and r.data["dataset"]["fingerprint"] == ref_fp})
-        lines += [f"Dataset: {', '.join(names)} (fingerprint `{ref_fp[:16]}`).", ""]
+        notes = sorted({r.data["dataset"].get("note") or "" for r in results
+                        if r.data["dataset"]["fingerprint"] == ref_fp} - {""})
+        lines += [f"Dataset: {', '.join(names)} (fingerprint `{ref_fp[:16]}`)."
+                  + "".join(f" Note: {n}." for n in notes), ""]
     used_marks: set[str] = set()
     for protocol, title, columns_fn in TABLES:
         rows = [r for r in results if r.protocol == protocol and r.status == STATUS_OK]

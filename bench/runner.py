@@ -152,7 +152,7 @@ def _record(info: MethodInfo, spec, dataset: Dataset, config: RunConfig, status:
         "method": info.to_json(),
         "protocol": {"name": spec.name, "version": spec.version, "description": spec.description},
         "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint,
-                    "n_samples": len(dataset)},
+                    "n_samples": len(dataset), "note": dataset.manifest.get("builder", {}).get("note")},
         "config": {"limit": config.limit, "seed": config.seed, "n_bootstrap": config.n_boot,
                    "text_policy": TEXT_POLICY},
         "provenance": {**provenance(), "created_at": dt.datetime.now(dt.timezone.utc)

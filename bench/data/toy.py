@@ -100,5 +100,6 @@ def build_toy(out: Path, *, seed: int = 0, n_concepts: int | None = None) -> str
                     records.append(SampleRecord(key, render_word(forms[li], fonts[lang], style, rng),
                                                 forms[li], sid, lang, f"toy-style-{si}", split))
     builder = {"name": "toy", "seed": seed, "fonts": {k: v or "Pillow default" for k, v in fonts.items()},
-               "note": "plumbing dataset; languages without an installed font are drawn as boxes"}
+               "note": "40-word toy set for plumbing checks, not a benchmark; a language "
+               "without an installed font is drawn as boxes"}
     return write_dataset(out, "toy", records, lexicon, builder)

@@ -1,0 +1,40 @@
+import os
+
+import numpy as np
+import pytest
+
+from bench.compare import compare_methods
+from bench.errors import HwrBenchError
+from bench.io import write_bytes_atomic
+from bench.runner import RunConfig, run
+
+
+def test_interrupted_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
+    target = tmp_path / "r.json"
+    write_bytes_atomic(target, b"old")
+    real_fsync = os.fsync
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_bytes_atomic(target, b"new content")
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_compare_oracle_against_random(tmp_path, toy_dataset):
+    config = RunConfig(methods=["random", "oracle-text"], protocols=["ood"], results_dir=tmp_path,
+                       cache_dir=None, n_boot=100)
+    run(toy_dataset, config)
+    test, n = compare_methods(tmp_path, "oracle-text", "random", "ood", "acc@1", n_boot=2000)
+    assert n == len(toy_dataset.select(split="test_ood"))
+    assert test.mean_difference > 0.8 and test.ci_low > 0.7 and test.p_value < 0.001
+    nes, _ = compare_methods(tmp_path, "oracle-text", "random", "ood", "nes", n_boot=500)
+    assert nes.mean_difference > 0
+    with pytest.raises(HwrBenchError, match="metric 'map' not available"):
+        compare_methods(tmp_path, "oracle-text", "random", "ood", "map")
+    with pytest.raises(HwrBenchError, match="no result"):
+        compare_methods(tmp_path, "oracle-text", "random", "xling", "acc@1")

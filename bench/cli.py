@@ -29,11 +29,38 @@ def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def default_dataset_path() -> Path:
+DEFAULT_SIZE = "small"
+
+
+def default_dataset_path(size: str = DEFAULT_SIZE, seed: int = 0) -> Path:
     from bench.cache import default_cache_dir
 
     env = os.environ.get("HWR_BENCH_DATA")
-    return Path(env) if env else default_cache_dir() / "datasets" / "toy-seed0"
+    if env and size == DEFAULT_SIZE and seed == 0:
+        return Path(env)
+    return default_cache_dir() / "datasets" / f"synth-{size}-seed{seed}"
+
+
+def _build_dataset(out: Path, size: str, seed: int, workers: Optional[int], quiet: bool) -> dict:
+    from bench.cache import default_cache_dir
+    from bench.data.assets import fetch_all
+    from bench.data.builder import build
+    from bench.data.toy import build_toy
+    from bench.progress import Tracker
+
+    console = _console()
+    if size == "toy":
+        fingerprint = build_toy(out, seed=seed)
+        return {"fingerprint": fingerprint}
+    console.print("Fetching handwriting assets (fonts, stroke data) into the cache ...")
+    fetch_all(default_cache_dir(), report=lambda line: None if quiet else console.print(line))
+    console.print(f"Building the {size} benchmark at {out} ...")
+    with Tracker(enabled=not quiet and sys.stderr.isatty()) as tracker:
+        summary = build(out, size=size, seed=seed, cache_root=default_cache_dir(), workers=workers,
+                        tracker=tracker)
+    for note in summary["notes"]:
+        console.print(f"[yellow]note:[/] {note}")
+    return summary
 
 
 def _load_or_build_default(dataset: Optional[Path], quiet: bool):
@@ -43,11 +70,7 @@ def _load_or_build_default(dataset: Optional[Path], quiet: bool):
         return load_dataset(dataset)
     path = default_dataset_path()
     if not (path / "manifest.json").exists():
-        from bench.data.toy import build_toy
-
-        if not quiet:
-            _console().print(f"Building the default dataset at {path} ...")
-        build_toy(path)
+        _build_dataset(path, DEFAULT_SIZE, 0, None, quiet)
     return load_dataset(path)
 
 
@@ -167,27 +190,58 @@ def compare(
                      f"{n_common} paired queries")
 
 
+@data_app.command("assets")
+def data_assets(
+    only: list[str] = typer.Option([], "--only", help="Fetch only these assets (repeatable)."),
+    update_lock: bool = typer.Option(False, "--update-lock", help="Re-pin archive hashes (maintainers)."),
+):
+    """Fetch the pinned fonts and stroke data from PyPI, npm and Debian into the cache."""
+    from bench.cache import default_cache_dir
+    from bench.data.assets import fetch_all
+
+    console = _console()
+    got = fetch_all(default_cache_dir(), only or None, update_lock=update_lock, report=console.print)
+    console.print(f"{len(got)} asset(s) ready in {default_cache_dir() / 'assets'}")
+
+
 @data_app.command("build")
 def data_build(
-    size: str = typer.Option("toy", "--size", help="toy (a few dozen words, for plumbing checks)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: the embedded default path)."),
+    size: str = typer.Option(DEFAULT_SIZE, "--size", help="small (default benchmark), paper (Table 1 counts), tiny, toy."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: the cache's datasets/ folder)."),
     seed: int = typer.Option(0, "--seed"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Rendering processes (default: all cores)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
-    """Build a dataset deterministically."""
+    """Build a dataset deterministically (same seed and assets, same fingerprint)."""
     import time
 
     from bench.data.store import load_dataset
-    from bench.data.toy import build_toy
 
-    if size != "toy":
-        raise typer.BadParameter("only 'toy' is available in this version", param_hint="--size")
-    out = out or default_dataset_path()
+    out = out or default_dataset_path(size, seed)
     start = time.perf_counter()
-    fingerprint = build_toy(out, seed=seed)
+    summary = _build_dataset(out, size, seed, workers, quiet)
     ds = load_dataset(out)
     _console().print(f"built {out} in {time.perf_counter() - start:.1f}s: {len(ds)} samples, "
-                     f"fingerprint {fingerprint[:16]}")
+                     f"{len({e.semantic_id for e in ds.lexicon})} concepts, fingerprint {ds.fingerprint[:16]}")
+    if "styles" in summary:
+        _console().print("styles per language (in-domain / OOD): " + ", ".join(
+            f"{lang} {c['id']}/{c['ood']}" for lang, c in summary["styles"].items()))
     _print_counts(ds)
+
+
+@data_app.command("show")
+def data_show(
+    dataset: Optional[Path] = typer.Option(None, "--dataset", "-d", help="Dataset folder (default: the embedded benchmark)."),
+    out: Path = typer.Option(Path("contact_sheet.png"), "--out"),
+    per_row: int = typer.Option(6, "--per-row", min=1),
+    seed: int = typer.Option(0, "--seed"),
+):
+    """Write a contact sheet: a row of samples per language and split."""
+    from bench.data.show import contact_sheet
+
+    ds = _load_or_build_default(dataset, quiet=False)
+    contact_sheet(ds, out, per_row=per_row, seed=seed)
+    _console().print(f"wrote {out}")
 
 
 @data_app.command("validate")

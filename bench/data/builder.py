@@ -1,0 +1,156 @@
+"""The embedded synthetic handwriting benchmark: plan, render, write.
+
+``plan`` decides every sample (word, language, split, style, render seed) from
+the lexicon, the style pool and the seed alone; ``build`` renders the plan in
+worker processes and writes a dataset folder. Same seed and assets, same
+fingerprint.
+
+Sizes (per language):
+* ``small`` (the default): every concept once in ``test_id`` and once in
+  ``test_ood``, four times in ``train``, each time in a different style;
+* ``paper``: the paper's Table 1 evaluation counts (test_id 21,900 per language;
+  test_ood zh 7,200, en 5,376, es 7,304), train as in ``small``;
+* ``tiny``: the first 24 concepts, one sample per split, for quick checks.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.data.assets import SOURCES, load_asset
+from bench.data.lexicon import lexicon_digest, load_lexicon, texts_by_lang
+from bench.data.render import RENDER_VERSION, Style, encode_png, render
+from bench.data.store import SampleRecord, write_dataset
+from bench.data.styles import StylePool, build_pool
+from bench.errors import DatasetError
+from bench.progress import NULL_TRACKER, Tracker
+from bench.schema import LANGUAGES, LexiconEntry
+
+SPLIT_SIDE = {"train": "id", "test_id": "id", "test_ood": "ood"}
+
+
+@dataclass(frozen=True)
+class SizeSpec:
+    name: str
+    train_per_concept: int
+    test_id: dict[str, int] | None      # samples per language; None = one per concept
+    test_ood: dict[str, int] | None
+    n_concepts: int | None = None       # None = the whole lexicon
+
+
+SIZES = {
+    "small": SizeSpec("small", 4, None, None),
+    "paper": SizeSpec("paper", 4, {"en": 21900, "zh": 21900, "es": 21900},
+                      {"zh": 7200, "en": 5376, "es": 7304}),
+    "tiny": SizeSpec("tiny", 1, None, None, n_concepts=24),
+}
+
+
+@dataclass(frozen=True)
+class PlannedSample:
+    key: str
+    semantic_id: int
+    lang: str
+    text: str
+    split: str
+    style: str
+    render_seed: tuple[int, ...]
+
+
+def plan(size: SizeSpec, lexicon: list[LexiconEntry], pool: StylePool, seed: int) -> list[PlannedSample]:
+    out: list[PlannedSample] = []
+    for li, lang in enumerate(LANGUAGES):
+        entries = sorted((e for e in lexicon if e.lang == lang), key=lambda e: e.semantic_id)
+        if size.n_concepts:
+            entries = entries[:size.n_concepts]
+        n_concepts = len(entries)
+        for si, split in enumerate(("train", "test_id", "test_ood")):
+            styles = pool.styles[lang][SPLIT_SIDE[split]]
+            if not styles:
+                raise DatasetError(f"style pool ({lang})", f"no {SPLIT_SIDE[split]} style can draw {lang}; "
+                                   "run `bench data assets` (needs pip, npm and apt-get)")
+            if split == "train":
+                count = size.train_per_concept * n_concepts
+            else:
+                counts = size.test_id if split == "test_id" else size.test_ood
+                count = n_concepts if counts is None else counts[lang]
+            rng = np.random.default_rng([seed, li, si])
+            order = rng.permutation(n_concepts)
+            offsets = rng.integers(0, len(styles), n_concepts)
+            for j in range(count):
+                c = int(order[j % n_concepts])
+                rnd = j // n_concepts  # a concept's r-th sample gets the r-th style after its offset
+                entry = entries[c]
+                style = styles[(int(offsets[c]) + rnd) % len(styles)]
+                out.append(PlannedSample(f"{lang}-{split}-{entry.semantic_id:04d}-{rnd:02d}",
+                                         entry.semantic_id, lang, entry.text, split, style.id,
+                                         (seed, li, si, entry.semantic_id, rnd)))
+    return out
+
+
+_WORKER_STYLES: dict[str, Style] = {}
+
+
+def _init_worker(styles: dict[str, Style]) -> None:
+    global _WORKER_STYLES
+    _WORKER_STYLES = styles
+
+
+def _render_chunk(chunk: list[PlannedSample]) -> list[tuple[str, bytes]]:
+    return [(p.key, encode_png(render(p.text, _WORKER_STYLES[p.style], np.random.default_rng(p.render_seed))))
+            for p in chunk]
+
+
+def build(out: Path, *, size: str = "small", seed: int = 0, cache_root: Path, workers: int | None = None,
+          tracker: Tracker = NULL_TRACKER) -> dict:
+    """Render and write the benchmark; returns a summary (counts, styles, timings, notes)."""
+    if size not in SIZES:
+        raise DatasetError("--size", f"unknown size {size!r} (choose from {', '.join(SIZES)})")
+    started = time.perf_counter()
+    spec = SIZES[size]
+    lexicon = list(load_lexicon())
+    pool = build_pool(cache_root, texts_by_lang(lexicon))
+    planned = plan(spec, lexicon, pool, seed)
+    styles = {s.id: s for sides in pool.styles.values() for v in sides.values() for s in v}
+    chunks = [planned[i:i + 64] for i in range(0, len(planned), 64)]
+    images: dict[str, bytes] = {}
+    workers = workers or os.cpu_count() or 1
+    if workers > 1:
+        with mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(styles,)) as pool_:
+            for rendered in tracker.track(pool_.imap(_render_chunk, chunks), len(planned), "rendering"):
+                images.update(rendered)
+    else:
+        _init_worker(styles)
+        for chunk in tracker.track(chunks, len(planned), "rendering"):
+            images.update(_render_chunk(chunk))
+    render_seconds = time.perf_counter() - started
+
+    records = [SampleRecord(p.key, images[p.key], p.text, p.semantic_id, p.lang,
+                            p.style, p.split) for p in planned]
+    used_ids = {p.semantic_id for p in planned}
+    lexicon_used = [e for e in lexicon if e.semantic_id in used_ids]
+    assets = {}
+    for source in SOURCES:
+        record = load_asset(cache_root, source.name)
+        if record is not None:
+            assets[source.name] = {"registry": source.registry, "package": source.package,
+                                   "version": source.version, "archive_sha256": record["archive_sha256"],
+                                   "licence": source.licence}
+    builder = {
+        "name": "hwr-bench-synth", "size": size, "seed": seed, "render_version": RENDER_VERSION,
+        "lexicon_sha256": lexicon_digest(),
+        "styles": {lang: {side: [s.id for s in v] for side, v in sides.items()}
+                   for lang, sides in pool.styles.items()},
+        "style_pool_notes": pool.notes, "assets": assets,
+        "note": "synthetic handwriting rendered from fonts and stroke data, not real handwriting",
+    }
+    fingerprint = write_dataset(out, f"hwr-bench-synth-{size}", records, lexicon_used, builder)
+    return {"fingerprint": fingerprint, "n_samples": len(records), "n_concepts": len(used_ids),
+            "styles": pool.counts(), "notes": pool.notes, "render_seconds": round(render_seconds, 1),
+            "total_seconds": round(time.perf_counter() - started, 1)}

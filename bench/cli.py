@@ -32,9 +32,10 @@ def _split(value: str) -> list[str]:
 DEFAULT_SIZE = "small"
 
 
-def default_dataset_path(size: str = DEFAULT_SIZE, seed: int = 0) -> Path:
+def default_dataset_path(size: str | None = None, seed: int = 0) -> Path:
     from bench.cache import default_cache_dir
 
+    size = size or DEFAULT_SIZE
     env = os.environ.get("HWR_BENCH_DATA")
     if env and size == DEFAULT_SIZE and seed == 0:
         return Path(env)
@@ -206,7 +207,7 @@ def data_assets(
 
 @data_app.command("build")
 def data_build(
-    size: str = typer.Option(DEFAULT_SIZE, "--size", help="small (default benchmark), paper (Table 1 counts), tiny, toy."),
+    size: str = typer.Option("small", "--size", help="small (default benchmark), paper (Table 1 counts), tiny, toy."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: the cache's datasets/ folder)."),
     seed: int = typer.Option(0, "--seed"),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Rendering processes (default: all cores)."),
@@ -242,6 +243,33 @@ def data_show(
     ds = _load_or_build_default(dataset, quiet=False)
     contact_sheet(ds, out, per_row=per_row, seed=seed)
     _console().print(f"wrote {out}")
+
+
+@data_app.command("import")
+def data_import(
+    fmt: str = typer.Argument(..., help="iam | hwdb | table (datasets folder, Parquet, or image folder with metadata.csv/jsonl)"),
+    source: Path = typer.Argument(..., help="The folder or file to read."),
+    out: Path = typer.Option(..., "--out", help="Dataset folder to write."),
+    lexicon: str = typer.Option("join", "--lexicon", help="join: semantic ids from the hwr-bench lexicon by text; own: the set's own vocabulary."),
+    split: str = typer.Option("test_ood", "--split", help="Split for rows that do not name one."),
+    name: Optional[str] = typer.Option(None, "--name"),
+    no_compose: bool = typer.Option(False, "--no-compose", help="hwdb: do not compose lexicon words from a writer's characters."),
+):
+    """Import a real handwriting set into the hwr-bench schema."""
+    from bench.data import importers
+
+    readers = {"iam": lambda: importers.read_iam(source, split),
+               "hwdb": lambda: importers.read_hwdb(source, split, compose_words=not no_compose),
+               "table": lambda: importers.read_table(source, split)}
+    if fmt not in readers:
+        raise typer.BadParameter(f"must be one of {', '.join(readers)}", param_hint="FORMAT")
+    report = importers.import_samples(readers[fmt](), out, name or f"{fmt}-{source.name}",
+                                      lexicon_mode=lexicon, builder={"name": f"import:{fmt}", "source": str(source)})
+    msg = f"wrote {out}: {report.kept} samples, fingerprint {report.fingerprint[:16]}"
+    if report.dropped_not_in_lexicon:
+        msg += (f"; dropped {report.dropped_not_in_lexicon} not in the lexicon "
+                f"(e.g. {', '.join(report.dropped_examples)})")
+    _console().print(msg)
 
 
 @data_app.command("validate")

@@ -134,11 +134,26 @@ def _download(source: AssetSource, workdir: Path) -> Path:
     else:
         raise ValueError(f"unknown registry {source.registry!r}")
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0 and source.registry == "debian" and _refresh_apt_lists():
+        proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
     files = [p for p in workdir.iterdir() if p.is_file()]
     if proc.returncode != 0 or len(files) != 1:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no archive produced"]
         raise AssetUnavailable(f"`{' '.join(cmd[:3])} ...` failed: {tail[0]}")
     return files[0]
+
+
+_APT_REFRESHED: list[bool] = []
+
+
+def _refresh_apt_lists() -> bool:
+    """On a fresh Debian machine the package lists are empty; fetch them once (root only)."""
+    import os
+
+    if _APT_REFRESHED or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return False
+    _APT_REFRESHED.append(True)
+    return subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=600).returncode == 0
 
 
 def _members(archive: Path, registry: str, workdir: Path) -> dict[str, Path]:

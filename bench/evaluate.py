@@ -9,7 +9,7 @@ re-derived without running the model again.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -18,7 +18,7 @@ from bench.cache import TextCache, VectorCache, text_item_key
 from bench.data.store import Dataset
 from bench.errors import MethodOutputError
 from bench.metrics import (bootstrap_means, per_query_values, percentile_interval, rd_ratio)
-from bench.progress import NULL_TRACKER, Tracker
+from bench.progress import Tracker
 from bench.protocols import RetrievalTask, Subtask, TopologyTask
 from bench.ranking import Ranking, cosine_scorer, edit_similarity_scorer, rank_queries
 from bench.retriever import EmbeddingRetriever, Family, Retriever, TranscriptionRetriever

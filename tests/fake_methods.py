@@ -1,6 +1,5 @@
 """Misbehaving methods used by the runner tests."""
 
-import time
 
 import numpy as np
 

@@ -1,8 +1,6 @@
 """Small builders for datasets that tests corrupt on purpose."""
 
 import io
-import json
-import shutil
 from pathlib import Path
 
 from PIL import Image
@@ -44,3 +42,15 @@ def rewrite_samples(path: Path, change) -> None:
 
     file = path / "samples.parquet"
     pq.write_table(change(pq.read_table(file)), file)
+
+
+def set_cell(path: Path, column: str, row: int, value) -> None:
+    """Overwrite one cell of samples.parquet, leaving the manifest as it was."""
+    import pyarrow as pa
+
+    def change(table):
+        values = table.column(column).to_pylist()
+        values[row] = value
+        return table.set_column(table.schema.get_field_index(column), column, pa.array(values))
+
+    rewrite_samples(path, change)

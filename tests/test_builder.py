@@ -2,7 +2,6 @@
 from the package registries into the cache once (as `bench data assets` does)."""
 
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import numpy as np
 import pytest

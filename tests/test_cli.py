@@ -6,10 +6,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
-from helpers import png, rewrite_samples, tiny_records, write_tiny
+from helpers import png, rewrite_samples, set_cell, tiny_records, write_tiny
 from bench.data.store import SampleRecord
 
 PLUGIN = '''
@@ -109,13 +108,7 @@ def _error_line(proc):
 
 def test_corrupt_inputs_give_one_clear_error_line(tmp_path):
     fr = write_tiny(tmp_path / "fr")
-
-    def to_fr(table):
-        langs = table.column("lang").to_pylist()
-        langs[7] = "fr"
-        return table.set_column(table.schema.get_field_index("lang"), "lang", pa.array(langs))
-
-    rewrite_samples(fr, to_fr)
+    set_cell(fr, "lang", 7, "fr")
     line = _error_line(bench("run", "--dataset", str(fr), "--quiet", cwd=tmp_path, check=False))
     assert "samples.parquet: row 7" in line and "field 'lang'" in line and "'fr'" in line
 

@@ -1,13 +1,11 @@
-import json
 
-import pyarrow as pa
 import pytest
 
 from bench.data.store import SampleRecord, load_dataset, write_dataset
 from bench.data.toy import build_toy
 from bench.errors import DatasetError
 
-from helpers import png, rewrite_samples, tiny_records, write_tiny
+from helpers import png, rewrite_samples, set_cell, tiny_records, write_tiny
 
 
 def test_roundtrip_keeps_records_and_fingerprint(tmp_path):
@@ -40,13 +38,7 @@ def test_toy_styles_are_disjoint_between_id_and_ood(toy_dataset):
 
 def test_unknown_language_names_file_row_and_field(tmp_path):
     path = write_tiny(tmp_path / "d")
-
-    def to_fr(table):
-        langs = table.column("lang").to_pylist()
-        langs[4] = "fr"
-        return table.set_column(table.schema.get_field_index("lang"), "lang", pa.array(langs))
-
-    rewrite_samples(path, to_fr)
+    set_cell(path, "lang", 4, "fr")
     with pytest.raises(DatasetError) as err:
         load_dataset(path)
     msg = str(err.value)
@@ -91,13 +83,7 @@ def test_truncated_image_names_row_and_field(tmp_path):
 
 def test_tampered_content_fails_fingerprint(tmp_path):
     path = write_tiny(tmp_path / "d")
-
-    def retext(table):
-        texts = table.column("style").to_pylist()
-        texts[0] = "another-style"
-        return table.set_column(table.schema.get_field_index("style"), "style", pa.array(texts))
-
-    rewrite_samples(path, retext)
+    set_cell(path, "style", 0, "another-style")
     with pytest.raises(DatasetError, match="manifest.json: field 'fingerprint'"):
         load_dataset(path)
 

@@ -22,7 +22,6 @@ import csv
 import io
 import json
 import struct
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator

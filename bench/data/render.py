@@ -19,11 +19,14 @@ from __future__ import annotations
 import functools
 import io
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 HEIGHT = 64
 MAX_WIDTH = 768
@@ -141,7 +144,7 @@ def _draw_font(text: str, style: Style, p: StyleParams, rng: np.random.Generator
     baseline = size * 2
     x = 20.0
     spacing = p.spacing + rng.normal(0, 0.015)
-    prev_font, prefix = None, ""
+    prev_font = None
     for i, ch in enumerate(text):
         path = font_file_for(style, ch) if ch != " " else (prev_font or font_file_for(style, "a") or style.files[0])
         font = _font(path, size)

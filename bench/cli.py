@@ -191,6 +191,38 @@ def compare(
                      f"{n_common} paired queries")
 
 
+@app.command("train")
+def train_cmd(
+    config: Optional[Path] = typer.Option(None, "--config", help="JSON file of training options (see ourmodel/train.py TrainConfig)."),
+    out: Path = typer.Option(..., "--out", help="Run folder: checkpoints, curve.jsonl; re-run to resume."),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", "-d", help="Dataset (default: the embedded benchmark)."),
+    set_: list[str] = typer.Option([], "--set", help="Override an option, KEY=VALUE (JSON value), repeatable."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Train our dual encoder on a dataset's train split (resumable)."""
+    import json as _json
+
+    from bench.cache import default_cache_dir
+    from bench.progress import Tracker
+    from ourmodel.pipeline import load_train_config, run_training
+
+    overrides = {}
+    for item in set_:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise typer.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--set")
+        try:
+            overrides[key] = _json.loads(value)
+        except _json.JSONDecodeError:
+            overrides[key] = value
+    cfg = load_train_config(config, overrides)
+    ds = _load_or_build_default(dataset, quiet)
+    console = _console()
+    with Tracker(enabled=not quiet and sys.stderr.isatty()) as tracker:
+        run_training(ds, out, cfg, default_cache_dir(), tracker=tracker, log=console.print)
+    console.print(f"trained model in {out / 'final'}")
+
+
 @data_app.command("assets")
 def data_assets(
     only: list[str] = typer.Option([], "--only", help="Fetch only these assets (repeatable)."),

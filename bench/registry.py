@@ -25,6 +25,7 @@ ENTRY_POINT_GROUP = "hwr_bench.adapters"
 BUILTIN_METHODS: dict[str, str] = {
     "random": "adapters.baselines:RandomEmbedding",
     "oracle-text": "adapters.baselines:OracleText",
+    "ours": "adapters.ours:Ours",
 }
 
 

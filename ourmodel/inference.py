@@ -1,0 +1,68 @@
+"""Inference of a trained ``ppocr``-backbone dual encoder with numpy and onnxruntime only.
+
+The shipped ``ours`` runs without torch: the frozen PP-OCRv4 backbone in
+onnxruntime, then this module's numpy forward pass of the trained head and
+text projector (checked against the torch modules in the tests).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+
+
+def _l2(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True).clip(min=1e-12)
+
+
+def _linear(x, w, b=None):
+    y = x @ w.T
+    return y if b is None else y + b
+
+
+class NumpyDualEncoder:
+    def __init__(self, folder: Path):
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        self.config = json.loads((folder / "config.json").read_text())
+        if self.config["backbone"] != "ppocr":
+            raise ValueError(f"{folder}: numpy inference supports the ppocr backbone, not {self.config['backbone']!r}")
+        self.w = {k: v.astype(np.float32) for k, v in load_file(str(folder / "model.safetensors")).items()}
+
+    def n_params(self, prefix: str) -> int:
+        return int(sum(v.size for k, v in self.w.items() if k.startswith(prefix)))
+
+    def _conv1d(self, x: np.ndarray, name: str) -> np.ndarray:
+        """Conv1d, kernel 3, padding 1, over (B, T, C) -> (B, T, out)."""
+        w, b = self.w[f"{name}.weight"], self.w[f"{name}.bias"]
+        padded = np.pad(x, ((0, 0), (1, 1), (0, 0)))
+        stacked = np.concatenate([padded[:, k:k + x.shape[1]] for k in range(3)], axis=-1)
+        return stacked @ w.transpose(2, 1, 0).reshape(-1, w.shape[0]) + b
+
+    def encode_features(self, features: np.ndarray) -> np.ndarray:
+        w = self.w
+        x = features.astype(np.float32)
+        mu, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+        x = (x - mu) / np.sqrt(var + 1e-5) * w["visual.norm.weight"] + w["visual.norm.bias"]
+        x = _gelu(self._conv1d(x, "visual.conv.0"))
+        x = _gelu(self._conv1d(x, "visual.conv.2"))
+        scores = _linear(x, w["visual.pool.score.weight"], w["visual.pool.score.bias"])[..., 0]
+        scores = np.exp(scores - scores.max(1, keepdims=True))
+        weights = scores / scores.sum(1, keepdims=True)
+        pooled = np.concatenate([x.mean(1), (weights[..., None] * x).sum(1)], axis=-1)
+        h = _gelu(_linear(pooled, w["visual.proj.net.0.weight"], w["visual.proj.net.0.bias"]))
+        return _l2(_linear(h, w["visual.proj.net.3.weight"], w["visual.proj.net.3.bias"]))
+
+    def encode_anchors(self, anchors: np.ndarray) -> np.ndarray:
+        w = self.w
+        a = anchors.astype(np.float32)
+        residual = _linear(_gelu(_linear(a, w["text.residual.0.weight"], w["text.residual.0.bias"])),
+                           w["text.residual.2.weight"], w["text.residual.2.bias"])
+        return _l2(_linear(a, w["text.linear.weight"]) + residual)

@@ -1,0 +1,75 @@
+"""The dual encoder as one object: config, towers, temperature, and its checkpoint format.
+
+A checkpoint is a folder with ``model.safetensors`` (tensors) and ``config.json``
+(architecture, backbone identity, training data fingerprint, training summary).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ourmodel.anchors import ANCHOR_DIM
+from ourmodel.towers import EMBED_DIM, MobileNetTower, SequenceHeadTower, TextProjector
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = "ppocr"          # "ppocr" (frozen PP-OCRv4 features + head) or "mnv3"
+    feature_dim: int = 120           # ppocr per-frame feature width
+    embed_dim: int = EMBED_DIM
+    anchor: str = "use-multilingual-v3"
+    anchor_dim: int = ANCHOR_DIM
+    image_height: int = 32           # mnv3 input size
+    image_width: int = 192
+    extra: dict = field(default_factory=dict)   # provenance: backbone digest, data fingerprint, ...
+
+
+class DualEncoder(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        if config.backbone == "ppocr":
+            self.visual = SequenceHeadTower(config.feature_dim, config.embed_dim)
+        elif config.backbone == "mnv3":
+            self.visual = MobileNetTower(config.embed_dim)
+        else:
+            raise ValueError(f"unknown backbone {config.backbone!r}")
+        self.text = TextProjector(config.anchor_dim, config.embed_dim)
+        self.logit_scale = nn.Parameter(torch.tensor(float(torch.log(torch.tensor(1 / 0.07)))))
+
+    def encode_images(self, x: torch.Tensor) -> torch.Tensor:
+        return self.visual(x)
+
+    def encode_texts(self, anchors: torch.Tensor) -> torch.Tensor:
+        return self.text(anchors)
+
+    def save(self, folder: Path) -> None:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / "model.safetensors.tmp"
+        save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, str(tmp))
+        tmp.replace(folder / "model.safetensors")
+        (folder / "config.json.tmp").write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+        (folder / "config.json.tmp").replace(folder / "config.json")
+
+    @classmethod
+    def load(cls, folder: Path) -> "DualEncoder":
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        config = ModelConfig(**json.loads((folder / "config.json").read_text()))
+        model = cls(config)
+        model.load_state_dict(load_file(str(folder / "model.safetensors")))
+        model.eval()
+        return model
+
+    def n_params(self, part: str = "visual") -> int:
+        module = {"visual": self.visual, "text": self.text}[part]
+        return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,120 @@
+"""Wiring a dataset to training: backbone inputs, the validator, and a full training run."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.data.store import Dataset
+from bench.schema import LANGUAGES, XLING_DIRECTIONS
+from ourmodel.anchors import anchor_version, embed_anchors
+from ourmodel.model import ModelConfig
+from ourmodel.train import TrainConfig, TrainingData, train
+
+
+def ppocr_inputs(ds: Dataset, cache_root: Path | None):
+    from ourmodel.features import cached_features
+    from ourmodel.ppocr import PPOCRFeatures, model_digest
+
+    extractor = []
+
+    def extract(images):
+        if not extractor:
+            extractor.append(PPOCRFeatures())
+        return extractor[0](images)
+
+    def inputs_for(samples) -> np.ndarray:
+        return cached_features(extract, f"ppocr-{model_digest()[:16]}", None if cache_root is None else cache_root / "features",
+                               [s.content_hash for s in samples], lambda i: ds.image_item(samples[i].key).image)
+    return inputs_for
+
+
+def make_validator(ds: Dataset, inputs_for, cache_root: Path | None, n: int, seed: int = 0):
+    """Acc@1 on fixed subsets of test_id and test_ood (within-language and cross-lingual), and
+    text->text cross-lingual Acc@1 of the projected anchors."""
+    rng = np.random.default_rng(seed)
+    subsets = {}
+    for split in ("test_id", "test_ood"):
+        chosen = []
+        for lang in LANGUAGES:
+            pool = ds.select(split=split, lang=lang)
+            chosen += [pool[i] for i in sorted(rng.choice(len(pool), size=min(n, len(pool)), replace=False))]
+        subsets[split] = (chosen, torch.from_numpy(np.ascontiguousarray(inputs_for(chosen))))
+    lexicon = sorted(ds.lexicon, key=lambda e: (e.lang, e.semantic_id))
+    anchors = torch.from_numpy(embed_anchors([e.text for e in lexicon], [e.lang for e in lexicon], cache_root))
+    by_lang = {lang: [i for i, e in enumerate(lexicon) if e.lang == lang] for lang in LANGUAGES}
+    sid = np.array([e.semantic_id for e in lexicon])
+
+    def top1(query: np.ndarray, lang: str) -> np.ndarray:
+        rows = by_lang[lang]
+        return sid[rows][np.argmax(query @ text[rows].T, axis=1)]
+
+    def validate(model) -> dict:
+        nonlocal text
+        text = model.encode_texts(anchors).numpy()
+        out = {}
+        for split, (samples, x) in subsets.items():
+            img = np.concatenate([model.encode_images(x[i:i + 512]).numpy() for i in range(0, len(x), 512)])
+            truth = np.array([s.semantic_id for s in samples])
+            langs = np.array([s.lang for s in samples])
+            hits = [top1(img[langs == l], l) == truth[langs == l] for l in LANGUAGES]
+            out[f"{split}_acc1"] = round(float(np.concatenate(hits).mean()), 4)
+            if split == "test_ood":
+                out["xling_acc1"] = round(float(np.mean([
+                    (top1(img[langs == a], b) == truth[langs == a]).mean() for a, b in XLING_DIRECTIONS])), 4)
+        t2t = []
+        for a, b in XLING_DIRECTIONS:
+            t2t.append((top1(text[by_lang[a]], b) == sid[by_lang[a]]).mean())
+        out["text_xling_acc1"] = round(float(np.mean(t2t)), 4)
+        return out
+
+    text = None
+    return validate
+
+
+def anchor_text_xling(ds: Dataset, cache_root: Path | None) -> float:
+    """Cross-lingual text->text Acc@1 of the raw anchors (what the projector must keep)."""
+    lexicon = sorted(ds.lexicon, key=lambda e: (e.lang, e.semantic_id))
+    a = embed_anchors([e.text for e in lexicon], [e.lang for e in lexicon], cache_root)
+    sid = np.array([e.semantic_id for e in lexicon])
+    rows = {l: [i for i, e in enumerate(lexicon) if e.lang == l] for l in LANGUAGES}
+    return float(np.mean([(sid[rows[b]][np.argmax(a[rows[x]] @ a[rows[b]].T, 1)] == sid[rows[x]]).mean()
+                          for x, b in XLING_DIRECTIONS]))
+
+
+def load_train_config(path: Path | None, overrides: dict) -> TrainConfig:
+    data = json.loads(Path(path).read_text()) if path else {}
+    data.update(overrides)
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown training option(s) {', '.join(unknown)}")
+    return TrainConfig(**data)
+
+
+def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path | None, *, tracker=None, log=print):
+    from bench.progress import NULL_TRACKER
+    from ourmodel.ppocr import model_digest
+
+    if config.backbone != "ppocr":
+        raise ValueError("run_training drives the ppocr backbone; see ourmodel.mnv3_train for mnv3")
+    started = time.perf_counter()
+    inputs_for = ppocr_inputs(ds, cache_root)
+    data = TrainingData(ds, inputs_for, cache_root)
+    validate = make_validator(ds, inputs_for, cache_root, config.val_queries, config.seed)
+    prep = time.perf_counter() - started
+    model_config = ModelConfig(backbone="ppocr", feature_dim=int(data.inputs.shape[-1]), extra={
+        "backbone": "PP-OCRv4 rec (ch_PP-OCRv4_rec_infer.onnx, rapidocr-onnxruntime), frozen",
+        "backbone_sha256": model_digest(), "anchor": anchor_version(),
+        "train_dataset": ds.name, "train_fingerprint": ds.fingerprint})
+    model = train(data, validate, out, config, model_config, tracker=tracker or NULL_TRACKER, log=log)
+    summary = {"feature_and_anchor_seconds": round(prep, 1), "anchor_text_xling_acc1": round(anchor_text_xling(ds, cache_root), 4),
+               "train_config": asdict(config)}
+    model.config.extra.update(summary)
+    model.save(Path(out) / "final")
+    return model

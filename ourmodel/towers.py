@@ -1,0 +1,93 @@
+"""The two towers of the asymmetric dual encoder and their projectors into the shared space."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ourmodel.mobilenetv3 import MobileNetV3Small
+
+EMBED_DIM = 128
+# GELU in its tanh form everywhere: the numpy inference path reproduces it exactly.
+
+
+class AttentionPool(nn.Module):
+    """Mean and learned-query attention pooling over a sequence, concatenated."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.score = nn.Linear(dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, 2D)
+        weights = torch.softmax(self.score(x).squeeze(-1), dim=1)
+        return torch.cat([x.mean(1), (weights.unsqueeze(-1) * x).sum(1)], dim=-1)
+
+
+class Projector(nn.Module):
+    def __init__(self, din: int, dout: int = EMBED_DIM, hidden: int = 512, dropout: float = 0.1):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(din, hidden), nn.GELU(approximate="tanh"), nn.Dropout(dropout), nn.Linear(hidden, dout))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class MobileNetTower(nn.Module):
+    """The paper's visual tower: MobileNetV3-Small on the word image, pooled over width, projected."""
+
+    def __init__(self, dim: int = EMBED_DIM):
+        super().__init__()
+        self.backbone = MobileNetV3Small()
+        self.pool = AttentionPool(self.backbone.out_channels)
+        # hidden=256 puts the tower at the paper's 1.29M parameters.
+        self.proj = Projector(2 * self.backbone.out_channels, dim, hidden=256)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) in [0, 1], ink dark
+        fmap = self.backbone(1.0 - images)                   # ink as signal, paper as zero
+        seq = fmap.mean(2).transpose(1, 2)                   # (B, W', C)
+        return F.normalize(self.proj(self.pool(seq)), dim=-1)
+
+
+class SequenceHeadTower(nn.Module):
+    """Visual tower over a frozen recogniser's per-frame features (B, T, C): conv, pool, project."""
+
+    def __init__(self, feature_dim: int, dim: int = EMBED_DIM, width: int = 384):
+        super().__init__()
+        self.norm = nn.LayerNorm(feature_dim)
+        self.conv = nn.Sequential(nn.Conv1d(feature_dim, width, 3, padding=1), nn.GELU(approximate="tanh"),
+                                  nn.Conv1d(width, width, 3, padding=1), nn.GELU(approximate="tanh"))
+        self.pool = AttentionPool(width)
+        self.proj = Projector(2 * width, dim)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        x = self.conv(self.norm(features).transpose(1, 2)).transpose(1, 2)
+        return F.normalize(self.proj(self.pool(x)), dim=-1)
+
+
+class TextProjector(nn.Module):
+    """Frozen anchor vectors (e.g. multilingual USE, 512-d) into the shared space.
+
+    A linear map initialised to the anchor's top principal directions (so the
+    projected geometry, and with it the anchor's cross-lingual alignment, is
+    kept at the start) plus a residual MLP whose last layer starts at zero.
+    """
+
+    def __init__(self, anchor_dim: int, dim: int = EMBED_DIM, hidden: int = 512):
+        super().__init__()
+        self.linear = nn.Linear(anchor_dim, dim, bias=False)
+        self.residual = nn.Sequential(nn.Linear(anchor_dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+        nn.init.zeros_(self.residual[-1].weight)
+        nn.init.zeros_(self.residual[-1].bias)
+
+    @torch.no_grad()
+    def init_from_anchors(self, anchors: np.ndarray) -> None:
+        x = np.asarray(anchors, dtype=np.float64)
+        # With fewer anchors than output dims, the full basis completes the top directions.
+        full = x.shape[0] < self.linear.out_features
+        _, _, vt = np.linalg.svd(x - x.mean(0), full_matrices=full)
+        self.linear.weight.copy_(torch.from_numpy(vt[: self.linear.out_features]).float())
+
+    def forward(self, anchors: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.linear(anchors) + self.residual(anchors), dim=-1)

@@ -1,0 +1,187 @@
+"""Training the dual encoder on a dataset's train split (resumable, with learning curves).
+
+Learning signals, each switchable (paper Table 5 and our additions):
+* ``i2t`` / ``t2i``: the two halves of the symmetric in-batch InfoNCE;
+* ``sem`` / ``lam``: the semantic-consistency term over all image and text
+  embeddings of the batch, including each pair's synonyms in the other
+  languages ("paper", "supcon" or "off");
+* ``lexicon_i2t``: image -> text cross-entropy against the *whole* lexicon's
+  projected anchors, all languages, every form of the right concept a positive
+  (the paper's N-way proxy at full N);
+* two stages: the learning rate drops by 10x for the last ``stage2_fraction``
+  of the steps (the paper: 1e-4 then 1e-5).
+
+The frozen backbone's features are computed once per image and cached; the
+text anchors once per lexicon entry. Validation (Acc@1 on fixed subsets of
+test_id and test_ood, and text->text cross-lingual Acc@1 of the projected
+anchors) is written to ``curve.jsonl`` for the learning curves only; the
+schedule is fixed in advance, nothing is selected on it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.data.store import Dataset
+from bench.progress import NULL_TRACKER, Tracker
+from ourmodel.anchors import anchor_version, embed_anchors
+from ourmodel.losses import total_loss
+from ourmodel.model import DualEncoder, ModelConfig
+from ourmodel.sampler import BalancedBatchSampler
+
+
+@dataclass
+class TrainConfig:
+    backbone: str = "ppocr"
+    steps: int = 3000
+    batch_size: int = 288
+    instances: int = 3
+    lr: float = 2e-3
+    text_lr_scale: float = 0.1
+    weight_decay: float = 1e-4
+    stage2_fraction: float = 0.3
+    lam: float = 1.0
+    sem: str = "paper"
+    i2t: bool = True
+    t2i: bool = True
+    lexicon_i2t: float = 1.0          # weight of the full-lexicon image->text term (0: off)
+    feature_noise: float = 0.05       # Gaussian noise on frozen features, relative to their std
+    val_every: int = 250
+    val_queries: int = 300            # per language and split
+    checkpoint_every: int = 250
+    seed: int = 0
+    threads: int | None = None
+    max_seconds: float | None = None  # stop (resumably) after this long
+    extra: dict = field(default_factory=dict)
+
+
+class TrainingData:
+    """Everything a step needs, in memory: inputs, ids, languages, and the lexicon's anchors."""
+
+    def __init__(self, ds: Dataset, inputs_for, cache_root: Path | None, split: str = "train"):
+        self.samples = ds.select(split=split)
+        self.inputs = inputs_for(self.samples)               # (N, ...) float32 tensor-able array
+        self.ids = np.array([s.semantic_id for s in self.samples])
+        self.langs = [s.lang for s in self.samples]
+        self.lexicon = sorted(ds.lexicon, key=lambda e: (e.semantic_id, e.lang))
+        self.anchors = embed_anchors([e.text for e in self.lexicon], [e.lang for e in self.lexicon], cache_root)
+        self.lex_row = {(e.semantic_id, e.lang): i for i, e in enumerate(self.lexicon)}
+        self.lex_ids = np.array([e.semantic_id for e in self.lexicon])
+        self.fingerprint = ds.fingerprint
+
+
+def _rows(data: TrainingData, idx) -> np.ndarray:
+    return np.array([data.lex_row[(int(data.ids[i]), data.langs[i])] for i in idx])
+
+
+def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config: ModelConfig, *,
+          tracker: Tracker = NULL_TRACKER, log=print) -> DualEncoder:
+    """Train (or resume) into ``out``; ``val(model) -> dict`` computes validation metrics."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    model = DualEncoder(model_config)
+    model.text.init_from_anchors(data.anchors)
+    optim = torch.optim.AdamW([
+        {"params": list(model.visual.parameters()) + [model.logit_scale], "lr": config.lr},
+        {"params": model.text.parameters(), "lr": config.lr * config.text_lr_scale},
+    ], weight_decay=config.weight_decay)
+    state_file = out / "last" / "train_state.pt"
+    step, elapsed = 0, 0.0
+    if state_file.exists():
+        state = torch.load(state_file, weights_only=False)
+        if state["config"] != asdict(config):
+            raise RuntimeError(f"{out}: a run with a different config is there; use another --out")
+        model.load_state_dict(DualEncoder.load(out / "last").state_dict())
+        optim.load_state_dict(state["optim"])
+        step, elapsed = state["step"], state["elapsed"]
+        log(f"resuming at step {step} ({elapsed:.0f}s trained)")
+    (out / "train_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+
+    sampler = BalancedBatchSampler(data.ids, data.langs, config.batch_size, config.instances, config.seed)
+    anchors = torch.from_numpy(data.anchors)
+    lex_ids = torch.from_numpy(data.lex_ids)
+    inputs = torch.from_numpy(np.ascontiguousarray(data.inputs))
+    feat_std = float(inputs[: min(len(inputs), 2048)].std()) if inputs.is_floating_point() else 1.0
+    stage2_at = int(config.steps * (1 - config.stage2_fraction))
+    curve = out / "curve.jsonl"
+    started = time.perf_counter() - elapsed
+    batches = _batches(sampler, step)
+    for step in tracker.track(range(step, config.steps), config.steps - step, "training"):
+        stage_scale = 0.1 if step >= stage2_at else 1.0
+        for g, base in zip(optim.param_groups, (config.lr, config.lr * config.text_lr_scale)):
+            g["lr"] = base * stage_scale
+        idx = next(batches)
+        model.train()
+        x = inputs[idx]
+        if config.feature_noise and x.is_floating_point():
+            x = x + torch.randn_like(x) * config.feature_noise * feat_std
+        ids = torch.from_numpy(data.ids[idx])
+        img = model.encode_images(x)
+        all_txt = model.encode_texts(anchors)                 # the whole lexicon, every language
+        txt = all_txt[torch.from_numpy(_rows(data, idx))]
+        syn_idx = [i for i in idx for _ in range(2)]
+        syn_langs = [l for i in idx for l in ("en", "zh", "es") if l != data.langs[i]]
+        syn_rows = np.array([data.lex_row[(int(data.ids[i]), l)] for i, l in zip(syn_idx, syn_langs)])
+        parts = total_loss(img, txt, ids, model.logit_scale, lam=config.lam, i2t=config.i2t, t2i=config.t2i,
+                           sem=config.sem, extra_texts=all_txt[torch.from_numpy(syn_rows)],
+                           extra_ids=ids.repeat_interleave(2))
+        if config.lexicon_i2t:
+            logits = model.logit_scale.exp() * img @ all_txt.T
+            positive = (ids[:, None] == lex_ids[None, :]).float()
+            lex = -(F.log_softmax(logits, 1) * positive / positive.sum(1, keepdim=True)).sum(1).mean()
+            parts["lexicon"] = config.lexicon_i2t * lex
+            parts["total"] = parts["total"] + parts["lexicon"]
+        optim.zero_grad()
+        parts["total"].backward()
+        optim.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, 4.6052)  # temperature >= 0.01, as CLIP
+        done = step + 1
+        timeout = config.max_seconds is not None and time.perf_counter() - started >= config.max_seconds
+        if done % config.checkpoint_every == 0 or done == config.steps or timeout:
+            _checkpoint(model, optim, config, out, done, time.perf_counter() - started)
+        if done % config.val_every == 0 or done == config.steps or timeout:
+            record = {"step": done, "seconds": round(time.perf_counter() - started, 1),
+                      "images_seen": done * config.batch_size,
+                      "loss": {k: round(float(v.detach()), 4) for k, v in parts.items()},
+                      "temperature": round(float(1 / model.logit_scale.exp()), 4)}
+            model.eval()
+            with torch.no_grad():
+                record["val"] = val(model)
+            with open(curve, "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+            log(json.dumps(record))
+        if timeout:
+            log(f"stopped after {config.max_seconds}s at step {done}; run again to resume")
+            break
+    model.eval()
+    return model
+
+
+def _batches(sampler: BalancedBatchSampler, start_step: int):
+    """Batches from the given step on, deterministic across resumes."""
+    per_epoch = len(sampler)
+    epoch, skip = divmod(start_step, per_epoch)
+    while True:
+        for i, batch in enumerate(sampler.epoch(epoch)):
+            if i >= skip:
+                yield batch
+        epoch, skip = epoch + 1, 0
+
+
+def _checkpoint(model, optim, config, out: Path, step: int, elapsed: float) -> None:
+    folder = out / "last"
+    model.save(folder)
+    tmp = folder / "train_state.pt.tmp"
+    torch.save({"optim": optim.state_dict(), "step": step, "elapsed": elapsed, "config": asdict(config)}, tmp)
+    tmp.replace(folder / "train_state.pt")

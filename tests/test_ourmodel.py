@@ -1,0 +1,159 @@
+import math
+import time
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from ourmodel.losses import infonce, semantic_consistency, supervised_contrastive, total_loss
+from ourmodel.sampler import BalancedBatchSampler
+
+
+def _unit(rng, n, d=8):
+    x = rng.standard_normal((n, d))
+    return torch.tensor(x / np.linalg.norm(x, axis=1, keepdims=True), dtype=torch.float64)
+
+
+def _brute_infonce(img, txt, ids, scale):
+    n, total = len(ids), 0.0
+    for direction in ((img, txt), (txt, img)):
+        q, k = direction
+        for i in range(n):
+            logits = [scale * float(q[i] @ k[j]) for j in range(n) if j == i or ids[j] != ids[i]]
+            pos = scale * float(q[i] @ k[i])
+            total += -(pos - math.log(sum(math.exp(l) for l in logits))) / n
+    return total
+
+
+def test_infonce_matches_brute_force_and_ignores_duplicate_ids():
+    rng = np.random.default_rng(0)
+    img, txt = _unit(rng, 6), _unit(rng, 6)
+    ids = torch.tensor([0, 1, 1, 2, 3, 3])
+    scale = torch.tensor(math.log(10.0), dtype=torch.float64)
+    got = float(infonce(img, txt, ids, scale))
+    assert got == pytest.approx(_brute_infonce(img, txt, ids.tolist(), 10.0), rel=1e-9)
+    # With all ids distinct, the duplicate mask changes nothing.
+    distinct = torch.arange(6)
+    assert float(infonce(img, txt, distinct, scale)) == pytest.approx(_brute_infonce(img, txt, list(range(6)), 10.0))
+
+
+def test_semantic_consistency_brute_force():
+    rng = np.random.default_rng(1)
+    z = _unit(rng, 7)
+    ids = [0, 0, 1, 1, 1, 2, 3]
+    pairs = [(i, j) for i in range(7) for j in range(7) if i != j and ids[i] == ids[j]]
+    expected = 1 - sum(float(z[i] @ z[j]) for i, j in pairs) / (len(pairs) + 1e-6)
+    assert float(semantic_consistency(z, torch.tensor(ids))) == pytest.approx(expected, rel=1e-9)
+    # Identical embeddings within each class: the term reaches 0.
+    same = torch.cat([z[:1]] * 2 + [z[2:3]] * 3 + [z[5:6], z[6:7]])
+    assert float(semantic_consistency(same, torch.tensor(ids))) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_supervised_contrastive_brute_force():
+    rng = np.random.default_rng(2)
+    z, ids = _unit(rng, 5), [0, 0, 1, 1, 2]
+    total, anchors = 0.0, 0
+    for i in range(5):
+        pos = [j for j in range(5) if j != i and ids[j] == ids[i]]
+        if not pos:
+            continue
+        denom = sum(math.exp(float(z[i] @ z[j]) / 0.1) for j in range(5) if j != i)
+        total += -sum(float(z[i] @ z[p]) / 0.1 - math.log(denom) for p in pos) / len(pos)
+        anchors += 1
+    assert float(supervised_contrastive(z, torch.tensor(ids), 0.1)) == pytest.approx(total / anchors, rel=1e-9)
+
+
+def test_total_loss_switches():
+    rng = np.random.default_rng(3)
+    img, txt, ids = _unit(rng, 4), _unit(rng, 4), torch.arange(4)
+    scale = torch.tensor(2.0, dtype=torch.float64)
+    full = total_loss(img, txt, ids, scale, lam=0.5)
+    assert set(full) == {"con", "sem", "total"}
+    assert float(full["total"]) == pytest.approx(float(full["con"] + full["sem"]))
+    only_i2t = total_loss(img, txt, ids, scale, sem="off", t2i=False)
+    assert "sem" not in only_i2t and float(only_i2t["total"]) < float(full["con"])
+
+
+def test_sampler_is_balanced_and_deterministic():
+    ids = [i // 6 for i in range(60)]                      # 10 ids, 6 samples each
+    langs = ["en", "zh", "es"] * 20
+    s = BalancedBatchSampler(ids, langs, batch_size=9, instances=3, seed=4)
+    batches = list(s.epoch(0))
+    assert len(batches) == 3 and batches == list(BalancedBatchSampler(ids, langs, 9, 3, 4).epoch(0))
+    for b in batches:
+        bid = [ids[i] for i in b]
+        assert len(set(bid)) == 3 and all(bid.count(x) == 3 for x in set(bid))
+        for x in set(bid):  # each id's three instances cover the three languages
+            assert sorted(langs[i] for i in b if ids[i] == x) == ["en", "es", "zh"]
+    seen = [ids[i] for b in batches for i in b]
+    assert len(set(seen)) == 9  # an epoch draws distinct ids until they run out
+    assert list(s.epoch(1)) != batches
+
+
+def test_frozen_anchor_gets_no_gradient_and_projector_keeps_alignment():
+    from ourmodel.model import DualEncoder, ModelConfig
+
+    model = DualEncoder(ModelConfig(feature_dim=16))
+    anchors = torch.randn(12, 512)
+    model.text.init_from_anchors(anchors.numpy())
+    before = torch.nn.functional.normalize(anchors, dim=-1)
+    z = model.encode_texts(anchors)
+    z.sum().backward()
+    assert anchors.grad is None and not anchors.requires_grad
+    assert model.text.linear.weight.grad is not None
+    # At initialisation the projection is a PCA basis, so nearest neighbours are mostly kept.
+    nn_before = (before @ before.T).fill_diagonal_(-2).argmax(1)
+    nn_after = (z @ z.T).detach().fill_diagonal_(-2).argmax(1)
+    assert (nn_before == nn_after).float().mean() > 0.5
+
+
+def test_numpy_inference_equals_torch(tmp_path):
+    from ourmodel.inference import NumpyDualEncoder
+    from ourmodel.model import DualEncoder, ModelConfig
+
+    model = DualEncoder(ModelConfig(feature_dim=24))
+    for p in model.parameters():
+        torch.nn.init.normal_(p, 0, 0.1)
+    model.eval()
+    model.save(tmp_path)
+    fast = NumpyDualEncoder(tmp_path)
+    x, a = np.random.randn(3, 40, 24).astype(np.float32), np.random.randn(5, 512).astype(np.float32)
+    with torch.no_grad():
+        assert np.allclose(model.encode_images(torch.from_numpy(x)).numpy(), fast.encode_features(x), atol=1e-5)
+        assert np.allclose(model.encode_texts(torch.from_numpy(a)).numpy(), fast.encode_anchors(a), atol=1e-5)
+    reloaded = DualEncoder.load(tmp_path)
+    assert all(torch.equal(p, q) for p, q in zip(model.state_dict().values(), reloaded.state_dict().values()))
+
+
+def test_mobilenet_tower_shapes_and_size():
+    from ourmodel.mobilenetv3 import MobileNetV3Small
+    from ourmodel.towers import MobileNetTower
+
+    tower = MobileNetTower()
+    out = tower(torch.rand(2, 1, 32, 192))
+    assert out.shape == (2, 128) and torch.allclose(out.norm(dim=-1), torch.ones(2))
+    n = sum(p.numel() for p in tower.parameters())
+    assert 1.2e6 < n < 1.4e6  # the paper's 1.29M
+    fmap = MobileNetV3Small()(torch.rand(1, 1, 32, 192))
+    assert fmap.shape[1] == 576 and fmap.shape[3] == 192 // 8  # text strides keep width
+
+
+def test_short_training_run_lowers_the_loss(tmp_path, toy_dataset):
+    """A ~30-second run of the real training loop (MobileNetV3 tower on raw toy images)."""
+    from ourmodel.images import image_batch
+    from ourmodel.model import ModelConfig
+    from ourmodel.train import TrainConfig, TrainingData, train
+
+    data = TrainingData(toy_dataset, lambda samples: image_batch(
+        [toy_dataset.image_item(s.key).image for s in samples], 32, 128), cache_root=None)
+    config = TrainConfig(backbone="mnv3", steps=30, batch_size=24, instances=3, lr=3e-3, val_every=15,
+                         checkpoint_every=15, feature_noise=0.0, threads=2)
+    losses = []
+    start = time.perf_counter()
+    train(data, lambda m: {}, tmp_path / "run", config, ModelConfig(backbone="mnv3"), log=lambda line: losses.append(line))
+    assert time.perf_counter() - start < 120
+    curve = [__import__("json").loads(l) for l in (tmp_path / "run" / "curve.jsonl").read_text().splitlines()]
+    assert [c["step"] for c in curve] == [15, 30]
+    assert curve[-1]["loss"]["total"] < curve[0]["loss"]["total"]
+    assert (tmp_path / "run" / "last" / "model.safetensors").is_file()

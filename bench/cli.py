@@ -88,7 +88,7 @@ def _parse_options(options: list[str]) -> dict[str, dict[str, str]]:
 
 @app.command()
 def run(
-    methods: str = typer.Option("random,oracle-text", "--methods", "-m", help="Comma-separated method names (see `bench methods`)."),
+    methods: str = typer.Option("random,oracle-text,ours", "--methods", "-m", help="Comma-separated method names (see `bench methods`)."),
     protocols: str = typer.Option(ALL_PROTOCOLS, "--protocols", "-p", help="Comma-separated protocols (see `bench protocols`)."),
     dataset: Optional[Path] = typer.Option(None, "--dataset", "-d", help="Dataset folder; default: the embedded benchmark, built when absent."),
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where result files go."),
@@ -99,6 +99,7 @@ def run(
     overwrite: str = typer.Option("only-stale", "--overwrite", help="never | only-stale | always"),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the 95% intervals (0: none)."),
     option: list[str] = typer.Option([], "--option", "-o", help="Method option METHOD.KEY=VALUE (repeatable)."),
+    ours_checkpoint: Optional[Path] = typer.Option(None, "--ours-checkpoint", help="Checkpoint folder for `ours` (default: the shipped one)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
     """Run methods x protocols and write results/<method>/<protocol>.json."""
@@ -113,7 +114,7 @@ def run(
     config = RunConfig(methods=_split(methods), protocols=_split(protocols), results_dir=results_dir,
                        cache_dir=None if no_cache else (cache_dir or default_cache_dir() / "outputs"),
                        limit=limit, seed=seed, overwrite=overwrite, n_boot=bootstrap,
-                       method_options=_parse_options(option))
+                       method_options=_parse_options(option + ([f"ours.checkpoint={ours_checkpoint}"] if ours_checkpoint else [])))
     console.print(f"Dataset {ds.name} ({len(ds)} samples, fingerprint {ds.fingerprint[:12]})")
     styles = {"ok": "green", "skipped": "dim", "unavailable": "yellow", "not_applicable": "dim",
               "failed": "red"}
@@ -197,6 +198,7 @@ def train_cmd(
     out: Path = typer.Option(..., "--out", help="Run folder: checkpoints, curve.jsonl; re-run to resume."),
     dataset: Optional[Path] = typer.Option(None, "--dataset", "-d", help="Dataset (default: the embedded benchmark)."),
     set_: list[str] = typer.Option([], "--set", help="Override an option, KEY=VALUE (JSON value), repeatable."),
+    extra_train: list[Path] = typer.Option([], "--extra-train", help="Another dataset whose train split joins (e.g. a second seed's renders)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Train our dual encoder on a dataset's train split (resumable)."""
@@ -204,6 +206,7 @@ def train_cmd(
 
     from bench.cache import default_cache_dir
     from bench.progress import Tracker
+    from bench.data.store import load_dataset
     from ourmodel.pipeline import load_train_config, run_training
 
     overrides = {}
@@ -219,7 +222,8 @@ def train_cmd(
     ds = _load_or_build_default(dataset, quiet)
     console = _console()
     with Tracker(enabled=not quiet and sys.stderr.isatty()) as tracker:
-        run_training(ds, out, cfg, default_cache_dir(), tracker=tracker, log=console.print)
+        run_training(ds, out, cfg, default_cache_dir(), extra_train=[load_dataset(p) for p in extra_train],
+                     tracker=tracker, log=console.print)
     console.print(f"trained model in {out / 'final'}")
 
 
@@ -239,7 +243,7 @@ def data_assets(
 
 @data_app.command("build")
 def data_build(
-    size: str = typer.Option("small", "--size", help="small (default benchmark), paper (Table 1 counts), tiny, toy."),
+    size: str = typer.Option("small", "--size", help="small (default benchmark), paper (Table 1 counts), tiny, train-aug (extra training renders), toy."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: the cache's datasets/ folder)."),
     seed: int = typer.Option(0, "--seed"),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Rendering processes (default: all cores)."),

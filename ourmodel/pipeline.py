@@ -97,7 +97,8 @@ def load_train_config(path: Path | None, overrides: dict) -> TrainConfig:
     return TrainConfig(**data)
 
 
-def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path | None, *, tracker=None, log=print):
+def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path | None, *,
+                 extra_train: list[Dataset] = (), tracker=None, log=print):
     from bench.progress import NULL_TRACKER
     from ourmodel.ppocr import model_digest
 
@@ -105,13 +106,15 @@ def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path |
         raise ValueError("run_training drives the ppocr backbone; see ourmodel.mnv3_train for mnv3")
     started = time.perf_counter()
     inputs_for = ppocr_inputs(ds, cache_root)
-    data = TrainingData(ds, inputs_for, cache_root)
+    data = TrainingData(ds, inputs_for, cache_root,
+                        extra=[(d, ppocr_inputs(d, cache_root)) for d in extra_train])
     validate = make_validator(ds, inputs_for, cache_root, config.val_queries, config.seed)
     prep = time.perf_counter() - started
     model_config = ModelConfig(backbone="ppocr", feature_dim=int(data.inputs.shape[-1]), extra={
         "backbone": "PP-OCRv4 rec (ch_PP-OCRv4_rec_infer.onnx, rapidocr-onnxruntime), frozen",
         "backbone_sha256": model_digest(), "anchor": anchor_version(),
-        "train_dataset": ds.name, "train_fingerprint": ds.fingerprint})
+        "train_dataset": ds.name, "train_fingerprints": data.fingerprints,
+        "train_images": len(data.samples)})
     model = train(data, validate, out, config, model_config, tracker=tracker or NULL_TRACKER, log=log)
     summary = {"feature_and_anchor_seconds": round(prep, 1), "anchor_text_xling_acc1": round(anchor_text_xling(ds, cache_root), 4),
                "train_config": asdict(config)}

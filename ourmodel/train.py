@@ -65,16 +65,23 @@ class TrainConfig:
 class TrainingData:
     """Everything a step needs, in memory: inputs, ids, languages, and the lexicon's anchors."""
 
-    def __init__(self, ds: Dataset, inputs_for, cache_root: Path | None, split: str = "train"):
-        self.samples = ds.select(split=split)
-        self.inputs = inputs_for(self.samples)               # (N, ...) float32 tensor-able array
+    def __init__(self, ds: Dataset, inputs_for, cache_root: Path | None, split: str = "train",
+                 extra: list[tuple[Dataset, object]] = ()):
+        """``extra``: more (dataset, inputs_for) pairs whose ``split`` joins the training data,
+        e.g. another seed's renders of the same words in in-domain styles."""
+        parts = [(ds, inputs_for)] + list(extra)
+        for other, _ in parts[1:]:
+            if {(e.semantic_id, e.lang, e.text) for e in other.lexicon} != {(e.semantic_id, e.lang, e.text) for e in ds.lexicon}:
+                raise ValueError(f"{other.root}: lexicon differs from {ds.root}")
+        self.samples = [s for d, _ in parts for s in d.select(split=split)]
+        self.inputs = np.concatenate([fn(d.select(split=split)) for d, fn in parts])
         self.ids = np.array([s.semantic_id for s in self.samples])
         self.langs = [s.lang for s in self.samples]
         self.lexicon = sorted(ds.lexicon, key=lambda e: (e.semantic_id, e.lang))
         self.anchors = embed_anchors([e.text for e in self.lexicon], [e.lang for e in self.lexicon], cache_root)
         self.lex_row = {(e.semantic_id, e.lang): i for i, e in enumerate(self.lexicon)}
         self.lex_ids = np.array([e.semantic_id for e in self.lexicon])
-        self.fingerprint = ds.fingerprint
+        self.fingerprints = [d.fingerprint for d, _ in parts]
 
 
 def _rows(data: TrainingData, idx) -> np.ndarray:
@@ -154,7 +161,7 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
             record = {"step": done, "seconds": round(time.perf_counter() - started, 1),
                       "images_seen": done * config.batch_size,
                       "loss": {k: round(float(v.detach()), 4) for k, v in parts.items()},
-                      "temperature": round(float(1 / model.logit_scale.exp()), 4)}
+                      "temperature": round(float(1 / model.logit_scale.detach().exp()), 4)}
             model.eval()
             with torch.no_grad():
                 record["val"] = val(model)

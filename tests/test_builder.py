@@ -156,3 +156,25 @@ def test_bench_run_builds_the_default_benchmark_when_absent(tmp_path, monkeypatc
     assert "Building the tiny benchmark" in result.output
     assert load_dataset(tmp_path / "default").name == "hwr-bench-synth-tiny"
     assert (tmp_path / "results" / "oracle-text" / "ood.json").is_file()
+
+
+def test_train_aug_plan_varies_case_of_latin_training_words_only():
+    lexicon = list(load_lexicon())
+    planned = plan(SIZES["train-aug"], lexicon, _fake_pool(), seed=1)
+    assert {p.split for p in planned} == {"train"}
+    latin = [p for p in planned if p.lang != "zh"]
+    assert all(p.drawn.casefold() == p.text.casefold() for p in latin)
+    assert any(p.drawn == p.text.upper() != p.text for p in latin)
+    assert any(p.drawn == p.text.title() != p.text for p in latin)
+    assert all(p.drawn == p.text for p in planned if p.lang == "zh")
+    # The default benchmark draws every word as it is written in the lexicon.
+    assert all(p.drawn == p.text for p in plan(SIZES["small"], lexicon, _fake_pool(), seed=1))
+
+
+def test_train_aug_pool_uses_more_in_domain_writers(cache_root):
+    narrow = {"en": ["agua"], "zh": ["水"], "es": ["agua"]}
+    wide = build_pool(cache_root, narrow, zh_id_writers=96)
+    ids = {s.family for s in wide.styles["zh"]["id"]}
+    assert len(wide.styles["zh"]["id"]) == 96
+    assert not ids & {s.family for s in wide.styles["zh"]["ood"]}
+    assert all(int(f.split("/w")[1]) < 100 for f in ids if f.startswith("hanzi-writer"))

@@ -42,6 +42,11 @@ class SizeSpec:
     test_id: dict[str, int] | None      # samples per language; None = one per concept
     test_ood: dict[str, int] | None
     n_concepts: int | None = None       # None = the whole lexicon
+    # Extra training data only: Latin words also in UPPER and Title case (labels unchanged; the
+    # text policy is case-insensitive), Chinese drawn by this many in-domain stroke writers.
+    case_variants: bool = False
+    zh_id_writers: int | None = None
+    splits: tuple[str, ...] = ("train", "test_id", "test_ood")
 
 
 SIZES = {
@@ -49,7 +54,10 @@ SIZES = {
     "paper": SizeSpec("paper", 4, {"en": 21900, "zh": 21900, "es": 21900},
                       {"zh": 7200, "en": 5376, "es": 7304}),
     "tiny": SizeSpec("tiny", 1, None, None, n_concepts=24),
+    "train-aug": SizeSpec("train-aug", 4, None, None, case_variants=True, zh_id_writers=96,
+                          splits=("train",)),
 }
+CASES = ("lower", "lower", "upper", "title")
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class PlannedSample:
     split: str
     style: str
     render_seed: tuple[int, ...]
+    drawn: str = ""                      # the text as rendered (a case variant), if not ``text``
 
 
 def plan(size: SizeSpec, lexicon: list[LexiconEntry], pool: StylePool, seed: int) -> list[PlannedSample]:
@@ -71,6 +80,8 @@ def plan(size: SizeSpec, lexicon: list[LexiconEntry], pool: StylePool, seed: int
             entries = entries[:size.n_concepts]
         n_concepts = len(entries)
         for si, split in enumerate(("train", "test_id", "test_ood")):
+            if split not in size.splits:
+                continue
             styles = pool.styles[lang][SPLIT_SIDE[split]]
             if not styles:
                 raise DatasetError(f"style pool ({lang})", f"no {SPLIT_SIDE[split]} style can draw {lang}; "
@@ -88,9 +99,13 @@ def plan(size: SizeSpec, lexicon: list[LexiconEntry], pool: StylePool, seed: int
                 rnd = j // n_concepts  # a concept's r-th sample gets the r-th style after its offset
                 entry = entries[c]
                 style = styles[(int(offsets[c]) + rnd) % len(styles)]
+                drawn = entry.text
+                if size.case_variants and lang != "zh":
+                    case = CASES[int(rng.integers(len(CASES)))]
+                    drawn = {"lower": drawn, "upper": drawn.upper(), "title": drawn.title()}[case]
                 out.append(PlannedSample(f"{lang}-{split}-{entry.semantic_id:04d}-{rnd:02d}",
                                          entry.semantic_id, lang, entry.text, split, style.id,
-                                         (seed, li, si, entry.semantic_id, rnd)))
+                                         (seed, li, si, entry.semantic_id, rnd), drawn))
     return out
 
 
@@ -103,8 +118,8 @@ def _init_worker(styles: dict[str, Style]) -> None:
 
 
 def _render_chunk(chunk: list[PlannedSample]) -> list[tuple[str, bytes]]:
-    return [(p.key, encode_png(render(p.text, _WORKER_STYLES[p.style], np.random.default_rng(p.render_seed))))
-            for p in chunk]
+    return [(p.key, encode_png(render(p.drawn or p.text, _WORKER_STYLES[p.style],
+                                      np.random.default_rng(p.render_seed)))) for p in chunk]
 
 
 def build(out: Path, *, size: str = "small", seed: int = 0, cache_root: Path, workers: int | None = None,
@@ -115,7 +130,7 @@ def build(out: Path, *, size: str = "small", seed: int = 0, cache_root: Path, wo
     started = time.perf_counter()
     spec = SIZES[size]
     lexicon = list(load_lexicon())
-    pool = build_pool(cache_root, texts_by_lang(lexicon))
+    pool = build_pool(cache_root, texts_by_lang(lexicon), zh_id_writers=spec.zh_id_writers)
     planned = plan(spec, lexicon, pool, seed)
     styles = {s.id: s for sides in pool.styles.values() for v in sides.values() for s in v}
     chunks = [planned[i:i + 64] for i in range(0, len(planned), 64)]

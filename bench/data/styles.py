@@ -89,7 +89,9 @@ def lexicon_chars(texts: list[str]) -> set[str]:
     return {ch for t in texts for ch in t if not ch.isspace()}
 
 
-def build_pool(cache_root: Path, lexicon_by_lang: dict[str, list[str]]) -> StylePool:
+def build_pool(cache_root: Path, lexicon_by_lang: dict[str, list[str]],
+               zh_id_writers: int | None = None) -> StylePool:
+    """``zh_id_writers``: total in-domain Chinese styles wanted (extra training data); default the target."""
     notes: list[str] = []
     fonts = _asset_styles(cache_root, notes)
     id_writers, ood_writers = _writer_styles(cache_root, notes)
@@ -113,7 +115,8 @@ def build_pool(cache_root: Path, lexicon_by_lang: dict[str, list[str]]) -> Style
                          f"(e.g. {''.join(missing[:5])!r}); stroke writers not used")
         else:
             for side, writers in (("id", id_writers), ("ood", ood_writers)):
-                need = max(0, TARGET_STYLES[side] - len(pool["zh"][side]))
+                target = zh_id_writers if side == "id" and zh_id_writers else TARGET_STYLES[side]
+                need = max(0, target - len(pool["zh"][side]))
                 pool["zh"][side].extend(writers[:need])
     for lang in LANGUAGES:
         for side in ("id", "ood"):

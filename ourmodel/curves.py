@@ -1,0 +1,39 @@
+"""Learning curves of several runs on one figure: what each learning-signal choice bought."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+METRICS = (("test_id_acc1", "in-domain Acc@1"), ("test_ood_acc1", "OOD Acc@1"),
+           ("xling_acc1", "cross-lingual Acc@1 (avg of 6)"), ("text_xling_acc1", "text→text cross-lingual Acc@1"))
+
+
+def read_curve(path: Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def plot_curves(runs: dict[str, Path], out: Path, x: str = "seconds") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 3.6), sharex=True)
+    for label, path in sorted(runs.items()):
+        curve = read_curve(path)
+        xs = [r[x] / (60 if x == "seconds" else 1) for r in curve]
+        for ax, (key, _) in zip(axes, METRICS):
+            ax.plot(xs, [r["val"].get(key) for r in curve], marker="o", ms=3, label=label)
+    for ax, (_, title) in zip(axes, METRICS):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("training minutes (2 CPU cores)" if x == "seconds" else x)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

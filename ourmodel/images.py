@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from typing import Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 def image_batch(images: Sequence["Image.Image"], height: int = 32, width: int = 192) -> np.ndarray:

@@ -10,6 +10,8 @@ scale to [-1, 1], pad the right with zeros.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import functools
 import hashlib
 import os
@@ -18,6 +20,9 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 FEATURE_TENSOR = "transpose_51.tmp_0"   # input of the final Linear -> Softmax (CTC classifier)
 HEIGHT, WIDTH = 48, 320

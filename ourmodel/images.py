@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 

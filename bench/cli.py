@@ -227,6 +227,20 @@ def train_cmd(
     console.print(f"trained model in {out / 'final'}")
 
 
+@app.command()
+def curves(
+    runs: list[Path] = typer.Argument(..., help="Training run folders (or their curve.jsonl files)."),
+    out: Path = typer.Option(Path("results/ours/training/curves.png"), "--out"),
+    x: str = typer.Option("step", "--x", help="step | images_seen | seconds (wall time is confounded when runs share the CPU)"),
+):
+    """Plot learning curves of training runs side by side (validation Acc@1 against training steps)."""
+    from ourmodel.curves import plot_curves
+
+    files = {(r.parent.name if r.is_file() else r.name): (r if r.is_file() else r / "curve.jsonl") for r in runs}
+    plot_curves(files, out, x=x)
+    _console().print(f"wrote {out}")
+
+
 @data_app.command("assets")
 def data_assets(
     only: list[str] = typer.Option([], "--only", help="Fetch only these assets (repeatable)."),

@@ -13,7 +13,7 @@ def read_curve(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
-def plot_curves(runs: dict[str, Path], out: Path, x: str = "seconds") -> Path:
+def plot_curves(runs: dict[str, Path], out: Path, x: str = "step") -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -27,7 +27,7 @@ def plot_curves(runs: dict[str, Path], out: Path, x: str = "seconds") -> Path:
             ax.plot(xs, [r["val"].get(key) for r in curve], marker="o", ms=3, label=label)
     for ax, (_, title) in zip(axes, METRICS):
         ax.set_title(title, fontsize=10)
-        ax.set_xlabel("training minutes (2 CPU cores)" if x == "seconds" else x)
+        ax.set_xlabel({"seconds": "training minutes (2 CPU cores)", "step": "training step (batch 288)"}.get(x, x))
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)

@@ -34,6 +34,16 @@ def ppocr_inputs(ds: Dataset, cache_root: Path | None):
     return inputs_for
 
 
+def image_inputs(ds: Dataset, cache_root: Path | None, height: int = 32, width: int = 192):
+    """Raw word images for the MobileNetV3 tower (trained end to end, nothing to cache)."""
+    from ourmodel.images import image_batch
+
+    return lambda samples: image_batch([ds.image_item(s.key).image for s in samples], height, width)
+
+
+INPUTS = {"ppocr": ppocr_inputs, "mnv3": image_inputs}
+
+
 def make_validator(ds: Dataset, inputs_for, cache_root: Path | None, n: int, seed: int = 0):
     """Acc@1 on fixed subsets of test_id and test_ood (within-language and cross-lingual), and
     text->text cross-lingual Acc@1 of the projected anchors."""
@@ -102,17 +112,21 @@ def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path |
     from bench.progress import NULL_TRACKER
     from ourmodel.ppocr import model_digest
 
-    if config.backbone != "ppocr":
-        raise ValueError("run_training drives the ppocr backbone; see ourmodel.mnv3_train for mnv3")
+    if config.backbone not in INPUTS:
+        raise ValueError(f"unknown backbone {config.backbone!r} (choose from {', '.join(INPUTS)})")
     started = time.perf_counter()
-    inputs_for = ppocr_inputs(ds, cache_root)
-    data = TrainingData(ds, inputs_for, cache_root,
-                        extra=[(d, ppocr_inputs(d, cache_root)) for d in extra_train])
+    inputs = INPUTS[config.backbone]
+    inputs_for = inputs(ds, cache_root)
+    data = TrainingData(ds, inputs_for, cache_root, extra=[(d, inputs(d, cache_root)) for d in extra_train])
     validate = make_validator(ds, inputs_for, cache_root, config.val_queries, config.seed)
     prep = time.perf_counter() - started
-    model_config = ModelConfig(backbone="ppocr", feature_dim=int(data.inputs.shape[-1]), extra={
-        "backbone": "PP-OCRv4 rec (ch_PP-OCRv4_rec_infer.onnx, rapidocr-onnxruntime), frozen",
-        "backbone_sha256": model_digest(), "anchor": anchor_version(),
+    if config.backbone == "ppocr":
+        backbone = {"backbone": "PP-OCRv4 rec (ch_PP-OCRv4_rec_infer.onnx, rapidocr-onnxruntime), frozen",
+                    "backbone_sha256": model_digest()}
+    else:
+        backbone = {"backbone": "MobileNetV3-Small from scratch (plain torch)"}
+    model_config = ModelConfig(backbone=config.backbone, feature_dim=int(data.inputs.shape[-1]), extra={
+        **backbone, "anchor": anchor_version(),
         "train_dataset": ds.name, "train_fingerprints": data.fingerprints,
         "train_images": len(data.samples)})
     model = train(data, validate, out, config, model_config, tracker=tracker or NULL_TRACKER, log=log)

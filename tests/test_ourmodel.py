@@ -157,3 +157,25 @@ def test_short_training_run_lowers_the_loss(tmp_path, toy_dataset):
     assert [c["step"] for c in curve] == [15, 30]
     assert curve[-1]["loss"]["total"] < curve[0]["loss"]["total"]
     assert (tmp_path / "run" / "last" / "model.safetensors").is_file()
+
+
+def test_run_training_mnv3_end_to_end_and_resume(tmp_path, toy_dataset):
+    import json
+
+    from ourmodel.model import DualEncoder
+    from ourmodel.pipeline import load_train_config, run_training
+
+    cfg = load_train_config(None, {"backbone": "mnv3", "steps": 4, "batch_size": 24, "val_every": 2,
+                                   "checkpoint_every": 2, "val_queries": 5, "threads": 2})
+    run_training(toy_dataset, tmp_path / "run", cfg, None, log=lambda line: None)
+    final = DualEncoder.load(tmp_path / "run" / "final")
+    assert final.config.backbone == "mnv3" and final.config.extra["train_images"] == len(toy_dataset.select(split="train"))
+    curve = [json.loads(l) for l in (tmp_path / "run" / "curve.jsonl").read_text().splitlines()]
+    assert [c["step"] for c in curve] == [2, 4] and "test_ood_acc1" in curve[-1]["val"]
+    # Re-running a finished run resumes at its last step and trains nothing more.
+    lines = []
+    run_training(toy_dataset, tmp_path / "run", cfg, None, log=lines.append)
+    assert any("resuming at step 4" in l for l in lines)
+    # A different config in the same folder is refused rather than mixed in.
+    with pytest.raises(RuntimeError, match="different config"):
+        run_training(toy_dataset, tmp_path / "run", load_train_config(None, {**cfg.__dict__, "lr": 1.0}), None)

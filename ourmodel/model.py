@@ -55,6 +55,7 @@ class DualEncoder(nn.Module):
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / "model.safetensors.tmp"
         save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, str(tmp))
+        tmp.chmod(0o644)
         tmp.replace(folder / "model.safetensors")
         (folder / "config.json.tmp").write_text(json.dumps(asdict(self.config), indent=2) + "\n")
         (folder / "config.json.tmp").replace(folder / "config.json")

@@ -35,15 +35,11 @@ def _head_params(path: str) -> int:
     return int(sum(v.size for k, v in load_file(path).items() if k.startswith("visual.")))
 
 
-@functools.lru_cache(maxsize=1)
 def _backbone_params() -> int:
-    import onnx
-
+    from bench.efficiency.params import onnx_param_count
     from ourmodel.ppocr import model_path
 
-    model = onnx.load(str(model_path()))
-    consts = [a.t for n in model.graph.node if n.op_type == "Constant" for a in n.attribute if a.name == "value"]
-    return int(sum(np.prod(t.dims) for t in consts if t.data_type == onnx.TensorProto.FLOAT and len(t.dims) >= 1))
+    return onnx_param_count(model_path())
 
 
 class Ours(EmbeddingRetriever):

@@ -14,15 +14,24 @@ import json
 import os
 import uuid
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from bench.io import write_bytes_atomic
 
+if TYPE_CHECKING:
+    from bench.retriever import MethodInfo
+
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("HWR_BENCH_CACHE", Path.home() / ".cache" / "hwr-bench"))
+
+
+def cache_namespace(info: "MethodInfo") -> str:
+    """The folder of one method configuration's outputs."""
+    slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in info.name)
+    return f"{slug}-{info.cache_key()}"
 
 
 def text_item_key(lang: str, text: str) -> str:

@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from bench.errors import HwrBenchError
+from bench.registry import DEFAULT_METHODS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="hwr-bench: cross-script handwriting retrieval benchmark.")
@@ -88,7 +89,8 @@ def _parse_options(options: list[str]) -> dict[str, dict[str, str]]:
 
 @app.command()
 def run(
-    methods: str = typer.Option("random,oracle-text,ours", "--methods", "-m", help="Comma-separated method names (see `bench methods`)."),
+    methods: str = typer.Option(",".join(DEFAULT_METHODS), "--methods", "-m",
+                                help="Comma-separated method names (see `bench methods`)."),
     protocols: str = typer.Option(ALL_PROTOCOLS, "--protocols", "-p", help="Comma-separated protocols (see `bench protocols`)."),
     dataset: Optional[Path] = typer.Option(None, "--dataset", "-d", help="Dataset folder; default: the embedded benchmark, built when absent."),
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where result files go."),

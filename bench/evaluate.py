@@ -8,20 +8,22 @@ re-derived without running the model again.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from bench.cache import TextCache, VectorCache, text_item_key
+from bench.cache import TextCache, VectorCache, cache_namespace, text_item_key
 from bench.data.store import Dataset
 from bench.errors import MethodOutputError
 from bench.metrics import (bootstrap_means, per_query_values, percentile_interval, rd_ratio)
 from bench.progress import Tracker
 from bench.protocols import RetrievalTask, Subtask, TopologyTask
 from bench.ranking import Ranking, cosine_scorer, edit_similarity_scorer, rank_queries
-from bench.retriever import EmbeddingRetriever, Family, Retriever, TranscriptionRetriever
+from bench.retriever import (EmbeddingRetriever, Family, Retriever, ScoringRetriever,
+                             TranscriptionRetriever)
 from bench.schema import LANGUAGES
 
 TOP_K_STORED = 10
@@ -57,7 +59,9 @@ class MethodOutputs:
         self.dataset = dataset
         self.tracker = tracker
         self.timings = Timings()
-        ns = f"{_slug(method.info.name)}-{method.info.cache_key()}"
+        ns = cache_namespace(method.info)
+        self._cache_root, self._ns = cache_root, ns
+        self._score_caches: dict[str, VectorCache] = {}
         if method.family is Family.EMBEDDING:
             self._image_cache = VectorCache(cache_root, f"{ns}/image")
             self._text_cache = VectorCache(cache_root, f"{ns}/text")
@@ -97,6 +101,56 @@ class MethodOutputs:
         assert isinstance(m, TranscriptionRetriever)
         return _check_transcripts(m.transcribe_items(items, lang), len(items))
 
+    # -- scores against whole lexicons (scoring family) -------------------------------------
+    def _score_cache(self, lang: str) -> VectorCache:
+        if lang not in self._score_caches:
+            # Columns follow the lexicon's order, so the lexicon itself is part of the key.
+            words = "\n".join(e.key + "\t" + e.text for e in self.dataset.lexicon_for(lang))
+            digest = hashlib.sha256(words.encode()).hexdigest()[:16]
+            self._score_caches[lang] = VectorCache(self._cache_root, f"{self._ns}/scores-{lang}-{digest}")
+        return self._score_caches[lang]
+
+    def lexicon_scores(self, needs: dict[str, set[str]]) -> dict[str, dict[str, np.ndarray]]:
+        """Each image's scores against the whole lexicon of each language it needs.
+
+        ``needs`` maps an image key to lexicon languages; the answer maps a language
+        to {image key: scores in ``dataset.lexicon_for(lang)`` order}.
+        """
+        assert isinstance(self.method, ScoringRetriever)
+        ds = self.dataset
+        todo: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
+        for key in sorted(needs):
+            h = ds.sample(key).content_hash
+            missing = tuple(sorted(lex_lang for lex_lang in needs[key]
+                                   if self._score_cache(lex_lang).lookup([h])[0] is None))
+            if missing:
+                todo.setdefault((ds.sample(key).lang, missing), {})[h] = key
+        n_todo = sum(len(v) for v in todo.values())
+        self.timings.images_cached += len(needs) - n_todo
+        if n_todo:
+            lexicons_by_lang = {}
+            jobs = []
+            for (lang, langs), by_hash in sorted(todo.items()):
+                pairs = sorted(by_hash.items())
+                jobs += [(lang, langs, chunk) for chunk in _batches(pairs, self.method.batch_size)]
+                for lex_lang in langs:
+                    lexicons_by_lang.setdefault(lex_lang, [e.text for e in ds.lexicon_for(lex_lang)])
+            for lang, langs, chunk in self.tracker.track(jobs, n_todo, f"{self.method.info.name}: images"):
+                items = ds.image_items([k for _, k in chunk])
+                start = time.perf_counter()
+                lexicons = {lex_lang: lexicons_by_lang[lex_lang] for lex_lang in langs}
+                scores = _check_scores(self.method.score_text_items(items, lang, lexicons), lexicons, len(items))
+                self.timings.image_seconds += time.perf_counter() - start
+                self.timings.images_computed += len(items)
+                for lex_lang in langs:
+                    self._score_cache(lex_lang).store([h for h, _ in chunk], list(scores[lex_lang]))
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for key, langs in needs.items():
+            h = ds.sample(key).content_hash
+            for lex_lang in langs:
+                out.setdefault(lex_lang, {})[key] = self._score_cache(lex_lang).lookup([h])[0]
+        return out
+
     # -- texts ----------------------------------------------------------------------------
     def embed_lexicon(self, keys: Sequence[str]) -> np.ndarray:
         assert isinstance(self.method, EmbeddingRetriever) and self._text_cache is not None
@@ -135,6 +189,21 @@ def _check_embeddings(x, n: int, where: str) -> np.ndarray:
     return arr
 
 
+def _check_scores(x, lexicons: dict[str, Sequence[str]], n: int) -> dict[str, np.ndarray]:
+    if not isinstance(x, dict) or set(x) != set(lexicons):
+        raise MethodOutputError(f"score_texts must return a dict keyed by {sorted(lexicons)}")
+    out = {}
+    for lang, words in lexicons.items():
+        arr = np.asarray(x[lang], dtype=np.float32)
+        if arr.shape != (n, len(words)):
+            raise MethodOutputError(f"score_texts returned shape {arr.shape} for {lang}, "
+                                    f"expected {(n, len(words))}")
+        if not np.isfinite(arr).all():
+            raise MethodOutputError(f"score_texts returned NaN or infinite values for {lang}")
+        out[lang] = arr
+    return out
+
+
 def _check_transcripts(x, n: int) -> list[str]:
     if not isinstance(x, (list, tuple)) or len(x) != n:
         raise MethodOutputError(f"transcribe returned {type(x).__name__} of length "
@@ -145,15 +214,13 @@ def _check_transcripts(x, n: int) -> list[str]:
     return list(x)
 
 
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-
-
 # -- retrieval ------------------------------------------------------------------------------
 
 def rank_task(method: Retriever, task: RetrievalTask, outputs: MethodOutputs) -> dict:
     """Run every subtask; returns the per-query rankings payload (the sidecar's content)."""
     ds = outputs.dataset
+    if method.family is Family.SCORING:
+        return _rank_scored(task, outputs)
     image_keys = task.all_image_keys()
     image_values = dict(zip(image_keys, outputs.for_images(image_keys)))
     payload = {}
@@ -179,6 +246,34 @@ def rank_task(method: Retriever, task: RetrievalTask, outputs: MethodOutputs) ->
         outputs.timings.rank_seconds += time.perf_counter() - start
         payload[st.name] = _subtask_payload(st, ranking, ds,
                                             transcripts=image_values if method.family is Family.TRANSCRIPTION else None)
+    return payload
+
+
+def _rank_scored(task: RetrievalTask, outputs: MethodOutputs) -> dict:
+    """Rankings from each image's scores against whole lexicons (scoring family)."""
+    ds = outputs.dataset
+    needs: dict[str, set[str]] = {}
+    for st in task.subtasks:
+        images, lang = ((st.query_keys, st.gallery_lang) if st.query_kind == "image"
+                        else (st.gallery_keys, st.query_lang))
+        for k in images:
+            needs.setdefault(k, set()).add(lang)
+    scores = outputs.lexicon_scores(needs)
+    payload = {}
+    for st in task.subtasks:
+        start = time.perf_counter()
+        if st.query_kind == "image":
+            column = {e.key: i for i, e in enumerate(ds.lexicon_for(st.gallery_lang))}
+            cols = [column[k] for k in st.gallery_keys]
+            matrix = np.stack([scores[st.gallery_lang][k] for k in st.query_keys])[:, cols]
+        else:
+            column = {e.key: i for i, e in enumerate(ds.lexicon_for(st.query_lang))}
+            cols = [column[k] for k in st.query_keys]
+            matrix = np.stack([scores[st.query_lang][k] for k in st.gallery_keys])[:, cols].T
+        ranking = rank_queries(lambda a, b, m=matrix: m[a:b], len(st.query_keys), st.query_keys,
+                               st.gallery_keys, st.relevant, k=TOP_K_STORED)
+        outputs.timings.rank_seconds += time.perf_counter() - start
+        payload[st.name] = _subtask_payload(st, ranking, ds, transcripts=None)
     return payload
 
 

@@ -25,8 +25,21 @@ ENTRY_POINT_GROUP = "hwr_bench.adapters"
 BUILTIN_METHODS: dict[str, str] = {
     "random": "adapters.baselines:RandomEmbedding",
     "oracle-text": "adapters.baselines:OracleText",
+    "rapidocr": "adapters.rapidocr:RapidOCR",
+    "rapidocr-ctc": "adapters.rapidocr:RapidOCRCTC",
+    "tesseract": "adapters.tesseract:Tesseract",
+    "easyocr": "adapters.easyocr:EasyOCR",
+    "rapidocr+embed": "adapters.ocr_embed:RapidOCRThenEmbed",
+    "tesseract+embed": "adapters.ocr_embed:TesseractThenEmbed",
+    "easyocr+embed": "adapters.ocr_embed:EasyOCRThenEmbed",
+    "ocr+embed:": "adapters.ocr_embed:OCRThenEmbed",
     "ours": "adapters.ours:Ours",
 }
+
+# What `bench run` runs with no --methods: every built-in method that needs no extra
+# download (easyocr reports itself unavailable where its weights are missing).
+DEFAULT_METHODS: tuple[str, ...] = ("random", "oracle-text", "rapidocr", "rapidocr-ctc", "tesseract",
+                                    "rapidocr+embed", "easyocr", "ours")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@
   the harness L2-normalises, batches, caches and ranks by cosine.
 * Transcription family: ``transcribe`` returns strings; the harness ranks the
   lexicon by normalised edit similarity.
+* Scoring family: ``score_texts`` scores each image against candidate words
+  directly (e.g. the CTC likelihood of every lexicon word); the harness asks for
+  each image's scores against a whole lexicon and caches them.
 
 An adapter is one subclass plus one registration (built-in table in
 ``bench.registry`` or the ``hwr_bench.adapters`` entry-point group). Load
@@ -19,6 +22,8 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
     from PIL import Image
 
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 class Family(str, Enum):
     EMBEDDING = "embedding"
     TRANSCRIPTION = "transcription"
+    SCORING = "scoring"
 
 
 # Leaderboard sections, in the paper's order; "reference" holds sanity baselines.
@@ -45,6 +51,7 @@ class MethodInfo:
     version: str
     description: str = ""
     params: int | None = None
+    model_bytes: int | None = None    # size of the weight files on disk, where known
     licence: str = "unknown"
     requires: tuple[str, ...] = ()
     preprocessing: str = "greyscale"
@@ -84,6 +91,7 @@ class RunContext:
 
     dataset: "Dataset"
     seed: int
+    cache_dir: "Path | None" = None   # where the harness caches method outputs (None: no cache)
 
 
 class Retriever:
@@ -131,3 +139,22 @@ class TranscriptionRetriever(Retriever):
 
     def transcribe_items(self, items: Sequence["ImageItem"], lang: str) -> list[str]:
         return self.transcribe([it.image for it in items], lang)
+
+
+class ScoringRetriever(Retriever):
+    family = Family.SCORING
+    batch_size: int = 64
+
+    def score_texts(self, images: Sequence["Image.Image"], lang: str,
+                    lexicons: dict[str, Sequence[str]]) -> dict[str, "np.ndarray"]:
+        """Score images (script ``lang``) against each candidate list; higher is better.
+
+        ``lexicons`` maps a language to its words; the answer maps the same
+        languages to (n_images, n_words) finite float arrays. All languages come
+        in one call so a method runs its model once per image.
+        """
+        raise NotImplementedError
+
+    def score_text_items(self, items: Sequence["ImageItem"], lang: str,
+                         lexicons: dict[str, Sequence[str]]) -> dict[str, "np.ndarray"]:
+        return self.score_texts([it.image for it in items], lang, lexicons)

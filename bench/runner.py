@@ -105,8 +105,8 @@ def run(dataset: Dataset, config: RunConfig, *, tracker: Tracker = NULL_TRACKER,
                 continue
             if spec.kind == "topology" and method.family is not Family.EMBEDDING:
                 write_result(path, _record(info, spec, dataset, config, STATUS_NOT_APPLICABLE,
-                                           run_key_=key, error={"reason": "R/D needs embeddings; "
-                                                                "this method transcribes"}), None)
+                                           run_key_=key, error={"reason": "R/D needs embeddings; this "
+                                                                f"method is {method.family.value}-based"}), None)
                 emit(Outcome(info.name, spec.name, STATUS_NOT_APPLICABLE, "needs embeddings", path))
                 continue
             task = tasks[spec.name]
@@ -114,7 +114,7 @@ def run(dataset: Dataset, config: RunConfig, *, tracker: Tracker = NULL_TRACKER,
             started = time.perf_counter()
             try:
                 if not prepared:
-                    method.prepare(RunContext(dataset=dataset, seed=config.seed))
+                    method.prepare(RunContext(dataset=dataset, seed=config.seed, cache_dir=config.cache_dir))
                     prepared = True
                 if isinstance(task, RetrievalTask):
                     rankings = rank_task(method, task, outputs)

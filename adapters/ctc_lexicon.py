@@ -1,0 +1,169 @@
+"""Exact CTC likelihood of every lexicon word, vectorised over words and images.
+
+A CTC recogniser gives per-frame posteriors over its character set plus a
+blank. Instead of decoding greedily and comparing strings, a lexicon word ``w``
+is scored by ``log p(w | image)``: the total probability of all frame
+alignments that collapse to ``w``, computed with the CTC forward recursion.
+
+Choices that make the score fit handwritten word crops:
+
+* an optional space before and after the word (recognisers often emit one at
+  a crop's edge): the state graph has optional space states at both ends, so the
+  score is p(w) + p(" w") + p("w ") + p(" w ") with no path counted twice;
+* case-insensitive, like the harness's text policy: a letter's state emits the
+  sum of the posteriors of its case variants. That is exactly CTC under the
+  recogniser with case variants merged into one class (summing a softmax's
+  classes gives the merged class's posterior), so "aA" reads as one "a";
+* characters missing from the recogniser's set are mapped explicitly: to their
+  accent-less base letter where that exists (ñ -> n), else to a wildcard state
+  that emits "any character but blank and space" (a run of such frames counts as
+  one character). ``CompiledLexicon.substitutions`` records every mapping so
+  results can say what was approximated.
+
+The forward pass runs in probability space with per-frame rescaling (Graves,
+2006), over all words of one length at once.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+BLANK_GROUP, SPACE_GROUP, ANY_GROUP = 0, 1, 2
+IMPOSSIBLE = -1.0e6     # a word that cannot fit in the frames (finite, so rankings stay total)
+_FLOOR = 1e-30          # emission floor: keeps every reachable state > 0 in float64
+
+
+@dataclass(frozen=True)
+class _Bucket:
+    word_index: np.ndarray   # (n_words,) positions in the lexicon
+    groups: np.ndarray       # (n_words, S) emission group of each state
+    skip: np.ndarray         # (n_words, S) float: 1 where the s-2 -> s transition is allowed
+    start: np.ndarray        # (S,) float: 1 on allowed first states
+    end: np.ndarray          # (S,) bool: allowed last states
+
+
+@dataclass
+class CompiledLexicon:
+    words: tuple[str, ...]
+    members: np.ndarray                       # (G, K) class indices per group, padded with -1
+    buckets: list[_Bucket]
+    substitutions: dict[str, str] = field(default_factory=dict)  # char -> base letter or "<any>"
+
+
+def compile_lexicon(words: Sequence[str], charset: Sequence[str], blank: int = 0,
+                    space: int | None = None) -> CompiledLexicon:
+    """Build the state graphs of ``words`` for a recogniser whose class i is ``charset[i]``.
+
+    ``blank`` is the blank class; ``space`` the class of " " (None if it has none).
+    """
+    index = {c: i for i, c in enumerate(charset) if i != blank}
+    if space is None:
+        space = index.get(" ")
+    group_of: dict[tuple[int, ...], int] = {}
+    members: list[tuple[int, ...]] = [(blank,), (space,) if space is not None else (), ()]
+    substitutions: dict[str, str] = {}
+
+    def group(char: str) -> int:
+        if char == " ":
+            return SPACE_GROUP if space is not None else ANY_GROUP
+        classes = _case_variants(char, index)
+        if not classes:
+            base = unicodedata.normalize("NFD", char)[0]
+            classes = _case_variants(base, index) if base != char else ()
+            substitutions[char] = base if classes else "<any>"
+        if not classes:
+            return ANY_GROUP
+        if classes not in group_of:
+            group_of[classes] = len(members)
+            members.append(classes)
+        return group_of[classes]
+
+    by_length: dict[int, list[tuple[int, list[int]]]] = {}
+    for i, word in enumerate(words):
+        labels = [group(c) for c in unicodedata.normalize("NFC", word)]
+        if not labels:
+            raise ValueError(f"lexicon word {i} is empty")
+        by_length.setdefault(len(labels), []).append((i, labels))
+    buckets = [_bucket(entries, n) for n, entries in sorted(by_length.items())]
+
+    width = max(len(m) for m in members)
+    table = np.full((len(members), max(width, 1)), -1, dtype=np.int64)
+    for g, m in enumerate(members):
+        table[g, :len(m)] = m
+    return CompiledLexicon(tuple(words), table, buckets, substitutions)
+
+
+def _case_variants(char: str, index: dict[str, int]) -> tuple[int, ...]:
+    variants = {char, char.lower(), char.upper()}
+    return tuple(sorted(index[v] for v in variants if len(v) == 1 and v in index))
+
+
+def _bucket(entries: list[tuple[int, list[int]]], n: int) -> _Bucket:
+    # States: blank, SPACE, blank, l1, blank, l2, ..., blank, ln, blank, SPACE, blank.
+    s_len = 2 * n + 5
+    groups = np.full((len(entries), s_len), BLANK_GROUP, dtype=np.int64)
+    groups[:, 1] = groups[:, 2 * n + 3] = SPACE_GROUP
+    for row, (_, labels) in enumerate(entries):
+        groups[row, 3:2 * n + 2:2] = labels
+    skip = np.zeros(groups.shape, dtype=np.float64)
+    skip[:, 2:] = (groups[:, 2:] != BLANK_GROUP) & (groups[:, 2:] != groups[:, :-2])
+    start = np.zeros(s_len)
+    start[:4] = 1.0                               # blank, space, blank (no space), l1
+    end = np.zeros(s_len, dtype=bool)
+    end[2 * n + 1:] = True                        # ln, blank, space, blank
+    return _Bucket(np.array([i for i, _ in entries]), groups, skip, start, end)
+
+
+def group_posteriors(probs: np.ndarray, lexicon: CompiledLexicon, blank: int = 0) -> np.ndarray:
+    """(B, T, C) class posteriors -> (B, T, G) emission probability of each group."""
+    probs = np.asarray(probs, dtype=np.float64)
+    padded = np.concatenate([probs, np.zeros(probs.shape[:2] + (1,))], axis=2)
+    table = np.where(lexicon.members < 0, probs.shape[2], lexicon.members)
+    out = padded[:, :, table].sum(axis=3)
+    out[:, :, ANY_GROUP] = 1.0 - probs[:, :, blank] - out[:, :, SPACE_GROUP]
+    return np.maximum(out, _FLOOR)
+
+
+def ctc_log_likelihoods(probs: np.ndarray, lexicon: CompiledLexicon, blank: int = 0) -> np.ndarray:
+    """log p(word | image) for every image (rows of ``probs``, (B, T, C)) and lexicon word."""
+    emissions = group_posteriors(probs, lexicon, blank)
+    n_images, n_frames, _ = emissions.shape
+    out = np.empty((n_images, len(lexicon.words)), dtype=np.float64)
+    for bucket in lexicon.buckets:
+        out[:, bucket.word_index] = _forward(emissions, bucket)
+    return out
+
+
+def _forward(emissions: np.ndarray, bucket: _Bucket) -> np.ndarray:
+    n_frames = emissions.shape[1]
+    alpha = bucket.start * emissions[:, 0, :][:, bucket.groups]          # (B, W, S)
+    log_scale = np.zeros(alpha.shape[:2])
+    for t in range(n_frames):
+        if t:
+            prev = alpha
+            alpha = prev.copy()
+            alpha[..., 1:] += prev[..., :-1]
+            alpha[..., 2:] += bucket.skip[:, 2:] * prev[..., :-2]
+            alpha *= emissions[:, t, :][:, bucket.groups]
+        norm = alpha.sum(axis=2, keepdims=True)
+        alpha /= norm
+        log_scale += np.log(norm[..., 0])
+    final = alpha[..., bucket.end].sum(axis=2)
+    with np.errstate(divide="ignore"):
+        scores = log_scale + np.log(final)
+    return np.where(final > 0, scores, IMPOSSIBLE)
+
+
+def greedy_decode(probs: np.ndarray, charset: Sequence[str], blank: int = 0) -> list[str]:
+    """Best-path decoding (argmax per frame, merge repeats, drop blanks), stripped."""
+    best = np.asarray(probs).argmax(axis=2)
+    texts = []
+    for row in best:
+        keep = np.ones(len(row), dtype=bool)
+        keep[1:] = row[1:] != row[:-1]
+        texts.append("".join(charset[c] for c in row[keep] if c != blank).strip())
+    return texts

@@ -1,0 +1,213 @@
+"""RapidOCR (PP-OCRv4 recogniser, ONNX, shipped in the ``rapidocr-onnxruntime`` wheel).
+
+* ``rapidocr``: the package's own recogniser on the word crop (no detection:
+  on tight crops it garbles words and costs ~30x), greedy CTC transcript,
+  lexicon ranked by edit similarity: the paper's two-stage baseline.
+* ``rapidocr-ctc`` (not in the paper): the same network run with onnxruntime,
+  its per-frame posteriors kept, every lexicon word scored by its exact CTC
+  likelihood (``adapters.ctc_lexicon``).
+
+The model's character set (6,623 characters, Chinese and Latin) has no
+ñ Ñ Á Í Ú ¿ ¡: ``rapidocr`` cannot output them and loses those words' edit
+similarity; ``rapidocr-ctc`` scores them through the base letter (ñ -> n), a
+policy its results' method config states.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from bench.retriever import Availability, Family, MethodInfo, ScoringRetriever, TranscriptionRetriever
+
+PACKAGE = "rapidocr_onnxruntime"
+MODEL_FILE = "ch_PP-OCRv4_rec_infer.onnx"
+HEIGHT, MIN_WIDTH = 48, 320
+LICENCE = "Apache-2.0 (RapidOCR code and PP-OCRv4 weights)"
+MISSING_CHARS = "ñ Ñ Á Í Ú ¿ ¡"
+
+
+def _package_dir() -> Path | None:
+    # find_spec locates the wheel without importing it (its __init__ pulls in OpenCV).
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _availability() -> Availability:
+    root = _package_dir()
+    if root is None:
+        return Availability.no("rapidocr-onnxruntime is not installed", "pip install rapidocr-onnxruntime==1.4.4")
+    if not (root / "models" / MODEL_FILE).is_file():
+        return Availability.no(f"{root / 'models' / MODEL_FILE} is missing from the wheel",
+                               "reinstall rapidocr-onnxruntime==1.4.4")
+    return Availability.yes()
+
+
+@functools.lru_cache(maxsize=1)
+def _model_digest() -> str:
+    return hashlib.sha256((_package_dir() / "models" / MODEL_FILE).read_bytes()).hexdigest()[:16]
+
+
+def _params() -> int | None:
+    from bench.efficiency.params import onnx_param_count
+
+    root = _package_dir()
+    return onnx_param_count(root / "models" / MODEL_FILE) if root else None
+
+
+def _threads() -> int:
+    return int(os.environ.get("HWR_BENCH_THREADS", os.cpu_count() or 1))
+
+
+def _rgb_uint8(image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+class RapidOCR(TranscriptionRetriever):
+    batch_size = 64
+
+    def __init__(self, spec=None, options=None):
+        super().__init__(spec, options)
+        self.rec_batch = int(self.options.get("rec_batch", 16))
+        self._recogniser = None
+
+    def availability(self) -> Availability:
+        return _availability()
+
+    @property
+    def info(self) -> MethodInfo:
+        ok = _availability().ok
+        return MethodInfo(
+            name="rapidocr", family=Family.TRANSCRIPTION, group="two-stage",
+            version=f"rapidocr-onnxruntime-1.4.4/PP-OCRv4-rec-{_model_digest() if ok else 'missing'}",
+            description="RapidOCR PP-OCRv4 recogniser on the word crop (no detection), greedy "
+                        "CTC transcript; lexicon ranked by normalised edit similarity",
+            params=_params() if ok else None, licence=LICENCE, requires=("rapidocr-onnxruntime",),
+            preprocessing="RGB uint8, RapidOCR resize to height 48 (batch width = widest aspect, >= 320)",
+            config={"languages": "one model for en/es/zh (Chinese + Latin character set)",
+                    "characters_missing": MISSING_CHARS, "rec_batch": self.rec_batch})
+
+    def _load(self):
+        if self._recogniser is None:
+            from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
+            from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH
+            from rapidocr_onnxruntime.utils import read_yaml, update_model_path
+
+            config = update_model_path(read_yaml(DEFAULT_CFG_PATH))["Rec"]
+            config.update(rec_batch_num=self.rec_batch, intra_op_num_threads=_threads())
+            self._recogniser = TextRecognizer(config)
+        return self._recogniser
+
+    def transcribe(self, images, lang: str) -> list[str]:
+        results, _ = self._load()([_rgb_uint8(im) for im in images])
+        return [text.strip() for text, _score in results]
+
+
+def preprocess(images: Sequence, width: int | None = None) -> np.ndarray:
+    """RapidOCR's recogniser input: height 48, aspect kept, [-1, 1], right zero-pad.
+
+    The batch is as wide as its widest image (at least 320), so long words are
+    not squeezed; sort images by aspect ratio before batching to limit padding.
+    """
+    from PIL import Image
+
+    ratios = [im.width / im.height for im in images]
+    width = width or max(MIN_WIDTH, int(HEIGHT * max(ratios, default=1.0)))
+    batch = np.zeros((len(images), 3, HEIGHT, width), dtype=np.float32)
+    for i, (im, ratio) in enumerate(zip(images, ratios)):
+        w = min(width, max(1, math.ceil(HEIGHT * ratio)))
+        arr = np.asarray(im.convert("RGB").resize((w, HEIGHT), Image.BILINEAR), dtype=np.float32)
+        batch[i, :, :, :w] = (arr.transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
+    return batch
+
+
+class PosteriorModel:
+    """The PP-OCRv4 recogniser as a function from images to (B, T, C) posteriors."""
+
+    def __init__(self, threads: int | None = None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or _threads()
+        path = _package_dir() / "models" / MODEL_FILE
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        keys = self.session.get_modelmeta().custom_metadata_map["character"].splitlines()
+        self.charset = ["<blank>"] + keys + [" "]   # RapidOCR's CTCLabelDecode layout
+
+    def batched(self, images: Sequence, batch: int = 16) -> list[np.ndarray]:
+        """Per image (T_i, C) posteriors; images sorted by aspect so batches pad little."""
+        order = np.argsort([im.width / im.height for im in images], kind="stable")
+        out: list[np.ndarray] = [None] * len(images)  # type: ignore[list-item]
+        for start in range(0, len(order), batch):
+            idx = order[start:start + batch]
+            probs = self.session.run(None, {self.input_name: preprocess([images[i] for i in idx])})[0]
+            for j, i in enumerate(idx):
+                out[i] = probs[j]
+        return out
+
+
+class RapidOCRCTC(ScoringRetriever):
+    batch_size = 64
+
+    def __init__(self, spec=None, options=None):
+        super().__init__(spec, options)
+        self.rec_batch = int(self.options.get("rec_batch", 16))
+        self._model: PosteriorModel | None = None
+        self._compiled: dict[tuple[str, ...], object] = {}
+
+    def availability(self) -> Availability:
+        return _availability()
+
+    @property
+    def info(self) -> MethodInfo:
+        ok = _availability().ok
+        return MethodInfo(
+            name="rapidocr-ctc", family=Family.SCORING, group="two-stage",
+            version=f"PP-OCRv4-rec-{_model_digest() if ok else 'missing'}/ctc-lexicon-1",
+            description="PP-OCRv4 recogniser posteriors (onnxruntime); every lexicon word ranked by "
+                        "its exact CTC likelihood (optional edge spaces, case-insensitive)",
+            params=_params() if ok else None, licence=LICENCE, requires=("rapidocr-onnxruntime",),
+            preprocessing="RGB, resize to height 48 (batch width = widest aspect, >= 320), [-1, 1]",
+            config={"languages": "one model for en/es/zh (Chinese + Latin character set)",
+                    "characters_missing": MISSING_CHARS,
+                    "missing_character_policy": "accent-less base letter, else a wildcard state"})
+
+    def _load(self) -> PosteriorModel:
+        if self._model is None:
+            self._model = PosteriorModel()
+        return self._model
+
+    def compiled(self, words: Sequence[str]):
+        from adapters.ctc_lexicon import compile_lexicon
+
+        key = tuple(words)
+        if key not in self._compiled:
+            self._compiled[key] = compile_lexicon(key, self._load().charset, blank=0)
+        return self._compiled[key]
+
+    def score_texts(self, images, lang: str, lexicons) -> dict[str, np.ndarray]:
+        from adapters.ctc_lexicon import ctc_log_likelihoods
+
+        model = self._load()
+        posteriors = model.batched(list(images), self.rec_batch)
+        out = {lex_lang: np.empty((len(posteriors), len(words)), dtype=np.float32)
+               for lex_lang, words in lexicons.items()}
+        # Images of equal frame count share one vectorised forward pass.
+        by_frames: dict[int, list[int]] = {}
+        for i, p in enumerate(posteriors):
+            by_frames.setdefault(p.shape[0], []).append(i)
+        for idx in by_frames.values():
+            stacked = np.stack([posteriors[i] for i in idx])
+            for lex_lang, words in lexicons.items():
+                out[lex_lang][idx] = ctc_log_likelihoods(stacked, self.compiled(words))
+        return out

@@ -1,0 +1,134 @@
+"""Tesseract 5 (LSTM) via ``pytesseract`` and the system ``tesseract`` binary.
+
+One language pack per query script (en -> eng, es -> spa, zh -> chi_sim),
+single-line page segmentation (``--psm 7``) on the word crop. Tesseract costs
+a process per call, so a batch of crops goes to one process as a list file
+(pages come back separated by form feeds), and batches run in parallel, one
+single-threaded process per core.
+
+Set-up (Debian/Ubuntu): ``apt-get install tesseract-ocr tesseract-ocr-chi-sim
+tesseract-ocr-spa``; ``$TESSERACT_CMD`` points at another binary.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import os
+import re
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bench.retriever import Availability, Family, MethodInfo, TranscriptionRetriever
+
+LANGUAGE_PACKS = {"en": "eng", "es": "spa", "zh": "chi_sim"}
+APT_PACKAGES = "tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-spa"
+
+
+def _command() -> str:
+    return os.environ.get("TESSERACT_CMD", "tesseract")
+
+
+@functools.lru_cache(maxsize=4)
+def _installation(command: str) -> tuple[str, Path | None, tuple[str, ...]] | None:
+    """(version, tessdata folder, language packs), or None when the binary does not run."""
+    try:
+        version = subprocess.run([command, "--version"], capture_output=True, text=True, timeout=30)
+        langs = subprocess.run([command, "--list-langs"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if version.returncode != 0:
+        return None
+    first = (version.stdout or version.stderr).splitlines()[0].strip()
+    listing = (langs.stdout + langs.stderr).splitlines()
+    folder = re.search(r'"(.+?)"', listing[0]) if listing else None
+    packs = tuple(sorted(line.strip() for line in listing[1:] if line.strip()))
+    return first, Path(folder.group(1)) if folder else None, packs
+
+
+@functools.lru_cache(maxsize=4)
+def _pack_digest(folder: Path | None) -> tuple[str, int | None]:
+    if folder is None:
+        return "unknown", None
+    h = hashlib.sha256()
+    size = 0
+    for code in sorted(LANGUAGE_PACKS.values()):
+        data = (folder / f"{code}.traineddata").read_bytes()
+        h.update(data)
+        size += len(data)
+    return h.hexdigest()[:16], size
+
+
+class Tesseract(TranscriptionRetriever):
+    batch_size = 64
+
+    def __init__(self, spec=None, options=None):
+        super().__init__(spec, options)
+        self.psm = int(self.options.get("psm", 7))
+        self.workers = int(self.options.get("workers", os.cpu_count() or 1))
+
+    def availability(self) -> Availability:
+        if importlib.util.find_spec("pytesseract") is None:
+            return Availability.no("pytesseract is not installed", "pip install pytesseract")
+        found = _installation(_command())
+        if found is None:
+            return Availability.no(f"the tesseract binary ({_command()}) does not run",
+                                   f"apt-get install {APT_PACKAGES} (or set TESSERACT_CMD)")
+        missing = [c for c in LANGUAGE_PACKS.values() if c not in found[2]]
+        if missing:
+            return Availability.no(f"tesseract language data missing: {', '.join(missing)}"
+                                   f" (looked in {found[1]})",
+                                   f"apt-get install {APT_PACKAGES}, or put the .traineddata files "
+                                   "there (or in $TESSDATA_PREFIX)")
+        return Availability.yes()
+
+    @property
+    def info(self) -> MethodInfo:
+        found = _installation(_command()) if self.availability().ok else None
+        digest, size = _pack_digest(found[1]) if found else ("missing", None)
+        return MethodInfo(
+            name="tesseract", family=Family.TRANSCRIPTION, group="two-stage",
+            version=f"{found[0] if found else 'missing'}/packs-{digest}",
+            description=f"Tesseract LSTM, --psm {self.psm} on the word crop, language pack per "
+                        "query script; lexicon ranked by normalised edit similarity",
+            params=None, model_bytes=size, licence="Apache-2.0", requires=(f"apt: {APT_PACKAGES}", "pytesseract"),
+            preprocessing="greyscale PNG as rendered",
+            config={"psm": self.psm, "language_packs": LANGUAGE_PACKS})
+
+    def transcribe(self, images, lang: str) -> list[str]:
+        code = LANGUAGE_PACKS[lang]
+        images = list(images)
+        n_chunks = max(1, min(self.workers, len(images)))
+        bounds = [(i * len(images) // n_chunks, (i + 1) * len(images) // n_chunks) for i in range(n_chunks)]
+        with ThreadPoolExecutor(n_chunks) as pool:
+            parts = pool.map(lambda b: self._run_list(images[b[0]:b[1]], code), bounds)
+        return [text for part in parts for text in part]
+
+    def _run_list(self, images, code: str) -> list[str]:
+        if not images:
+            return []
+        with tempfile.TemporaryDirectory(prefix="hwr-tess-") as tmp:
+            paths = []
+            for i, im in enumerate(images):
+                path = Path(tmp) / f"{i:05d}.png"
+                im.convert("L").save(path)
+                paths.append(str(path))
+            listing = Path(tmp) / "images.txt"
+            listing.write_text("\n".join(paths) + "\n")
+            env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+            done = subprocess.run([_command(), str(listing), "stdout", "-l", code, "--psm", str(self.psm)],
+                                  capture_output=True, env=env, timeout=60 + 10 * len(images))
+            pages = done.stdout.decode("utf-8", "replace").split("\f")
+            if len(pages) == len(images) + 1 and not pages[-1].strip():
+                pages = pages[:-1]   # a trailing form feed after the last page
+            if done.returncode == 0 and len(pages) == len(images):
+                return [p.strip() for p in pages]
+            # Page count off (or the batch failed): one process per image, via pytesseract.
+            import pytesseract
+
+            pytesseract.pytesseract.tesseract_cmd = _command()
+            return [pytesseract.image_to_string(im.convert("L"), lang=code,
+                                                config=f"--psm {self.psm}").strip() for im in images]

@@ -1,0 +1,1 @@
+"""Cost of a method: parameters, compute, latency and accelerator estimates."""

@@ -15,10 +15,12 @@ Choices that make the score fit handwritten word crops:
   recogniser with case variants merged into one class (summing a softmax's
   classes gives the merged class's posterior), so "aA" reads as one "a";
 * characters missing from the recogniser's set are mapped explicitly: to their
-  accent-less base letter where that exists (ñ -> n), else to a wildcard state
-  that emits "any character but blank and space" (a run of such frames counts as
-  one character). ``CompiledLexicon.substitutions`` records every mapping so
-  results can say what was approximated.
+  accent-less base letter where that exists (ñ -> n), else to an "unknown
+  character" state whose posterior is the average of the non-blank, non-space
+  classes (as if the character were one more class the recogniser never
+  favours; a wildcard summing them instead would let a one-character word match
+  any image). ``CompiledLexicon.substitutions`` records every mapping so results
+  can say what was approximated.
 
 The forward pass runs in probability space with per-frame rescaling (Graves,
 2006), over all words of one length at once.
@@ -32,7 +34,7 @@ from typing import Sequence
 
 import numpy as np
 
-BLANK_GROUP, SPACE_GROUP, ANY_GROUP = 0, 1, 2
+BLANK_GROUP, SPACE_GROUP, UNKNOWN_GROUP = 0, 1, 2
 IMPOSSIBLE = -1.0e6     # a word that cannot fit in the frames (finite, so rankings stay total)
 _FLOOR = 1e-30          # emission floor: keeps every reachable state > 0 in float64
 
@@ -51,7 +53,7 @@ class CompiledLexicon:
     words: tuple[str, ...]
     members: np.ndarray                       # (G, K) class indices per group, padded with -1
     buckets: list[_Bucket]
-    substitutions: dict[str, str] = field(default_factory=dict)  # char -> base letter or "<any>"
+    substitutions: dict[str, str] = field(default_factory=dict)  # char -> base letter or "<unknown>"
 
 
 def compile_lexicon(words: Sequence[str], charset: Sequence[str], blank: int = 0,
@@ -69,14 +71,14 @@ def compile_lexicon(words: Sequence[str], charset: Sequence[str], blank: int = 0
 
     def group(char: str) -> int:
         if char == " ":
-            return SPACE_GROUP if space is not None else ANY_GROUP
+            return SPACE_GROUP if space is not None else UNKNOWN_GROUP
         classes = _case_variants(char, index)
         if not classes:
             base = unicodedata.normalize("NFD", char)[0]
             classes = _case_variants(base, index) if base != char else ()
-            substitutions[char] = base if classes else "<any>"
+            substitutions[char] = base if classes else "<unknown>"
         if not classes:
-            return ANY_GROUP
+            return UNKNOWN_GROUP
         if classes not in group_of:
             group_of[classes] = len(members)
             members.append(classes)
@@ -124,7 +126,8 @@ def group_posteriors(probs: np.ndarray, lexicon: CompiledLexicon, blank: int = 0
     padded = np.concatenate([probs, np.zeros(probs.shape[:2] + (1,))], axis=2)
     table = np.where(lexicon.members < 0, probs.shape[2], lexicon.members)
     out = padded[:, :, table].sum(axis=3)
-    out[:, :, ANY_GROUP] = 1.0 - probs[:, :, blank] - out[:, :, SPACE_GROUP]
+    n_chars = probs.shape[2] - 1 - int((lexicon.members[SPACE_GROUP] >= 0).any())   # minus blank, space
+    out[:, :, UNKNOWN_GROUP] = (1.0 - probs[:, :, blank] - out[:, :, SPACE_GROUP]) / max(n_chars, 1)
     return np.maximum(out, _FLOOR)
 
 

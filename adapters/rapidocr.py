@@ -173,14 +173,14 @@ class RapidOCRCTC(ScoringRetriever):
         ok = _availability().ok
         return MethodInfo(
             name="rapidocr-ctc", family=Family.SCORING, group="two-stage",
-            version=f"PP-OCRv4-rec-{_model_digest() if ok else 'missing'}/ctc-lexicon-1",
+            version=f"PP-OCRv4-rec-{_model_digest() if ok else 'missing'}/ctc-lexicon-2",
             description="PP-OCRv4 recogniser posteriors (onnxruntime); every lexicon word ranked by "
                         "its exact CTC likelihood (optional edge spaces, case-insensitive)",
             params=_params() if ok else None, licence=LICENCE, requires=("rapidocr-onnxruntime",),
             preprocessing="RGB, resize to height 48 (batch width = widest aspect, >= 320), [-1, 1]",
             config={"languages": "one model for en/es/zh (Chinese + Latin character set)",
                     "characters_missing": MISSING_CHARS,
-                    "missing_character_policy": "accent-less base letter, else a wildcard state"})
+                    "missing_character_policy": "accent-less base letter, else an unknown-character state"})
 
     def _load(self) -> PosteriorModel:
         if self._model is None:

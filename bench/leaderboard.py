@@ -16,7 +16,7 @@ from bench.results import STATUS_OK, StoredResult, iter_results
 from bench.retriever import GROUPS
 from bench.schema import LANGUAGES, XLING_DIRECTIONS
 
-GROUP_TITLES = {"reference": "Reference baselines", "two-stage": "Two-stage (OCR + edit similarity)",
+GROUP_TITLES = {"reference": "Reference baselines", "two-stage": "Two-stage (OCR, then lexicon matching)",
                 "end-to-end": "End-to-end embedding", "vlm": "General vision-language models",
                 "ours": "Ours"}
 STALE, SUBSET = "†", "‡"
@@ -163,7 +163,7 @@ def _table(rows: list[StoredResult], columns: list[_Column], ref_fp, by_method) 
         else:
             best.append(max(pool) if c.higher else min(pool))
 
-    header = ["Method"] + [c.title for c in columns] + ["Params (M)", "Latency (ms/img)"]
+    header = ["Method"] + [c.title for c in columns] + ["Params (M)", "Weights (MB)", "Latency (ms/img)"]
     out = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     marks: set[str] = set()
     groups = sorted({r.data["method"]["group"] for r in rows},
@@ -192,6 +192,8 @@ def _table(rows: list[StoredResult], columns: list[_Column], ref_fp, by_method) 
                 cells.append(text)
             params = r.data["method"].get("params")
             cells.append(MISSING if params is None else f"{params / 1e6:.2f}")
+            size = r.data["method"].get("model_bytes")
+            cells.append(MISSING if size is None else f"{size / 1e6:.1f}")
             latency = _latency(by_method, r.method)
             cells.append(MISSING if latency is None else f"{latency:.2f}")
             out.append("| " + " | ".join(cells) + " |")

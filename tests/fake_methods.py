@@ -3,7 +3,8 @@
 
 import numpy as np
 
-from bench.retriever import Availability, EmbeddingRetriever, Family, MethodInfo, TranscriptionRetriever
+from bench.retriever import (Availability, EmbeddingRetriever, Family, MethodInfo, ScoringRetriever,
+                             TranscriptionRetriever)
 
 
 def _info(name, family=Family.EMBEDDING):
@@ -57,3 +58,25 @@ class Counting(EmbeddingRetriever):
     def embed_texts(self, texts, lang):
         Counting.calls["texts"] += len(texts)
         return np.stack([[len(t), 1.0, ord(t[0]) % 7] for t in texts])
+
+
+class TruthScorer(ScoringRetriever):
+    """Scores 1 for the image's true text, 0 otherwise; counts the images it scores."""
+
+    calls = {"images": 0}
+    info = property(lambda self: _info("truth-scorer", Family.SCORING))
+
+    def prepare(self, context):
+        self.truth = {s.content_hash: s.text for s in context.dataset.samples}
+
+    def score_text_items(self, items, lang, lexicons):
+        TruthScorer.calls["images"] += len(items)
+        return {lex_lang: np.array([[float(w == self.truth[it.content_hash]) for w in words] for it in items])
+                for lex_lang, words in lexicons.items()}
+
+
+class InfiniteScorer(ScoringRetriever):
+    info = property(lambda self: _info("infinite-scorer", Family.SCORING))
+
+    def score_text_items(self, items, lang, lexicons):
+        return {lex_lang: np.full((len(items), len(words)), np.inf) for lex_lang, words in lexicons.items()}

@@ -17,7 +17,8 @@ ALL = ["id", "ood", "xling", "t2i", "rd"]
 @pytest.fixture
 def fakes(monkeypatch):
     for name, cls in {"crashing": "Crashing", "nans": "NaNs", "wrong-shape": "WrongShape",
-                      "missing-weights": "Missing", "counting": "Counting"}.items():
+                      "missing-weights": "Missing", "counting": "Counting",
+                      "truth-scorer": "TruthScorer", "infinite-scorer": "InfiniteScorer"}.items():
         monkeypatch.setitem(registry.BUILTIN_METHODS, name, f"fake_methods:{cls}")
 
 
@@ -145,3 +146,25 @@ def test_older_result_schema_is_refused_not_misread(tmp_path, toy_dataset):
     # The runner treats it as absent and recomputes.
     assert [o.status for o in run(toy_dataset, _config(tmp_path, ["random"], ["ood"]))] == ["ok"]
     assert read_result(path).data["schema_version"] == 1
+
+
+def test_scoring_family_ranks_both_directions_and_caches_lexicon_scores(tmp_path, toy_dataset, fakes):
+    fake_methods.TruthScorer.calls.update(images=0)
+    outcomes = run(toy_dataset, _config(tmp_path, ["truth-scorer", "infinite-scorer"], ALL))
+    status = {(o.method, o.protocol): o.status for o in outcomes}
+    assert status[("truth-scorer", "rd")] == "not_applicable"
+    assert all(status[("truth-scorer", p)] == "ok" for p in ("id", "ood", "xling", "t2i"))
+    assert _metric(tmp_path, "truth-scorer", "id") == 1.0
+    assert _metric(tmp_path, "truth-scorer", "t2i", "map") == 1.0   # text -> image uses the same scores
+    assert _metric(tmp_path, "truth-scorer", "xling") < 0.5         # no word matches across languages
+    assert status[("infinite-scorer", "id")] == "failed"
+    error = read_result(result_path(tmp_path / "results", "infinite-scorer", "id")).data["error"]
+    assert "NaN or infinite" in error["message"]
+    # Each image is scored only against lexicons not yet cached (ood: its own; xling: the
+    # other two), and a forced re-run is served entirely from the cache.
+    scored = fake_methods.TruthScorer.calls["images"]
+    n_ood = len({s.content_hash for s in toy_dataset.select(split="test_ood")})
+    n_id = len({s.content_hash for s in toy_dataset.select(split="test_id")})
+    assert scored == n_id + 2 * n_ood
+    run(toy_dataset, _config(tmp_path, ["truth-scorer"], ALL, overwrite="always"))
+    assert fake_methods.TruthScorer.calls["images"] == scored

@@ -1,0 +1,126 @@
+"""OCR baselines on clean rendered words: real engines, real weights (those that ship offline)."""
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from bench.cache import default_cache_dir
+from bench.data import assets as assets_mod
+from bench.data.toy import TOY_CONCEPTS
+from bench.ranking import edit_similarity_scorer
+from bench.registry import create
+from bench.runner import RunConfig, run
+
+# Clean words every engine must read exactly. No ñ (not in RapidOCR's character set) and no
+# accents (its PP-OCRv4 model drops them even on clean print: "corazón" -> "corazon").
+WORDS = {"en": ["apple", "water", "house"], "es": ["agua", "escuela", "ciudad"], "zh": ["苹果", "学校", "音乐"]}
+FONTS = {"en": ("comic-neue", "ComicNeue-Regular.otf"), "es": ("comic-neue", "ComicNeue-Regular.otf"),
+         "zh": ("lxgw-wenkai", "LXGWWenKai-Regular.ttf")}
+
+
+@pytest.fixture(scope="module")
+def font_files():
+    root = default_cache_dir()
+    got = assets_mod.fetch_all(root, sorted({name for name, _ in FONTS.values()}), report=lambda line: None)
+    if len(got) < 2:
+        pytest.skip("the clean fonts could not be fetched from the package registries here")
+    return {lang: assets_mod.assets_dir(root) / name / file for lang, (name, file) in FONTS.items()}
+
+
+def render(text: str, font_file) -> Image.Image:
+    font = ImageFont.truetype(str(font_file), 40)
+    left, top, right, bottom = font.getbbox(text)
+    image = Image.new("L", (right - left + 24, bottom - top + 24), 255)
+    ImageDraw.Draw(image).text((12 - left, 12 - top), text, font=font, fill=0)
+    return image
+
+
+def images(lang, font_files, words=None):
+    return [render(w, font_files[lang]) for w in (words or WORDS[lang])]
+
+
+def _available(name):
+    method = create(name)
+    available = method.availability()
+    if not available.ok:
+        pytest.skip(f"{name} unavailable here: {available.reason}")
+    return method
+
+
+@pytest.mark.parametrize("name", ["rapidocr", "tesseract"])
+@pytest.mark.parametrize("lang", ["en", "es", "zh"])
+def test_engine_reads_clean_words(name, lang, font_files):
+    method = _available(name)
+    assert method.transcribe(images(lang, font_files), lang) == WORDS[lang]
+
+
+def test_easyocr_reads_clean_english_with_the_offline_weights(font_files):
+    from adapters.easyocr import EasyOCR
+
+    method = EasyOCR()
+    try:
+        method.weights("en")
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    if not method.availability().ok and "not installed" in method.availability().reason:
+        pytest.skip(method.availability().reason)
+    assert method.transcribe(images("en", font_files), "en") == WORDS["en"]
+
+
+def test_rapidocr_cannot_write_enye_and_says_so(font_files):
+    method = _available("rapidocr")
+    [text] = method.transcribe(images("es", font_files, ["montaña"]), "es")
+    assert "ñ" not in text
+    assert "ñ" in method.info.config["characters_missing"]
+
+
+def test_edit_similarity_ranks_the_right_lexicon_entry(font_files):
+    method = _available("rapidocr")
+    for i, lang in enumerate(("en", "zh", "es")):
+        lexicon = [c[i] for c in TOY_CONCEPTS]
+        words = [w for w in WORDS[lang] if w in lexicon]
+        transcripts = method.transcribe(images(lang, font_files, words), lang)
+        scores = edit_similarity_scorer(transcripts, lexicon)(0, len(words))
+        assert [lexicon[j] for j in scores.argmax(1)] == words
+
+
+def test_ctc_scoring_picks_the_word_even_where_the_charset_lacks_a_letter(font_files):
+    method = _available("rapidocr-ctc")
+    for i, lang in enumerate(("en", "zh", "es")):
+        lexicon = [c[i] for c in TOY_CONCEPTS]
+        words = [w for w in lexicon if lang != "es" or "ñ" in w][:4]   # es: the ñ words only
+        scores = method.score_texts(images(lang, font_files, words), lang, {lang: lexicon})[lang]
+        assert scores.shape == (len(words), len(lexicon)) and np.isfinite(scores).all()
+        assert [lexicon[j] for j in scores.argmax(1)] == words
+
+
+def test_missing_engines_are_unavailable_with_reason_and_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("TESSERACT_CMD", str(tmp_path / "no-tesseract"))
+    tess = create("tesseract").availability()
+    assert not tess.ok and "does not run" in tess.reason and "apt-get install" in tess.fix
+
+    from adapters.easyocr import EasyOCR
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr("adapters.easyocr.model_dirs", lambda explicit=None: [tmp_path / "models"])
+    easy = EasyOCR().availability()
+    assert not easy.ok
+    if "not installed" not in easy.reason:
+        assert "zh_sim_g2.pth" in easy.reason and str(tmp_path / "models") in easy.reason
+        assert "HWR_BENCH_EASYOCR_MODELS" in easy.fix
+
+
+def test_ocr_plus_embedding_crosses_scripts(tmp_path, toy_dataset):
+    """oracle-text + embed: perfect transcripts, so cross-lingual hits come from the text encoder."""
+    outcomes = run(toy_dataset, RunConfig(methods=["ocr+embed:oracle-text", "oracle-text"],
+                                          protocols=["id", "xling"], results_dir=tmp_path / "r",
+                                          cache_dir=tmp_path / "c", n_boot=0))
+    assert {o.status for o in outcomes} == {"ok"}
+    from bench.results import read_result, result_path
+
+    def acc(method, protocol):
+        result = read_result(result_path(tmp_path / "r", method, protocol))
+        return result.data["metrics"]["overall"]["acc@1"]["value"]
+
+    assert acc("oracle-text+embed", "id") == 1.0
+    assert acc("oracle-text+embed", "xling") > 0.5 > acc("oracle-text", "xling")

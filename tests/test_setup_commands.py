@@ -1,0 +1,28 @@
+"""The README's two set-up commands are what CI and users run: keep them in sync."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _readme_commands():
+    section = ROOT.joinpath("README.md").read_text().split("## Set-up on a fresh machine", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.+?)\n```", section, flags=re.S)
+
+
+def test_readme_states_exactly_two_commands_and_ci_runs_the_test_one_verbatim():
+    commands = _readme_commands()
+    assert len(commands) == 2 and all("\n" not in c for c in commands)
+    main, tests = commands
+    assert "bench run" in main and "pytest" in tests
+    ci_lines = [line for line in ROOT.joinpath(".ci/run").read_text().splitlines()
+                if line.strip() and not line.startswith(("#", "set ", "cd "))]
+    assert ci_lines == [tests]
+
+
+def test_system_packages_named_by_the_tesseract_adapter_are_installed_by_both_commands():
+    from adapters.tesseract import APT_PACKAGES
+
+    for command in _readme_commands():
+        assert f"apt-get install -y -q {APT_PACKAGES}" in command

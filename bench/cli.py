@@ -102,6 +102,9 @@ def run(
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the 95% intervals (0: none)."),
     option: list[str] = typer.Option([], "--option", "-o", help="Method option METHOD.KEY=VALUE (repeatable)."),
     ours_checkpoint: Optional[Path] = typer.Option(None, "--ours-checkpoint", help="Checkpoint folder for `ours` (default: the shipped one)."),
+    model_path: Optional[Path] = typer.Option(None, "--model-path",
+                                              help="Local weights folder for the one hub model in --methods "
+                                                   "(siglip, clip, openclip:, vlm:)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
     """Run methods x protocols and write results/<method>/<protocol>.json."""
@@ -116,7 +119,8 @@ def run(
     config = RunConfig(methods=_split(methods), protocols=_split(protocols), results_dir=results_dir,
                        cache_dir=None if no_cache else (cache_dir or default_cache_dir() / "outputs"),
                        limit=limit, seed=seed, overwrite=overwrite, n_boot=bootstrap,
-                       method_options=_parse_options(option + ([f"ours.checkpoint={ours_checkpoint}"] if ours_checkpoint else [])))
+                       method_options=_parse_options(option + ([f"ours.checkpoint={ours_checkpoint}"] if ours_checkpoint else [])
+                                                     + _model_path_option(_split(methods), model_path)))
     console.print(f"Dataset {ds.name} ({len(ds)} samples, fingerprint {ds.fingerprint[:12]})")
     styles = {"ok": "green", "skipped": "dim", "unavailable": "yellow", "not_applicable": "dim",
               "failed": "red"}
@@ -130,6 +134,19 @@ def run(
     if failed:
         console.print(f"[red]{len(failed)} method/protocol pair(s) failed; see their result files.[/]")
         raise typer.Exit(1)
+
+
+HUB_MODEL_FAMILIES = ("siglip", "clip", "openclip", "vlm")
+
+
+def _model_path_option(methods: list[str], model_path: Path | None) -> list[str]:
+    if model_path is None:
+        return []
+    hub = [m for m in methods if m.split(":", 1)[0] in HUB_MODEL_FAMILIES]
+    if len(hub) != 1:
+        raise typer.BadParameter(f"applies to exactly one hub model in --methods, found {hub or 'none'}; "
+                                 "use --option METHOD.model_path=DIR for several", param_hint="--model-path")
+    return [f"{hub[0]}.model_path={model_path}"]
 
 
 @app.command()

@@ -33,6 +33,11 @@ BUILTIN_METHODS: dict[str, str] = {
     "tesseract+embed": "adapters.ocr_embed:TesseractThenEmbed",
     "easyocr+embed": "adapters.ocr_embed:EasyOCRThenEmbed",
     "ocr+embed:": "adapters.ocr_embed:OCRThenEmbed",
+    "siglip": "adapters.hf_clip:SigLIP",
+    "siglip:": "adapters.hf_clip:SigLIP",
+    "clip": "adapters.hf_clip:CLIP",
+    "clip:": "adapters.hf_clip:CLIP",
+    "openclip:": "adapters.openclip:OpenCLIP",
     "ours": "adapters.ours:Ours",
 }
 

@@ -1,0 +1,60 @@
+"""Tiny randomly initialised hub-style checkpoints, saved to a folder as `save_pretrained` would.
+
+Nothing is downloaded: the tokenizer is a character-level WordLevel vocabulary
+over the test words, built with `tokenizers` and saved as tokenizer.json.
+"""
+
+from pathlib import Path
+
+WORDS = ["apple", "water", "house", "苹果", "水", "房子", "manzana", "agua", "casa", "Año"]
+
+
+def char_tokenizer(extra_words=()):
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<pad>", "<unk>", "<s>", "</s>"]
+    chars = sorted({c for w in list(WORDS) + list(extra_words) for c in w} | set(" \"'abcdefghijklmnopqrstuvwxyz"))
+    vocab = {t: i for i, t in enumerate(specials + chars)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 2), ("</s>", 3)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token="<s>",
+                                   eos_token="</s>", model_max_length=64), len(vocab)
+
+
+def save_tiny_clip(folder: Path, seed: int = 0) -> Path:
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    torch.manual_seed(seed)
+    tokenizer, vocab = char_tokenizer()
+    config = CLIPConfig(
+        text_config=dict(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, max_position_embeddings=64, eos_token_id=3, bos_token_id=2,
+                         pad_token_id=0),
+        vision_config=dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64,
+                           num_hidden_layers=2, num_attention_heads=2),
+        projection_dim=16)
+    CLIPModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_siglip(folder: Path, seed: int = 0) -> Path:
+    import torch
+    from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel
+
+    torch.manual_seed(seed)
+    tokenizer, vocab = char_tokenizer()
+    config = SiglipConfig(
+        text_config=dict(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, max_position_embeddings=64, pad_token_id=0, eos_token_id=3,
+                         bos_token_id=2),
+        vision_config=dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64,
+                           num_hidden_layers=2, num_attention_heads=2))
+    SiglipModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    SiglipImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder

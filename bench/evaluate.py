@@ -62,6 +62,7 @@ class MethodOutputs:
         ns = cache_namespace(method.info)
         self._cache_root, self._ns = cache_root, ns
         self._score_caches: dict[str, VectorCache] = {}
+        self._translation_caches: dict[str, TextCache] = {}
         if method.family is Family.EMBEDDING:
             self._image_cache = VectorCache(cache_root, f"{ns}/image")
             self._text_cache = VectorCache(cache_root, f"{ns}/text")
@@ -100,6 +101,30 @@ class MethodOutputs:
             return list(_check_embeddings(m.embed_image_items(items), len(items), "embed_images"))
         assert isinstance(m, TranscriptionRetriever)
         return _check_transcripts(m.transcribe_items(items, lang), len(items))
+
+    # -- translations (transcription methods that can translate) ---------------------------
+    def translations(self, keys: Sequence[str], target_lang: str) -> list[str]:
+        """The word in each image, rendered in ``target_lang`` by the method (cross-lingual)."""
+        method = self.method
+        assert isinstance(method, TranscriptionRetriever)
+        cache = self._translation_caches.setdefault(
+            target_lang, TextCache(self._cache_root, f"{self._ns}/translation-{target_lang}"))
+        hashes = [self.dataset.sample(k).content_hash for k in keys]
+        found = cache.lookup(hashes)
+        missing = sorted({h: k for h, k, v in zip(hashes, keys, found) if v is None}.items())
+        self.timings.images_cached += len(keys) - len(missing)
+        by_lang: dict[str, list[tuple[str, str]]] = {}
+        for h, k in missing:
+            by_lang.setdefault(self.dataset.sample(k).lang, []).append((h, k))
+        jobs = [(lang, chunk) for lang in sorted(by_lang) for chunk in _batches(by_lang[lang], method.batch_size)]
+        for lang, chunk in self.tracker.track(jobs, len(missing), f"{method.info.name}: translating"):
+            items = self.dataset.image_items([k for _, k in chunk])
+            start = time.perf_counter()
+            texts = _check_transcripts(method.translate_items(items, lang, target_lang), len(items))
+            self.timings.image_seconds += time.perf_counter() - start
+            self.timings.images_computed += len(items)
+            cache.store([h for h, _ in chunk], texts)
+        return cache.lookup(hashes)
 
     # -- scores against whole lexicons (scoring family) -------------------------------------
     def _score_cache(self, lang: str) -> VectorCache:
@@ -189,6 +214,10 @@ def _check_embeddings(x, n: int, where: str) -> np.ndarray:
     return arr
 
 
+def translates(method: Retriever) -> bool:
+    return isinstance(method, TranscriptionRetriever) and method.can_translate
+
+
 def _check_scores(x, lexicons: dict[str, Sequence[str]], n: int) -> dict[str, np.ndarray]:
     if not isinstance(x, dict) or set(x) != set(lexicons):
         raise MethodOutputError(f"score_texts must return a dict keyed by {sorted(lexicons)}")
@@ -225,6 +254,11 @@ def rank_task(method: Retriever, task: RetrievalTask, outputs: MethodOutputs) ->
     image_values = dict(zip(image_keys, outputs.for_images(image_keys)))
     payload = {}
     for st in task.subtasks:
+        # What stands for each query image: its transcript, or, for a method that translates,
+        # its translation into the gallery's language on cross-lingual subtasks.
+        query_texts = image_values
+        if st.query_kind == "image" and st.gallery_lang != st.query_lang and translates(method):
+            query_texts = dict(zip(st.query_keys, outputs.translations(list(st.query_keys), st.gallery_lang)))
         start = time.perf_counter()
         if method.family is Family.EMBEDDING:
             q = (np.stack([image_values[k] for k in st.query_keys]) if st.query_kind == "image"
@@ -236,7 +270,7 @@ def rank_task(method: Retriever, task: RetrievalTask, outputs: MethodOutputs) ->
                                         f"({q.shape[1]} vs {g.shape[1]})")
             scorer = cosine_scorer(q, g)
         else:
-            q_text = ([image_values[k] for k in st.query_keys] if st.query_kind == "image"
+            q_text = ([query_texts[k] for k in st.query_keys] if st.query_kind == "image"
                       else [ds.lexicon_entry(k).text for k in st.query_keys])
             g_text = ([image_values[k] for k in st.gallery_keys] if st.gallery_kind == "image"
                       else [ds.lexicon_entry(k).text for k in st.gallery_keys])
@@ -245,7 +279,7 @@ def rank_task(method: Retriever, task: RetrievalTask, outputs: MethodOutputs) ->
                                st.relevant, k=TOP_K_STORED)
         outputs.timings.rank_seconds += time.perf_counter() - start
         payload[st.name] = _subtask_payload(st, ranking, ds,
-                                            transcripts=image_values if method.family is Family.TRANSCRIPTION else None)
+                                            transcripts=query_texts if method.family is Family.TRANSCRIPTION else None)
     return payload
 
 

@@ -38,6 +38,8 @@ BUILTIN_METHODS: dict[str, str] = {
     "clip": "adapters.hf_clip:CLIP",
     "clip:": "adapters.hf_clip:CLIP",
     "openclip:": "adapters.openclip:OpenCLIP",
+    "vlm:": "adapters.vlm:TransformersVLM",
+    "openai:": "adapters.openai_chat:OpenAIChat",
     "ours": "adapters.ours:Ours",
 }
 

@@ -140,6 +140,13 @@ class TranscriptionRetriever(Retriever):
     def transcribe_items(self, items: Sequence["ImageItem"], lang: str) -> list[str]:
         return self.transcribe([it.image for it in items], lang)
 
+    # Optional: methods that can also translate (VLMs) set ``can_translate`` and answer
+    # cross-lingual queries with the word in the lexicon's language instead of a transcript.
+    can_translate: bool = False
+
+    def translate_items(self, items: Sequence["ImageItem"], lang: str, target_lang: str) -> list[str]:
+        raise NotImplementedError
+
 
 class ScoringRetriever(Retriever):
     family = Family.SCORING

@@ -77,6 +77,14 @@ class Ours(EmbeddingRetriever):
             preprocessing="greyscale, resize to height 48 (width <= 320), [-1, 1], right zero-pad",
             config={"checkpoint_sha256": digest, "backbone": "PP-OCRv4 rec (frozen)", "anchor": "use-multilingual-v3"})
 
+    def compute_layers(self):
+        from bench.efficiency.layers import onnx_layers
+        from ourmodel.inference import NumpyDualEncoder
+        from ourmodel.ppocr import HEIGHT, WIDTH, feature_model
+
+        return (onnx_layers(feature_model(), (1, 3, HEIGHT, WIDTH))
+                + NumpyDualEncoder(self.checkpoint).head_layers(WIDTH // 8))
+
     def _load(self):
         if self._model is None:
             from ourmodel.inference import NumpyDualEncoder

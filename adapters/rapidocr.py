@@ -72,6 +72,12 @@ def _rgb_uint8(image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
+def _layers():
+    from bench.efficiency.layers import onnx_layers
+
+    return onnx_layers(_package_dir() / "models" / MODEL_FILE, (1, 3, HEIGHT, MIN_WIDTH))
+
+
 class RapidOCR(TranscriptionRetriever):
     batch_size = 64
 
@@ -95,6 +101,9 @@ class RapidOCR(TranscriptionRetriever):
             preprocessing="RGB uint8, RapidOCR resize to height 48 (batch width = widest aspect, >= 320)",
             config={"languages": "one model for en/es/zh (Chinese + Latin character set)",
                     "characters_missing": MISSING_CHARS, "rec_batch": self.rec_batch})
+
+    def compute_layers(self):
+        return _layers()   # at the recogniser's base width (320); wider words cost proportionally more
 
     def _load(self):
         if self._recogniser is None:
@@ -181,6 +190,9 @@ class RapidOCRCTC(ScoringRetriever):
             config={"languages": "one model for en/es/zh (Chinese + Latin character set)",
                     "characters_missing": MISSING_CHARS,
                     "missing_character_policy": "accent-less base letter, else an unknown-character state"})
+
+    def compute_layers(self):
+        return _layers()   # the CTC lexicon scoring that follows is digital work, not counted
 
     def _load(self) -> PosteriorModel:
         if self._model is None:

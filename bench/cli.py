@@ -181,6 +181,41 @@ def protocols():
         _console().print(f"[bold]{spec.name}[/] v{spec.version} ({spec.kind}): {spec.description}")
 
 
+EFFICIENCY_METHODS = "ours,ours-int8,rapidocr,rapidocr-ctc,tesseract,rapidocr+embed"
+
+
+@app.command()
+def efficiency(
+    methods: str = typer.Option(EFFICIENCY_METHODS, "--methods", "-m", help="Comma-separated method names."),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", "-d", help="Dataset for the latency sample (default: the embedded benchmark)."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir"),
+    option: list[str] = typer.Option([], "--option", "-o", help="Method option METHOD.KEY=VALUE (repeatable)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Params, MACs, latency (batch 1 and batched), peak memory and the compute-in-memory
+    estimate per method; writes results/<method>/efficiency.json."""
+    from bench.efficiency.measure import measure_isolated, write_efficiency
+
+    console = _console()
+    ds = _load_or_build_default(dataset, quiet)
+    options = _parse_options(option)
+    for name in _split(methods):
+        record = measure_isolated(name, options.get(name, {}), str(ds.root))
+        label = record.get("method", {}).get("name", name)
+        path = write_efficiency(results_dir, label, record)
+        if record["status"] == "ok":
+            lat = record["latency_ms"]
+            macs = record.get("macs_per_image")
+            console.print(f"[green]{'ok':>12}[/] {label:<20} "
+                          f"MACs {'—' if macs is None else f'{macs / 1e6:.1f}M'}  "
+                          + "  ".join(f"{k} {v:.2f} ms" for k, v in lat.items())
+                          + f"  peak {record['peak_rss_mb']:.0f} MB  -> {path}")
+        else:
+            err = record.get("error", {})
+            console.print(f"[yellow]{record['status']:>12}[/] {label:<20} "
+                          f"{err.get('reason') or err.get('message', '')}")
+
+
 @app.command()
 def leaderboard(
     results_dir: Path = typer.Option(Path("results"), "--results-dir"),

@@ -113,6 +113,11 @@ class Retriever:
     def prepare(self, context: RunContext) -> None:
         """Called once per run before any protocol; most methods need nothing."""
 
+    def compute_layers(self) -> list | None:
+        """Weight layers (``bench.efficiency.layers.Layer``) of one query image's forward pass,
+        for MAC counts and the compute-in-memory estimate; None where unknown (e.g. a binary)."""
+        return None
+
 
 class EmbeddingRetriever(Retriever):
     family = Family.EMBEDDING

@@ -39,6 +39,22 @@ class NumpyDualEncoder:
     def n_params(self, prefix: str) -> int:
         return int(sum(v.size for k, v in self.w.items() if k.startswith(prefix)))
 
+    def head_layers(self, frames: int = 40) -> list:
+        """The visual head's weight layers for one image of ``frames`` feature frames."""
+        from bench.efficiency.layers import Layer
+
+        w = self.w
+        layers = []
+        for name in ("visual.conv.0", "visual.conv.2"):
+            out_c, in_c, k = w[f"{name}.weight"].shape
+            layers.append(Layer(name, "conv", in_c * k, out_c, frames))
+        score = w["visual.pool.score.weight"]
+        layers.append(Layer("visual.pool.score", "linear", score.shape[1], score.shape[0], frames))
+        for name in ("visual.proj.net.0", "visual.proj.net.3"):
+            out_f, in_f = w[f"{name}.weight"].shape
+            layers.append(Layer(name, "linear", in_f, out_f, 1))
+        return layers
+
     def _conv1d(self, x: np.ndarray, name: str) -> np.ndarray:
         """Conv1d, kernel 3, padding 1, over (B, T, C) -> (B, T, out)."""
         w, b = self.w[f"{name}.weight"], self.w[f"{name}.bias"]

@@ -60,15 +60,31 @@ def preprocess(images: Sequence["Image.Image"]) -> np.ndarray:
     return batch
 
 
+def feature_model():
+    """The recogniser cut at its sequence feature: the CTC classifier's nodes removed, not just
+    ignored (onnxruntime would still run them)."""
+    import onnx
+
+    model = onnx.load(str(model_path()))
+    needed, kept = {FEATURE_TENSOR}, []
+    for node in reversed(model.graph.node):
+        if needed & set(node.output):
+            kept.append(node)
+            needed |= set(node.input)
+    del model.graph.node[:]
+    model.graph.node.extend(reversed(kept))
+    del model.graph.output[:]
+    model.graph.output.append(onnx.helper.make_tensor_value_info(FEATURE_TENSOR, onnx.TensorProto.FLOAT, None))
+    return model
+
+
 class PPOCRFeatures:
     """Per-frame features of the frozen PP-OCRv4 recogniser."""
 
-    def __init__(self, threads: int | None = None):
-        import onnx
+    def __init__(self, threads: int | None = None, model=None):
         import onnxruntime as ort
 
-        model = onnx.load(str(model_path()))
-        model.graph.output.insert(0, onnx.helper.make_tensor_value_info(FEATURE_TENSOR, onnx.TensorProto.FLOAT, None))
+        model = model if model is not None else feature_model()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])

@@ -1,0 +1,66 @@
+"""MAC counting and the compute-in-memory estimate against hand-computed values."""
+
+import math
+
+import pytest
+
+from bench.efficiency.cim import estimate
+from bench.efficiency.layers import Layer, onnx_layers, torch_layers, torch_macs, total_macs
+
+torch = pytest.importorskip("torch")
+
+# 1x8x8 input: conv 3x3 (1->4, pad 1): 4*9*64 = 2304; depthwise 3x3 (4 ch): 4*9*64 = 2304;
+# pointwise 1x1 stride 2 (4->8): 8*4*16 = 512; linear 128->10: 1280.
+HAND_MACS = 2304 + 2304 + 512 + 1280
+
+
+def small_net():
+    nn = torch.nn
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1, groups=4),
+                         nn.Conv2d(4, 8, 1, stride=2), nn.Flatten(), nn.Linear(128, 10)).eval()
+
+
+def test_torch_counts_match_the_hand_count():
+    x = torch.zeros(1, 1, 8, 8)
+    layers = torch_layers(small_net(), x)
+    assert [layer.kind for layer in layers] == ["conv", "depthwise", "conv", "linear"]
+    assert total_macs(layers) == HAND_MACS
+    assert torch_macs(small_net(), x) == HAND_MACS
+
+
+def test_onnx_counts_match_the_hand_count(tmp_path):
+    pytest.importorskip("onnx")
+    path = tmp_path / "net.onnx"
+    torch.onnx.export(small_net(), (torch.zeros(1, 1, 8, 8),), str(path), dynamo=False,
+                      input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+    layers = onnx_layers(path, (1, 1, 8, 8))
+    assert total_macs(layers) == HAND_MACS
+    assert sorted(layer.kind for layer in layers) == ["conv", "conv", "depthwise", "linear"]
+
+
+def test_attention_is_counted_on_cpu():
+    # E = 8, 5 tokens: input projections 3*5*8*8 = 960, QK^T 5*5*8 = 200, AV 200, output 5*8*8 = 320.
+    attention = torch.nn.MultiheadAttention(8, 2, batch_first=True).eval()
+    x = torch.zeros(1, 5, 8)
+    assert torch_macs(lambda t: attention(t, t, t, need_weights=False), x) == 960 + 200 + 200 + 320
+
+
+def test_cim_estimate_of_a_single_layer():
+    fc = Layer("fc", "linear", rows=300, cols=200, applications=10)
+    est = estimate([fc], "int8")
+    assert est.cores == 2 * 2 and est.chips == 1                      # 300 rows -> 2, 200 signed cols -> 2
+    assert est.energy_uj == pytest.approx(2 * 300 * 200 * 10 / 6.44e12 * 1e6)
+    assert est.latency_us == pytest.approx(10 * (8 * 0.27 + 10 * 0.3))
+    low = estimate([fc], "int4")
+    assert low.energy_uj == pytest.approx(2 * 600_000 / 15.95e12 * 1e6) and low.latency_us < est.latency_us
+
+
+def test_cim_packs_depthwise_block_diagonally_and_skips_activation_products():
+    dw = Layer("dw", "depthwise", rows=9, cols=200, applications=100)
+    attn = Layer("qk", "matmul", rows=64, cols=10, applications=10)
+    est = estimate([dw, attn], "int8")
+    assert est.cores == math.ceil(200 / 28)                          # 28 channels of 9 taps per core
+    assert est.macs_mapped == 9 * 200 * 100 and est.macs_not_mapped == 64 * 10 * 10
+    assert estimate([Layer("big", "conv", 256 * 48, 128, 1)], "int8").chips == 1
+    assert estimate([Layer("big", "conv", 256 * 49, 128, 1)], "int8").chips == 2

@@ -78,6 +78,7 @@ class Ours(EmbeddingRetriever):
             config={"checkpoint_sha256": digest, "backbone": "PP-OCRv4 rec (frozen)", "anchor": "use-multilingual-v3"})
 
     def compute_layers(self):
+        # For ours-int8 too: its QLinearConv graph has the fp32 graph's layer shapes.
         from bench.efficiency.layers import onnx_layers
         from ourmodel.inference import NumpyDualEncoder
         from ourmodel.ppocr import HEIGHT, WIDTH, feature_model
@@ -104,3 +105,54 @@ class Ours(EmbeddingRetriever):
 
         model = self._load()
         return model.encode_anchors(embed_anchors(list(texts), [lang] * len(texts), default_cache_dir()))
+
+
+SHIPPED_INT8 = SHIPPED.parent / "ours-int8"
+
+
+class OursInt8(Ours):
+    """``ours`` with its backbone quantised to int8 (``ourmodel.quantize``). The head and text
+    projector come from ``model.safetensors`` in the int8 folder when it has one (a head tuned
+    on int8 features), else from the fp32 checkpoint."""
+
+    def __init__(self, spec=None, options=None):
+        super().__init__(spec, options)
+        self.int8_dir = Path(self.options.get("int8_dir") or SHIPPED_INT8)
+        if (self.int8_dir / "model.safetensors").is_file():
+            self.checkpoint = self.int8_dir
+
+    def availability(self) -> Availability:
+        from ourmodel.quantize import BACKBONE_FILE
+
+        if not (self.int8_dir / BACKBONE_FILE).is_file():
+            return Availability.no(f"no int8 backbone at {self.int8_dir / BACKBONE_FILE}",
+                                   f"python -m ourmodel.quantize --out {self.int8_dir}")
+        return super().availability()
+
+    @property
+    def info(self) -> MethodInfo:
+        from ourmodel.quantize import BACKBONE_FILE, RECIPE
+
+        base = super().info
+        backbone = self.int8_dir / BACKBONE_FILE
+        digest = _digest(str(backbone))[:16] if backbone.is_file() else "missing"
+        head = "tuned on int8 features" if self.checkpoint == self.int8_dir else "the fp32 checkpoint's"
+        return MethodInfo(
+            name="ours-int8", family=base.family, group="ours", version=f"{base.version}-int8-{digest}",
+            description=f"ours with the PP-OCRv4 backbone quantised to int8 (static, onnxruntime); head: {head}",
+            params=base.params, model_bytes=backbone.stat().st_size if backbone.is_file() else None,
+            licence=base.licence, requires=base.requires, preprocessing=base.preprocessing,
+            config={**base.config, "quantized_from": "ours", "backbone_int8_sha256": digest, "recipe": RECIPE})
+
+    def _load(self):
+        if self._model is None:
+            import onnx
+
+            from ourmodel.inference import NumpyDualEncoder
+            from ourmodel.ppocr import PPOCRFeatures
+            from ourmodel.quantize import BACKBONE_FILE
+
+            self._model = NumpyDualEncoder(self.checkpoint)
+            self._features = PPOCRFeatures(model=onnx.load(str(self.int8_dir / BACKBONE_FILE)))
+        return self._model
+

@@ -28,6 +28,18 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("HWR_BENCH_CACHE", Path.home() / ".cache" / "hwr-bench"))
 
 
+DEFAULT_SIZE = "small"
+
+
+def default_dataset_path(size: str | None = None, seed: int = 0) -> Path:
+    """Where the embedded benchmark of this size and seed is built ($HWR_BENCH_DATA for the default)."""
+    size = size or DEFAULT_SIZE
+    env = os.environ.get("HWR_BENCH_DATA")
+    if env and size == DEFAULT_SIZE and seed == 0:
+        return Path(env)
+    return default_cache_dir() / "datasets" / f"synth-{size}-seed{seed}"
+
+
 def cache_namespace(info: "MethodInfo") -> str:
     """The folder of one method configuration's outputs."""
     slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in info.name)

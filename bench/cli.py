@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from bench.cache import DEFAULT_SIZE, default_dataset_path
 from bench.errors import HwrBenchError
 from bench.registry import DEFAULT_METHODS
 
@@ -28,19 +29,6 @@ def _console(stderr: bool = False):
 
 def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
-
-
-DEFAULT_SIZE = "small"
-
-
-def default_dataset_path(size: str | None = None, seed: int = 0) -> Path:
-    from bench.cache import default_cache_dir
-
-    size = size or DEFAULT_SIZE
-    env = os.environ.get("HWR_BENCH_DATA")
-    if env and size == DEFAULT_SIZE and seed == 0:
-        return Path(env)
-    return default_cache_dir() / "datasets" / f"synth-{size}-seed{seed}"
 
 
 def _build_dataset(out: Path, size: str, seed: int, workers: Optional[int], quiet: bool) -> dict:
@@ -195,8 +183,11 @@ def efficiency(
     """Params, MACs, latency (batch 1 and batched), peak memory and the compute-in-memory
     estimate per method; writes results/<method>/efficiency.json."""
     from bench.efficiency.measure import measure_isolated, write_efficiency
+    from bench.registry import resolve
 
     console = _console()
+    for name in _split(methods):
+        resolve(name)   # an unknown name is bad input: stop before any work
     ds = _load_or_build_default(dataset, quiet)
     options = _parse_options(option)
     for name in _split(methods):
@@ -214,6 +205,43 @@ def efficiency(
             err = record.get("error", {})
             console.print(f"[yellow]{record['status']:>12}[/] {label:<20} "
                           f"{err.get('reason') or err.get('message', '')}")
+
+
+@app.command()
+def plot(
+    results_dir: Path = typer.Option(Path("results"), "--results-dir"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the PNGs (default: RESULTS_DIR/plots)."),
+    projection: str = typer.Option("ours", "--projection", help="Comma-separated methods to project (PCA); '' for none."),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", "-d"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Accuracy vs latency, cross-lingual heatmaps, embedding projections, int8/CIM bars."""
+    from bench import plots
+    from bench.cache import default_cache_dir
+    from bench.registry import create
+
+    out = out or results_dir / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    made = [plots.accuracy_vs_latency(results_dir, out / "accuracy_vs_latency.png"),
+            plots.xling_heatmap(results_dir, out / "xling_heatmap.png"),
+            plots.int8_cim(results_dir, out / "int8_cim.png")]
+    names = _split(projection)
+    if names:
+        ds = _load_or_build_default(dataset, quiet)
+        for name in names:
+            method = create(name)
+            available = method.availability()
+            if not available.ok:
+                _console(stderr=True).print(f"[yellow]skipping the {name} projection: {available.reason}[/]")
+                continue
+            if method.info.family.value != "embedding":
+                _console(stderr=True).print(f"[yellow]skipping the {name} projection: not an embedding method[/]")
+                continue
+            slug = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+            made.append(plots.projection(method, ds, default_cache_dir() / "outputs", out / f"projection_{slug}.png"))
+    for path in made:
+        if path is not None:
+            _console().print(f"wrote {path}")
 
 
 @app.command()

@@ -138,6 +138,13 @@ def build_leaderboard(results_dir: Path) -> str:
             lines.append(f"- {SUBSET} computed on a subset of the queries (`--limit`).")
         lines.append("")
 
+    lines += _efficiency_section(results_dir, results)
+    figures = sorted(p.name for p in (Path(results_dir) / "plots").glob("*.png"))
+    if figures:
+        lines += ["## Plots", "", "Made by `bench plot` from these results:", ""]
+        lines += [f"- [{name}]({Path(results_dir).name}/plots/{name})" for name in figures]
+        lines.append("")
+
     not_run = [r for r in results if r.status != STATUS_OK]
     if not_run:
         lines += ["## Not in the tables", ""]
@@ -198,6 +205,74 @@ def _table(rows: list[StoredResult], columns: list[_Column], ref_fp, by_method) 
             cells.append(MISSING if latency is None else f"{latency:.2f}")
             out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out), marks
+
+
+def _load_efficiency(results_dir: Path) -> list[dict]:
+    import json
+
+    records = []
+    for path in sorted(Path(results_dir).glob("*/efficiency.json")):
+        try:
+            records.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue   # a damaged file only loses its row
+    return [r for r in records if r.get("status") == "ok"]
+
+
+def _acc(results: list[StoredResult], method: str, protocol: str, metric: str = "acc@1"):
+    for r in results:
+        if r.method == method and r.protocol == protocol and r.status == STATUS_OK:
+            return _metric(r.data["metrics"]["overall"], metric)
+    return None
+
+
+def _efficiency_section(results_dir: Path, results: list[StoredResult]) -> list[str]:
+    records = _load_efficiency(results_dir)
+    if not records:
+        return []
+
+    def num(value, scale=1.0, digits=2):
+        return MISSING if value is None else f"{value / scale:.{digits}f}"
+
+    out = ["## Efficiency (`bench efficiency`)", "",
+           "Per query image, measured on this machine by `bench efficiency` (latency: median of single-image "
+           "calls after warm-up, and per image in a batch of the sample). MACs count the weight layers "
+           "(`compute_layers`); CIM is an *estimate* on a simulated NeuRRAM-like RRAM chip (array work "
+           "only: no digital ops or data movement; `bench/efficiency/cim.py`).", "",
+           "| Method | Params (M) | Weights (MB) | MACs (M) | Latency b1 (ms) | Latency batched (ms/img) | "
+           "Peak RSS (MB) | OOD Acc@1 | CIM int8 energy (µJ) | CIM int8 latency (µs) | CIM int4 energy (µJ) | "
+           "CIM cores |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    by_name = {r["method"]["name"]: r for r in records}
+    for name in sorted(by_name):
+        r = by_name[name]
+        lat = r.get("latency_ms", {})
+        batched = next((v for k, v in sorted(lat.items()) if k != "batch1"), None)
+        cim = r.get("cim") or {}
+        out.append("| " + " | ".join([
+            f"`{name}`", num(r.get("params"), 1e6), num(r.get("model_bytes"), 1e6, 1),
+            num(r.get("macs_per_image"), 1e6, 1), num(lat.get("batch1")), num(batched),
+            num(r.get("peak_rss_mb"), 1, 0), num(_acc(results, name, "ood"), 1, 4),
+            num((cim.get("int8") or {}).get("energy_uj"), 1, 3), num((cim.get("int8") or {}).get("latency_us"), 1, 0),
+            num((cim.get("int4") or {}).get("energy_uj"), 1, 3),
+            MISSING if not cim else str(cim["int8"]["cores"])]) + " |")
+    quantised = [(n, r["method"]["config"]["quantized_from"]) for n, r in sorted(by_name.items())
+                 if (r["method"].get("config") or {}).get("quantized_from") in by_name]
+    if quantised:
+        out += ["", "int8 against fp32 (accuracy change on every protocol, measured speed-up on this CPU):", "",
+                "| Method | vs | Δ Acc@1 id | Δ Acc@1 ood | Δ Acc@1 xling | Δ mAP t2i | speed-up b1 | speed-up batched |",
+                "|---|---|---:|---:|---:|---:|---:|---:|"]
+        for name, base in quantised:
+            deltas = []
+            for protocol, metric in (("id", "acc@1"), ("ood", "acc@1"), ("xling", "acc@1"), ("t2i", "map")):
+                a, b = _acc(results, name, protocol, metric), _acc(results, base, protocol, metric)
+                deltas.append(MISSING if a is None or b is None else f"{a - b:+.4f}")
+            lat, base_lat = by_name[name]["latency_ms"], by_name[base]["latency_ms"]
+            ups = [f"{base_lat[k] / lat[k]:.2f}×" if lat.get(k) and base_lat.get(k) else MISSING
+                   for k in ("batch1", next((k for k in sorted(lat) if k != "batch1"), ""))]
+            out.append("| " + " | ".join([f"`{name}`", f"`{base}`", *deltas, *ups]) + " |")
+    out.append("")
+    return out
 
 
 def write_leaderboard(results_dir: Path, out: Path) -> str:

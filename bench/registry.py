@@ -41,6 +41,7 @@ BUILTIN_METHODS: dict[str, str] = {
     "vlm:": "adapters.vlm:TransformersVLM",
     "openai:": "adapters.openai_chat:OpenAIChat",
     "ours": "adapters.ours:Ours",
+    "ours-int8": "adapters.ours:OursInt8",
 }
 
 # What `bench run` runs with no --methods: every built-in method that needs no extra

@@ -17,21 +17,36 @@ from ourmodel.model import ModelConfig
 from ourmodel.train import TrainConfig, TrainingData, train
 
 
-def ppocr_inputs(ds: Dataset, cache_root: Path | None):
+def ppocr_inputs(ds: Dataset, cache_root: Path | None, int8_backbone: Path | None = None):
+    """Frozen PP-OCRv4 features, cached; from the int8-quantised backbone when one is given."""
+    import hashlib
+
     from ourmodel.features import cached_features
     from ourmodel.ppocr import PPOCRFeatures, model_digest
 
     extractor = []
+    if int8_backbone is None:
+        namespace = f"ppocr-{model_digest()[:16]}"
+    else:
+        namespace = f"ppocr-int8-{hashlib.sha256(Path(int8_backbone).read_bytes()).hexdigest()[:16]}"
 
     def extract(images):
         if not extractor:
-            extractor.append(PPOCRFeatures())
+            import onnx
+
+            extractor.append(PPOCRFeatures(model=None if int8_backbone is None else onnx.load(str(int8_backbone))))
         return extractor[0](images)
 
     def inputs_for(samples) -> np.ndarray:
-        return cached_features(extract, f"ppocr-{model_digest()[:16]}", None if cache_root is None else cache_root / "features",
+        return cached_features(extract, namespace, None if cache_root is None else cache_root / "features",
                                [s.content_hash for s in samples], lambda i: ds.image_item(samples[i].key).image)
     return inputs_for
+
+
+def ppocr_int8_inputs(ds: Dataset, cache_root: Path | None):
+    from ourmodel.quantize import BACKBONE_FILE, default_int8_dir
+
+    return ppocr_inputs(ds, cache_root, default_int8_dir() / BACKBONE_FILE)
 
 
 def image_inputs(ds: Dataset, cache_root: Path | None, height: int = 32, width: int = 192):
@@ -41,7 +56,7 @@ def image_inputs(ds: Dataset, cache_root: Path | None, height: int = 32, width: 
     return lambda samples: image_batch([ds.image_item(s.key).image for s in samples], height, width)
 
 
-INPUTS = {"ppocr": ppocr_inputs, "mnv3": image_inputs}
+INPUTS = {"ppocr": ppocr_inputs, "ppocr-int8": ppocr_int8_inputs, "mnv3": image_inputs}
 
 
 def make_validator(ds: Dataset, inputs_for, cache_root: Path | None, n: int, seed: int = 0):
@@ -123,9 +138,14 @@ def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path |
     if config.backbone == "ppocr":
         backbone = {"backbone": "PP-OCRv4 rec (ch_PP-OCRv4_rec_infer.onnx, rapidocr-onnxruntime), frozen",
                     "backbone_sha256": model_digest()}
+    elif config.backbone == "ppocr-int8":
+        backbone = {"backbone": "PP-OCRv4 rec quantised to int8 (ourmodel.quantize), frozen",
+                    "backbone_sha256": model_digest()}
     else:
         backbone = {"backbone": "MobileNetV3-Small from scratch (plain torch)"}
-    model_config = ModelConfig(backbone=config.backbone, feature_dim=int(data.inputs.shape[-1]), extra={
+    # The int8 backbone feeds the same head architecture as the fp32 one.
+    head_kind = "ppocr" if config.backbone == "ppocr-int8" else config.backbone
+    model_config = ModelConfig(backbone=head_kind, feature_dim=int(data.inputs.shape[-1]), extra={
         **backbone, "anchor": anchor_version(),
         "train_dataset": ds.name, "train_fingerprints": data.fingerprints,
         "train_images": len(data.samples)})

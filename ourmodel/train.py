@@ -59,6 +59,7 @@ class TrainConfig:
     seed: int = 0
     threads: int | None = None
     max_seconds: float | None = None  # stop (resumably) after this long
+    init_from: str | None = None      # start from this checkpoint's weights (fine-tuning)
     extra: dict = field(default_factory=dict)
 
 
@@ -97,7 +98,10 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     model = DualEncoder(model_config)
-    model.text.init_from_anchors(data.anchors)
+    if config.init_from:
+        model.load_state_dict(DualEncoder.load(Path(config.init_from)).state_dict())
+    else:
+        model.text.init_from_anchors(data.anchors)
     optim = torch.optim.AdamW([
         {"params": list(model.visual.parameters()) + [model.logit_scale], "lr": config.lr},
         {"params": model.text.parameters(), "lr": config.lr * config.text_lr_scale},

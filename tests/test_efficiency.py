@@ -64,3 +64,64 @@ def test_cim_packs_depthwise_block_diagonally_and_skips_activation_products():
     assert est.macs_mapped == 9 * 200 * 100 and est.macs_not_mapped == 64 * 10 * 10
     assert estimate([Layer("big", "conv", 256 * 48, 128, 1)], "int8").chips == 1
     assert estimate([Layer("big", "conv", 256 * 49, 128, 1)], "int8").chips == 2
+
+
+PLUGIN = '''
+import numpy as np
+from bench.efficiency.layers import Layer
+from bench.retriever import EmbeddingRetriever, Family, MethodInfo
+
+
+class WidthEmbedding(EmbeddingRetriever):
+    def __init__(self, spec=None, options=None):
+        super().__init__(spec, options)
+        self.name = "width-fp32" if not self.options.get("int8") else "width-int8"
+
+    @property
+    def info(self):
+        config = {"quantized_from": "width-fp32"} if self.name == "width-int8" else {}
+        return MethodInfo(name=self.name, family=Family.EMBEDDING, group="end-to-end", version="1",
+                          params=300 * 200, config=config)
+
+    def compute_layers(self):
+        return [Layer("fc", "linear", 300, 200, 10)]
+
+    def embed_images(self, images):
+        return np.array([[im.width / 10.0, 1.0] for im in images])
+
+    def embed_texts(self, texts, lang):
+        return np.array([[len(t), 1.0] for t in texts])
+'''
+
+
+def test_efficiency_command_writes_records_the_leaderboard_shows(tmp_path, toy_dataset_path):
+    import json
+
+    from test_cli import bench
+
+    site = tmp_path / "site"
+    (site / "hwr_eff_demo-0.1.dist-info").mkdir(parents=True)
+    (site / "hwr_eff_demo.py").write_text(PLUGIN)
+    (site / "hwr_eff_demo-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: hwr-eff-demo\nVersion: 0.1\n")
+    (site / "hwr_eff_demo-0.1.dist-info" / "entry_points.txt").write_text(
+        "[hwr_bench.adapters]\nwidth = hwr_eff_demo:WidthEmbedding\nwidth-int8 = hwr_eff_demo:WidthEmbedding\n")
+    common = dict(cwd=tmp_path, extra_path=site)
+    bench("run", "--methods", "width,width-int8", "-o", "width-int8.int8=1", "--dataset", str(toy_dataset_path),
+          "--quiet", "--bootstrap", "0", **common)
+    bench("efficiency", "--methods", "width,width-int8", "-o", "width-int8.int8=1",
+          "--dataset", str(toy_dataset_path), "-q", **common)
+    unknown = bench("efficiency", "--methods", "no-such-method", "--dataset", str(toy_dataset_path), "-q",
+                    **common, check=False)
+    assert unknown.returncode == 2 and "no-such-method" in unknown.stderr
+    record = json.loads((tmp_path / "results" / "width-fp32" / "efficiency.json").read_text())
+    assert record["status"] == "ok" and record["macs_per_image"] == 300 * 200 * 10
+    assert record["latency_ms"]["batch1"] > 0 and record["peak_rss_mb"] > 0
+    assert record["cim"]["int8"]["cores"] == 4
+    bench("plot", "--projection", "width", "--dataset", str(toy_dataset_path), "-q", **common)
+    for name in ("accuracy_vs_latency.png", "xling_heatmap.png", "projection_width.png"):
+        assert (tmp_path / "results" / "plots" / name).stat().st_size > 1000
+    bench("leaderboard", **common)
+    board = (tmp_path / "leaderboard.md").read_text()
+    assert "## Efficiency" in board and "| `width-fp32` | 0.06 |" in board
+    assert "| `width-int8` | `width-fp32` | +0.0000 |" in board          # int8 row beside its fp32 base
+    assert "results/plots/accuracy_vs_latency.png" in board

@@ -1,0 +1,183 @@
+"""``bench plot``: the figures people would rather look at than read, from ``results/`` alone
+(plus, for the embedding projection, one method's cached embeddings).
+
+* ``accuracy_vs_latency.png``: OOD Acc@1 against per-image latency (log), marker area by
+  parameter count (the paper's Figure 3);
+* ``xling_heatmap.png``: query language x lexicon language Acc@1 per method (diagonal:
+  within-language OOD);
+* ``projection_<method>.png``: PCA of OOD image and lexicon embeddings, colour = semantic id,
+  marker = language (the paper's Figure 4 in spirit);
+* ``int8_cim.png``: latency of ours in fp32 and int8 on this CPU beside the CIM estimates.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from bench.results import STATUS_OK, iter_results
+from bench.schema import LANGUAGES
+
+MARKERS = {"en": "o", "zh": "s", "es": "^"}
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise RuntimeError("bench plot needs matplotlib (pip install matplotlib)") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _efficiency(results_dir: Path) -> dict[str, dict]:
+    out = {}
+    for path in sorted(Path(results_dir).glob("*/efficiency.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if record.get("status") == "ok":
+            out[record["method"]["name"]] = record
+    return out
+
+
+def _ok(results, protocol):
+    return {r.method: r for r in results if r.protocol == protocol and r.status == STATUS_OK}
+
+
+def accuracy_vs_latency(results_dir: Path, out: Path) -> Path | None:
+    plt = _pyplot()
+    results = iter_results(results_dir)
+    ood = _ok(results, "ood")
+    eff = _efficiency(results_dir)
+    points = []
+    for name, r in sorted(ood.items()):
+        if r.data["method"]["group"] == "reference":
+            continue
+        latency = (eff.get(name, {}).get("latency_ms") or {}).get("batch1")
+        if latency is None:
+            latency = (r.data.get("timings") or {}).get("latency_ms_per_image")
+        if not latency:
+            continue
+        params = r.data["method"].get("params") or 0
+        points.append((name, latency, r.data["metrics"]["overall"]["acc@1"]["value"], params))
+    if not points:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, latency, acc, params in points:
+        size = 40 + 400 * np.sqrt(params / 1e7) if params else 40
+        ax.scatter(latency, acc, s=size, alpha=0.6)
+        ax.annotate(name, (latency, acc), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("latency per image, ms (log; batch 1 where measured by `bench efficiency`)")
+    ax.set_ylabel("OOD Acc@1")
+    ax.set_title("Accuracy vs latency (marker area ~ parameters)")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def xling_heatmap(results_dir: Path, out: Path) -> Path | None:
+    plt = _pyplot()
+    results = iter_results(results_dir)
+    xling, ood = _ok(results, "xling"), _ok(results, "ood")
+    methods = [m for m in sorted(xling) if xling[m].data["method"]["group"] != "reference"]
+    if not methods:
+        return None
+    cols = min(3, len(methods))
+    rows = int(np.ceil(len(methods) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.2 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, methods):
+        matrix = np.full((3, 3), np.nan)
+        subtasks = xling[name].data["metrics"]["subtasks"]
+        for i, a in enumerate(LANGUAGES):
+            for j, b in enumerate(LANGUAGES):
+                block = (ood[name].data["metrics"]["subtasks"].get(a) if a == b and name in ood
+                         else subtasks.get(f"{a}→{b}"))
+                if block:
+                    matrix[i, j] = block["acc@1"]["value"]
+        ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
+        for (i, j), v in np.ndenumerate(matrix):
+            if not np.isnan(v):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="white" if v < 0.6 else "black",
+                        fontsize=9)
+        ax.set_xticks(range(3), LANGUAGES)
+        ax.set_yticks(range(3), LANGUAGES)
+        ax.set_xlabel("lexicon")
+        ax.set_ylabel("image")
+        ax.set_title(name, fontsize=9)
+    for ax in list(axes.flat)[len(methods):]:
+        ax.axis("off")
+    fig.suptitle("Acc@1 by image language x lexicon language (diagonal: within-language OOD)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def pca_2d(x: np.ndarray) -> np.ndarray:
+    centred = x - x.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[:2].T
+
+
+def projection(method, dataset, cache_dir: Path | None, out: Path, n_ids: int = 12) -> Path:
+    """PCA of the OOD image embeddings of ``n_ids`` semantic ids (and their lexicon words)."""
+    from bench.evaluate import MethodOutputs
+    from bench.progress import NULL_TRACKER
+
+    plt = _pyplot()
+    ood = dataset.select(split="test_ood")
+    ids = sorted({s.semantic_id for s in ood})[:: max(1, len({s.semantic_id for s in ood}) // n_ids)][:n_ids]
+    samples = sorted((s for s in ood if s.semantic_id in ids), key=lambda s: s.key)
+    words = sorted((e for e in dataset.lexicon if e.semantic_id in ids), key=lambda e: e.key)
+    outputs = MethodOutputs(method, dataset, cache_dir, NULL_TRACKER)
+    images = np.stack(outputs.for_images([s.key for s in samples]))
+    texts = outputs.embed_lexicon([e.key for e in words])
+    unit = np.concatenate([images, texts])
+    unit = unit / np.linalg.norm(unit, axis=1, keepdims=True).clip(min=1e-12)
+    xy = pca_2d(unit)
+    colour = {sid: plt.cm.tab20(i % 20) for i, sid in enumerate(ids)}
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    for (x, y), s in zip(xy[:len(samples)], samples):
+        ax.scatter(x, y, color=colour[s.semantic_id], marker=MARKERS[s.lang], s=22, alpha=0.75)
+    for (x, y), e in zip(xy[len(samples):], words):
+        ax.scatter(x, y, color=colour[e.semantic_id], marker=MARKERS[e.lang], s=110, edgecolors="black")
+    for lang, marker in MARKERS.items():
+        ax.scatter([], [], color="grey", marker=marker, label=lang)
+    ax.legend(title="language (large: lexicon word)", fontsize=8)
+    ax.set_title(f"{method.info.name}: PCA of OOD image and word embeddings, colour = semantic id", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def int8_cim(results_dir: Path, out: Path, base: str = "ours", quantised: str = "ours-int8") -> Path | None:
+    plt = _pyplot()
+    eff = _efficiency(results_dir)
+    if base not in eff:
+        return None
+    bars = [(f"{base} fp32, CPU", eff[base]["latency_ms"]["batch1"])]
+    if quantised in eff:
+        bars.append((f"{quantised}, CPU", eff[quantised]["latency_ms"]["batch1"]))
+    for precision, record in sorted((eff[base].get("cim") or {}).items()):
+        bars.append((f"CIM {precision} (estimate)", record["latency_us"] / 1000))
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.barh([b[0] for b in bars], [b[1] for b in bars], color=["C0", "C1", "C2", "C3"][:len(bars)])
+    for i, (_, value) in enumerate(bars):
+        ax.text(value, i, f" {value:.3g} ms", va="center", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("latency per image, ms (log)")
+    ax.set_title("ours: fp32 and int8 on this CPU, and the compute-in-memory estimate", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out

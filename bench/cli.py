@@ -93,6 +93,9 @@ def run(
     model_path: Optional[Path] = typer.Option(None, "--model-path",
                                               help="Local weights folder for the one hub model in --methods "
                                                    "(siglip, clip, openclip:, vlm:)."),
+    method_timeout: Optional[float] = typer.Option(None, "--method-timeout", min=1,
+                                                   help="Seconds a method may spend on one protocol before it is recorded as failed."),
+    lock_wait: float = typer.Option(0.0, "--lock-wait", min=0, help="Seconds to wait for another run's lock on the results folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
     """Run methods x protocols and write results/<method>/<protocol>.json."""
@@ -108,7 +111,8 @@ def run(
                        cache_dir=None if no_cache else (cache_dir or default_cache_dir() / "outputs"),
                        limit=limit, seed=seed, overwrite=overwrite, n_boot=bootstrap,
                        method_options=_parse_options(option + ([f"ours.checkpoint={ours_checkpoint}"] if ours_checkpoint else [])
-                                                     + _model_path_option(_split(methods), model_path)))
+                                                     + _model_path_option(_split(methods), model_path)),
+                       method_timeout=method_timeout, lock_wait=lock_wait)
     console.print(f"Dataset {ds.name} ({len(ds)} samples, fingerprint {ds.fingerprint[:12]})")
     styles = {"ok": "green", "skipped": "dim", "unavailable": "yellow", "not_applicable": "dim",
               "failed": "red"}

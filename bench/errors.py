@@ -30,6 +30,10 @@ class DatasetError(HwrBenchError):
         super().__init__(f"{where}: {message}")
 
 
+class ResultsBusyError(HwrBenchError):
+    """Another run holds the results folder."""
+
+
 class UnknownMethodError(HwrBenchError):
     pass
 

@@ -50,3 +50,47 @@ def write_json_gz_atomic(path: Path, obj) -> None:
 
 def read_json_gz(path: Path):
     return json.loads(gzip.decompress(Path(path).read_bytes()))
+
+
+class LockBusy(Exception):
+    pass
+
+
+class FolderLock:
+    """An exclusive advisory lock on a folder (``.bench.lock`` inside it), released by the OS
+    when the holder exits, even on SIGKILL, so a crash never leaves it stuck."""
+
+    def __init__(self, folder: Path, wait: float = 0.0):
+        self.path = Path(folder) / ".bench.lock"
+        self.wait = wait
+        self._fh = None
+
+    def __enter__(self) -> "FolderLock":
+        import fcntl
+        import time
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a+")
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._fh.seek(0)
+                    holder = self._fh.read().strip() or "another process"
+                    self._fh.close()
+                    raise LockBusy(holder) from None
+                time.sleep(0.2)
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(f"pid {os.getpid()}")
+        self._fh.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import fcntl
+
+        fcntl.flock(self._fh, fcntl.LOCK_UN)
+        self._fh.close()

@@ -41,7 +41,12 @@ def tiebreak_order(gallery_keys: Sequence[str]) -> np.ndarray:
 def rank_queries(score_chunk: Callable[[int, int], np.ndarray], n_queries: int,
                  query_keys: Sequence[str], gallery_keys: Sequence[str],
                  relevant: Sequence[Sequence[int]], k: int = 10) -> Ranking:
-    """Rank every query's gallery; ``score_chunk(start, stop)`` returns scores for those queries."""
+    """Rank every query's gallery; ``score_chunk(start, stop)`` returns scores for those queries.
+
+    The order is (score descending, tie-break position ascending). Nothing is fully sorted: the
+    top k come from a partition, and a relevant item's rank is one plus the number of items
+    ahead of it in that order, so a query costs O(gallery) and the answer equals a full sort's.
+    """
     n_gallery = len(gallery_keys)
     if n_gallery == 0:
         raise ValueError("empty gallery")
@@ -56,15 +61,17 @@ def rank_queries(score_chunk: Callable[[int, int], np.ndarray], n_queries: int,
         scores = np.asarray(score_chunk(start, stop), dtype=np.float64)
         if scores.shape != (stop - start, n_gallery):
             raise ValueError(f"score chunk has shape {scores.shape}, expected {(stop - start, n_gallery)}")
-        # lexsort: last key is primary -> sort by -score, then by tie-break position.
-        order = np.lexsort((np.broadcast_to(tie, scores.shape), -scores), axis=-1)
-        top_idx[start:stop] = order[:, :k]
-        top_scores[start:stop] = np.take_along_axis(scores, order[:, :k], axis=1)
-        position = np.empty_like(order)
-        np.put_along_axis(position, order, np.arange(n_gallery)[None, :].repeat(len(order), 0), axis=1)
-        for i in range(stop - start):
+        # The k-th best score; every item scoring at least that is a top-k candidate (ties included).
+        kth = np.partition(scores, n_gallery - k, axis=1)[:, n_gallery - k]
+        for i, row in enumerate(scores):
+            candidates = np.flatnonzero(row >= kth[i])
+            order = candidates[np.lexsort((tie[candidates], -row[candidates]))][:k]
+            top_idx[start + i] = order
+            top_scores[start + i] = row[order]
             rel = np.asarray(relevant[start + i], dtype=np.int64)
-            rel_ranks.append(np.sort(position[i, rel]) + 1)
+            s_rel, t_rel = row[rel][:, None], tie[rel][:, None]
+            ahead = (row[None, :] > s_rel) | ((row[None, :] == s_rel) & (tie[None, :] < t_rel))
+            rel_ranks.append(np.sort(ahead.sum(axis=1)) + 1)
     return Ranking(list(query_keys), list(gallery_keys), top_idx, top_scores, rel_ranks)
 
 

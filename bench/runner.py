@@ -10,8 +10,11 @@ leaves only whole files and resumes where it stopped.
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import threading
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -43,6 +46,8 @@ class RunConfig:
     overwrite: str = "only-stale"
     n_boot: int = 1000
     method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    method_timeout: float | None = None   # seconds per method and protocol (main thread only)
+    lock_wait: float = 0.0                # seconds to wait for another run's lock on results_dir
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,43 @@ class Outcome:
     path: Path | None = None
 
 
+class MethodTimeout(Exception):
+    """A method ran past --method-timeout (recorded as that method's failure)."""
+
+
+@contextmanager
+def _deadline(seconds: float | None):
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise MethodTimeout(f"exceeded the per-method timeout of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def run(dataset: Dataset, config: RunConfig, *, tracker: Tracker = NULL_TRACKER,
         report: Callable[[Outcome], None] = lambda o: None) -> list[Outcome]:
+    """Run every method on every protocol, holding the results folder's lock throughout."""
+    from bench.errors import ResultsBusyError
+    from bench.io import FolderLock, LockBusy
+
+    try:
+        with FolderLock(config.results_dir, wait=config.lock_wait):
+            return _run(dataset, config, tracker, report)
+    except LockBusy as busy:
+        raise ResultsBusyError(f"{config.results_dir}: another bench run is writing results here ({busy}); "
+                               "wait for it, pass --lock-wait SECONDS, or use another --results-dir") from None
+
+
+def _run(dataset: Dataset, config: RunConfig, tracker: Tracker, report: Callable[[Outcome], None]) -> list[Outcome]:
     if config.overwrite not in OVERWRITE_MODES:
         raise ValueError(f"overwrite must be one of {OVERWRITE_MODES}")
     specs = [get_protocol(p) for p in config.protocols]  # unknown names fail before any work
@@ -113,15 +153,17 @@ def run(dataset: Dataset, config: RunConfig, *, tracker: Tracker = NULL_TRACKER,
             outputs.timings = type(outputs.timings)()
             started = time.perf_counter()
             try:
-                if not prepared:
-                    method.prepare(RunContext(dataset=dataset, seed=config.seed, cache_dir=config.cache_dir))
-                    prepared = True
-                if isinstance(task, RetrievalTask):
-                    rankings = rank_task(method, task, outputs)
+                with _deadline(config.method_timeout):
+                    if not prepared:
+                        method.prepare(RunContext(dataset=dataset, seed=config.seed, cache_dir=config.cache_dir))
+                        prepared = True
+                    if isinstance(task, RetrievalTask):
+                        rankings = rank_task(method, task, outputs)
+                    else:
+                        rankings, metrics = None, topology(task, outputs)
+                if rankings is not None:
                     metrics = summarise(rankings, task.aggregate, n_boot=config.n_boot, seed=config.seed)
                     metrics["queries_without_relevant_item"] = task.n_dropped
-                else:
-                    rankings, metrics = None, topology(task, outputs)
             except (KeyboardInterrupt, HwrBenchError):
                 raise
             except Exception as exc:

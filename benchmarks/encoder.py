@@ -1,6 +1,7 @@
 """Visual-tower speed on this CPU: images per second and ms per image, batch 1 and 64, 1 and 2 threads.
 
 * ``ours``: frozen PP-OCRv4 recogniser (onnxruntime, 48x320) + the trained head (numpy);
+* ``ours-int8``: the same with the int8-quantised backbone (``ourmodel/quantize.py``);
 * ``mnv3``: the paper's MobileNetV3-Small tower + projector (torch fp32, 32x192).
 
 Writes benchmarks/results/encoder.json. Run: python benchmarks/encoder.py
@@ -38,13 +39,21 @@ def word_images(n: int, seed: int = 0):
             for _ in range(n)]
 
 
-def bench_ours(threads: int, repeats: int) -> list[dict]:
+def bench_ours(threads: int, repeats: int, int8: bool = False) -> list[dict]:
     from adapters.ours import SHIPPED
     from ourmodel.inference import NumpyDualEncoder
     from ourmodel.ppocr import PPOCRFeatures
 
-    features = PPOCRFeatures(threads=threads)
-    head = NumpyDualEncoder(SHIPPED)
+    from ourmodel.quantize import BACKBONE_FILE, default_int8_dir
+
+    model = None
+    if int8:
+        import onnx
+
+        model = onnx.load(str(default_int8_dir() / BACKBONE_FILE))
+    features = PPOCRFeatures(threads=threads, model=model)
+    tuned = int8 and (default_int8_dir() / "model.safetensors").is_file()
+    head = NumpyDualEncoder(default_int8_dir() if tuned else SHIPPED)
     fn = lambda ims: head.encode_features(features(ims, batch_size=64))
     return [dict(_time(fn, word_images(b), repeats if b == 1 else max(3, repeats // 10)), threads=threads)
             for b in (1, 64)]
@@ -75,7 +84,8 @@ def main() -> None:
     args = parser.parse_args()
     report = {"benchmark": "encoder", "machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
                                                   "python": platform.python_version()}, "rows": {}}
-    for name, fn in (("ours", bench_ours), ("mnv3", bench_mnv3)):
+    for name, fn in (("ours", bench_ours), ("ours-int8", lambda t, r: bench_ours(t, r, int8=True)),
+                     ("mnv3", bench_mnv3)):
         report["rows"][name] = [row for threads in (1, 2) for row in fn(threads, args.repeats)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

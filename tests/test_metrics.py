@@ -110,6 +110,18 @@ def test_ranks_agree_with_brute_force(problem):
 
 
 @settings(max_examples=200, deadline=None)
+@given(retrieval_problems(), st.integers(1, 4))
+def test_top_k_agrees_with_a_full_sort(problem, k):
+    scores, relevant = problem
+    keys = [f"g{j:02d}" for j in range(scores.shape[1])][::-1]   # key order differs from position
+    ranking = rank_queries(lambda a, b: scores[a:b], len(scores), [f"q{i}" for i in range(len(scores))],
+                           keys, relevant, k=k)
+    for row, top in zip(scores, ranking.top_idx):
+        full = sorted(range(len(keys)), key=lambda j: (-row[j], keys[j]))
+        assert top.tolist() == full[:min(k, len(keys))]
+
+
+@settings(max_examples=200, deadline=None)
 @given(retrieval_problems(), st.randoms(use_true_random=False))
 def test_ranking_invariant_to_gallery_order(problem, rnd):
     scores, relevant = problem

@@ -200,8 +200,10 @@ def load_dataset(root: Path | str) -> Dataset:
                            "`bench data import`)")
     try:
         manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DatasetError(manifest_path, f"not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise DatasetError(manifest_path, f"expected a JSON object, found {type(manifest).__name__}")
     if manifest.get("format") != FORMAT_NAME:
         raise DatasetError(manifest_path, f"expected {FORMAT_NAME!r}", field="format")
     if manifest.get("schema_version") != DATASET_SCHEMA_VERSION:
@@ -214,8 +216,8 @@ def load_dataset(root: Path | str) -> Dataset:
     samples_table = _read_parquet(pq, samples_path, SAMPLE_COLUMNS)
     lexicon_table = _read_parquet(pq, lexicon_path, LEXICON_COLUMNS)
 
-    cols = {c: samples_table.column(c).to_pylist() for c in SAMPLE_COLUMNS if c != "image"}
-    images = samples_table.column("image").to_pylist()
+    cols = {c: _column(samples_table, samples_path, c) for c in SAMPLE_COLUMNS if c != "image"}
+    images = _column(samples_table, samples_path, "image")
     samples: list[Sample] = []
     image_bytes: dict[str, bytes] = {}
     for row in range(samples_table.num_rows):
@@ -230,8 +232,8 @@ def load_dataset(root: Path | str) -> Dataset:
                               lang=cols["lang"][row], style=cols["style"][row],
                               split=cols["split"][row], content_hash=sha256_hex(data)))
     lexicon = [LexiconEntry(semantic_id=s, lang=l, text=t) for s, l, t in zip(
-        lexicon_table.column("semantic_id").to_pylist(), lexicon_table.column("lang").to_pylist(),
-        lexicon_table.column("text").to_pylist())]
+        _column(lexicon_table, lexicon_path, "semantic_id"), _column(lexicon_table, lexicon_path, "lang"),
+        _column(lexicon_table, lexicon_path, "text"))]
 
     _validate_records(samples_path, samples)
     _validate_lexicon(lexicon_path, lexicon, samples)
@@ -242,6 +244,13 @@ def load_dataset(root: Path | str) -> Dataset:
                            field="fingerprint")
     return Dataset(root, manifest.get("name", root.name), samples, image_bytes, lexicon,
                    fingerprint, manifest)
+
+
+def _column(table, path: Path, name: str) -> list:
+    try:
+        return table.column(name).to_pylist()
+    except Exception as exc:   # corrupt pages surface only when the values are decoded
+        raise DatasetError(path, f"values cannot be decoded ({type(exc).__name__}: {exc})", field=name) from None
 
 
 def _read_parquet(pq, path: Path, required: Sequence[str]):

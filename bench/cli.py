@@ -96,12 +96,14 @@ def run(
     method_timeout: Optional[float] = typer.Option(None, "--method-timeout", min=1,
                                                    help="Seconds a method may spend on one protocol before it is recorded as failed."),
     lock_wait: float = typer.Option(0.0, "--lock-wait", min=0, help="Seconds to wait for another run's lock on the results folder."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="I/N: evaluate the I-th of N deterministic query slices (combine with `bench merge`)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
     """Run methods x protocols and write results/<method>/<protocol>.json."""
     from bench.cache import default_cache_dir
     from bench.progress import Tracker
     from bench.runner import OVERWRITE_MODES, RunConfig, run as run_all
+    from bench.shard import parse_shard
 
     if overwrite not in OVERWRITE_MODES:
         raise typer.BadParameter(f"must be one of {', '.join(OVERWRITE_MODES)}", param_hint="--overwrite")
@@ -112,7 +114,8 @@ def run(
                        limit=limit, seed=seed, overwrite=overwrite, n_boot=bootstrap,
                        method_options=_parse_options(option + ([f"ours.checkpoint={ours_checkpoint}"] if ours_checkpoint else [])
                                                      + _model_path_option(_split(methods), model_path)),
-                       method_timeout=method_timeout, lock_wait=lock_wait)
+                       method_timeout=method_timeout, lock_wait=lock_wait,
+                       shard=None if shard is None else parse_shard(shard))
     console.print(f"Dataset {ds.name} ({len(ds)} samples, fingerprint {ds.fingerprint[:12]})")
     styles = {"ok": "green", "skipped": "dim", "unavailable": "yellow", "not_applicable": "dim",
               "failed": "red"}
@@ -246,6 +249,18 @@ def plot(
     for path in made:
         if path is not None:
             _console().print(f"wrote {path}")
+
+
+@app.command()
+def merge(
+    shards: list[Path] = typer.Argument(..., help="Results folders of `bench run --shard i/n`, one per shard."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the merged results go."),
+):
+    """Combine shard results into whole results, metrics identical to an unsharded run."""
+    from bench.shard import merge as merge_shards
+
+    for item in merge_shards(shards, results_dir):
+        _console().print(f"merged {item}")
 
 
 @app.command()

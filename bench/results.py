@@ -42,10 +42,12 @@ def rankings_path(result_file: Path) -> Path:
 
 
 def run_key(*, method_cache_key: str, protocol: str, protocol_version: str, dataset_fingerprint: str,
-            limit: int | None, seed: int, n_boot: int, text_policy: dict) -> str:
+            limit: int | None, seed: int, n_boot: int, text_policy: dict, shard: str | None = None) -> str:
     ident = {"schema": RESULT_SCHEMA_VERSION, "method": method_cache_key, "protocol": protocol,
              "protocol_version": protocol_version, "dataset": dataset_fingerprint, "limit": limit,
              "seed": seed, "n_boot": n_boot, "text_policy": text_policy}
+    if shard is not None:   # absent for whole runs, so their keys match a merge of shards
+        ident["shard"] = shard
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:32]
 
 

@@ -61,6 +61,7 @@ class MethodInfo:
         data = asdict(self)
         data["family"] = self.family.value
         data["requires"] = list(self.requires)
+        data["cache_key"] = self.cache_key()
         return data
 
     def cache_key(self) -> str:

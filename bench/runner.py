@@ -47,6 +47,7 @@ class RunConfig:
     n_boot: int = 1000
     method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     method_timeout: float | None = None   # seconds per method and protocol (main thread only)
+    shard: tuple[int, int] | None = None  # (i, n): this run's slice of the queries (bench.shard)
     lock_wait: float = 0.0                # seconds to wait for another run's lock on results_dir
 
 
@@ -100,6 +101,12 @@ def _run(dataset: Dataset, config: RunConfig, tracker: Tracker, report: Callable
         raise ValueError(f"overwrite must be one of {OVERWRITE_MODES}")
     specs = [get_protocol(p) for p in config.protocols]  # unknown names fail before any work
     tasks = {spec.name: spec.build(dataset, limit=config.limit, seed=config.seed) for spec in specs}
+    if config.shard is not None:
+        from bench.shard import shard_task
+
+        tasks = {name: shard_task(task, *config.shard) for name, task in tasks.items()}
+        specs = [spec for spec in specs if tasks[spec.name] is not None]
+        tasks = {name: task for name, task in tasks.items() if task is not None}
     # Decode every image first: a corrupt file is the dataset's fault, reported as such
     # before any result is written, not as a method failure.
     needed = sorted({k for task in tasks.values() for k in task.all_image_keys()})
@@ -139,7 +146,7 @@ def _run(dataset: Dataset, config: RunConfig, tracker: Tracker, report: Callable
             key = run_key(method_cache_key=info.cache_key(), protocol=spec.name,
                           protocol_version=spec.version, dataset_fingerprint=dataset.fingerprint,
                           limit=config.limit, seed=config.seed, n_boot=config.n_boot,
-                          text_policy=TEXT_POLICY)
+                          text_policy=TEXT_POLICY, shard=_shard_label(config))
             if _should_skip(path, key, config.overwrite):
                 emit(Outcome(info.name, spec.name, "skipped", "up to date", path))
                 continue
@@ -196,7 +203,8 @@ def _record(info: MethodInfo, spec, dataset: Dataset, config: RunConfig, status:
         "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint,
                     "n_samples": len(dataset), "note": dataset.manifest.get("builder", {}).get("note")},
         "config": {"limit": config.limit, "seed": config.seed, "n_bootstrap": config.n_boot,
-                   "text_policy": TEXT_POLICY},
+                   "text_policy": TEXT_POLICY,
+                   **({"shard": _shard_label(config)} if config.shard is not None else {})},
         "provenance": {**provenance(), "created_at": dt.datetime.now(dt.timezone.utc)
                        .isoformat(timespec="seconds")},
         "environment": environment(),
@@ -205,6 +213,10 @@ def _record(info: MethodInfo, spec, dataset: Dataset, config: RunConfig, status:
         "rankings_file": rankings_file,
         "error": error,
     }
+
+
+def _shard_label(config: RunConfig) -> str | None:
+    return None if config.shard is None else f"{config.shard[0]}/{config.shard[1]}"
 
 
 def _existing(path: Path):

@@ -124,7 +124,6 @@ class HFContrastive(EmbeddingRetriever):
 
     def _load(self):
         if self._model is None:
-            import torch
             from transformers import AutoModel, AutoTokenizer
             from transformers.utils import logging as hf_logging
 
@@ -135,7 +134,6 @@ class HFContrastive(EmbeddingRetriever):
                 raise TypeError(f"{self.repo_id} ({type(model).__name__}) is not a dual encoder")
             processor = pil_image_processor(path)
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            torch.set_grad_enabled(False)
             self._model = (model, processor, tokenizer)
         return self._model
 

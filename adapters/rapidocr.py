@@ -78,16 +78,28 @@ def _layers():
     return onnx_layers(_package_dir() / "models" / MODEL_FILE, (1, 3, HEIGHT, MIN_WIDTH))
 
 
-class RapidOCR(TranscriptionRetriever):
+class _PPOCRv4Method:
+    """What both RapidOCR methods share: the model in the wheel, its layers, its batch size."""
+
     batch_size = 64
 
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
         self.rec_batch = int(self.options.get("rec_batch", 16))
-        self._recogniser = None
 
     def availability(self) -> Availability:
         return _availability()
+
+    def compute_layers(self):
+        # At the recogniser's base width (320): wider words cost proportionally more. What follows
+        # the network (greedy decoding, CTC lexicon scoring) is digital work, not counted.
+        return _layers()
+
+
+class RapidOCR(_PPOCRv4Method, TranscriptionRetriever):
+    def __init__(self, spec=None, options=None):
+        super().__init__(spec, options)
+        self._recogniser = None
 
     @property
     def info(self) -> MethodInfo:
@@ -101,9 +113,6 @@ class RapidOCR(TranscriptionRetriever):
             preprocessing="RGB uint8, RapidOCR resize to height 48 (batch width = widest aspect, >= 320)",
             config={"languages": "one model for en/es/zh (Chinese + Latin character set)",
                     "characters_missing": MISSING_CHARS, "rec_batch": self.rec_batch})
-
-    def compute_layers(self):
-        return _layers()   # at the recogniser's base width (320); wider words cost proportionally more
 
     def _load(self):
         if self._recogniser is None:
@@ -165,17 +174,11 @@ class PosteriorModel:
         return out
 
 
-class RapidOCRCTC(ScoringRetriever):
-    batch_size = 64
-
+class RapidOCRCTC(_PPOCRv4Method, ScoringRetriever):
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
-        self.rec_batch = int(self.options.get("rec_batch", 16))
         self._model: PosteriorModel | None = None
         self._compiled: dict[tuple[str, ...], object] = {}
-
-    def availability(self) -> Availability:
-        return _availability()
 
     @property
     def info(self) -> MethodInfo:
@@ -190,9 +193,6 @@ class RapidOCRCTC(ScoringRetriever):
             config={"languages": "one model for en/es/zh (Chinese + Latin character set)",
                     "characters_missing": MISSING_CHARS,
                     "missing_character_policy": "accent-less base letter, else an unknown-character state"})
-
-    def compute_layers(self):
-        return _layers()   # the CTC lexicon scoring that follows is digital work, not counted
 
     def _load(self) -> PosteriorModel:
         if self._model is None:

@@ -107,12 +107,21 @@ def _run(dataset: Dataset, config: RunConfig, tracker: Tracker, report: Callable
         tasks = {name: shard_task(task, *config.shard) for name, task in tasks.items()}
         specs = [spec for spec in specs if tasks[spec.name] is not None]
         tasks = {name: task for name, task in tasks.items() if task is not None}
-    # Decode every image first: a corrupt file is the dataset's fault, reported as such
-    # before any result is written, not as a method failure.
-    needed = sorted({k for task in tasks.values() for k in task.all_image_keys()})
-    for chunk in tracker.track([needed[i:i + 512] for i in range(0, len(needed), 512)],
-                               len(needed), "decoding images"):
-        dataset.image_items(chunk)
+    decoded = False
+
+    def decode_all() -> None:
+        # Every image is decoded before the first computation: a corrupt file is the dataset's
+        # fault, reported as such, never as a method failure. A run with nothing to compute
+        # (everything up to date) skips it.
+        nonlocal decoded
+        if decoded:
+            return
+        needed = sorted({k for task in tasks.values() for k in task.all_image_keys()})
+        for chunk in tracker.track([needed[i:i + 512] for i in range(0, len(needed), 512)],
+                                   len(needed), "decoding images"):
+            dataset.image_items(chunk)
+        decoded = True
+
     outcomes: list[Outcome] = []
 
     def emit(o: Outcome) -> None:
@@ -157,6 +166,7 @@ def _run(dataset: Dataset, config: RunConfig, tracker: Tracker, report: Callable
                 emit(Outcome(info.name, spec.name, STATUS_NOT_APPLICABLE, "needs embeddings", path))
                 continue
             task = tasks[spec.name]
+            decode_all()
             outputs.timings = type(outputs.timings)()
             started = time.perf_counter()
             try:

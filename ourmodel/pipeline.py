@@ -139,8 +139,13 @@ def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path |
         backbone = {"backbone": "PP-OCRv4 rec (ch_PP-OCRv4_rec_infer.onnx, rapidocr-onnxruntime), frozen",
                     "backbone_sha256": model_digest()}
     elif config.backbone == "ppocr-int8":
+        import hashlib
+
+        from ourmodel.quantize import BACKBONE_FILE, default_int8_dir
+
+        int8 = (default_int8_dir() / BACKBONE_FILE).read_bytes()
         backbone = {"backbone": "PP-OCRv4 rec quantised to int8 (ourmodel.quantize), frozen",
-                    "backbone_sha256": model_digest()}
+                    "backbone_sha256": model_digest(), "backbone_int8_sha256": hashlib.sha256(int8).hexdigest()}
     else:
         backbone = {"backbone": "MobileNetV3-Small from scratch (plain torch)"}
     # The int8 backbone feeds the same head architecture as the fp32 one.

@@ -10,13 +10,17 @@ calibration on training images. Convolutions are quantised; the attention
 MatMuls stay fp32 (quantising them cost far more accuracy than time saved).
 
     python -m ourmodel.quantize --out ourmodel/checkpoints/ours-int8 [--dataset PATH]
+
+The head then either stays the fp32 checkpoint's (post-training quantisation alone: the
+features shift enough that accuracy collapses, see README) or is fine-tuned on the int8
+features: ``bench train --set backbone='"ppocr-int8"' --set init_from='"ourmodel/checkpoints/ours"'
+--set text_lr_scale=0`` and its ``final/`` files copied into the int8 folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -86,8 +90,6 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--dataset", type=Path, default=None, help="default: the embedded benchmark")
-    parser.add_argument("--head", type=Path, default=Path(__file__).parent / "checkpoints" / "ours",
-                        help="checkpoint whose head and text projector go with the int8 backbone")
     args = parser.parse_args(argv)
     from bench.data.store import load_dataset
 
@@ -98,12 +100,9 @@ def main(argv=None) -> None:
     dataset = load_dataset(args.dataset)
     args.out.mkdir(parents=True, exist_ok=True)
     quantize_backbone(calibration_images(dataset, RECIPE["calibration_images"]), args.out / BACKBONE_FILE)
-    for name in ("model.safetensors", "config.json"):
-        if args.head.resolve() != args.out.resolve():
-            shutil.copyfile(args.head / name, args.out / name)
     (args.out / "quantization.json").write_text(json.dumps(
-        {"recipe": RECIPE, "calibration_dataset": dataset.name, "calibration_fingerprint": dataset.fingerprint,
-         "head_from": str(args.head)}, indent=2, sort_keys=True) + "\n")
+        {"recipe": RECIPE, "calibration_dataset": dataset.name, "calibration_fingerprint": dataset.fingerprint},
+        indent=2, sort_keys=True) + "\n")
     print(f"wrote {args.out / BACKBONE_FILE} ({(args.out / BACKBONE_FILE).stat().st_size / 1e6:.1f} MB)")
 
 

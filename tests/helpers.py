@@ -54,3 +54,16 @@ def set_cell(path: Path, column: str, row: int, value) -> None:
         return table.set_column(table.schema.get_field_index(column), column, pa.array(values))
 
     rewrite_samples(path, change)
+
+
+def plugin_site(folder: Path, module: str, source: str, entry_points: dict[str, str]) -> Path:
+    """A folder that, on PYTHONPATH, installs ``module`` as a distribution registering adapters
+    through the ``hwr_bench.adapters`` entry point group (as a pip-installed plugin would)."""
+    dist = module.replace("_", "-")
+    info = folder / f"{module}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (folder / f"{module}.py").write_text(source)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[hwr_bench.adapters]\n" + "".join(f"{name} = {target}\n" for name, target in entry_points.items()))
+    return folder

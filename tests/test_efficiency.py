@@ -99,12 +99,10 @@ def test_efficiency_command_writes_records_the_leaderboard_shows(tmp_path, toy_d
 
     from test_cli import bench
 
-    site = tmp_path / "site"
-    (site / "hwr_eff_demo-0.1.dist-info").mkdir(parents=True)
-    (site / "hwr_eff_demo.py").write_text(PLUGIN)
-    (site / "hwr_eff_demo-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: hwr-eff-demo\nVersion: 0.1\n")
-    (site / "hwr_eff_demo-0.1.dist-info" / "entry_points.txt").write_text(
-        "[hwr_bench.adapters]\nwidth = hwr_eff_demo:WidthEmbedding\nwidth-int8 = hwr_eff_demo:WidthEmbedding\n")
+    from helpers import plugin_site
+
+    site = plugin_site(tmp_path / "site", "hwr_eff_demo", PLUGIN, {"width": "hwr_eff_demo:WidthEmbedding",
+                                                                  "width-int8": "hwr_eff_demo:WidthEmbedding"})
     common = dict(cwd=tmp_path, extra_path=site)
     bench("run", "--methods", "width,width-int8", "-o", "width-int8.int8=1", "--dataset", str(toy_dataset_path),
           "--quiet", "--bootstrap", "0", **common)

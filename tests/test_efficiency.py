@@ -52,6 +52,7 @@ def test_cim_estimate_of_a_single_layer():
     assert est.cores == 2 * 2 and est.chips == 1                      # 300 rows -> 2, 200 signed cols -> 2
     assert est.energy_uj == pytest.approx(2 * 300 * 200 * 10 / 6.44e12 * 1e6)
     assert est.latency_us == pytest.approx(10 * (8 * 0.27 + 10 * 0.3))
+    assert est.pipelined_us_per_image == pytest.approx(2 * 300 * 200 * 10 / (0.264e12 * 4 / 48) * 1e6)
     low = estimate([fc], "int4")
     assert low.energy_uj == pytest.approx(2 * 600_000 / 15.95e12 * 1e6) and low.latency_us < est.latency_us
 

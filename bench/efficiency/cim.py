@@ -11,11 +11,14 @@ Depthwise convolutions are packed block-diagonally: one channel is a
 Cost, from the chip's measured 48-core figures at each input/output bit width:
 
 * energy = 2 x MACs / (TOPS/W) (one MAC = two operations);
-* time of one matrix-vector product on a layer's cores =
+* single-image latency: one matrix-vector product on a layer's cores takes
   in_bits x 0.27 us (bit-serial input integration) + out_bits x 0.3 us (ADC
-  steps); a layer runs its ``applications`` one after another, layers on
-  separate cores one after another for one image (no pipelining or weight
-  duplication, so this is a single-image latency, not a throughput).
+  steps); a layer runs its ``applications`` one after another and layers run
+  one after another (no weight duplication): convolutions with thousands of
+  output positions make this long;
+* pipelined time per image: the chip's measured throughput (TOPS for 48
+  cores) scaled to the cores the model occupies, i.e. every mapped core kept
+  busy on a stream of images.
 
 It counts array work only: no digital operations (activations, pooling,
 normalisation, attention between activations), no data movement, no
@@ -51,6 +54,7 @@ class CIMEstimate:
     macs_not_mapped: int
     energy_uj: float
     latency_us: float
+    pipelined_us_per_image: float
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -67,7 +71,7 @@ def cores_for(layer: Layer) -> int:
 
 def estimate(layers: Sequence[Layer], precision: str = "int8") -> CIMEstimate:
     in_bits, out_bits = PRESETS[precision]
-    _tops, tops_per_watt = MEASURED[(in_bits, out_bits)]
+    tops, tops_per_watt = MEASURED[(in_bits, out_bits)]
     mapped = [layer for layer in layers if layer.has_weights]
     macs = sum(layer.macs for layer in mapped)
     cores = sum(cores_for(layer) for layer in mapped)
@@ -77,4 +81,5 @@ def estimate(layers: Sequence[Layer], precision: str = "int8") -> CIMEstimate:
         chips=math.ceil(cores / CORES_PER_CHIP) if cores else 0,
         macs_mapped=int(macs), macs_not_mapped=int(sum(layer.macs for layer in layers if not layer.has_weights)),
         energy_uj=2 * macs / (tops_per_watt * 1e12) * 1e6,
-        latency_us=sum(layer.applications for layer in mapped) * step_us)
+        latency_us=sum(layer.applications for layer in mapped) * step_us,
+        pipelined_us_per_image=(2 * macs / (tops * 1e12 * cores / CORES_PER_CHIP) * 1e6) if cores else 0.0)

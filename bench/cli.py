@@ -97,6 +97,9 @@ def run(
                                                    help="Seconds a method may spend on one protocol before it is recorded as failed."),
     lock_wait: float = typer.Option(0.0, "--lock-wait", min=0, help="Seconds to wait for another run's lock on the results folder."),
     shard: Optional[str] = typer.Option(None, "--shard", help="I/N: evaluate the I-th of N deterministic query slices (combine with `bench merge`)."),
+    engine: str = typer.Option("local", "--engine", help="local | ray (method x shard jobs on a Ray cluster, merged here)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address (default: start a local instance)."),
+    ray_shards: int = typer.Option(2, "--ray-shards", min=1, help="Query shards per method with --engine ray."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
     """Run methods x protocols and write results/<method>/<protocol>.json."""
@@ -119,6 +122,17 @@ def run(
     console.print(f"Dataset {ds.name} ({len(ds)} samples, fingerprint {ds.fingerprint[:12]})")
     styles = {"ok": "green", "skipped": "dim", "unavailable": "yellow", "not_applicable": "dim",
               "failed": "red"}
+
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter("must be local or ray", param_hint="--engine")
+    if engine == "ray":
+        from bench.engines.ray_engine import run_on_ray
+
+        if shard is not None:
+            raise typer.BadParameter("--engine ray makes its own shards (--ray-shards)", param_hint="--shard")
+        merged = run_on_ray(ds, config, shards=ray_shards, address=ray_address, report=console.print)
+        console.print(f"merged {len(merged)} result(s) into {results_dir}")
+        return
 
     with Tracker(enabled=not quiet and sys.stderr.isatty()) as tracker:
         def report(o):

@@ -84,8 +84,13 @@ def main() -> None:
     args = parser.parse_args()
     report = {"benchmark": "encoder", "machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
                                                   "python": platform.python_version()}, "rows": {}}
+    import importlib.util
+
     for name, fn in (("ours", bench_ours), ("ours-int8", lambda t, r: bench_ours(t, r, int8=True)),
                      ("mnv3", bench_mnv3)):
+        if name == "mnv3" and importlib.util.find_spec("torch") is None:
+            report["skipped"] = {name: "torch is not installed (pip install -e '.[train]')"}
+            continue
         report["rows"][name] = [row for threads in (1, 2) for row in fn(threads, args.repeats)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

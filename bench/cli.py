@@ -105,6 +105,8 @@ def run(
     """Run methods x protocols and write results/<method>/<protocol>.json."""
     from bench.cache import default_cache_dir
     from bench.progress import Tracker
+    from rich.markup import escape
+
     from bench.runner import OVERWRITE_MODES, RunConfig, run as run_all
     from bench.shard import parse_shard
 
@@ -130,13 +132,15 @@ def run(
 
         if shard is not None:
             raise typer.BadParameter("--engine ray makes its own shards (--ray-shards)", param_hint="--shard")
-        merged = run_on_ray(ds, config, shards=ray_shards, address=ray_address, report=console.print)
+        merged = run_on_ray(ds, config, shards=ray_shards, address=ray_address,
+                            report=lambda line: console.print(escape(line)))
         console.print(f"merged {len(merged)} result(s) into {results_dir}")
         return
 
     with Tracker(enabled=not quiet and sys.stderr.isatty()) as tracker:
         def report(o):
-            line = f"[{styles.get(o.status, '')}]{o.status:>14}[/] {o.method:<24} {o.protocol:<6} {o.message}"
+            line = (f"[{styles.get(o.status, '')}]{o.status:>14}[/] {escape(o.method):<24} {o.protocol:<6} "
+                    f"{escape(o.message)}")
             console.print(line)
         outcomes = run_all(ds, config, tracker=tracker, report=report)
     failed = [o for o in outcomes if o.status == "failed"]
@@ -161,6 +165,7 @@ def _model_path_option(methods: list[str], model_path: Path | None) -> list[str]
 @app.command()
 def methods():
     """List registered methods (built-in and entry points) and whether they can run here."""
+    from rich.markup import escape
     from rich.table import Table
 
     from bench.registry import create, registrations
@@ -177,7 +182,7 @@ def methods():
                 avail = "yes" if a.ok else f"no: {a.reason}" + (f" (fix: {a.fix})" if a.fix else "")
         except Exception as exc:
             family, group, avail = "?", "?", f"broken: {type(exc).__name__}: {exc}"
-        table.add_row(name, family, group, reg.source, avail)
+        table.add_row(*(escape(str(cell)) for cell in (name, family, group, reg.source, avail)))
     _console().print(table)
 
 
@@ -203,6 +208,8 @@ def efficiency(
 ):
     """Params, MACs, latency (batch 1 and batched), peak memory and the compute-in-memory
     estimate per method; writes results/<method>/efficiency.json."""
+    from rich.markup import escape
+
     from bench.efficiency.measure import measure_isolated, write_efficiency
     from bench.registry import resolve
 
@@ -218,14 +225,14 @@ def efficiency(
         if record["status"] == "ok":
             lat = record["latency_ms"]
             macs = record.get("macs_per_image")
-            console.print(f"[green]{'ok':>12}[/] {label:<20} "
+            console.print(f"[green]{'ok':>12}[/] {escape(label):<20} "
                           f"MACs {'—' if macs is None else f'{macs / 1e6:.1f}M'}  "
                           + "  ".join(f"{k} {v:.2f} ms" for k, v in lat.items())
                           + f"  peak {record['peak_rss_mb']:.0f} MB  -> {path}")
         else:
             err = record.get("error", {})
-            console.print(f"[yellow]{record['status']:>12}[/] {label:<20} "
-                          f"{err.get('reason') or err.get('message', '')}")
+            console.print(f"[yellow]{record['status']:>12}[/] {escape(label):<20} "
+                          + escape(err.get('reason') or err.get('message', '')))
 
 
 @app.command()
@@ -237,6 +244,8 @@ def plot(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Accuracy vs latency, cross-lingual heatmaps, embedding projections, int8/CIM bars."""
+    from rich.markup import escape
+
     from bench import plots
     from bench.cache import default_cache_dir
     from bench.registry import create
@@ -253,7 +262,8 @@ def plot(
             method = create(name)
             available = method.availability()
             if not available.ok:
-                _console(stderr=True).print(f"[yellow]skipping the {name} projection: {available.reason}[/]")
+                _console(stderr=True).print(f"[yellow]skipping the {escape(name)} projection: "
+                                            f"{escape(available.reason)}[/]")
                 continue
             if method.info.family.value != "embedding":
                 _console(stderr=True).print(f"[yellow]skipping the {name} projection: not an embedding method[/]")

@@ -6,6 +6,9 @@ matrix: it scores a chunk of queries at a time (``bench.ranking.CHUNK_CELLS`` sc
 the top k by partition and a relevant item's rank by counting, so time is linear in the gallery
 and memory is the gallery plus one chunk.
 
+Where faiss-cpu is installed (extra ``[faiss]``) each size is also searched with faiss: exact
+(flat inner product) and approximate (HNSW), with HNSW's recall@10 against the exact top-10.
+
 Writes benchmarks/results/search.json. Run: python benchmarks/search.py [--queries N] [--galleries ...]
 """
 
@@ -28,7 +31,37 @@ def _unit(rng, n, dim):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def measure(n_queries: int, n_gallery: int, dim: int = 128, seed: int = 0) -> dict:
+def faiss_comparison(q, g, exact_top, hnsw_max: int) -> dict:
+    """faiss (extra [faiss]) on the same vectors: exact flat search, and HNSW with its recall@10
+    against the harness's exact top-10."""
+    try:
+        import faiss
+    except ImportError:
+        return {"skipped": "faiss-cpu is not installed (pip install -e '.[faiss]')"}
+    out = {"version": faiss.__version__}
+    flat = faiss.IndexFlatIP(g.shape[1])
+    flat.add(g)
+    start = time.perf_counter()
+    flat.search(q, 10)
+    out["flat_exact_seconds"] = round(time.perf_counter() - start, 3)
+    if len(g) > hnsw_max:
+        out["hnsw"] = f"skipped above {hnsw_max} items (build time)"
+        return out
+    hnsw = faiss.IndexHNSWFlat(g.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    start = time.perf_counter()
+    hnsw.add(g)
+    build = time.perf_counter() - start
+    hnsw.hnsw.efSearch = 64
+    start = time.perf_counter()
+    _, found = hnsw.search(q, 10)
+    search = time.perf_counter() - start
+    recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found.tolist(), exact_top.tolist())]))
+    out["hnsw"] = {"M": 32, "efSearch": 64, "build_seconds": round(build, 3), "search_seconds": round(search, 3),
+                   "recall_at_10": round(recall, 4)}
+    return out
+
+
+def measure(n_queries: int, n_gallery: int, dim: int = 128, seed: int = 0, hnsw_max: int = 100_000) -> dict:
     from bench.ranking import CHUNK_CELLS, cosine_scorer, rank_queries
 
     rng = np.random.default_rng(seed)
@@ -44,13 +77,15 @@ def measure(n_queries: int, n_gallery: int, dim: int = 128, seed: int = 0) -> di
     for i in range(0, n_queries, max(1, n_queries // 5)):
         full = np.argsort(-(q[i] @ g.T), kind="stable")[:10]
         assert ranking.top_idx[i].tolist() == full.tolist()
-    return {"queries": n_queries, "gallery": n_gallery, "dim": dim, "seconds": round(seconds, 3),
+    row = {"queries": n_queries, "gallery": n_gallery, "dim": dim, "seconds": round(seconds, 3),
             "queries_per_second": round(n_queries / seconds, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "rss_before_ranking_mb": round(before, 1),
             "gallery_mb": round(g.nbytes / 2**20, 1),
             "full_score_matrix_mb_never_held": round(n_queries * n_gallery * 8 / 2**20, 1),
             "chunk_cells": CHUNK_CELLS}
+    row["faiss"] = faiss_comparison(q, g, ranking.top_idx, hnsw_max)
+    return row
 
 
 def _child(queue, n_queries, n_gallery):

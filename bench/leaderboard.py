@@ -120,12 +120,13 @@ def build_leaderboard(results_dir: Path) -> str:
                         if r.data["dataset"]["fingerprint"] == ref_fp} - {""})
         lines += [f"Dataset: {', '.join(names)} (fingerprint `{ref_fp[:16]}`)."
                   + "".join(f" Note: {n}." for n in notes), ""]
+    efficiency = {rec["method"]["name"]: rec for rec in _load_efficiency(results_dir)}
     used_marks: set[str] = set()
     for protocol, title, columns_fn in TABLES:
         rows = [r for r in results if r.protocol == protocol and r.status == STATUS_OK]
         if not rows:
             continue
-        table, marks = _table(rows, columns_fn(), ref_fp, by_method)
+        table, marks = _table(rows, columns_fn(), ref_fp, by_method, efficiency)
         used_marks |= marks
         lines += [f"## {title}", "", PROTOCOLS[protocol].description + ".", "", table, ""]
 
@@ -159,7 +160,8 @@ def build_leaderboard(results_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def _table(rows: list[StoredResult], columns: list[_Column], ref_fp, by_method) -> tuple[str, set[str]]:
+def _table(rows: list[StoredResult], columns: list[_Column], ref_fp, by_method,
+           efficiency: dict[str, dict]) -> tuple[str, set[str]]:
     values = {id(r): [c.getter(r.data) for c in columns] for r in rows}
     best: list = []
     for i, c in enumerate(columns):
@@ -197,9 +199,11 @@ def _table(rows: list[StoredResult], columns: list[_Column], ref_fp, by_method) 
                     if ci:
                         text += f" ({ci[0]:.3f}–{ci[1]:.3f})"
                 cells.append(text)
-            params = r.data["method"].get("params")
+            # Sizes from `bench efficiency` where measured (newer than a result's own record).
+            measured = efficiency.get(r.method, {})
+            params = measured.get("params", r.data["method"].get("params"))
             cells.append(MISSING if params is None else f"{params / 1e6:.2f}")
-            size = r.data["method"].get("model_bytes")
+            size = measured.get("model_bytes", r.data["method"].get("model_bytes"))
             cells.append(MISSING if size is None else f"{size / 1e6:.1f}")
             latency = _latency(by_method, r.method)
             cells.append(MISSING if latency is None else f"{latency:.2f}")

@@ -139,6 +139,8 @@ def build_leaderboard(results_dir: Path) -> str:
             lines.append(f"- {SUBSET} computed on a subset of the queries (`--limit`).")
         lines.append("")
 
+    lines += ["Run latency is the evaluation run's own time per computed image (batched); "
+              "`bench efficiency` measures latency properly (table below).", ""]
     lines += _efficiency_section(results_dir, results)
     figures = sorted(p.name for p in (Path(results_dir) / "plots").glob("*.png"))
     if figures:
@@ -172,7 +174,7 @@ def _table(rows: list[StoredResult], columns: list[_Column], ref_fp, by_method,
         else:
             best.append(max(pool) if c.higher else min(pool))
 
-    header = ["Method"] + [c.title for c in columns] + ["Params (M)", "Weights (MB)", "Latency (ms/img)"]
+    header = ["Method"] + [c.title for c in columns] + ["Params (M)", "Weights (MB)", "Run latency (ms/img)"]
     out = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     marks: set[str] = set()
     groups = sorted({r.data["method"]["group"] for r in rows},

@@ -169,3 +169,32 @@ class OursInt8(Ours):
             self._features = PPOCRFeatures(model=onnx.load(str(self.int8_dir / BACKBONE_FILE)))
         return self._model
 
+
+
+class OursAblation(Ours):
+    """``ours-ablate:NAME``: a reduced-budget ablation checkpoint (``bench ablate``)."""
+
+    def __init__(self, spec=None, options=None):
+        super().__init__(spec, options)
+        if not spec:
+            raise ValueError("ours-ablate needs a variant name, e.g. ours-ablate:no-sem")
+        if not self.options.get("checkpoint"):
+            self.checkpoint = Path("runs") / "ablate" / spec / "final"
+
+    @property
+    def info(self) -> MethodInfo:
+        import json
+
+        from ourmodel.ablation import ABLATIONS
+
+        base = super().info
+        steps = "?"
+        config = self.checkpoint / "config.json"
+        if config.is_file():
+            steps = json.loads(config.read_text()).get("extra", {}).get("train_config", {}).get("steps", "?")
+        removed = ABLATIONS.get(self.spec, ("unknown variant", {}))[0]
+        return MethodInfo(
+            name=f"ours-ablate:{self.spec}", family=base.family, group="ablation", version=base.version,
+            description=f"ours trained {steps} steps on the small train split only, without {removed}",
+            params=base.params, model_bytes=base.model_bytes, licence=base.licence, requires=base.requires,
+            preprocessing=base.preprocessing, config={**base.config, "ablation": self.spec, "steps": steps})

@@ -353,6 +353,39 @@ def train_cmd(
 
 
 @app.command()
+def ablate(
+    out: Path = typer.Option(Path("runs/ablate"), "--out", help="Folder of the ablation runs (resumable)."),
+    steps: int = typer.Option(300, "--steps", min=10, help="Training steps per variant (the reduced budget)."),
+    variants: str = typer.Option("full,no-sem,no-lexicon-i2t,infonce-only,no-stage2", "--variants"),
+    protocols: str = typer.Option("id,ood,xling", "--protocols", "-p"),
+    limit: Optional[int] = typer.Option(300, "--limit", min=1, help="Queries per language or direction."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir"),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", "-d"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """The paper's Table 5 at a reduced budget: train each variant with one learning signal
+    switched off, evaluate it as ours-ablate:NAME; results join the leaderboard's ablation rows."""
+    from rich.markup import escape
+
+    from bench.cache import default_cache_dir
+    from bench.runner import RunConfig, run as run_all
+    from ourmodel.ablation import train_ablations
+
+    console = _console()
+    ds = _load_or_build_default(dataset, quiet)
+    names = _split(variants)
+    console.print(f"Ablations at a reduced budget: {steps} steps each, {ds.name} train split only, "
+                  f"evaluated on {protocols} with at most {limit} queries per subtask.")
+    checkpoints = train_ablations(ds, out, default_cache_dir(), steps, names, log=console.print)
+    methods = [f"ours-ablate:{n}" for n in names]
+    config = RunConfig(methods=methods, protocols=_split(protocols), results_dir=results_dir,
+                       cache_dir=default_cache_dir() / "outputs", limit=limit, n_boot=1000,
+                       method_options={m: {"checkpoint": str(checkpoints[n])} for m, n in zip(methods, names)})
+    for o in run_all(ds, config):
+        console.print(f"{o.status:>14} {escape(o.method):<28} {o.protocol:<6} {escape(o.message)}")
+
+
+@app.command()
 def curves(
     runs: list[Path] = typer.Argument(..., help="Training run folders (or their curve.jsonl files)."),
     out: Path = typer.Option(Path("results/ours/training/curves.png"), "--out"),

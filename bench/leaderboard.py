@@ -18,7 +18,8 @@ from bench.schema import LANGUAGES, XLING_DIRECTIONS
 
 GROUP_TITLES = {"reference": "Reference baselines", "two-stage": "Two-stage (OCR, then lexicon matching)",
                 "end-to-end": "End-to-end embedding", "vlm": "General vision-language models",
-                "ours": "Ours"}
+                "ours": "Ours",
+                "ablation": "Ours, ablations (`bench ablate`: reduced budget, small train split only; compare within this group)"}
 STALE, SUBSET = "†", "‡"
 MISSING = "—"
 

@@ -42,6 +42,7 @@ BUILTIN_METHODS: dict[str, str] = {
     "openai:": "adapters.openai_chat:OpenAIChat",
     "ours": "adapters.ours:Ours",
     "ours-int8": "adapters.ours:OursInt8",
+    "ours-ablate:": "adapters.ours:OursAblation",
 }
 
 # What `bench run` runs with no --methods: the built-in methods that run offline from a plain

@@ -38,7 +38,7 @@ class Family(str, Enum):
 
 
 # Leaderboard sections, in the paper's order; "reference" holds sanity baselines.
-GROUPS: tuple[str, ...] = ("reference", "two-stage", "end-to-end", "vlm", "ours")
+GROUPS: tuple[str, ...] = ("reference", "two-stage", "end-to-end", "vlm", "ours", "ablation")
 
 
 @dataclass(frozen=True)

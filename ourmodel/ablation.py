@@ -1,0 +1,43 @@
+"""The paper's Table 5 at a reduced budget: the same training with one signal switched off.
+
+Every variant trains from scratch on the default benchmark's train split only, for the same
+(small) number of steps, so the variants are comparable with each other, not with the shipped
+``ours``. ``bench ablate`` trains them (resumably) and evaluates each as ``ours-ablate:NAME``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from ourmodel.train import TrainConfig
+
+# name -> (what is switched off, TrainConfig overrides)
+ABLATIONS: dict[str, tuple[str, dict]] = {
+    "full": ("nothing (InfoNCE i2t + t2i, L_sem, full-lexicon i2t, stage 2)", {}),
+    "no-sem": ("the semantic-consistency loss L_sem (λ = 0)", {"lam": 0.0}),
+    "no-lexicon-i2t": ("the full-lexicon image→text term (the paper's objective)", {"lexicon_i2t": 0.0}),
+    "infonce-only": ("L_sem and the full-lexicon term: symmetric InfoNCE alone", {"lam": 0.0, "lexicon_i2t": 0.0}),
+    "no-stage2": ("stage 2 (the 10x lower learning rate for the last 30% of steps)", {"stage2_fraction": 0.0}),
+}
+
+
+def ablation_config(name: str, steps: int) -> TrainConfig:
+    if name not in ABLATIONS:
+        raise ValueError(f"unknown ablation {name!r} (known: {', '.join(ABLATIONS)})")
+    base = TrainConfig(steps=steps, val_every=steps, checkpoint_every=max(50, steps // 4))
+    return replace(base, **ABLATIONS[name][1])
+
+
+def train_ablations(dataset, out: Path, cache_root: Path | None, steps: int, names, *, log=print) -> dict[str, Path]:
+    """Train every named variant into ``out/NAME`` (resuming where a run stopped)."""
+    from ourmodel.pipeline import run_training
+
+    done = {}
+    for name in names:
+        folder = Path(out) / name
+        if not (folder / "final" / "model.safetensors").is_file():
+            log(f"training ablation {name} ({steps} steps)")
+            run_training(dataset, folder, ablation_config(name, steps), cache_root, log=log)
+        done[name] = folder / "final"
+    return done

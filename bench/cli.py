@@ -249,6 +249,7 @@ def plot(
     from bench import plots
     from bench.cache import default_cache_dir
     from bench.registry import create
+    from bench.results import method_dir_name
 
     out = out or results_dir / "plots"
     out.mkdir(parents=True, exist_ok=True)
@@ -268,8 +269,8 @@ def plot(
             if method.info.family.value != "embedding":
                 _console(stderr=True).print(f"[yellow]skipping the {name} projection: not an embedding method[/]")
                 continue
-            slug = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
-            made.append(plots.projection(method, ds, default_cache_dir() / "outputs", out / f"projection_{slug}.png"))
+            made.append(plots.projection(method, ds, default_cache_dir() / "outputs",
+                                         out / f"projection_{method_dir_name(name)}.png"))
     for path in made:
         if path is not None:
             _console().print(f"wrote {path}")

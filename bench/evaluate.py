@@ -73,27 +73,30 @@ class MethodOutputs:
     # -- images ---------------------------------------------------------------------------
     def for_images(self, keys: Sequence[str]) -> list:
         """Embedding vectors (embedding family) or transcripts (transcription family)."""
+        return self._per_image(keys, self._image_cache, self._compute_images, "images")
+
+    def _per_image(self, keys: Sequence[str], cache, compute, label: str) -> list:
+        """One cached value per image: looked up by content hash, the missing ones computed by
+        ``compute(items, lang)`` in batches of one script (engines may need it), timed, stored."""
         hashes = [self.dataset.sample(k).content_hash for k in keys]
-        found = self._image_cache.lookup(hashes)
+        found = cache.lookup(hashes)
         missing = sorted({h: k for h, k, v in zip(hashes, keys, found) if v is None}.items())
         self.timings.images_cached += len(keys) - len(missing)
-        if missing:
-            # Group by language: transcription engines may need the script.
-            by_lang: dict[str, list[tuple[str, str]]] = {}
-            for h, k in missing:
-                by_lang.setdefault(self.dataset.sample(k).lang, []).append((h, k))
-            name = self.method.info.name
-            batch = self.method.batch_size
-            jobs = [(lang, chunk) for lang in sorted(by_lang) for chunk in _batches(by_lang[lang], batch)]
-            for lang, chunk in self.tracker.track(jobs, len(missing), f"{name}: images"):
-                items = self.dataset.image_items([k for _, k in chunk])
-                start = time.perf_counter()
-                values = self._compute_images(items, lang)
-                self.timings.image_seconds += time.perf_counter() - start
-                self.timings.images_computed += len(items)
-                self._image_cache.store([h for h, _ in chunk], values)
-            found = self._image_cache.lookup(hashes)
-        return found
+        if not missing:
+            return found
+        by_lang: dict[str, list[tuple[str, str]]] = {}
+        for h, k in missing:
+            by_lang.setdefault(self.dataset.sample(k).lang, []).append((h, k))
+        batch = self.method.batch_size
+        jobs = [(lang, chunk) for lang in sorted(by_lang) for chunk in _batches(by_lang[lang], batch)]
+        for lang, chunk in self.tracker.track(jobs, len(missing), f"{self.method.info.name}: {label}"):
+            items = self.dataset.image_items([k for _, k in chunk])
+            start = time.perf_counter()
+            values = compute(items, lang)
+            self.timings.image_seconds += time.perf_counter() - start
+            self.timings.images_computed += len(items)
+            cache.store([h for h, _ in chunk], values)
+        return cache.lookup(hashes)
 
     def _compute_images(self, items, lang) -> list:
         m = self.method
@@ -109,22 +112,11 @@ class MethodOutputs:
         assert isinstance(method, TranscriptionRetriever)
         cache = self._translation_caches.setdefault(
             target_lang, TextCache(self._cache_root, f"{self._ns}/translation-{target_lang}"))
-        hashes = [self.dataset.sample(k).content_hash for k in keys]
-        found = cache.lookup(hashes)
-        missing = sorted({h: k for h, k, v in zip(hashes, keys, found) if v is None}.items())
-        self.timings.images_cached += len(keys) - len(missing)
-        by_lang: dict[str, list[tuple[str, str]]] = {}
-        for h, k in missing:
-            by_lang.setdefault(self.dataset.sample(k).lang, []).append((h, k))
-        jobs = [(lang, chunk) for lang in sorted(by_lang) for chunk in _batches(by_lang[lang], method.batch_size)]
-        for lang, chunk in self.tracker.track(jobs, len(missing), f"{method.info.name}: translating"):
-            items = self.dataset.image_items([k for _, k in chunk])
-            start = time.perf_counter()
-            texts = _check_transcripts(method.translate_items(items, lang, target_lang), len(items))
-            self.timings.image_seconds += time.perf_counter() - start
-            self.timings.images_computed += len(items)
-            cache.store([h for h, _ in chunk], texts)
-        return cache.lookup(hashes)
+
+        def translate(items, lang):
+            return _check_transcripts(method.translate_items(items, lang, target_lang), len(items))
+
+        return self._per_image(keys, cache, translate, "translating")
 
     # -- scores against whole lexicons (scoring family) -------------------------------------
     def _score_cache(self, lang: str) -> VectorCache:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from bench.efficiency.measure import load_efficiency
 from bench.protocols import PROTOCOLS
 from bench.results import STATUS_OK, StoredResult, iter_results
 from bench.retriever import GROUPS
@@ -121,7 +122,7 @@ def build_leaderboard(results_dir: Path) -> str:
                         if r.data["dataset"]["fingerprint"] == ref_fp} - {""})
         lines += [f"Dataset: {', '.join(names)} (fingerprint `{ref_fp[:16]}`)."
                   + "".join(f" Note: {n}." for n in notes), ""]
-    efficiency = {rec["method"]["name"]: rec for rec in _load_efficiency(results_dir)}
+    efficiency = load_efficiency(results_dir)
     used_marks: set[str] = set()
     for protocol, title, columns_fn in TABLES:
         rows = [r for r in results if r.protocol == protocol and r.status == STATUS_OK]
@@ -142,7 +143,7 @@ def build_leaderboard(results_dir: Path) -> str:
 
     lines += ["Run latency is the evaluation run's own time per computed image (batched); "
               "`bench efficiency` measures latency properly (table below).", ""]
-    lines += _efficiency_section(results_dir, results)
+    lines += _efficiency_section(efficiency, results)
     figures = sorted(p.name for p in (Path(results_dir) / "plots").glob("*.png"))
     if figures:
         lines += ["## Plots", "", "Made by `bench plot` from these results:", ""]
@@ -214,18 +215,6 @@ def _table(rows: list[StoredResult], columns: list[_Column], ref_fp, by_method,
     return "\n".join(out), marks
 
 
-def _load_efficiency(results_dir: Path) -> list[dict]:
-    import json
-
-    records = []
-    for path in sorted(Path(results_dir).glob("*/efficiency.json")):
-        try:
-            records.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue   # a damaged file only loses its row
-    return [r for r in records if r.get("status") == "ok"]
-
-
 def _acc(results: list[StoredResult], method: str, protocol: str, metric: str = "acc@1"):
     for r in results:
         if r.method == method and r.protocol == protocol and r.status == STATUS_OK:
@@ -233,9 +222,8 @@ def _acc(results: list[StoredResult], method: str, protocol: str, metric: str = 
     return None
 
 
-def _efficiency_section(results_dir: Path, results: list[StoredResult]) -> list[str]:
-    records = _load_efficiency(results_dir)
-    if not records:
+def _efficiency_section(by_name: dict[str, dict], results: list[StoredResult]) -> list[str]:
+    if not by_name:
         return []
 
     def num(value, scale=1.0, digits=2):
@@ -250,7 +238,6 @@ def _efficiency_section(results_dir: Path, results: list[StoredResult]) -> list[
            "Peak RSS (MB) | OOD Acc@1 | CIM int8 energy (µJ) | CIM int8 latency (ms) | CIM int8 pipelined "
            "(ms/img) | CIM int4 energy (µJ) | CIM cores |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    by_name = {r["method"]["name"]: r for r in records}
     for name in sorted(by_name):
         r = by_name[name]
         lat = r.get("latency_ms", {})

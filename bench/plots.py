@@ -12,11 +12,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from bench.efficiency.measure import load_efficiency
 from bench.results import STATUS_OK, iter_results
 from bench.schema import LANGUAGES
 
@@ -34,18 +34,6 @@ def _pyplot():
     return plt
 
 
-def _efficiency(results_dir: Path) -> dict[str, dict]:
-    out = {}
-    for path in sorted(Path(results_dir).glob("*/efficiency.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if record.get("status") == "ok":
-            out[record["method"]["name"]] = record
-    return out
-
-
 def _ok(results, protocol):
     return {r.method: r for r in results if r.protocol == protocol and r.status == STATUS_OK}
 
@@ -54,7 +42,7 @@ def accuracy_vs_latency(results_dir: Path, out: Path) -> Path | None:
     plt = _pyplot()
     results = iter_results(results_dir)
     ood = _ok(results, "ood")
-    eff = _efficiency(results_dir)
+    eff = load_efficiency(results_dir)
     points = []
     for name, r in sorted(ood.items()):
         if r.data["method"]["group"] == "reference":
@@ -162,7 +150,7 @@ def projection(method, dataset, cache_dir: Path | None, out: Path, n_ids: int = 
 
 def int8_cim(results_dir: Path, out: Path, base: str = "ours", quantised: str = "ours-int8") -> Path | None:
     plt = _pyplot()
-    eff = _efficiency(results_dir)
+    eff = load_efficiency(results_dir)
     if base not in eff:
         return None
     bars = [(f"{base} fp32, CPU", eff[base]["latency_ms"]["batch1"])]

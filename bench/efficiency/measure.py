@@ -123,6 +123,21 @@ def measure_isolated(name: str, options: dict, dataset_path: str, timeout: float
     return payload
 
 
+def load_efficiency(results_dir: Path) -> dict[str, dict]:
+    """The measured (status ok) efficiency records under ``results_dir``, by method name."""
+    import json
+
+    out = {}
+    for path in sorted(Path(results_dir).glob("*/efficiency.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue   # a damaged file only loses its row
+        if record.get("status") == "ok":
+            out[record["method"]["name"]] = record
+    return out
+
+
 def efficiency_path(results_dir: Path, method: str) -> Path:
     from bench.results import method_dir_name
 

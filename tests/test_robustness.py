@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bench import registry
@@ -144,6 +144,9 @@ FILES = ["manifest.json", "samples.parquet", "lexicon.parquet"]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Cases the fuzzer found once (each escaped as a bare UnicodeDecodeError before its fix):
+@example(file="manifest.json", position=0.0, length=1, junk=b"\x80", mode="overwrite")
+@example(file="lexicon.parquet", position=0.25, length=1, junk=b"\x80", mode="overwrite")
 @given(file=st.sampled_from(FILES), position=st.floats(0, 1), length=st.integers(1, 64),
        junk=st.binary(min_size=1, max_size=64), mode=st.sampled_from(["overwrite", "truncate", "insert"]))
 def test_corrupt_dataset_files_raise_only_our_error_naming_the_file(pristine, tmp_path_factory, file, position,

@@ -258,10 +258,11 @@ def _read_parquet(pq, path: Path, required: Sequence[str]):
         raise DatasetError(path, "missing")
     try:
         table = pq.read_table(path)
+        columns = table.column_names   # a corrupt schema can fail only when its names are decoded
     except Exception as exc:
         raise DatasetError(path, f"not a readable Parquet file ({exc})") from None
     for col in required:
-        if col not in table.column_names:
+        if col not in columns:
             raise DatasetError(path, "missing column", field=col)
     if table.num_rows == 0:
         raise DatasetError(path, "no rows (an empty dataset cannot be evaluated)")

@@ -10,12 +10,12 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from bench.retriever import (EmbeddingRetriever, Family, MethodInfo, RunContext,
-                             TranscriptionRetriever)
+from bench.retriever import EmbeddingRetriever, MethodInfo, RunContext, TranscriptionRetriever
 
 
 def _seeded_vector(seed: int, ident: str, dim: int) -> np.ndarray:
@@ -24,30 +24,33 @@ def _seeded_vector(seed: int, ident: str, dim: int) -> np.ndarray:
     return rng.standard_normal(dim).astype(np.float32)
 
 
-class RandomEmbedding(EmbeddingRetriever):
-    batch_size = 256
+@dataclass(frozen=True)
+class RandomOptions:
+    seed: int = 0
+    dim: int = 64
 
-    def __init__(self, spec=None, options=None):
-        super().__init__(spec, options)
-        self.seed = int(self.options.get("seed", 0))
-        self.dim = int(self.options.get("dim", 64))
+    def __post_init__(self):
+        if self.dim < 1:
+            raise ValueError(f"option dim must be at least 1, not {self.dim}")
+
+
+class RandomEmbedding(EmbeddingRetriever):
+    Options = RandomOptions
+    batch_size = 256
 
     @property
     def info(self) -> MethodInfo:
-        return MethodInfo(name="random", family=Family.EMBEDDING, group="reference", version="1",
+        return MethodInfo(name="random", group="reference", version="1",
                           description="Seeded Gaussian vector per item: a uniformly random ranking",
                           params=0, licence="Apache-2.0", preprocessing="none",
-                          config={"seed": self.seed, "dim": self.dim})
+                          config={"seed": self.options.seed, "dim": self.options.dim})
 
-    def embed_image_items(self, items) -> np.ndarray:
-        return np.stack([_seeded_vector(self.seed, "image:" + it.content_hash, self.dim) for it in items])
-
-    def embed_images(self, images) -> np.ndarray:
-        return np.stack([_seeded_vector(self.seed, "image:" + hashlib.sha256(im.tobytes()).hexdigest(),
-                                        self.dim) for im in images])
+    def embed_images(self, items) -> np.ndarray:
+        return np.stack([_seeded_vector(self.options.seed, "image:" + it.content_hash, self.options.dim)
+                         for it in items])
 
     def embed_texts(self, texts: Sequence[str], lang: str) -> np.ndarray:
-        return np.stack([_seeded_vector(self.seed, f"text:{lang}:{t}", self.dim) for t in texts])
+        return np.stack([_seeded_vector(self.options.seed, f"text:{lang}:{t}", self.options.dim) for t in texts])
 
 
 class OracleText(TranscriptionRetriever):
@@ -59,18 +62,14 @@ class OracleText(TranscriptionRetriever):
 
     @property
     def info(self) -> MethodInfo:
-        return MethodInfo(name="oracle-text", family=Family.TRANSCRIPTION, group="reference",
-                          version="1", description="Returns the ground-truth transcription (upper "
-                          "bound of the edit-similarity ranking)", params=0, licence="Apache-2.0",
-                          preprocessing="none")
+        return MethodInfo(name="oracle-text", group="reference", version="1",
+                          description="Returns the ground-truth transcription (upper bound of the "
+                          "edit-similarity ranking)", params=0, licence="Apache-2.0", preprocessing="none")
 
     def prepare(self, context: RunContext) -> None:
         self._truth = {s.key: s.text for s in context.dataset.samples}
 
-    def transcribe_items(self, items, lang: str) -> list[str]:
+    def transcribe(self, items, lang: str) -> list[str]:
         if self._truth is None:
             raise RuntimeError("oracle-text needs prepare() with the dataset before transcribing")
         return [self._truth[it.key] for it in items]
-
-    def transcribe(self, images, lang: str) -> list[str]:
-        raise RuntimeError("oracle-text reads ground truth by item key; call transcribe_items")

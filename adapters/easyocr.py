@@ -19,18 +19,19 @@ import functools
 import hashlib
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bench.retriever import Availability, Family, MethodInfo, TranscriptionRetriever
+from bench.retriever import Availability, MethodInfo, TranscriptionRetriever
 
 # Query script -> (EasyOCR language list, recognition weights file).
 MODELS = {"en": (["en"], "english_g2.pth"), "es": (["es"], "latin_g2.pth"),
           "zh": (["ch_sim", "en"], "zh_sim_g2.pth")}
 
 
-def model_dirs(explicit: str | None = None) -> list[Path]:
+def model_dirs(explicit: str | os.PathLike | None = None) -> list[Path]:
     dirs = [explicit or os.environ.get("HWR_BENCH_EASYOCR_MODELS")]
     dirs.append(str(Path.home() / ".EasyOCR" / "model"))
     if importlib.util.find_spec("easyocr_en_models") is not None:
@@ -49,12 +50,18 @@ def _digest(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
+@dataclass(frozen=True)
+class EasyOCROptions:
+    model_dir: Path | None = None   # a folder holding the recognition weights (first place looked)
+
+
 class EasyOCR(TranscriptionRetriever):
+    Options = EasyOCROptions
     batch_size = 32
 
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
-        self.dirs = model_dirs(self.options.get("model_dir"))
+        self.dirs = model_dirs(self.options.model_dir)
         self._readers: dict[str, object] = {}
 
     def availability(self) -> Availability:
@@ -88,7 +95,7 @@ class EasyOCR(TranscriptionRetriever):
 
             version = dist_version("easyocr")
         return MethodInfo(
-            name="easyocr", family=Family.TRANSCRIPTION, group="two-stage",
+            name="easyocr", group="two-stage",
             version=f"easyocr-{version}/{digests}",
             description="EasyOCR gen-2 recogniser (CRNN) on the word crop, no detector, greedy "
                         "decoding; lexicon ranked by normalised edit similarity",
@@ -106,11 +113,11 @@ class EasyOCR(TranscriptionRetriever):
                                                  download_enabled=False, verbose=False)
         return self._readers[lang]
 
-    def transcribe(self, images, lang: str) -> list[str]:
+    def transcribe(self, items, lang: str) -> list[str]:
         reader = self.reader(lang)
         out = []
-        for im in images:
-            grey = np.asarray(im.convert("L"), dtype=np.uint8)
+        for it in items:
+            grey = np.asarray(it.image.convert("L"), dtype=np.uint8)
             pieces = reader.recognize(grey, detail=0, paragraph=False)
             out.append(" ".join(p.strip() for p in pieces).strip())
         return out

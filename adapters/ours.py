@@ -13,12 +13,20 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bench.retriever import Availability, EmbeddingRetriever, Family, MethodInfo
+from bench.efficiency.layers import onnx_layers
+from bench.efficiency.params import onnx_param_count
+from bench.retriever import Availability, EmbeddingRetriever, MethodInfo, RunContext
+from bench.text_encoder import embed_anchors
+from ourmodel.inference import NumpyDualEncoder
+from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, feature_model, model_path
+from ourmodel.quantize import BACKBONE_FILE, RECIPE
 
 SHIPPED = Path(__file__).resolve().parent.parent / "ourmodel" / "checkpoints" / "ours"
 
@@ -36,30 +44,35 @@ def _head_params(path: str) -> int:
 
 
 def _backbone_params() -> int:
-    from bench.efficiency.params import onnx_param_count
-    from ourmodel.ppocr import model_path
-
     return onnx_param_count(model_path())
 
 
 def _model_bytes(weights: Path) -> int | None:
     """The head checkpoint plus the backbone ONNX file it runs on."""
-    from ourmodel.ppocr import BackboneUnavailable, model_path
-
     try:
         return weights.stat().st_size + model_path().stat().st_size
     except (OSError, BackboneUnavailable):
         return None
 
 
+@dataclass(frozen=True)
+class OursOptions:
+    checkpoint: Path | None = None   # a checkpoint folder (None: $HWR_BENCH_OURS_CHECKPOINT, else the shipped one)
+
+
 class Ours(EmbeddingRetriever):
+    Options = OursOptions
     batch_size = 64
 
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
-        self.checkpoint = Path(self.options.get("checkpoint") or os.environ.get("HWR_BENCH_OURS_CHECKPOINT") or SHIPPED)
+        self.checkpoint = Path(self.options.checkpoint or os.environ.get("HWR_BENCH_OURS_CHECKPOINT") or SHIPPED)
         self._model = None
         self._features = None
+        self._cache_dir: Path | None = None   # the run's cache, from prepare(); None: no cache
+
+    def prepare(self, context: RunContext) -> None:
+        self._cache_dir = context.cache_dir
 
     def availability(self) -> Availability:
         weights = self.checkpoint / "model.safetensors"
@@ -79,7 +92,7 @@ class Ours(EmbeddingRetriever):
         digest = _digest(str(weights))[:16] if weights.is_file() else "missing"
         params = _head_params(str(weights)) + _backbone_params() if weights.is_file() else None
         return MethodInfo(
-            name="ours", family=Family.EMBEDDING, group="ours", version=f"ckpt-{digest}",
+            name="ours", group="ours", version=f"ckpt-{digest}",
             description="Asymmetric dual encoder: frozen PP-OCRv4 recogniser features + trained head; "
                         "frozen multilingual USE + trained projector; 128-d shared space",
             params=params, licence="Apache-2.0 (PP-OCRv4 weights: Apache-2.0)",
@@ -90,35 +103,30 @@ class Ours(EmbeddingRetriever):
 
     def compute_layers(self):
         # For ours-int8 too: its QLinearConv graph has the fp32 graph's layer shapes.
-        from bench.efficiency.layers import onnx_layers
-        from ourmodel.inference import NumpyDualEncoder
-        from ourmodel.ppocr import HEIGHT, WIDTH, feature_model
-
         return (onnx_layers(feature_model(), (1, 3, HEIGHT, WIDTH))
                 + NumpyDualEncoder(self.checkpoint).head_layers(WIDTH // 8))
 
     def _load(self):
         if self._model is None:
-            from ourmodel.inference import NumpyDualEncoder
-            from ourmodel.ppocr import PPOCRFeatures
-
             self._model = NumpyDualEncoder(self.checkpoint)
             self._features = PPOCRFeatures()
         return self._model
 
-    def embed_images(self, images) -> np.ndarray:
+    def embed_images(self, items) -> np.ndarray:
         model = self._load()
-        return model.encode_features(self._features(list(images)))
+        return model.encode_features(self._features([it.image for it in items]))
 
     def embed_texts(self, texts, lang: str) -> np.ndarray:
-        from bench.cache import default_cache_dir
-        from ourmodel.anchors import embed_anchors
-
         model = self._load()
-        return model.encode_anchors(embed_anchors(list(texts), [lang] * len(texts), default_cache_dir()))
+        return model.encode_anchors(embed_anchors(list(texts), [lang] * len(texts), self._cache_dir))
 
 
 SHIPPED_INT8 = SHIPPED.parent / "ours-int8"
+
+
+@dataclass(frozen=True)
+class OursInt8Options(OursOptions):
+    int8_dir: Path | None = None     # the folder of the int8 backbone (None: the shipped one)
 
 
 class OursInt8(Ours):
@@ -126,15 +134,15 @@ class OursInt8(Ours):
     projector come from ``model.safetensors`` in the int8 folder when it has one (a head tuned
     on int8 features), else from the fp32 checkpoint."""
 
+    Options = OursInt8Options
+
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
-        self.int8_dir = Path(self.options.get("int8_dir") or SHIPPED_INT8)
+        self.int8_dir = Path(self.options.int8_dir or SHIPPED_INT8)
         if (self.int8_dir / "model.safetensors").is_file():
             self.checkpoint = self.int8_dir
 
     def availability(self) -> Availability:
-        from ourmodel.quantize import BACKBONE_FILE
-
         if not (self.int8_dir / BACKBONE_FILE).is_file():
             return Availability.no(f"no int8 backbone at {self.int8_dir / BACKBONE_FILE}",
                                    f"python -m ourmodel.quantize --out {self.int8_dir}")
@@ -142,14 +150,12 @@ class OursInt8(Ours):
 
     @property
     def info(self) -> MethodInfo:
-        from ourmodel.quantize import BACKBONE_FILE, RECIPE
-
         base = super().info
         backbone = self.int8_dir / BACKBONE_FILE
         digest = _digest(str(backbone))[:16] if backbone.is_file() else "missing"
         head = "tuned on int8 features" if self.checkpoint == self.int8_dir else "the fp32 checkpoint's"
         return MethodInfo(
-            name="ours-int8", family=base.family, group="ours", version=f"{base.version}-int8-{digest}",
+            name="ours-int8", group="ours", version=f"{base.version}-int8-{digest}",
             description=f"ours with the PP-OCRv4 backbone quantised to int8 (static, onnxruntime); head: {head}",
             params=base.params,
             model_bytes=(backbone.stat().st_size + (self.checkpoint / "model.safetensors").stat().st_size
@@ -161,14 +167,9 @@ class OursInt8(Ours):
         if self._model is None:
             import onnx
 
-            from ourmodel.inference import NumpyDualEncoder
-            from ourmodel.ppocr import PPOCRFeatures
-            from ourmodel.quantize import BACKBONE_FILE
-
             self._model = NumpyDualEncoder(self.checkpoint)
             self._features = PPOCRFeatures(model=onnx.load(str(self.int8_dir / BACKBONE_FILE)))
         return self._model
-
 
 
 class OursAblation(Ours):
@@ -178,14 +179,12 @@ class OursAblation(Ours):
         super().__init__(spec, options)
         if not spec:
             raise ValueError("ours-ablate needs a variant name, e.g. ours-ablate:no-sem")
-        if not self.options.get("checkpoint"):
+        if not self.options.checkpoint:
             self.checkpoint = Path("runs") / "ablate" / spec / "final"
 
     @property
     def info(self) -> MethodInfo:
-        import json
-
-        from ourmodel.ablation import ABLATIONS
+        from ourmodel.ablation import ABLATIONS   # lazy: it imports ourmodel.train, so torch, which ours never needs
 
         base = super().info
         steps = "?"
@@ -194,7 +193,7 @@ class OursAblation(Ours):
             steps = json.loads(config.read_text()).get("extra", {}).get("train_config", {}).get("steps", "?")
         removed = ABLATIONS.get(self.spec, ("unknown variant", {}))[0]
         return MethodInfo(
-            name=f"ours-ablate:{self.spec}", family=base.family, group="ablation", version=base.version,
+            name=f"ours-ablate:{self.spec}", group="ablation", version=base.version,
             description=f"ours trained {steps} steps on the small train split only, without {removed}",
             params=base.params, model_bytes=base.model_bytes, licence=base.licence, requires=base.requires,
             preprocessing=base.preprocessing, config={**base.config, "ablation": self.spec, "steps": steps})

@@ -20,12 +20,16 @@ import hashlib
 import importlib.util
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from bench.retriever import Availability, Family, MethodInfo, ScoringRetriever, TranscriptionRetriever
+from adapters.ctc_lexicon import compile_lexicon, ctc_log_likelihoods
+from bench.efficiency.layers import onnx_layers
+from bench.efficiency.params import onnx_param_count
+from bench.retriever import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
 
 PACKAGE = "rapidocr_onnxruntime"
 MODEL_FILE = "ch_PP-OCRv4_rec_infer.onnx"
@@ -58,8 +62,6 @@ def _model_digest() -> str:
 
 
 def _params() -> int | None:
-    from bench.efficiency.params import onnx_param_count
-
     root = _package_dir()
     return onnx_param_count(root / "models" / MODEL_FILE) if root else None
 
@@ -79,19 +81,23 @@ def _rgb_uint8(image) -> np.ndarray:
 
 
 def _layers():
-    from bench.efficiency.layers import onnx_layers
-
     return onnx_layers(_package_dir() / "models" / MODEL_FILE, (1, 3, HEIGHT, MIN_WIDTH))
+
+
+@dataclass(frozen=True)
+class RapidOCROptions:
+    rec_batch: int = 16     # images per recogniser run
+
+    def __post_init__(self):
+        if self.rec_batch < 1:
+            raise ValueError(f"option rec_batch must be at least 1, not {self.rec_batch}")
 
 
 class _PPOCRv4Method:
     """What both RapidOCR methods share: the model in the wheel, its layers, its batch size."""
 
+    Options = RapidOCROptions
     batch_size = 64
-
-    def __init__(self, spec=None, options=None):
-        super().__init__(spec, options)
-        self.rec_batch = int(self.options.get("rec_batch", 16))
 
     def availability(self) -> Availability:
         return _availability()
@@ -111,7 +117,7 @@ class RapidOCR(_PPOCRv4Method, TranscriptionRetriever):
     def info(self) -> MethodInfo:
         ok = _availability().ok
         return MethodInfo(
-            name="rapidocr", family=Family.TRANSCRIPTION, group="two-stage",
+            name="rapidocr", group="two-stage",
             version=f"rapidocr-onnxruntime-1.4.4/PP-OCRv4-rec-{_model_digest() if ok else 'missing'}",
             description="RapidOCR PP-OCRv4 recogniser on the word crop (no detection), greedy "
                         "CTC transcript; lexicon ranked by normalised edit similarity",
@@ -119,7 +125,7 @@ class RapidOCR(_PPOCRv4Method, TranscriptionRetriever):
             requires=("rapidocr-onnxruntime",),
             preprocessing="RGB uint8, RapidOCR resize to height 48 (batch width = widest aspect, >= 320)",
             config={"languages": "one model for en/es/zh (Chinese + Latin character set)",
-                    "characters_missing": MISSING_CHARS, "rec_batch": self.rec_batch})
+                    "characters_missing": MISSING_CHARS, "rec_batch": self.options.rec_batch})
 
     def _load(self):
         if self._recogniser is None:
@@ -128,12 +134,12 @@ class RapidOCR(_PPOCRv4Method, TranscriptionRetriever):
             from rapidocr_onnxruntime.utils import read_yaml, update_model_path
 
             config = update_model_path(read_yaml(DEFAULT_CFG_PATH))["Rec"]
-            config.update(rec_batch_num=self.rec_batch, intra_op_num_threads=_threads())
+            config.update(rec_batch_num=self.options.rec_batch, intra_op_num_threads=_threads())
             self._recogniser = TextRecognizer(config)
         return self._recogniser
 
-    def transcribe(self, images, lang: str) -> list[str]:
-        results, _ = self._load()([_rgb_uint8(im) for im in images])
+    def transcribe(self, items, lang: str) -> list[str]:
+        results, _ = self._load()([_rgb_uint8(it.image) for it in items])
         return [text.strip() for text, _score in results]
 
 
@@ -191,7 +197,7 @@ class RapidOCRCTC(_PPOCRv4Method, ScoringRetriever):
     def info(self) -> MethodInfo:
         ok = _availability().ok
         return MethodInfo(
-            name="rapidocr-ctc", family=Family.SCORING, group="two-stage",
+            name="rapidocr-ctc", group="two-stage",
             version=f"PP-OCRv4-rec-{_model_digest() if ok else 'missing'}/ctc-lexicon-2",
             description="PP-OCRv4 recogniser posteriors (onnxruntime); every lexicon word ranked by "
                         "its exact CTC likelihood (optional edge spaces, case-insensitive)",
@@ -208,18 +214,14 @@ class RapidOCRCTC(_PPOCRv4Method, ScoringRetriever):
         return self._model
 
     def compiled(self, words: Sequence[str]):
-        from adapters.ctc_lexicon import compile_lexicon
-
         key = tuple(words)
         if key not in self._compiled:
             self._compiled[key] = compile_lexicon(key, self._load().charset, blank=0)
         return self._compiled[key]
 
-    def score_texts(self, images, lang: str, lexicons) -> dict[str, np.ndarray]:
-        from adapters.ctc_lexicon import ctc_log_likelihoods
-
+    def score_texts(self, items, lang: str, lexicons) -> dict[str, np.ndarray]:
         model = self._load()
-        posteriors = model.batched(list(images), self.rec_batch)
+        posteriors = model.batched([it.image for it in items], self.options.rec_batch)
         out = {lex_lang: np.empty((len(posteriors), len(words)), dtype=np.float32)
                for lex_lang, words in lexicons.items()}
         # Images of equal frame count share one vectorised forward pass.

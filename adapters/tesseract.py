@@ -20,9 +20,10 @@ import re
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.retriever import Availability, Family, MethodInfo, TranscriptionRetriever
+from bench.retriever import Availability, MethodInfo, TranscriptionRetriever
 
 LANGUAGE_PACKS = {"en": "eng", "es": "spa", "zh": "chi_sim"}
 APT_PACKAGES = "tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-spa"
@@ -62,13 +63,26 @@ def _pack_digest(folder: Path | None) -> tuple[str, int | None]:
     return h.hexdigest()[:16], size
 
 
+@dataclass(frozen=True)
+class TesseractOptions:
+    psm: int = 7                 # page segmentation mode; 7: a single text line
+    workers: int | None = None   # parallel tesseract processes (None: one per CPU core)
+
+    def __post_init__(self):
+        if not 0 <= self.psm <= 13:
+            raise ValueError(f"option psm must be a tesseract page segmentation mode (0-13), not {self.psm}")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"option workers must be at least 1, not {self.workers}")
+
+
 class Tesseract(TranscriptionRetriever):
+    Options = TesseractOptions
     batch_size = 64
 
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
-        self.psm = int(self.options.get("psm", 7))
-        self.workers = int(self.options.get("workers", os.cpu_count() or 1))
+        self.psm = self.options.psm
+        self.workers = self.options.workers or os.cpu_count() or 1
 
     def availability(self) -> Availability:
         if importlib.util.find_spec("pytesseract") is None:
@@ -90,7 +104,7 @@ class Tesseract(TranscriptionRetriever):
         found = _installation(_command()) if self.availability().ok else None
         digest, size = _pack_digest(found[1]) if found else ("missing", None)
         return MethodInfo(
-            name="tesseract", family=Family.TRANSCRIPTION, group="two-stage",
+            name="tesseract", group="two-stage",
             version=f"{found[0] if found else 'missing'}/packs-{digest}",
             description=f"Tesseract LSTM, --psm {self.psm} on the word crop, language pack per "
                         "query script; lexicon ranked by normalised edit similarity",
@@ -98,9 +112,9 @@ class Tesseract(TranscriptionRetriever):
             preprocessing="greyscale PNG as rendered",
             config={"psm": self.psm, "language_packs": LANGUAGE_PACKS})
 
-    def transcribe(self, images, lang: str) -> list[str]:
+    def transcribe(self, items, lang: str) -> list[str]:
         code = LANGUAGE_PACKS[lang]
-        images = list(images)
+        images = [it.image for it in items]
         n_chunks = max(1, min(self.workers, len(images)))
         bounds = [(i * len(images) // n_chunks, (i + 1) * len(images) // n_chunks) for i in range(n_chunks)]
         with ThreadPoolExecutor(n_chunks) as pool:

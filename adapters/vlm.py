@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.weights import find_weights, folder_digest
-from bench.retriever import Availability, Family, MethodInfo, TranscriptionRetriever
+from bench.efficiency.params import folder_bytes, safetensors_param_count
+from bench.retriever import Availability, MethodInfo, TranscriptionRetriever
 
 LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese", "es": "Spanish"}
 PROMPT_VERSION = "1"
@@ -64,31 +66,39 @@ class GenerativeVLM(TranscriptionRetriever):
     batch_size = 8
 
     def generate(self, images, prompts: list[str]) -> list[str]:
-        """One raw answer per (image, prompt)."""
+        """One raw answer per (PIL image, prompt)."""
         raise NotImplementedError
 
-    def transcribe(self, images, lang: str) -> list[str]:
-        images = list(images)
-        return [parse_answer(a) for a in self.generate(images, [transcribe_prompt(lang)] * len(images))]
+    def transcribe(self, items, lang: str) -> list[str]:
+        prompt = transcribe_prompt(lang)
+        return [parse_answer(a) for a in self.generate([it.image for it in items], [prompt] * len(items))]
 
-    def translate_items(self, items, lang: str, target_lang: str) -> list[str]:
+    def translate(self, items, lang: str, target_lang: str) -> list[str]:
         prompt = translate_prompt(lang, target_lang)
         return [parse_answer(a) for a in self.generate([it.image for it in items], [prompt] * len(items))]
 
 
+@dataclass(frozen=True)
+class TransformersVLMOptions:
+    model_path: Path | None = None   # a local copy of the weights
+    max_new_tokens: int = 24
+
+    def __post_init__(self):
+        if self.max_new_tokens < 1:
+            raise ValueError(f"option max_new_tokens must be at least 1, not {self.max_new_tokens}")
+
+
 class TransformersVLM(GenerativeVLM):
+    Options = TransformersVLMOptions
+
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
         if not spec:
             raise ValueError("vlm needs a model, e.g. vlm:Qwen/Qwen2-VL-2B-Instruct or vlm:/path/to/folder")
-        explicit = self.options.get("model_path") or (spec if Path(spec).expanduser().is_dir() else None)
+        explicit = self.options.model_path or (spec if Path(spec).expanduser().is_dir() else None)
         self.lookup = find_weights(spec, explicit)
-        self.max_new_tokens = int(self.options.get("max_new_tokens", 24))
+        self.max_new_tokens = self.options.max_new_tokens
         self._model = None
-
-    @property
-    def label(self) -> str:
-        return Path(self.spec).name if Path(self.spec).expanduser().is_dir() else self.spec
 
     def availability(self) -> Availability:
         for module in ("torch", "transformers"):
@@ -100,11 +110,9 @@ class TransformersVLM(GenerativeVLM):
 
     @property
     def info(self) -> MethodInfo:
-        from bench.efficiency.params import folder_bytes, safetensors_param_count
-
         found = self.lookup.path if self.lookup.found else None
         return MethodInfo(
-            name=f"vlm:{self.label}", family=Family.TRANSCRIPTION, group="vlm",
+            name=f"vlm:{self.spec}", group="vlm",
             version=f"{self.spec}@{folder_digest(found) if found else 'missing'}/prompts-{PROMPT_VERSION}",
             description="transformers image-text-to-text model prompted to transcribe (cross-lingual: "
                         "translate) the word; lexicon ranked by normalised edit similarity",

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import HwrBenchError
-from bench.metrics import PairedTest, paired_bootstrap, per_query_values
-from bench.results import read_result, read_rankings, result_path
+from bench.metrics import PairedTest, paired_bootstrap
+from bench.results import read_rankings, read_result, result_path
+from bench.summary import query_values
 
 
 def per_query(results_dir: Path, method: str, protocol: str, metric: str) -> dict[tuple[str, str], float]:
@@ -17,14 +18,11 @@ def per_query(results_dir: Path, method: str, protocol: str, metric: str) -> dic
     if not path.exists():
         raise HwrBenchError(f"{path}: no result for {method!r} on {protocol!r} (run `bench run` first)")
     result = read_result(path)
-    if result.status != "ok" or not result.data.get("rankings_file"):
+    if not result.ok or not result.rankings_file:
         raise HwrBenchError(f"{path}: status {result.status!r} has no per-query rankings")
     out = {}
     for name, st in read_rankings(path).items():
-        ranks = st["relevant_ranks"]
-        first = np.array([r[0] for r in ranks])
-        values = per_query_values(first, st.get("top1_text"), st.get("truth_text"),
-                                  ranks if "top1_text" not in st else None)
+        values = query_values(st)
         if metric not in values:
             raise HwrBenchError(f"{path}: metric {metric!r} not available (have {', '.join(sorted(values))})")
         out.update({(name, k): float(v) for k, v in zip(st["query_keys"], values[metric])})
@@ -32,7 +30,7 @@ def per_query(results_dir: Path, method: str, protocol: str, metric: str) -> dic
 
 
 def compare_methods(results_dir: Path, a: str, b: str, protocol: str, metric: str,
-                    n_boot: int = 10000, seed: int = 0) -> tuple[PairedTest, int]:
+                    n_boot: int, seed: int = 0) -> tuple[PairedTest, int]:
     va, vb = per_query(results_dir, a, protocol, metric), per_query(results_dir, b, protocol, metric)
     common = sorted(set(va) & set(vb))
     if not common:

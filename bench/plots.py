@@ -7,7 +7,8 @@
   within-language OOD);
 * ``projection_<method>.png``: PCA of OOD image and lexicon embeddings, colour = semantic id,
   marker = language (the paper's Figure 4 in spirit);
-* ``int8_cim.png``: latency of ours in fp32 and int8 on this CPU beside the CIM estimates.
+* ``int8_cim.png``: latency of a quantised method and its fp32 original on this CPU beside the CIM
+  estimates.
 """
 
 from __future__ import annotations
@@ -16,8 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.efficiency.measure import load_efficiency
-from bench.results import STATUS_OK, iter_results
+from bench.efficiency.measure import load_efficiency, quantised_pairs
+from bench.families import EmbeddingOps
+from bench.outputs import MethodOutputs
+from bench.progress import NULL_TRACKER
+from bench.results import iter_results
+from bench.retriever import Group
 from bench.schema import LANGUAGES
 
 MARKERS = {"en": "o", "zh": "s", "es": "^"}
@@ -35,7 +40,7 @@ def _pyplot():
 
 
 def _ok(results, protocol):
-    return {r.method: r for r in results if r.protocol == protocol and r.status == STATUS_OK}
+    return {r.method_name: r for r in results if r.protocol.name == protocol and r.ok}
 
 
 def accuracy_vs_latency(results_dir: Path, out: Path) -> Path | None:
@@ -45,15 +50,14 @@ def accuracy_vs_latency(results_dir: Path, out: Path) -> Path | None:
     eff = load_efficiency(results_dir)
     points = []
     for name, r in sorted(ood.items()):
-        if r.data["method"]["group"] == "reference":
+        if r.group == Group.REFERENCE.value:
             continue
         latency = (eff.get(name, {}).get("latency_ms") or {}).get("batch1")
-        if latency is None:
-            latency = (r.data.get("timings") or {}).get("latency_ms_per_image")
+        if latency is None and r.timings is not None:
+            latency = r.timings.latency_ms_per_image
         if not latency:
             continue
-        params = r.data["method"].get("params") or 0
-        points.append((name, latency, r.data["metrics"]["overall"]["acc@1"]["value"], params))
+        points.append((name, latency, r.overall("acc@1"), r.method.get("params") or 0))
     if not points:
         return None
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -76,7 +80,7 @@ def xling_heatmap(results_dir: Path, out: Path) -> Path | None:
     plt = _pyplot()
     results = iter_results(results_dir)
     xling, ood = _ok(results, "xling"), _ok(results, "ood")
-    methods = [m for m in sorted(xling) if xling[m].data["method"]["group"] != "reference"]
+    methods = [m for m in sorted(xling) if xling[m].group != Group.REFERENCE.value]
     if not methods:
         return None
     cols = min(3, len(methods))
@@ -84,10 +88,10 @@ def xling_heatmap(results_dir: Path, out: Path) -> Path | None:
     fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.2 * rows), squeeze=False)
     for ax, name in zip(axes.flat, methods):
         matrix = np.full((3, 3), np.nan)
-        subtasks = xling[name].data["metrics"]["subtasks"]
+        subtasks = xling[name].metrics["subtasks"]
         for i, a in enumerate(LANGUAGES):
             for j, b in enumerate(LANGUAGES):
-                block = (ood[name].data["metrics"]["subtasks"].get(a) if a == b and name in ood
+                block = (ood[name].metrics["subtasks"].get(a) if a == b and name in ood
                          else subtasks.get(f"{a}→{b}"))
                 if block:
                     matrix[i, j] = block["acc@1"]["value"]
@@ -110,6 +114,13 @@ def xling_heatmap(results_dir: Path, out: Path) -> Path | None:
     return out
 
 
+def default_projections(results_dir: Path) -> list[str]:
+    """The methods ``bench plot`` projects unless told: group ``ours``, with an R/D result, not quantised."""
+    return sorted(r.method_name for r in iter_results(results_dir)
+                  if r.protocol.name == "rd" and r.ok and r.group == Group.OURS.value
+                  and "quantized_from" not in (r.method.get("config") or {}))
+
+
 def pca_2d(x: np.ndarray) -> np.ndarray:
     centred = x - x.mean(0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
@@ -118,17 +129,14 @@ def pca_2d(x: np.ndarray) -> np.ndarray:
 
 def projection(method, dataset, cache_dir: Path | None, out: Path, n_ids: int = 12) -> Path:
     """PCA of the OOD image embeddings of ``n_ids`` semantic ids (and their lexicon words)."""
-    from bench.evaluate import MethodOutputs
-    from bench.progress import NULL_TRACKER
-
     plt = _pyplot()
     ood = dataset.select(split="test_ood")
     ids = sorted({s.semantic_id for s in ood})[:: max(1, len({s.semantic_id for s in ood}) // n_ids)][:n_ids]
     samples = sorted((s for s in ood if s.semantic_id in ids), key=lambda s: s.key)
     words = sorted((e for e in dataset.lexicon if e.semantic_id in ids), key=lambda e: e.key)
-    outputs = MethodOutputs(method, dataset, cache_dir, NULL_TRACKER)
-    images = np.stack(outputs.for_images([s.key for s in samples]))
-    texts = outputs.embed_lexicon([e.key for e in words])
+    outputs, ops = MethodOutputs(method, dataset, cache_dir, NULL_TRACKER), EmbeddingOps()
+    images = np.stack(ops.image_vectors(outputs, [s.key for s in samples]))
+    texts = ops.text_vectors(outputs, [e.key for e in words])
     unit = np.concatenate([images, texts])
     unit = unit / np.linalg.norm(unit, axis=1, keepdims=True).clip(min=1e-12)
     xy = pca_2d(unit)
@@ -148,14 +156,16 @@ def projection(method, dataset, cache_dir: Path | None, out: Path, n_ids: int = 
     return out
 
 
-def int8_cim(results_dir: Path, out: Path, base: str = "ours", quantised: str = "ours-int8") -> Path | None:
+def int8_cim(results_dir: Path, out: Path) -> Path | None:
+    """The first quantised method with a measured fp32 original (``config.quantized_from``)."""
     plt = _pyplot()
     eff = load_efficiency(results_dir)
-    if base not in eff:
+    pairs = quantised_pairs(eff)
+    if not pairs:
         return None
-    bars = [(f"{base} fp32, CPU", eff[base]["latency_ms"]["batch1"])]
-    if quantised in eff:
-        bars.append((f"{quantised}, CPU", eff[quantised]["latency_ms"]["batch1"]))
+    quantised, base = pairs[0]
+    bars = [(f"{base} fp32, CPU", eff[base]["latency_ms"]["batch1"]),
+            (f"{quantised}, CPU", eff[quantised]["latency_ms"]["batch1"])]
     for precision, record in sorted((eff[base].get("cim") or {}).items()):
         bars.append((f"CIM {precision}, one image (estimate)", record["latency_us"] / 1000))
         bars.append((f"CIM {precision}, pipelined (estimate)", record["pipelined_us_per_image"] / 1000))
@@ -165,7 +175,7 @@ def int8_cim(results_dir: Path, out: Path, base: str = "ours", quantised: str = 
         ax.text(value, i, f" {value:.3g} ms", va="center", fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("latency per image, ms (log)")
-    ax.set_title("ours: fp32 and int8 on this CPU, and the compute-in-memory estimate", fontsize=9)
+    ax.set_title(f"{base}: fp32 and int8 on this CPU, and the compute-in-memory estimate", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)

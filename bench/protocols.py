@@ -1,5 +1,11 @@
 """Evaluation protocols: each a versioned, tested function from a dataset to a task.
 
+A protocol is one ``ProtocolSpec``: its name and version, its kind (what the
+runner does with its task), the function that builds the task from a dataset,
+and how the leaderboard shows it (a title and columns, each with its direction).
+The runner, the CLI's default list, shard merging and the leaderboard all read
+the spec, so a new protocol is one ``register_protocol`` call.
+
 A retrieval task is a list of subtasks (one per language or direction); each
 subtask names its queries, its gallery and, per query, the gallery indices that
 count as hits. Bump a protocol's version whenever its definition changes, so
@@ -9,6 +15,7 @@ results made under the old definition show as stale.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Callable
 
 import numpy as np
@@ -56,13 +63,71 @@ class TopologyTask:
         return list(self.image_keys)
 
 
+class ProtocolKind(str, Enum):
+    RETRIEVAL = "retrieval"          # ranked subtasks -> per-query rankings -> metrics
+    TOPOLOGY = "topology"            # embeddings grouped by semantic id -> R/D
+
+    @property
+    def needs_embeddings(self) -> bool:
+        return self is ProtocolKind.TOPOLOGY
+
+    @property
+    def shardable(self) -> bool:
+        """Whether queries can be split over shards (R/D needs every embedding at once)."""
+        return self is ProtocolKind.RETRIEVAL
+
+
+@dataclass(frozen=True)
+class Column:
+    """One leaderboard column: a value found at ``path`` in a result's metrics.
+
+    ``higher_is_better`` is None for descriptive values (never bold); ``ci_path``
+    points at a [low, high] interval printed beside the value.
+    """
+
+    title: str
+    path: tuple[str, ...]
+    higher_is_better: bool | None = True
+    ci_path: tuple[str, ...] | None = None
+    digits: int = 4
+
+    def value(self, metrics: dict | None):
+        return _walk(metrics, self.path)
+
+    def interval(self, metrics: dict | None):
+        return None if self.ci_path is None else _walk(metrics, self.ci_path)
+
+
+def _walk(block, path: tuple[str, ...]):
+    for step in path:
+        if not isinstance(block, dict) or step not in block:
+            return None
+        block = block[step]
+    return block
+
+
+def overall(metric: str, title: str | None = None, ci: bool = False) -> Column:
+    return Column(title or metric, ("overall", metric, "value"),
+                  ci_path=("overall", metric, "ci95") if ci else None)
+
+
+def per_subtask(subtask: str, metric: str, title: str) -> Column:
+    return Column(title, ("subtasks", subtask, metric, "value"))
+
+
 @dataclass(frozen=True)
 class ProtocolSpec:
     name: str
     version: str
-    kind: str                        # "retrieval" or "topology"
+    kind: ProtocolKind
     description: str
-    build: Callable[..., object]
+    build: Callable[..., object]     # (spec, dataset, limit=None, seed=0) -> RetrievalTask | TopologyTask
+    title: str = ""                  # the leaderboard's heading
+    columns: tuple[Column, ...] = ()
+    default: bool = True             # part of `bench run` with no --protocols
+
+    def task(self, ds: Dataset, limit: int | None = None, seed: int = 0):
+        return self.build(self, ds, limit=limit, seed=seed)
 
 
 def _limit(keys: list[str], limit: int | None, seed: int, salt: str) -> list[str]:
@@ -92,20 +157,18 @@ def _image_to_lexicon(ds: Dataset, split: str, pairs, limit, seed) -> tuple[list
 
 
 def build_within(split: str):
-    def build(ds: Dataset, limit: int | None = None, seed: int = 0) -> RetrievalTask:
-        spec = PROTOCOLS["id" if split == "test_id" else "ood"]
+    def build(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed: int = 0) -> RetrievalTask:
         subtasks, dropped = _image_to_lexicon(ds, split, [(l, l) for l in LANGUAGES], limit, seed)
         return RetrievalTask(spec.name, spec.version, tuple(subtasks), "pooled", dropped)
     return build
 
 
-def build_xling(ds: Dataset, limit: int | None = None, seed: int = 0) -> RetrievalTask:
+def build_xling(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed: int = 0) -> RetrievalTask:
     subtasks, dropped = _image_to_lexicon(ds, "test_ood", XLING_DIRECTIONS, limit, seed)
-    spec = PROTOCOLS["xling"]
     return RetrievalTask(spec.name, spec.version, tuple(subtasks), "mean", dropped)
 
 
-def build_t2i(ds: Dataset, limit: int | None = None, seed: int = 0) -> RetrievalTask:
+def build_t2i(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed: int = 0) -> RetrievalTask:
     subtasks = []
     for lang in LANGUAGES:
         images = sorted(ds.select(split="test_ood", lang=lang), key=lambda s: s.key)
@@ -118,41 +181,61 @@ def build_t2i(ds: Dataset, limit: int | None = None, seed: int = 0) -> Retrieval
         relevant = tuple(tuple(by_id[ds.lexicon_entry(k).semantic_id]) for k in keys)
         subtasks.append(Subtask(lang, "text", tuple(keys), lang, "image",
                                 tuple(s.key for s in images), lang, relevant))
-    spec = PROTOCOLS["t2i"]
     return RetrievalTask(spec.name, spec.version, tuple(subtasks), "pooled")
 
 
-def build_rd(ds: Dataset, limit: int | None = None, seed: int = 0) -> TopologyTask:
+def build_rd(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed: int = 0) -> TopologyTask:
     image_keys: list[str] = []
     for lang in LANGUAGES:
         image_keys += _limit([s.key for s in ds.select(split="test_ood", lang=lang)], limit, seed,
                              f"rd-{lang}")
     ids = {ds.sample(k).semantic_id for k in image_keys}
     text_keys = sorted(e.key for e in ds.lexicon if e.semantic_id in ids)
-    spec = PROTOCOLS["rd"]
     return TopologyTask(spec.name, spec.version, tuple(image_keys), tuple(text_keys))
 
 
-PROTOCOLS: dict[str, ProtocolSpec] = {
-    "id": ProtocolSpec("id", "1", "retrieval",
-                       "In-domain: test_id images (styles seen in training) against the lexicon "
-                       "of their own language", build_within("test_id")),
-    "ood": ProtocolSpec("ood", "1", "retrieval",
-                        "Out-of-domain: test_ood images (styles never seen in training) against "
-                        "the lexicon of their own language", build_within("test_ood")),
-    "xling": ProtocolSpec("xling", "1", "retrieval",
-                          "Cross-lingual: test_ood images in one language against the lexicon of "
-                          "another (six directions); a hit is the same semantic id; Avg is the "
-                          "mean over directions", build_xling),
-    "t2i": ProtocolSpec("t2i", "1", "retrieval",
-                        "Text to image: each lexicon word ranks the test_ood images of its "
-                        "language; all images of the same semantic id are relevant (mAP)",
-                        build_t2i),
-    "rd": ProtocolSpec("rd", "1", "topology",
-                       "Topology of the test_ood image (and lexicon text) embeddings grouped by "
-                       "semantic id: mean intra-class radius / mean inter-class distance",
-                       build_rd),
-}
+
+
+# -- the leaderboard's columns ------------------------------------------------------------------
+
+def _within_columns() -> tuple[Column, ...]:
+    return (overall("acc@1", "Acc@1 (95% CI)", ci=True), overall("acc@3", "Acc@3"), overall("acc@5", "Acc@5"),
+            overall("mrr", "MRR"), overall("nes", "NES"),
+            *(per_subtask(lang, "acc@1", f"Acc@1 {lang}") for lang in LANGUAGES))
+
+
+def _xling_columns() -> tuple[Column, ...]:
+    return (*(per_subtask(f"{a}→{b}", "acc@1", f"{a}→{b}") for a, b in XLING_DIRECTIONS),
+            overall("acc@1", "Avg (95% CI)", ci=True))
+
+
+def _t2i_columns() -> tuple[Column, ...]:
+    return (overall("map", "mAP (95% CI)", ci=True), overall("acc@1", "Acc@1"), overall("mrr", "MRR"),
+            *(per_subtask(lang, "map", f"mAP {lang}") for lang in LANGUAGES))
+
+
+def _rd_columns() -> tuple[Column, ...]:
+    return (Column("Radius r̄", ("image", "all", "radius"), higher_is_better=None),
+            Column("Distance d̄", ("image", "all", "distance"), higher_is_better=None),
+            Column("R/D (images) ↓", ("image", "all", "ratio"), higher_is_better=False),
+            Column("R/D (images+texts) ↓", ("image+text", "ratio"), higher_is_better=False))
+
+
+# -- the registry --------------------------------------------------------------------------------
+
+PROTOCOLS: dict[str, ProtocolSpec] = {}
+
+
+def register_protocol(spec: ProtocolSpec) -> ProtocolSpec:
+    """Add a protocol; a name already taken is refused."""
+    if spec.name in PROTOCOLS:
+        raise ValueError(f"protocol {spec.name!r} is already registered")
+    PROTOCOLS[spec.name] = spec
+    return spec
+
+
+def unregister_protocol(name: str) -> None:
+    PROTOCOLS.pop(name, None)
 
 
 def get_protocol(name: str) -> ProtocolSpec:
@@ -160,3 +243,30 @@ def get_protocol(name: str) -> ProtocolSpec:
         return PROTOCOLS[name]
     except KeyError:
         raise UnknownProtocolError(f"unknown protocol {name!r} (known: {', '.join(PROTOCOLS)})") from None
+
+
+def default_protocols() -> tuple[str, ...]:
+    return tuple(name for name, spec in PROTOCOLS.items() if spec.default)
+
+
+for _spec in (
+    ProtocolSpec("id", "1", ProtocolKind.RETRIEVAL,
+                 "In-domain: test_id images (styles seen in training) against the lexicon of their own language",
+                 build_within("test_id"), "Within-language retrieval, in-domain styles (`id`)", _within_columns()),
+    ProtocolSpec("ood", "1", ProtocolKind.RETRIEVAL,
+                 "Out-of-domain: test_ood images (styles never seen in training) against the lexicon of their "
+                 "own language", build_within("test_ood"),
+                 "Within-language retrieval, out-of-domain styles (`ood`)", _within_columns()),
+    ProtocolSpec("xling", "1", ProtocolKind.RETRIEVAL,
+                 "Cross-lingual: test_ood images in one language against the lexicon of another (six "
+                 "directions); a hit is the same semantic id; Avg is the mean over directions", build_xling,
+                 "Cross-lingual retrieval, Acc@1 (`xling`, image language → lexicon language)", _xling_columns()),
+    ProtocolSpec("t2i", "1", ProtocolKind.RETRIEVAL,
+                 "Text to image: each lexicon word ranks the test_ood images of its language; all images of the "
+                 "same semantic id are relevant (mAP)", build_t2i, "Text → image retrieval (`t2i`)", _t2i_columns()),
+    ProtocolSpec("rd", "1", ProtocolKind.TOPOLOGY,
+                 "Topology of the test_ood image (and lexicon text) embeddings grouped by semantic id: mean "
+                 "intra-class radius / mean inter-class distance", build_rd,
+                 "Embedding topology on the OOD set (`rd`)", _rd_columns()),
+):
+    register_protocol(_spec)

@@ -12,6 +12,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from bench.text import normalise_text
+
 CHUNK_CELLS = 4_000_000  # scores held at once (query chunk x gallery)
 
 
@@ -85,8 +87,6 @@ def edit_similarity_scorer(queries: Sequence[str], gallery: Sequence[str]) -> Ca
     """Normalised edit similarity (1 - Levenshtein / max len) after the text policy."""
     from rapidfuzz import process
     from rapidfuzz.distance import Levenshtein
-
-    from bench.text import normalise_text
 
     q = [normalise_text(t) for t in queries]
     g = [normalise_text(t) for t in gallery]

@@ -1,14 +1,18 @@
 """Where method names resolve to adapter classes.
 
-Built-in methods live in a lazy table (nothing is imported until a method is
-used); third-party adapters register through the ``hwr_bench.adapters``
-entry-point group, e.g. in their pyproject.toml::
+Every method, built-in or not, comes in the same way: a lazy ``"module:Class"``
+target registered under a name (nothing is imported until the method is used).
+A distribution registers methods with one entry point per method in the
+``hwr_bench.adapters`` group, e.g. in its pyproject.toml::
 
     [project.entry-points."hwr_bench.adapters"]
     my-method = "my_package.module:MyRetriever"
 
-A name ending in ``:`` is a prefix: ``openclip:ViT-B-32/laion`` resolves to the
-``openclip:`` adapter with ``spec="ViT-B-32/laion"``.
+or, to register several at once (with tags), one hook in the
+``hwr_bench.plugins`` group that is called with the registry. A name that is
+already taken is refused, whoever registers it. A name ending in ``:`` is a
+prefix: ``openclip:ViT-B-32/laion`` resolves to the ``openclip:`` adapter with
+``spec="ViT-B-32/laion"``.
 """
 
 from __future__ import annotations
@@ -16,79 +20,141 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Callable, Mapping
 
-from bench.errors import UnknownMethodError
+from bench.errors import HwrBenchError, UnknownMethodError
+from bench.options import option_fields
 
 ENTRY_POINT_GROUP = "hwr_bench.adapters"
 
-BUILTIN_METHODS: dict[str, str] = {
-    "random": "adapters.baselines:RandomEmbedding",
-    "oracle-text": "adapters.baselines:OracleText",
-    "rapidocr": "adapters.rapidocr:RapidOCR",
-    "rapidocr-ctc": "adapters.rapidocr:RapidOCRCTC",
-    "tesseract": "adapters.tesseract:Tesseract",
-    "easyocr": "adapters.easyocr:EasyOCR",
-    "rapidocr+embed": "adapters.ocr_embed:RapidOCRThenEmbed",
-    "tesseract+embed": "adapters.ocr_embed:TesseractThenEmbed",
-    "easyocr+embed": "adapters.ocr_embed:EasyOCRThenEmbed",
-    "ocr+embed:": "adapters.ocr_embed:OCRThenEmbed",
-    "siglip": "adapters.hf_clip:SigLIP",
-    "siglip:": "adapters.hf_clip:SigLIP",
-    "clip": "adapters.hf_clip:CLIP",
-    "clip:": "adapters.hf_clip:CLIP",
-    "openclip:": "adapters.openclip:OpenCLIP",
-    "vlm:": "adapters.vlm:TransformersVLM",
-    "openai:": "adapters.openai_chat:OpenAIChat",
-    "ours": "adapters.ours:Ours",
-    "ours-int8": "adapters.ours:OursInt8",
-    "ours-ablate:": "adapters.ours:OursAblation",
-}
+# Tags a registration may carry: what `bench run` and `bench efficiency` run by default.
+DEFAULT = "default"          # runs offline from a plain install: part of the main job
+EFFICIENCY = "efficiency"    # measured by `bench efficiency` by default
 
-# What `bench run` runs with no --methods: the built-in methods that run offline from a plain
-# install (plus Debian's tesseract). Methods needing extras or weights are asked for by name, so
-# the main job never rewrites their committed "unavailable" records with this machine's reasons.
-DEFAULT_METHODS: tuple[str, ...] = ("random", "oracle-text", "rapidocr", "rapidocr-ctc", "tesseract",
-                                    "rapidocr+embed", "ours", "ours-int8")
+
+class RegistryError(HwrBenchError):
+    pass
 
 
 @dataclass(frozen=True)
 class Registration:
     name: str
-    target: str  # "module:Class"
-    source: str  # "builtin" or the distribution that registered it
+    target: str                    # "module:Class"
+    source: str                    # who registered it: a distribution, "builtin", a test ...
+    tags: frozenset[str] = frozenset()
 
 
-def registrations() -> dict[str, Registration]:
-    regs = {name: Registration(name, target, "builtin") for name, target in BUILTIN_METHODS.items()}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in regs:
-            continue  # a plugin cannot shadow a built-in name
-        dist = getattr(ep, "dist", None)
-        regs[ep.name] = Registration(ep.name, ep.value, dist.name if dist else "entry point")
-    return regs
+def load_target(target: str):
+    module_name, _, attr = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise RegistryError(f"cannot load {target!r}: {type(exc).__name__}: {exc}") from None
+
+
+class Registry:
+    """Method names -> lazy targets. Entry points and plugin hooks are read on first use."""
+
+    def __init__(self, load_plugins: Callable[["Registry"], None] | None = None):
+        self._entries: dict[str, Registration] = {}
+        self._load_plugins = load_plugins
+        self._loaded = load_plugins is None
+
+    def register(self, name: str, target: str, *, source: str = "api", tags: frozenset[str] | set[str] = frozenset()
+                 ) -> Registration:
+        """Add a method; a name already registered (by anyone) is refused."""
+        self._ensure_loaded()
+        return self._add(Registration(name, target, source, frozenset(tags)))
+
+    def _add(self, registration: Registration) -> Registration:
+        if ":" in registration.name[:-1]:
+            raise RegistryError(f"method name {registration.name!r}: only a final ':' (a prefix) may hold a colon")
+        existing = self._entries.get(registration.name)
+        if existing is not None:
+            raise RegistryError(f"method {registration.name!r} from {registration.source} collides with the one "
+                                f"from {existing.source} ({existing.target}); rename one of them")
+        self._entries[registration.name] = registration
+        return registration
+
+    def unregister(self, name: str) -> None:
+        self._entries.pop(name, None)
+
+    def _ensure_loaded(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            self._load_plugins(self)
+            for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+                dist = getattr(ep, "dist", None)
+                self._add(Registration(ep.name, ep.value, dist.name if dist else "an entry point"))
+
+    def registrations(self) -> dict[str, Registration]:
+        self._ensure_loaded()
+        return dict(self._entries)
+
+    def tagged(self, tag: str) -> tuple[str, ...]:
+        """Names carrying ``tag``, in registration order."""
+        return tuple(n for n, r in self.registrations().items() if tag in r.tags)
+
+    def resolve(self, name: str) -> tuple[Registration, str | None]:
+        regs = self.registrations()
+        if name in regs and not name.endswith(":"):
+            return regs[name], None
+        prefix, sep, spec = name.partition(":")
+        if sep and spec and f"{prefix}:" in regs:
+            return regs[f"{prefix}:"], spec
+        known = ", ".join(sorted(regs)) or "none registered; is hwr-bench installed (pip install -e .)?"
+        raise UnknownMethodError(f"unknown method {name!r} (known: {known}; see `bench methods`)")
+
+    def method_class(self, name: str):
+        registration, _ = self.resolve(name)
+        return load_target(registration.target)
+
+    def check(self, name: str, options: Mapping[str, Any] | None = None):
+        """Resolve ``name`` and validate its options without building the method (input checks)."""
+        registration, spec = self.resolve(name)
+        cls = load_target(registration.target)
+        return cls.parse_options(spec, options)
+
+    def option_names(self, name: str) -> set[str]:
+        return set(option_fields(self.method_class(name).Options))
+
+    def create(self, name: str, options: Mapping[str, Any] | None = None):
+        """Instantiate a method by name. Raises UnknownMethodError, OptionError or the adapter's own error."""
+        registration, spec = self.resolve(name)
+        cls = load_target(registration.target)
+        return cls(spec=spec, options=cls.parse_options(spec, options))
+
+
+PLUGIN_GROUP = "hwr_bench.plugins"
+
+
+def _load_plugin_hooks(registry: Registry) -> None:
+    """Call every ``hwr_bench.plugins`` hook: ``register(registry)`` adds that package's methods."""
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        try:
+            hook = ep.load()
+        except Exception as exc:
+            raise RegistryError(f"plugin {ep.name!r} ({ep.value}) does not load: {type(exc).__name__}: {exc}") from None
+        hook(registry)
+
+
+METHODS = Registry(_load_plugin_hooks)
+
+
+def create(name: str, options: Mapping[str, Any] | None = None):
+    return METHODS.create(name, options)
 
 
 def resolve(name: str) -> tuple[Registration, str | None]:
-    regs = registrations()
-    if name in regs:
-        return regs[name], None
-    prefix, sep, spec = name.partition(":")
-    if sep and f"{prefix}:" in regs:
-        return regs[f"{prefix}:"], spec
-    known = ", ".join(sorted(regs))
-    raise UnknownMethodError(f"unknown method {name!r} (known: {known}; see `bench methods`)")
+    return METHODS.resolve(name)
 
 
-def load_class(target: str):
-    module_name, _, attr = target.partition(":")
-    module = importlib.import_module(module_name)
-    return getattr(module, attr)
+def registrations() -> dict[str, Registration]:
+    return METHODS.registrations()
 
 
-def create(name: str, options: dict[str, Any] | None = None):
-    """Instantiate a method by name. Raises UnknownMethodError or the adapter's own error."""
-    registration, spec = resolve(name)
-    cls = load_class(registration.target)
-    method = cls(spec=spec, options=options)
-    return method
+def check_name(requested: str, info_name: str) -> None:
+    """A method's results are filed under its name: the one it was asked for."""
+    if info_name != requested:
+        raise RegistryError(f"method {requested!r} reports info.name {info_name!r}; MethodInfo.name must be "
+                            "the name the method is registered and requested under")

@@ -1,31 +1,42 @@
-"""The one interface the harness calls, with its two method families.
+"""The one interface the harness calls, with its three method families.
 
-* Embedding family: ``embed_images`` and ``embed_texts`` return float arrays;
-  the harness L2-normalises, batches, caches and ranks by cosine.
-* Transcription family: ``transcribe`` returns strings; the harness ranks the
-  lexicon by normalised edit similarity.
-* Scoring family: ``score_texts`` scores each image against candidate words
-  directly (e.g. the CTC likelihood of every lexicon word); the harness asks for
-  each image's scores against a whole lexicon and caches them.
+A method is one subclass of a family base class; the family is the base class,
+never declared a second time (a subclass that sets ``family`` is refused when
+it is defined). Each family has exactly one items-based call for images:
 
-An adapter is one subclass plus one registration (built-in table in
-``bench.registry`` or the ``hwr_bench.adapters`` entry-point group). Load
-weights lazily (on first call), so a fully cached re-run never loads them.
+* Embedding (``EmbeddingRetriever``): ``embed_images(items)`` and
+  ``embed_texts(texts, lang)`` return float arrays; the harness caches them and
+  ranks by cosine.
+* Transcription (``TranscriptionRetriever``): ``transcribe(items, lang)``
+  returns strings; the harness ranks the lexicon by normalised edit similarity.
+* Scoring (``ScoringRetriever``): ``score_texts(items, lang, lexicons)`` scores
+  each image against whole candidate lists (e.g. the CTC likelihood of every
+  lexicon word).
+
+``items`` are ``bench.schema.ImageItem`` (key, decoded image, script, content
+hash); within one call they share one script, ``lang``. A method takes its
+options as a frozen dataclass, ``Options``, which the registry builds and
+validates from ``--option METHOD.KEY=VALUE``.
+
+An adapter is one subclass plus one registration (the ``hwr_bench.adapters``
+entry-point group, or ``bench.registry.METHODS.register``). Load weights lazily
+(on first call), so a fully cached re-run never loads them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import InitVar, asdict, dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+
+from bench.options import NoOptions, parse_options
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import numpy as np
-    from PIL import Image
 
     from bench.data.store import Dataset
     from bench.schema import ImageItem
@@ -37,17 +48,26 @@ class Family(str, Enum):
     SCORING = "scoring"
 
 
-# Leaderboard sections, in the paper's order; "reference" holds sanity baselines.
-GROUPS: tuple[str, ...] = ("reference", "two-stage", "end-to-end", "vlm", "ours", "ablation")
+class Group(str, Enum):
+    """Leaderboard sections, in the paper's order; ``reference`` holds sanity baselines."""
+
+    REFERENCE = "reference"
+    TWO_STAGE = "two-stage"
+    END_TO_END = "end-to-end"
+    VLM = "vlm"
+    OURS = "ours"
+    ABLATION = "ablation"
+
+
+GROUPS: tuple[str, ...] = tuple(g.value for g in Group)
 
 
 @dataclass(frozen=True)
 class MethodInfo:
-    """Metadata recorded with every result of a method."""
+    """Metadata recorded with every result of a method (its family comes from its class)."""
 
     name: str
-    family: Family
-    group: str
+    group: Group
     version: str
     description: str = ""
     params: int | None = None
@@ -56,19 +76,36 @@ class MethodInfo:
     requires: tuple[str, ...] = ()
     preprocessing: str = "greyscale"
     config: dict[str, Any] = field(default_factory=dict)
+    family: InitVar[Any] = None       # refused: the family is the retriever's base class
 
-    def to_json(self) -> dict:
+    def __post_init__(self, family) -> None:
+        if family is not None:
+            raise TypeError(f"MethodInfo(name={self.name!r}): do not pass family=; it is derived from the "
+                            "retriever's base class (EmbeddingRetriever, TranscriptionRetriever, ScoringRetriever)")
+        try:
+            object.__setattr__(self, "group", Group(self.group))
+        except ValueError:
+            raise ValueError(f"MethodInfo(name={self.name!r}): group {self.group!r} is not one of "
+                             f"{', '.join(GROUPS)}") from None
+
+    def to_json(self, family: Family) -> dict:
         data = asdict(self)
-        data["family"] = self.family.value
-        data["requires"] = list(self.requires)
-        data["cache_key"] = self.cache_key()
-        return data
+        out = {"name": data.pop("name"), "family": family.value}
+        out.update(data)
+        out["group"] = self.group.value
+        out["requires"] = list(self.requires)
+        out["cache_key"] = self.cache_key()
+        return out
 
     def cache_key(self) -> str:
-        """Everything about the method that can change an output, hashed."""
-        ident = {"name": self.name, "version": self.version, "preprocessing": self.preprocessing,
-                 "config": self.config}
-        return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:24]
+        return method_cache_key(self.name, self.version, self.preprocessing, self.config)
+
+
+def method_cache_key(name: str, version: str, preprocessing: str, config: dict) -> str:
+    """Everything about a method that can change an output, hashed (also for records that predate
+    storing it)."""
+    ident = {"name": name, "version": version, "preprocessing": preprocessing, "config": config}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
 @dataclass(frozen=True)
@@ -92,21 +129,42 @@ class RunContext:
 
     dataset: "Dataset"
     seed: int
-    cache_dir: "Path | None" = None   # where the harness caches method outputs (None: no cache)
+    cache_dir: "Path | None" = None   # the one cache root of the run (None: --no-cache)
 
 
 class Retriever:
-    """Base class of every method; subclass EmbeddingRetriever or TranscriptionRetriever."""
+    """Base class of every method; subclass one of the three family classes below."""
 
-    family: Family
+    family: ClassVar[Family]
+    Options: ClassVar[type] = NoOptions
+    batch_size: ClassVar[int] = 32
 
-    def __init__(self, spec: str | None = None, options: dict[str, Any] | None = None):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "family" in cls.__dict__ and not cls.__dict__.get("_family_base", False):
+            raise TypeError(f"{cls.__qualname__}: do not set `family`; it comes from the base class "
+                            "(EmbeddingRetriever, TranscriptionRetriever or ScoringRetriever)")
+        families = {base.family for base in cls.__mro__ if base.__dict__.get("_family_base", False)}
+        if len(families) > 1:
+            raise TypeError(f"{cls.__qualname__}: subclasses more than one method family "
+                            f"({', '.join(sorted(f.value for f in families))})")
+
+    def __init__(self, spec: str | None = None, options: Any = None):
         self.spec = spec
-        self.options = dict(options or {})
+        self.options = options if isinstance(options, self.Options) else self.parse_options(spec, options)
+
+    @classmethod
+    def parse_options(cls, spec: str | None, raw: Mapping[str, Any] | None):
+        """This method's options from raw values (strings from the CLI); unknown keys are refused."""
+        return parse_options(cls.Options, raw, owner=cls.__qualname__)
 
     @property
     def info(self) -> MethodInfo:
         raise NotImplementedError
+
+    def record(self) -> dict:
+        """``info`` as stored in result files, with the family this class belongs to."""
+        return self.info.to_json(self.family)
 
     def availability(self) -> Availability:
         return Availability.yes()
@@ -122,43 +180,40 @@ class Retriever:
 
 class EmbeddingRetriever(Retriever):
     family = Family.EMBEDDING
-    batch_size: int = 64
+    _family_base = True
+    batch_size = 64
 
-    def embed_images(self, images: Sequence["Image.Image"]) -> "np.ndarray":
+    def embed_images(self, items: Sequence["ImageItem"]) -> "np.ndarray":
+        """(n, dim) float array, one row per item (all of script ``items[i].lang``)."""
         raise NotImplementedError
 
     def embed_texts(self, texts: Sequence[str], lang: str) -> "np.ndarray":
         raise NotImplementedError
 
-    def embed_image_items(self, items: Sequence["ImageItem"]) -> "np.ndarray":
-        """Hook for methods that need the items' identity; the default passes the images."""
-        return self.embed_images([it.image for it in items])
-
 
 class TranscriptionRetriever(Retriever):
     family = Family.TRANSCRIPTION
-    batch_size: int = 32
+    _family_base = True
+    batch_size = 32
 
-    def transcribe(self, images: Sequence["Image.Image"], lang: str) -> list[str]:
-        """Transcribe word images; ``lang`` is the script of the images (en, zh or es)."""
+    # Methods that can also translate (VLMs) set ``can_translate`` and answer cross-lingual
+    # queries with the word in the lexicon's language instead of a transcript.
+    can_translate: ClassVar[bool] = False
+
+    def transcribe(self, items: Sequence["ImageItem"], lang: str) -> list[str]:
+        """Transcribe word images; ``lang`` is their script (en, zh or es)."""
         raise NotImplementedError
 
-    def transcribe_items(self, items: Sequence["ImageItem"], lang: str) -> list[str]:
-        return self.transcribe([it.image for it in items], lang)
-
-    # Optional: methods that can also translate (VLMs) set ``can_translate`` and answer
-    # cross-lingual queries with the word in the lexicon's language instead of a transcript.
-    can_translate: bool = False
-
-    def translate_items(self, items: Sequence["ImageItem"], lang: str, target_lang: str) -> list[str]:
+    def translate(self, items: Sequence["ImageItem"], lang: str, target_lang: str) -> list[str]:
         raise NotImplementedError
 
 
 class ScoringRetriever(Retriever):
     family = Family.SCORING
-    batch_size: int = 64
+    _family_base = True
+    batch_size = 64
 
-    def score_texts(self, images: Sequence["Image.Image"], lang: str,
+    def score_texts(self, items: Sequence["ImageItem"], lang: str,
                     lexicons: dict[str, Sequence[str]]) -> dict[str, "np.ndarray"]:
         """Score images (script ``lang``) against each candidate list; higher is better.
 
@@ -167,7 +222,3 @@ class ScoringRetriever(Retriever):
         in one call so a method runs its model once per image.
         """
         raise NotImplementedError
-
-    def score_text_items(self, items: Sequence["ImageItem"], lang: str,
-                         lexicons: dict[str, Sequence[str]]) -> dict[str, "np.ndarray"]:
-        return self.score_texts([it.image for it in items], lang, lexicons)

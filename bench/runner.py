@@ -15,24 +15,37 @@ import threading
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from bench import RESULT_SCHEMA_VERSION
 from bench.data.store import Dataset
-from bench.errors import HwrBenchError
-from bench.evaluate import MethodOutputs, rank_task, summarise, topology
+from bench.errors import HwrBenchError, ResultsBusyError
+from bench.families import ops_for
+from bench.io import FolderLock, LockBusy
+from bench.outputs import MethodOutputs
 from bench.progress import NULL_TRACKER, Tracker
-from bench.protocols import RetrievalTask, get_protocol
+from bench.protocols import ProtocolKind, ProtocolSpec, get_protocol
 from bench.provenance import environment, provenance
-from bench.registry import create
-from bench.results import (STATUS_FAILED, STATUS_NOT_APPLICABLE, STATUS_OK, STATUS_UNAVAILABLE,
-                           ResultFileError, read_result, result_path, run_key, write_result)
-from bench.retriever import Family, MethodInfo, RunContext
+from bench.records import (STATUS_FAILED, STATUS_NOT_APPLICABLE, STATUS_OK, STATUS_UNAVAILABLE, ConfigRecord,
+                           DatasetRecord, ProtocolRecord, ResultRecord)
+from bench.registry import METHODS, check_name
+from bench.results import ResultFileError, read_result, result_path, write_result
+from bench.retriever import Retriever, RunContext
+from bench.shard import shard_label, shard_task
+from bench.summary import summarise
 from bench.text import TEXT_POLICY
+from bench.topology import topology
 
-OVERWRITE_MODES = ("never", "only-stale", "always")
+
+class Overwrite(str, Enum):
+    NEVER = "never"
+    ONLY_STALE = "only-stale"
+    ALWAYS = "always"
+
+
+STATUS_SKIPPED = "skipped"
 
 
 @dataclass
@@ -43,12 +56,15 @@ class RunConfig:
     cache_dir: Path | None
     limit: int | None = None
     seed: int = 0
-    overwrite: str = "only-stale"
+    overwrite: Overwrite = Overwrite.ONLY_STALE
     n_boot: int = 1000
     method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     method_timeout: float | None = None   # seconds per method and protocol (main thread only)
     shard: tuple[int, int] | None = None  # (i, n): this run's slice of the queries (bench.shard)
     lock_wait: float = 0.0                # seconds to wait for another run's lock on results_dir
+
+    def __post_init__(self) -> None:
+        self.overwrite = Overwrite(self.overwrite)   # "always" from code is as good as Overwrite.ALWAYS
 
 
 @dataclass(frozen=True)
@@ -85,151 +101,141 @@ def _deadline(seconds: float | None):
 def run(dataset: Dataset, config: RunConfig, *, tracker: Tracker = NULL_TRACKER,
         report: Callable[[Outcome], None] = lambda o: None) -> list[Outcome]:
     """Run every method on every protocol, holding the results folder's lock throughout."""
-    from bench.errors import ResultsBusyError
-    from bench.io import FolderLock, LockBusy
-
+    session = _Session(dataset, config, tracker, report)   # bad protocol names fail before the lock
     try:
         with FolderLock(config.results_dir, wait=config.lock_wait):
-            return _run(dataset, config, tracker, report)
+            for name in config.methods:
+                session.run_method(name)
     except LockBusy as busy:
         raise ResultsBusyError(f"{config.results_dir}: another bench run is writing results here ({busy}); "
                                "wait for it, pass --lock-wait SECONDS, or use another --results-dir") from None
+    return session.outcomes
 
 
-def _run(dataset: Dataset, config: RunConfig, tracker: Tracker, report: Callable[[Outcome], None]) -> list[Outcome]:
-    if config.overwrite not in OVERWRITE_MODES:
-        raise ValueError(f"overwrite must be one of {OVERWRITE_MODES}")
-    specs = [get_protocol(p) for p in config.protocols]  # unknown names fail before any work
-    tasks = {spec.name: spec.build(dataset, limit=config.limit, seed=config.seed) for spec in specs}
-    if config.shard is not None:
-        from bench.shard import shard_task
+def evaluate_retrieval(task, outputs: MethodOutputs, config: RunConfig) -> tuple[dict, dict]:
+    rankings = ops_for(outputs.method).rank(task, outputs)
+    metrics = summarise(rankings, task.aggregate, n_boot=config.n_boot, seed=config.seed)
+    metrics["queries_without_relevant_item"] = task.n_dropped
+    return rankings, metrics
 
-        tasks = {name: shard_task(task, *config.shard) for name, task in tasks.items()}
-        specs = [spec for spec in specs if tasks[spec.name] is not None]
-        tasks = {name: task for name, task in tasks.items() if task is not None}
-    decoded = False
 
-    def decode_all() -> None:
+def evaluate_topology(task, outputs: MethodOutputs, config: RunConfig) -> tuple[None, dict]:
+    return None, topology(task, outputs)
+
+
+# What the runner does with a task of each protocol kind: (rankings or None, metrics).
+EVALUATORS: dict[ProtocolKind, Callable] = {ProtocolKind.RETRIEVAL: evaluate_retrieval,
+                                            ProtocolKind.TOPOLOGY: evaluate_topology}
+
+
+class _Session:
+    """One ``bench run``: the tasks, the images decoded once, and the outcomes so far."""
+
+    def __init__(self, dataset: Dataset, config: RunConfig, tracker: Tracker, report: Callable[[Outcome], None]):
+        self.dataset, self.config, self.tracker, self._report = dataset, config, tracker, report
+        self.outcomes: list[Outcome] = []
+        specs = [get_protocol(p) for p in config.protocols]  # unknown names fail before any work
+        tasks = {spec.name: spec.task(dataset, limit=config.limit, seed=config.seed) for spec in specs}
+        if config.shard is not None:
+            tasks = {name: shard_task(task, *config.shard) for name, task in tasks.items()}
+        self.tasks = {name: task for name, task in tasks.items() if task is not None}
+        self.specs: list[ProtocolSpec] = [spec for spec in specs if spec.name in self.tasks]
+        self._decoded = False
+
+    def emit(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+        self._report(outcome)
+
+    def decode_all(self) -> None:
         # Every image is decoded before the first computation: a corrupt file is the dataset's
         # fault, reported as such, never as a method failure. A run with nothing to compute
         # (everything up to date) skips it.
-        nonlocal decoded
-        if decoded:
+        if self._decoded:
             return
-        needed = sorted({k for task in tasks.values() for k in task.all_image_keys()})
-        for chunk in tracker.track([needed[i:i + 512] for i in range(0, len(needed), 512)],
-                                   len(needed), "decoding images"):
-            dataset.image_items(chunk)
-        decoded = True
+        needed = sorted({k for task in self.tasks.values() for k in task.all_image_keys()})
+        for chunk in self.tracker.track([needed[i:i + 512] for i in range(0, len(needed), 512)],
+                                        len(needed), "decoding images"):
+            self.dataset.image_items(chunk)
+        self._decoded = True
 
-    outcomes: list[Outcome] = []
-
-    def emit(o: Outcome) -> None:
-        outcomes.append(o)
-        report(o)
-
-    for name in config.methods:
+    # -- one method ---------------------------------------------------------------------------
+    def run_method(self, name: str) -> None:
         try:
-            method = create(name, config.method_options.get(name))
-            info = method.info
+            method = METHODS.create(name, self.config.method_options.get(name))
+            check_name(name, method.info.name)
             available = method.availability()
         except Exception as exc:  # a broken adapter must not stop the others
-            for spec in specs:
-                emit(Outcome(name, spec.name, STATUS_FAILED, f"could not load: {_one_line(exc)}"))
-            continue
+            for spec in self.specs:
+                self.emit(Outcome(name, spec.name, STATUS_FAILED, f"could not load: {_one_line(exc)}"))
+            return
         if not available.ok:
-            for spec in specs:
-                path = result_path(config.results_dir, info.name, spec.name)
-                msg = f"{available.reason} (fix: {available.fix})" if available.fix else available.reason
-                if not _has_ok_result(path):
-                    write_result(path, _record(info, spec, dataset, config, STATUS_UNAVAILABLE,
-                                               error={"reason": available.reason, "fix": available.fix}),
-                                 None)
-                emit(Outcome(info.name, spec.name, STATUS_UNAVAILABLE, msg, path))
-            continue
+            self._unavailable(method, available)
+            return
+        outputs = MethodOutputs(method, self.dataset, self.config.cache_dir, self.tracker)
+        prepared = [False]
+        for spec in self.specs:
+            self._run_protocol(method, spec, outputs, prepared)
 
-        prepared = False
-        outputs = MethodOutputs(method, dataset, config.cache_dir, tracker)
-        for spec in specs:
-            path = result_path(config.results_dir, info.name, spec.name)
-            key = run_key(method_cache_key=info.cache_key(), protocol=spec.name,
-                          protocol_version=spec.version, dataset_fingerprint=dataset.fingerprint,
-                          limit=config.limit, seed=config.seed, n_boot=config.n_boot,
-                          text_policy=TEXT_POLICY, shard=_shard_label(config))
-            if _should_skip(path, key, config.overwrite):
-                emit(Outcome(info.name, spec.name, "skipped", "up to date", path))
-                continue
-            if spec.kind == "topology" and method.family is not Family.EMBEDDING:
-                write_result(path, _record(info, spec, dataset, config, STATUS_NOT_APPLICABLE,
-                                           run_key_=key, error={"reason": "R/D needs embeddings; this "
-                                                                f"method is {method.family.value}-based"}), None)
-                emit(Outcome(info.name, spec.name, STATUS_NOT_APPLICABLE, "needs embeddings", path))
-                continue
-            task = tasks[spec.name]
-            decode_all()
-            outputs.timings = type(outputs.timings)()
-            started = time.perf_counter()
-            try:
-                with _deadline(config.method_timeout):
-                    if not prepared:
-                        method.prepare(RunContext(dataset=dataset, seed=config.seed, cache_dir=config.cache_dir))
-                        prepared = True
-                    if isinstance(task, RetrievalTask):
-                        rankings = rank_task(method, task, outputs)
-                    else:
-                        rankings, metrics = None, topology(task, outputs)
-                if rankings is not None:
-                    metrics = summarise(rankings, task.aggregate, n_boot=config.n_boot, seed=config.seed)
-                    metrics["queries_without_relevant_item"] = task.n_dropped
-            except (KeyboardInterrupt, HwrBenchError):
-                raise
-            except Exception as exc:
-                error = {"type": type(exc).__name__, "message": str(exc),
-                         "traceback": traceback.format_exc(limit=8)}
-                if not _has_ok_result(path):
-                    write_result(path, _record(info, spec, dataset, config, STATUS_FAILED,
-                                               run_key_=key, error=error), None)
-                emit(Outcome(info.name, spec.name, STATUS_FAILED, _one_line(exc), path))
-                continue
-            timings = outputs.timings.to_json()
-            timings["total_seconds"] = round(time.perf_counter() - started, 4)
-            write_result(path, _record(info, spec, dataset, config, STATUS_OK, run_key_=key,
-                                       metrics=metrics, timings=timings,
-                                       rankings_file=path.stem + ".rankings.json.gz" if rankings else None),
-                         rankings)
-            emit(Outcome(info.name, spec.name, STATUS_OK, _headline(metrics), path))
-    return outcomes
+    def _unavailable(self, method: Retriever, available) -> None:
+        msg = f"{available.reason} (fix: {available.fix})" if available.fix else available.reason
+        for spec in self.specs:
+            path = result_path(self.config.results_dir, method.info.name, spec.name)
+            if not _has_ok_result(path):
+                record = self._record(method, spec, STATUS_UNAVAILABLE)
+                write_result(path, replace(record, error={"reason": available.reason, "fix": available.fix}), None)
+            self.emit(Outcome(method.info.name, spec.name, STATUS_UNAVAILABLE, msg, path))
 
+    def _run_protocol(self, method: Retriever, spec: ProtocolSpec, outputs: MethodOutputs, prepared: list) -> None:
+        name = method.info.name
+        path = result_path(self.config.results_dir, name, spec.name)
+        pending = self._record(method, spec, STATUS_OK).with_run_key()
+        if _should_skip(path, pending.run_key, self.config.overwrite):
+            self.emit(Outcome(name, spec.name, STATUS_SKIPPED, "up to date", path))
+            return
+        if spec.kind.needs_embeddings and not ops_for(method).embeds:
+            error = {"reason": f"{spec.name} needs embeddings; this method is {method.family.value}-based"}
+            write_result(path, replace(pending, status=STATUS_NOT_APPLICABLE, error=error), None)
+            self.emit(Outcome(name, spec.name, STATUS_NOT_APPLICABLE, "needs embeddings", path))
+            return
+        self.decode_all()
+        outputs.timings = type(outputs.timings)()
+        started = time.perf_counter()
+        try:
+            with _deadline(self.config.method_timeout):
+                if not prepared[0]:
+                    method.prepare(RunContext(dataset=self.dataset, seed=self.config.seed,
+                                              cache_dir=self.config.cache_dir))
+                    prepared[0] = True
+                rankings, metrics = EVALUATORS[spec.kind](self.tasks[spec.name], outputs, self.config)
+        except (KeyboardInterrupt, HwrBenchError):
+            raise
+        except Exception as exc:
+            if not _has_ok_result(path):
+                error = {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc(limit=8)}
+                write_result(path, replace(pending, status=STATUS_FAILED, error=error), None)
+            self.emit(Outcome(name, spec.name, STATUS_FAILED, _one_line(exc), path))
+            return
+        outputs.timings.total_seconds = time.perf_counter() - started
+        record = replace(pending, metrics=metrics, timings=outputs.timings, provenance=_provenance(),
+                         rankings_file=path.stem + ".rankings.json.gz" if rankings else None)
+        write_result(path, record, rankings)
+        self.emit(Outcome(name, spec.name, STATUS_OK, _headline(metrics), path))
 
-def _record(info: MethodInfo, spec, dataset: Dataset, config: RunConfig, status: str, *,
-            run_key_: str | None = None, metrics=None, timings=None, rankings_file=None,
-            error=None) -> dict:
-    return {
-        "schema_version": RESULT_SCHEMA_VERSION,
-        "status": status,
-        "run_key": run_key_,
-        "method": info.to_json(),
-        "protocol": {"name": spec.name, "version": spec.version, "description": spec.description},
-        "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint,
-                    "n_samples": len(dataset), "note": dataset.manifest.get("builder", {}).get("note")},
-        "config": {"limit": config.limit, "seed": config.seed, "n_bootstrap": config.n_boot,
-                   "text_policy": TEXT_POLICY,
-                   **({"shard": _shard_label(config)} if config.shard is not None else {})},
-        "provenance": {**provenance(), "created_at": dt.datetime.now(dt.timezone.utc)
-                       .isoformat(timespec="seconds")},
-        "environment": environment(),
-        "timings": timings,
-        "metrics": metrics,
-        "rankings_file": rankings_file,
-        "error": error,
-    }
+    def _record(self, method: Retriever, spec: ProtocolSpec, status: str) -> ResultRecord:
+        ds, config = self.dataset, self.config
+        return ResultRecord(
+            status=status, method=method.record(),
+            protocol=ProtocolRecord(spec.name, spec.version, spec.description),
+            dataset=DatasetRecord(ds.name, ds.fingerprint, len(ds), ds.manifest.get("builder", {}).get("note")),
+            config=ConfigRecord(config.limit, config.seed, config.n_boot, TEXT_POLICY, shard_label(config.shard)),
+            provenance=_provenance(), environment=environment())
 
 
-def _shard_label(config: RunConfig) -> str | None:
-    return None if config.shard is None else f"{config.shard[0]}/{config.shard[1]}"
+def _provenance() -> dict:
+    return {**provenance(), "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
-def _existing(path: Path):
+def _existing(path: Path) -> ResultRecord | None:
     if not path.exists():
         return None
     try:
@@ -240,18 +246,18 @@ def _existing(path: Path):
 
 def _has_ok_result(path: Path) -> bool:
     existing = _existing(path)
-    return existing is not None and existing.status == STATUS_OK
+    return existing is not None and existing.ok
 
 
-def _should_skip(path: Path, key: str, overwrite: str) -> bool:
-    if overwrite == "always":
+def _should_skip(path: Path, key: str, overwrite: Overwrite) -> bool:
+    if overwrite is Overwrite.ALWAYS:
         return False
     existing = _existing(path)
     if existing is None:
         return False
-    if overwrite == "never":
+    if overwrite is Overwrite.NEVER:
         return True
-    return existing.status in (STATUS_OK, STATUS_NOT_APPLICABLE) and existing.data.get("run_key") == key
+    return existing.status in (STATUS_OK, STATUS_NOT_APPLICABLE) and existing.run_key == key
 
 
 def _headline(metrics: dict) -> str:

@@ -1,22 +1,27 @@
 """Splitting a run over machines and putting it back together exactly.
 
 ``bench run --shard i/n`` keeps, in every subtask, the queries at positions
-i, i+n, i+2n, ... of the protocol's (sorted) query list; the topology protocol
-(R/D needs every embedding at once) runs whole in shard 0. ``bench merge``
-interleaves the shards' per-query rankings back into the original order and
-recomputes every metric from them with the run's seed, so the merged result is
-byte-for-byte the metrics of an unsharded run, under the unsharded run key
-(a later ``bench run`` sees it as up to date).
+i, i+n, i+2n, ... of the protocol's (sorted) query list; a protocol whose kind
+cannot be split (R/D needs every embedding at once) runs whole in shard 0.
+``bench merge`` interleaves the shards' per-query rankings back into the
+original order and recomputes every metric from them with the run's seed, so
+the merged result is byte-for-byte the metrics of an unsharded run, under the
+unsharded run key (a later ``bench run`` sees it as up to date).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
 
 from bench.errors import HwrBenchError
-from bench.protocols import RetrievalTask, TopologyTask
+from bench.io import FolderLock
+from bench.protocols import PROTOCOLS, RetrievalTask
+from bench.records import STATUS_FAILED, STATUS_OK, ResultRecord, Timings
+from bench.results import iter_results, read_rankings, result_path, write_result
+from bench.summary import summarise
 
 
 class ShardError(HwrBenchError):
@@ -30,14 +35,25 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def shard_label(shard: tuple[int, int] | None) -> str | None:
+    return None if shard is None else f"{shard[0]}/{shard[1]}"
+
+
+def _split_label(label: str) -> tuple[int, int]:
+    index, count = label.split("/")
+    return int(index), int(count)
+
+
 def shard_task(task, index: int, count: int):
     """This shard's part of a task; None where the shard has nothing to do."""
-    if isinstance(task, TopologyTask):
+    if not isinstance(task, RetrievalTask):   # not splittable: computed whole by shard 0
         return task if index == 0 else None
-    assert isinstance(task, RetrievalTask)
     subtasks = tuple(replace(st, query_keys=st.query_keys[index::count], relevant=st.relevant[index::count])
                      for st in task.subtasks)
     return replace(task, subtasks=subtasks)
+
+
+_PER_QUERY = ("query_keys", "top_keys", "top_scores", "relevant_ranks", "top1_text", "truth_text", "transcripts")
 
 
 def merge_payloads(parts: list[dict], count: int) -> dict:
@@ -47,83 +63,68 @@ def merge_payloads(parts: list[dict], count: int) -> dict:
         pieces = [p[name] for p in parts]
         total = sum(len(p["query_keys"]) for p in pieces)
         out = {k: v for k, v in pieces[0].items() if not isinstance(v, list) or k not in _PER_QUERY}
-        for field in _PER_QUERY:
-            if field not in pieces[0]:
+        for column_name in _PER_QUERY:
+            if column_name not in pieces[0]:
                 continue
             column = [None] * total
             for shard, piece in enumerate(pieces):
-                column[shard::count] = piece[field]
-            out[field] = column
+                column[shard::count] = piece[column_name]
+            out[column_name] = column
         merged[name] = out
     return merged
 
 
-_PER_QUERY = ("query_keys", "top_keys", "top_scores", "relevant_ranks", "top1_text", "truth_text", "transcripts")
+def _identity(record: ResultRecord) -> str:
+    """Everything that must agree between shards of one result."""
+    config = {k: v for k, v in record.config.to_json().items() if k != "shard"}
+    return json.dumps([record.method_key, record.protocol.version, record.dataset.fingerprint, config],
+                      sort_keys=True)
+
+
+def _ordered_shards(label: str, protocol: str, present: list[ResultRecord]) -> tuple[list[ResultRecord], int, bool]:
+    """The shards of one result in order, their count, and whether shard 0 computed it whole."""
+    if any(r.config.shard is None for r in present):
+        raise ShardError(f"{label}: not every folder holds shard results (run with --shard I/N)")
+    ordered = sorted(present, key=lambda r: _split_label(r.config.shard)[0])
+    count = _split_label(ordered[0].config.shard)[1]
+    whole = protocol in PROTOCOLS and not PROTOCOLS[protocol].kind.shardable
+    if whole:
+        ordered = [r for r in ordered if r.config.shard == f"0/{count}"]
+        if not ordered:
+            raise ShardError(f"{label}: shard 0/{count}, which computes it, is missing")
+    elif [r.config.shard for r in ordered] != [f"{i}/{count}" for i in range(count)]:
+        raise ShardError(f"{label}: shards {[r.config.shard for r in ordered]} do not cover 0..{count - 1} of {count}")
+    if len({_identity(r) for r in ordered}) != 1:
+        raise ShardError(f"{label}: the shards were run with different methods, data or settings")
+    return ordered, count, whole
+
+
+def _merged_record(ordered: list[ResultRecord], count: int, whole: bool) -> tuple[ResultRecord, dict | None]:
+    base = ordered[0]
+    merged = replace(base, config=replace(base.config, shard=None), merged_from=[str(r.path) for r in ordered])
+    rankings = None
+    if not whole and base.ok:
+        rankings = merge_payloads([read_rankings(r.path) for r in ordered], count)
+        metrics = summarise(rankings, base.metrics["aggregate"], n_boot=base.config.n_bootstrap,
+                            seed=base.config.seed)
+        metrics["queries_without_relevant_item"] = base.metrics.get("queries_without_relevant_item", 0)
+        merged = replace(merged, metrics=metrics,
+                         timings=Timings.merge([r.timings for r in ordered if r.timings is not None]))
+    return merged.with_run_key() if merged.run_key is not None else merged, rankings
 
 
 def merge(shard_dirs: list[Path], out_dir: Path) -> list[str]:
     """Merge every (method, protocol) of the shard folders into ``out_dir``; returns what was written."""
-    import copy
-
-    from bench.evaluate import summarise
-    from bench.io import FolderLock
-    from bench.protocols import PROTOCOLS
-    from bench.results import STATUS_FAILED, STATUS_OK, iter_results, read_rankings, result_path, run_key, write_result
-
-    by_dir = [{(r.method, r.protocol): r for r in iter_results(d)} for d in shard_dirs]
+    by_dir = [{(r.method_name, r.protocol.name): r for r in iter_results(d)} for d in shard_dirs]
     written = []
     with FolderLock(out_dir):
         for pair in sorted(set().union(*by_dir)):
             label = f"{pair[0]}/{pair[1]}"
-            present = [d[pair] for d in by_dir if pair in d]
-            if any(r.data["config"].get("shard") is None for r in present):
-                raise ShardError(f"{label}: not every folder holds shard results (run with --shard I/N)")
-            ordered = sorted(present, key=lambda r: int(r.data["config"]["shard"].split("/")[0]))
-            count = int(ordered[0].data["config"]["shard"].split("/")[1])
-            whole = PROTOCOLS[pair[1]].kind == "topology" if pair[1] in PROTOCOLS else False
-            if whole:   # computed entirely by shard 0
-                ordered = [r for r in ordered if r.data["config"]["shard"] == f"0/{count}"]
-                if not ordered:
-                    raise ShardError(f"{label}: shard 0/{count}, which computes it, is missing")
-            elif [r.data["config"]["shard"] for r in ordered] != [f"{i}/{count}" for i in range(count)]:
-                raise ShardError(f"{label}: shards {[r.data['config']['shard'] for r in ordered]} do not cover "
-                                 f"0..{count - 1} of {count}")
-            if len({_identity(r.data) for r in ordered}) != 1:
-                raise ShardError(f"{label}: the shards were run with different methods, data or settings")
+            ordered, count, whole = _ordered_shards(label, pair[1], [d[pair] for d in by_dir if pair in d])
             statuses = {r.status for r in ordered}
             if statuses != {STATUS_OK} and (len(statuses) > 1 or STATUS_FAILED in statuses):
                 continue   # a failed shard: nothing whole to write
-            base = copy.deepcopy(ordered[0].data)
-            config = base["config"]
-            del config["shard"]
-            base["run_key"] = run_key(method_cache_key=base["method"]["cache_key"], protocol=pair[1],
-                                      protocol_version=base["protocol"]["version"],
-                                      dataset_fingerprint=base["dataset"]["fingerprint"], limit=config["limit"],
-                                      seed=config["seed"], n_boot=config["n_bootstrap"],
-                                      text_policy=config["text_policy"])
-            rankings = None
-            if not whole and statuses == {STATUS_OK}:
-                rankings = merge_payloads([read_rankings(r.path) for r in ordered], count)
-                dropped = base["metrics"].get("queries_without_relevant_item", 0)
-                base["metrics"] = summarise(rankings, base["metrics"]["aggregate"], n_boot=config["n_bootstrap"],
-                                            seed=config["seed"])
-                base["metrics"]["queries_without_relevant_item"] = dropped
-                timings = [r.data.get("timings") or {} for r in ordered]
-                base["timings"] = {k: round(sum(t.get(k) or 0 for t in timings), 4)
-                                   for k in timings[0] if k != "latency_ms_per_image"}
-                computed = base["timings"].get("images_computed")
-                base["timings"]["latency_ms_per_image"] = (
-                    round(1000 * base["timings"]["image_seconds"] / computed, 3) if computed else None)
-            base["merged_from"] = [str(r.path) for r in ordered]
-            write_result(result_path(out_dir, pair[0], pair[1]), base, rankings)
+            record, rankings = _merged_record(ordered, count, whole)
+            write_result(result_path(out_dir, pair[0], pair[1]), record, rankings)
             written.append(label)
     return written
-
-
-def _identity(data: dict) -> str:
-    """Everything that must agree between shards of one result."""
-    import json
-
-    config = {k: v for k, v in data["config"].items() if k != "shard"}
-    return json.dumps([data["method"].get("cache_key"), data["protocol"]["version"], data["dataset"]["fingerprint"],
-                       config], sort_keys=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from ourmodel.pipeline import run_training
 from ourmodel.train import TrainConfig
 
 # name -> (what is switched off, TrainConfig overrides)
@@ -31,8 +32,6 @@ def ablation_config(name: str, steps: int) -> TrainConfig:
 
 def train_ablations(dataset, out: Path, cache_root: Path | None, steps: int, names, *, log=print) -> dict[str, Path]:
     """Train every named variant into ``out/NAME`` (resuming where a run stopped)."""
-    from ourmodel.pipeline import run_training
-
     done = {}
     for name in names:
         folder = Path(out) / name

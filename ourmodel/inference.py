@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.efficiency.layers import Layer
 
 _GELU_C = np.float32(np.sqrt(2.0 / np.pi))
 
@@ -55,8 +56,6 @@ class NumpyDualEncoder:
 
     def head_layers(self, frames: int = 40) -> list:
         """The visual head's weight layers for one image of ``frames`` feature frames."""
-        from bench.efficiency.layers import Layer
-
         w = self.w
         layers = []
         for name in ("visual.conv.0", "visual.conv.2"):

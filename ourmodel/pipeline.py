@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import asdict, fields
@@ -11,19 +12,19 @@ import numpy as np
 import torch
 
 from bench.data.store import Dataset
+from bench.progress import NULL_TRACKER
 from bench.schema import LANGUAGES, XLING_DIRECTIONS
-from ourmodel.anchors import anchor_version, embed_anchors
+from bench.text_encoder import anchor_version, embed_anchors
+from ourmodel.features import cached_features
+from ourmodel.images import image_batch
 from ourmodel.model import ModelConfig
+from ourmodel.ppocr import PPOCRFeatures, model_digest
+from ourmodel.quantize import BACKBONE_FILE, default_int8_dir
 from ourmodel.train import TrainConfig, TrainingData, train
 
 
 def ppocr_inputs(ds: Dataset, cache_root: Path | None, int8_backbone: Path | None = None):
     """Frozen PP-OCRv4 features, cached; from the int8-quantised backbone when one is given."""
-    import hashlib
-
-    from ourmodel.features import cached_features
-    from ourmodel.ppocr import PPOCRFeatures, model_digest
-
     extractor = []
     if int8_backbone is None:
         namespace = f"ppocr-{model_digest()[:16]}"
@@ -44,15 +45,11 @@ def ppocr_inputs(ds: Dataset, cache_root: Path | None, int8_backbone: Path | Non
 
 
 def ppocr_int8_inputs(ds: Dataset, cache_root: Path | None):
-    from ourmodel.quantize import BACKBONE_FILE, default_int8_dir
-
     return ppocr_inputs(ds, cache_root, default_int8_dir() / BACKBONE_FILE)
 
 
 def image_inputs(ds: Dataset, cache_root: Path | None, height: int = 32, width: int = 192):
     """Raw word images for the MobileNetV3 tower (trained end to end, nothing to cache)."""
-    from ourmodel.images import image_batch
-
     return lambda samples: image_batch([ds.image_item(s.key).image for s in samples], height, width)
 
 
@@ -124,9 +121,6 @@ def load_train_config(path: Path | None, overrides: dict) -> TrainConfig:
 
 def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path | None, *,
                  extra_train: list[Dataset] = (), tracker=None, log=print):
-    from bench.progress import NULL_TRACKER
-    from ourmodel.ppocr import model_digest
-
     if config.backbone not in INPUTS:
         raise ValueError(f"unknown backbone {config.backbone!r} (choose from {', '.join(INPUTS)})")
     started = time.perf_counter()
@@ -139,10 +133,6 @@ def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path |
         backbone = {"backbone": "PP-OCRv4 rec (ch_PP-OCRv4_rec_infer.onnx, rapidocr-onnxruntime), frozen",
                     "backbone_sha256": model_digest()}
     elif config.backbone == "ppocr-int8":
-        import hashlib
-
-        from ourmodel.quantize import BACKBONE_FILE, default_int8_dir
-
         int8 = (default_int8_dir() / BACKBONE_FILE).read_bytes()
         backbone = {"backbone": "PP-OCRv4 rec quantised to int8 (ourmodel.quantize), frozen",
                     "backbone_sha256": model_digest(), "backbone_int8_sha256": hashlib.sha256(int8).hexdigest()}

@@ -9,7 +9,7 @@ model is older), per-channel int8 weights, uint8 activations, MinMax
 calibration on training images. Convolutions are quantised; the attention
 MatMuls stay fp32 (quantising them cost far more accuracy than time saved).
 
-    python -m ourmodel.quantize --out ourmodel/checkpoints/ours-int8 [--dataset PATH]
+    bench quantize --out ourmodel/checkpoints/ours-int8 [--dataset PATH]
 
 The head then either stays the fp32 checkpoint's (post-training quantisation alone: the
 features shift enough that accuracy collapses, see README) or is fine-tuned on the int8
@@ -19,12 +19,13 @@ features: ``bench train --set backbone='"ppocr-int8"' --set init_from='"ourmodel
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ourmodel.ppocr import feature_model, preprocess
 
 RECIPE = {"format": "QOperator", "weights": "int8 per-channel", "activations": "uint8", "calibration": "MinMax",
           "quantised_ops": ["Conv"], "fp32_ops": ["MatMul"], "calibration_images": 128}
@@ -63,8 +64,6 @@ def quantize_backbone(images: list, out: Path) -> Path:
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quant_pre_process, quantize_static)
 
-    from ourmodel.ppocr import feature_model, preprocess
-
     model = constants_to_initializers(feature_model())
     input_name = model.graph.input[0].name
     matmuls = [n.name for n in model.graph.node if n.op_type == "MatMul"]
@@ -86,26 +85,12 @@ def quantize_backbone(images: list, out: Path) -> Path:
     return out
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--dataset", type=Path, default=None, help="default: the embedded benchmark")
-    args = parser.parse_args(argv)
-    from bench.data.store import load_dataset
-
-    if args.dataset is None:
-        from bench.cache import default_dataset_path
-
-        args.dataset = default_dataset_path()
-    dataset = load_dataset(args.dataset)
-    args.out.mkdir(parents=True, exist_ok=True)
-    quantize_backbone(calibration_images(dataset, RECIPE["calibration_images"]), args.out / BACKBONE_FILE)
-    (args.out / "quantization.json").write_text(json.dumps(
+def write_int8_backbone(dataset, out: Path) -> Path:
+    """Quantise the backbone on ``dataset``'s training images into ``out`` (``bench quantize``)."""
+    np.seterr(all="ignore")
+    out.mkdir(parents=True, exist_ok=True)
+    quantize_backbone(calibration_images(dataset, RECIPE["calibration_images"]), out / BACKBONE_FILE)
+    (out / "quantization.json").write_text(json.dumps(
         {"recipe": RECIPE, "calibration_dataset": dataset.name, "calibration_fingerprint": dataset.fingerprint},
         indent=2, sort_keys=True) + "\n")
-    print(f"wrote {args.out / BACKBONE_FILE} ({(args.out / BACKBONE_FILE).stat().st_size / 1e6:.1f} MB)")
-
-
-if __name__ == "__main__":
-    np.seterr(all="ignore")
-    main()
+    return out / BACKBONE_FILE

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from bench.data.store import Dataset
 from bench.progress import NULL_TRACKER, Tracker
-from ourmodel.anchors import embed_anchors
+from bench.text_encoder import embed_anchors
 from ourmodel.losses import total_loss
 from ourmodel.model import DualEncoder, ModelConfig
 from ourmodel.sampler import BalancedBatchSampler

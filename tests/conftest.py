@@ -28,3 +28,20 @@ def toy_dataset(toy_dataset_path):
     from bench.data.store import load_dataset
 
     return load_dataset(toy_dataset_path)
+
+
+@pytest.fixture
+def register_methods():
+    """``register_methods(name="module:Class", ...)`` adds methods to the registry for one test."""
+    from bench.registry import METHODS
+
+    added = []
+
+    def add(**targets):
+        for name, target in targets.items():
+            METHODS.register(name, target, source="test")
+            added.append(name)
+
+    yield add
+    for name in added:
+        METHODS.unregister(name)

@@ -3,18 +3,17 @@
 
 import numpy as np
 
-from bench.retriever import (Availability, EmbeddingRetriever, Family, MethodInfo, ScoringRetriever,
-                             TranscriptionRetriever)
+from bench.retriever import Availability, EmbeddingRetriever, MethodInfo, ScoringRetriever, TranscriptionRetriever
 
 
-def _info(name, family=Family.EMBEDDING):
-    return MethodInfo(name=name, family=family, group="end-to-end", version="1")
+def _info(name):
+    return MethodInfo(name=name, group="end-to-end", version="1")
 
 
 class Crashing(EmbeddingRetriever):
     info = property(lambda self: _info("crashing"))
 
-    def embed_images(self, images):
+    def embed_images(self, items):
         raise RuntimeError("boom")
 
     def embed_texts(self, texts, lang):
@@ -24,18 +23,18 @@ class Crashing(EmbeddingRetriever):
 class NaNs(EmbeddingRetriever):
     info = property(lambda self: _info("nans"))
 
-    def embed_images(self, images):
-        return np.full((len(images), 4), np.nan)
+    def embed_images(self, items):
+        return np.full((len(items), 4), np.nan)
 
     def embed_texts(self, texts, lang):
         return np.ones((len(texts), 4))
 
 
 class WrongShape(TranscriptionRetriever):
-    info = property(lambda self: _info("wrong-shape", Family.TRANSCRIPTION))
+    info = property(lambda self: _info("wrong-shape"))
 
-    def transcribe(self, images, lang):
-        return ["x"] * (len(images) + 1)
+    def transcribe(self, items, lang):
+        return ["x"] * (len(items) + 1)
 
 
 class Missing(EmbeddingRetriever):
@@ -51,8 +50,9 @@ class Counting(EmbeddingRetriever):
     calls = {"images": 0, "texts": 0}
     info = property(lambda self: _info("counting"))
 
-    def embed_images(self, images):
-        Counting.calls["images"] += len(images)
+    def embed_images(self, items):
+        Counting.calls["images"] += len(items)
+        images = [it.image for it in items]
         return np.stack([[np.asarray(im, dtype=float).mean(), 1.0, len(im.getbbox() or ())] for im in images])
 
     def embed_texts(self, texts, lang):
@@ -64,32 +64,32 @@ class TruthScorer(ScoringRetriever):
     """Scores 1 for the image's true text, 0 otherwise; counts the images it scores."""
 
     calls = {"images": 0}
-    info = property(lambda self: _info("truth-scorer", Family.SCORING))
+    info = property(lambda self: _info("truth-scorer"))
 
     def prepare(self, context):
         self.truth = {s.content_hash: s.text for s in context.dataset.samples}
 
-    def score_text_items(self, items, lang, lexicons):
+    def score_texts(self, items, lang, lexicons):
         TruthScorer.calls["images"] += len(items)
         return {lex_lang: np.array([[float(w == self.truth[it.content_hash]) for w in words] for it in items])
                 for lex_lang, words in lexicons.items()}
 
 
 class InfiniteScorer(ScoringRetriever):
-    info = property(lambda self: _info("infinite-scorer", Family.SCORING))
+    info = property(lambda self: _info("infinite-scorer"))
 
-    def score_text_items(self, items, lang, lexicons):
+    def score_texts(self, items, lang, lexicons):
         return {lex_lang: np.full((len(items), len(words)), np.inf) for lex_lang, words in lexicons.items()}
 
 
 class Hanging(EmbeddingRetriever):
     info = property(lambda self: _info("hanging"))
 
-    def embed_images(self, images):
+    def embed_images(self, items):
         import time
 
         time.sleep(60)
-        return np.ones((len(images), 4))
+        return np.ones((len(items), 4))
 
     def embed_texts(self, texts, lang):
         return np.ones((len(texts), 4))

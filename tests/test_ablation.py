@@ -2,6 +2,11 @@
 
 import pytest
 
+pytest.importorskip("torch")
+
+from adapters.ours import SHIPPED
+from bench.registry import create
+from bench.retriever import Group
 from ourmodel.ablation import ABLATIONS, ablation_config
 from ourmodel.train import TrainConfig
 
@@ -19,11 +24,8 @@ def test_each_variant_changes_only_its_switches_and_shares_the_budget():
 
 
 def test_ablation_method_is_named_and_grouped_apart_from_ours():
-    from adapters.ours import SHIPPED
-    from bench.registry import create
-
     method = create("ours-ablate:no-sem", {"checkpoint": str(SHIPPED)})
     info = method.info
-    assert info.name == "ours-ablate:no-sem" and info.group == "ablation"
+    assert info.name == "ours-ablate:no-sem" and info.group is Group.ABLATION
     assert "semantic-consistency" in info.description and info.config["ablation"] == "no-sem"
     assert info.cache_key() != create("ours").info.cache_key()

@@ -1,13 +1,18 @@
 """CLIP/SigLIP (transformers) and open_clip adapters, on tiny random checkpoints saved by the test
 and loaded through the adapters' real path (``from_pretrained(local_dir)``, a local weights file)."""
 
+import hashlib
 import json
+import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from adapters.hf_clip import letterbox
+from bench.options import OptionError
 from bench.registry import create
+from bench.schema import ImageItem
 from test_cli import bench
 from tiny_hf import save_tiny_clip, save_tiny_siglip
 
@@ -15,6 +20,7 @@ pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
 IMAGES = [Image.new("L", (160, 40), 255), Image.new("L", (90, 48), 30), Image.new("L", (40, 40), 128)]
+ITEMS = [ImageItem(f"img-{i}", im, "en", hashlib.sha256(im.tobytes()).hexdigest()) for i, im in enumerate(IMAGES)]
 
 
 @pytest.fixture(scope="module")
@@ -27,20 +33,18 @@ def tiny_models(tmp_path_factory):
 def test_tiny_checkpoint_embeds_with_right_shapes_deterministically(kind, tiny_models):
     method = create(kind, {"model_path": str(tiny_models[kind])})
     assert method.availability().ok
-    images = method.embed_images(IMAGES)
+    images = method.embed_images(ITEMS)
     texts = method.embed_texts(["apple", "苹果", "manzana"], "en")
     assert images.shape[0] == 3 and texts.shape[0] == 3 and images.shape[1] == texts.shape[1]
     assert np.isfinite(images).all() and np.isfinite(texts).all()
     again = create(kind, {"model_path": str(tiny_models[kind])})
-    np.testing.assert_allclose(again.embed_images(IMAGES), images, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(again.embed_images(ITEMS), images, rtol=1e-5, atol=1e-6)
     assert not np.allclose(images[0], images[1])          # different images, different embeddings
     info = method.info
     assert info.params and info.params > 1000 and "letterboxed" in info.preprocessing
 
 
 def test_letterbox_keeps_the_whole_word():
-    from adapters.hf_clip import letterbox
-
     word = Image.new("L", (200, 40), 0)
     square = letterbox(word)
     assert square.size == (200, 200)
@@ -56,9 +60,19 @@ def test_missing_weights_are_unavailable_with_the_name_and_places(monkeypatch, t
     assert "siglip.model_path" in available.fix and "huggingface-cli download" in available.fix
 
 
-def test_models_folder_convention_finds_a_copy(monkeypatch, tmp_path, tiny_models):
-    import shutil
+def test_options_are_checked_and_the_name_is_the_one_asked_for(tmp_path):
+    with pytest.raises(OptionError, match="fit must be 'pad' or 'processor'"):
+        create("siglip", {"fit": "crop"})
+    with pytest.raises(OptionError, match="'fitt'.*known: fit, model_path, template"):
+        create("clip", {"fitt": "pad"})
+    assert create("siglip").info.name == "siglip"
+    assert create("siglip:siglip2-l").info.name == "siglip:siglip2-l"
+    folder = tmp_path / "my-siglip"
+    folder.mkdir()
+    assert create(f"siglip:{folder}").info.name == f"siglip:{folder}"   # the spec as given, not shortened
 
+
+def test_models_folder_convention_finds_a_copy(monkeypatch, tmp_path, tiny_models):
     shutil.copytree(tiny_models["clip"], tmp_path / "openai" / "clip-vit-base-patch32")
     monkeypatch.setenv("HWR_BENCH_MODELS", str(tmp_path))
     method = create("clip")
@@ -105,6 +119,7 @@ def test_open_clip_loads_the_weights_file_it_is_given(tmp_path):
     with torch.inference_mode():
         want = reference.encode_text(open_clip.get_tokenizer("tiny-vit-hwr")(["apple", "苹果"])).numpy()
     np.testing.assert_allclose(texts, want, rtol=1e-5, atol=1e-6)   # the saved weights, not a fresh init
-    assert method.embed_images(IMAGES).shape == (3, 16)
+    assert method.embed_images(ITEMS).shape == (3, 16)
+    assert method.info.name == "openclip:tiny-vit-hwr/test"
     missing = create("openclip:tiny-vit-hwr/other").availability()
     assert not missing.ok and "openclip/tiny-vit-hwr/other" in missing.fix

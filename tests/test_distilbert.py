@@ -5,6 +5,8 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from ourmodel.distilbert import DistilBertAnchor
+
 
 @pytest.fixture
 def tiny_distilbert(tmp_path):
@@ -21,8 +23,6 @@ def tiny_distilbert(tmp_path):
 
 
 def test_bottom_layers_frozen_top_layers_trained(tiny_distilbert):
-    from ourmodel.distilbert import DistilBertAnchor
-
     anchor = DistilBertAnchor(str(tiny_distilbert), trainable_layers=1)
     out = anchor(["apple", "manzana", "苹果 water"])
     assert out.shape == (3, 32)
@@ -34,8 +34,6 @@ def test_bottom_layers_frozen_top_layers_trained(tiny_distilbert):
 
 
 def test_missing_checkpoint_fails_offline_with_its_name(tmp_path, monkeypatch):
-    from ourmodel.distilbert import DistilBertAnchor
-
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(Exception) as err:
         DistilBertAnchor(str(tmp_path / "no-such-model"))

@@ -1,13 +1,25 @@
-"""MAC counting and the compute-in-memory estimate against hand-computed values."""
+"""MAC counting against hand-computed values; the compute-in-memory estimate against the chip's
+published figures."""
 
+import json
 import math
 
 import pytest
 
 from bench.efficiency.cim import estimate
 from bench.efficiency.layers import Layer, onnx_layers, torch_layers, torch_macs, total_macs
+from helpers import plugin_site
+from test_cli import bench
 
 torch = pytest.importorskip("torch")
+
+# The NeuRRAM chip's measured figures for all 48 cores, in the paper's units: Wan et al., "A
+# compute-in-memory chip based on resistive random-access memory", Nature 608, 504-512 (2022),
+# Extended Data Fig. 12 (d: peak throughput, GOPS; e: throughput-power efficiency, TOPS/W; one
+# multiply-accumulate counts as two operations; outputs are two bits wider than inputs).
+# precision -> ((input bits, output bits), peak GOPS, TOPS/W)
+NEURRAM_48_CORES = {"int8": ((8, 10), 264, 6.44), "int4": ((4, 6), 744, 15.95)}
+CHIP_LAYER = Layer("chip", "linear", rows=6 * 256, cols=8 * 128, applications=1000)   # 6 x 8 = all 48 cores
 
 # 1x8x8 input: conv 3x3 (1->4, pad 1): 4*9*64 = 2304; depthwise 3x3 (4 ch): 4*9*64 = 2304;
 # pointwise 1x1 stride 2 (4->8): 8*4*16 = 512; linear 128->10: 1280.
@@ -46,15 +58,33 @@ def test_attention_is_counted_on_cpu():
     assert torch_macs(lambda t: attention(t, t, t, need_weights=False), x) == 960 + 200 + 200 + 320
 
 
+@pytest.mark.parametrize("precision", sorted(NEURRAM_48_CORES))
+def test_cim_presets_reproduce_the_published_chip_figures(precision):
+    (in_bits, out_bits), gops, tops_per_watt = NEURRAM_48_CORES[precision]
+    est = estimate([CHIP_LAYER], precision)
+    assert (est.in_bits, est.out_bits) == (in_bits, out_bits) and est.out_bits == est.in_bits + 2
+    assert est.cores == 48 and est.chips == 1
+    # Energy per MAC: X TOPS/W is 1000 / X fJ per operation, two operations per MAC.
+    fj_per_mac = est.energy_uj * 1e9 / est.macs_mapped
+    assert fj_per_mac == pytest.approx(2 * 1000 / tops_per_watt, rel=1e-3)
+    # A model filling the chip, pipelined, runs at the chip's peak throughput.
+    ops_per_second = 2 * est.macs_mapped / (est.pipelined_us_per_image * 1e-6)
+    assert ops_per_second == pytest.approx(gops * 1e9, rel=1e-3)
+
+
 def test_cim_estimate_of_a_single_layer():
     fc = Layer("fc", "linear", rows=300, cols=200, applications=10)
     est = estimate([fc], "int8")
     assert est.cores == 2 * 2 and est.chips == 1                      # 300 rows -> 2, 200 signed cols -> 2
-    assert est.energy_uj == pytest.approx(2 * 300 * 200 * 10 / 6.44e12 * 1e6)
-    assert est.latency_us == pytest.approx(10 * (8 * 0.27 + 10 * 0.3))
-    assert est.pipelined_us_per_image == pytest.approx(2 * 300 * 200 * 10 / (0.264e12 * 4 / 48) * 1e6)
+    chip = estimate([CHIP_LAYER], "int8")
+    assert est.energy_uj / est.macs_mapped == pytest.approx(chip.energy_uj / chip.macs_mapped)   # energy is per MAC
+    # Latency: one matrix-vector product per application, one after another.
+    assert est.latency_us == pytest.approx(10 * estimate([Layer("fc", "linear", 300, 200, 1)], "int8").latency_us)
+    # Pipelined: the chip's published throughput, scaled to the 4 of its 48 cores the layer occupies.
+    gops = NEURRAM_48_CORES["int8"][1]
+    assert est.pipelined_us_per_image == pytest.approx(2 * 300 * 200 * 10 / (gops * 1e9 * 4 / 48) * 1e6, rel=1e-3)
     low = estimate([fc], "int4")
-    assert low.energy_uj == pytest.approx(2 * 600_000 / 15.95e12 * 1e6) and low.latency_us < est.latency_us
+    assert low.energy_uj < est.energy_uj and low.latency_us < est.latency_us   # fewer bits: cheaper, faster
 
 
 def test_cim_packs_depthwise_block_diagonally_and_skips_activation_products():
@@ -68,27 +98,32 @@ def test_cim_packs_depthwise_block_diagonally_and_skips_activation_products():
 
 
 PLUGIN = '''
+from dataclasses import dataclass
+
 import numpy as np
 from bench.efficiency.layers import Layer
-from bench.retriever import EmbeddingRetriever, Family, MethodInfo
+from bench.retriever import EmbeddingRetriever, MethodInfo
+
+
+@dataclass(frozen=True)
+class WidthOptions:
+    int8: bool = False
 
 
 class WidthEmbedding(EmbeddingRetriever):
-    def __init__(self, spec=None, options=None):
-        super().__init__(spec, options)
-        self.name = "width-fp32" if not self.options.get("int8") else "width-int8"
+    Options = WidthOptions
 
     @property
     def info(self):
-        config = {"quantized_from": "width-fp32"} if self.name == "width-int8" else {}
-        return MethodInfo(name=self.name, family=Family.EMBEDDING, group="end-to-end", version="1",
-                          params=300 * 200, config=config)
+        name = "width-int8" if self.options.int8 else "width-fp32"
+        config = {"quantized_from": "width-fp32"} if self.options.int8 else {}
+        return MethodInfo(name=name, group="end-to-end", version="1", params=300 * 200, config=config)
 
     def compute_layers(self):
         return [Layer("fc", "linear", 300, 200, 10)]
 
-    def embed_images(self, images):
-        return np.array([[im.width / 10.0, 1.0] for im in images])
+    def embed_images(self, items):
+        return np.array([[it.image.width / 10.0, 1.0] for it in items])
 
     def embed_texts(self, texts, lang):
         return np.array([[len(t), 1.0] for t in texts])
@@ -96,18 +131,12 @@ class WidthEmbedding(EmbeddingRetriever):
 
 
 def test_efficiency_command_writes_records_the_leaderboard_shows(tmp_path, toy_dataset_path):
-    import json
-
-    from test_cli import bench
-
-    from helpers import plugin_site
-
-    site = plugin_site(tmp_path / "site", "hwr_eff_demo", PLUGIN, {"width": "hwr_eff_demo:WidthEmbedding",
+    site = plugin_site(tmp_path / "site", "hwr_eff_demo", PLUGIN, {"width-fp32": "hwr_eff_demo:WidthEmbedding",
                                                                   "width-int8": "hwr_eff_demo:WidthEmbedding"})
     common = dict(cwd=tmp_path, extra_path=site)
-    bench("run", "--methods", "width,width-int8", "-o", "width-int8.int8=1", "--dataset", str(toy_dataset_path),
+    bench("run", "--methods", "width-fp32,width-int8", "-o", "width-int8.int8=1", "--dataset", str(toy_dataset_path),
           "--quiet", "--bootstrap", "0", **common)
-    bench("efficiency", "--methods", "width,width-int8", "-o", "width-int8.int8=1",
+    bench("efficiency", "--methods", "width-fp32,width-int8", "-o", "width-int8.int8=1",
           "--dataset", str(toy_dataset_path), "-q", **common)
     unknown = bench("efficiency", "--methods", "no-such-method", "--dataset", str(toy_dataset_path), "-q",
                     **common, check=False)
@@ -116,8 +145,8 @@ def test_efficiency_command_writes_records_the_leaderboard_shows(tmp_path, toy_d
     assert record["status"] == "ok" and record["macs_per_image"] == 300 * 200 * 10
     assert record["latency_ms"]["batch1"] > 0 and record["peak_rss_mb"] > 0
     assert record["cim"]["int8"]["cores"] == 4
-    bench("plot", "--projection", "width", "--dataset", str(toy_dataset_path), "-q", **common)
-    for name in ("accuracy_vs_latency.png", "xling_heatmap.png", "projection_width.png"):
+    bench("plot", "--projection", "width-fp32", "--dataset", str(toy_dataset_path), "-q", **common)
+    for name in ("accuracy_vs_latency.png", "xling_heatmap.png", "projection_width-fp32.png"):
         assert (tmp_path / "results" / "plots" / name).stat().st_size > 1000
     bench("leaderboard", **common)
     board = (tmp_path / "leaderboard.md").read_text()

@@ -1,15 +1,22 @@
 """OCR baselines on clean rendered words: real engines, real weights (those that ship offline)."""
 
+import hashlib
+import json
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from adapters.easyocr import EasyOCR
 from bench.cache import default_cache_dir
 from bench.data import assets as assets_mod
 from bench.data.toy import TOY_CONCEPTS
+from bench.options import OptionError
 from bench.ranking import edit_similarity_scorer
 from bench.registry import create
+from bench.results import result_path
 from bench.runner import RunConfig, run
+from bench.schema import ImageItem
 
 # Clean words every engine must read exactly. No ñ (not in RapidOCR's character set) and no
 # accents (its PP-OCRv4 model drops them even on clean print: "corazón" -> "corazon").
@@ -36,7 +43,12 @@ def render(text: str, font_file) -> Image.Image:
 
 
 def images(lang, font_files, words=None):
-    return [render(w, font_files[lang]) for w in (words or WORDS[lang])]
+    """The words rendered, as the items a method is handed."""
+    out = []
+    for i, word in enumerate(words or WORDS[lang]):
+        image = render(word, font_files[lang])
+        out.append(ImageItem(f"{lang}-{i}", image, lang, hashlib.sha256(image.tobytes()).hexdigest()))
+    return out
 
 
 def _available(name):
@@ -55,8 +67,6 @@ def test_engine_reads_clean_words(name, lang, font_files):
 
 
 def test_easyocr_reads_clean_english_with_the_offline_weights(font_files):
-    from adapters.easyocr import EasyOCR
-
     method = EasyOCR()
     try:
         method.weights("en")
@@ -99,8 +109,6 @@ def test_missing_engines_are_unavailable_with_reason_and_fix(monkeypatch, tmp_pa
     tess = create("tesseract").availability()
     assert not tess.ok and "does not run" in tess.reason and "apt-get install" in tess.fix
 
-    from adapters.easyocr import EasyOCR
-
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr("adapters.easyocr.model_dirs", lambda explicit=None: [tmp_path / "models"])
     easy = EasyOCR().availability()
@@ -116,11 +124,22 @@ def test_ocr_plus_embedding_crosses_scripts(tmp_path, toy_dataset):
                                           protocols=["id", "xling"], results_dir=tmp_path / "r",
                                           cache_dir=tmp_path / "c", n_boot=0))
     assert {o.status for o in outcomes} == {"ok"}
-    from bench.results import read_result, result_path
 
     def acc(method, protocol):
-        result = read_result(result_path(tmp_path / "r", method, protocol))
-        return result.data["metrics"]["overall"]["acc@1"]["value"]
+        result = json.loads(result_path(tmp_path / "r", method, protocol).read_text())
+        return result["metrics"]["overall"]["acc@1"]["value"]
 
-    assert acc("oracle-text+embed", "id") == 1.0
-    assert acc("oracle-text+embed", "xling") > 0.5 > acc("oracle-text", "xling")
+    assert acc("ocr+embed:oracle-text", "id") == 1.0
+    assert acc("ocr+embed:oracle-text", "xling") > 0.5 > acc("oracle-text", "xling")
+
+
+def test_ocr_plus_embedding_takes_its_engines_options_and_name():
+    method = create("rapidocr+embed", {"rec_batch": "8"})
+    assert method.options is method.ocr.options and method.ocr.options.rec_batch == 8
+    assert method.info.name == "rapidocr+embed" and method.info.config["ocr_config"]["rec_batch"] == 8
+    assert create("ocr+embed:rapidocr").info.name == "ocr+embed:rapidocr"
+    with pytest.raises(OptionError, match="'psm'.*known: rec_batch"):
+        create("rapidocr+embed", {"psm": "7"})
+    assert create("ocr+embed:tesseract", {"psm": "6"}).ocr.options.psm == 6
+    with pytest.raises(ValueError, match="random is not a transcription method"):
+        create("ocr+embed:random")

@@ -1,13 +1,20 @@
+import json
 import math
-import time
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from ourmodel.images import image_batch
+from ourmodel.inference import NumpyDualEncoder
 from ourmodel.losses import infonce, semantic_consistency, supervised_contrastive, total_loss
+from ourmodel.mobilenetv3 import MobileNetV3Small
+from ourmodel.model import DualEncoder, ModelConfig
+from ourmodel.pipeline import load_train_config, run_training
 from ourmodel.sampler import BalancedBatchSampler
+from ourmodel.towers import MobileNetTower
+from ourmodel.train import TrainConfig, TrainingData, train
 
 
 def _unit(rng, n, d=8):
@@ -92,8 +99,6 @@ def test_sampler_is_balanced_and_deterministic():
 
 
 def test_frozen_anchor_gets_no_gradient_and_projector_keeps_alignment():
-    from ourmodel.model import DualEncoder, ModelConfig
-
     model = DualEncoder(ModelConfig(feature_dim=16))
     anchors = torch.randn(12, 512)
     model.text.init_from_anchors(anchors.numpy())
@@ -109,9 +114,6 @@ def test_frozen_anchor_gets_no_gradient_and_projector_keeps_alignment():
 
 
 def test_numpy_inference_equals_torch(tmp_path):
-    from ourmodel.inference import NumpyDualEncoder
-    from ourmodel.model import DualEncoder, ModelConfig
-
     model = DualEncoder(ModelConfig(feature_dim=24))
     for p in model.parameters():
         torch.nn.init.normal_(p, 0, 0.1)
@@ -127,9 +129,6 @@ def test_numpy_inference_equals_torch(tmp_path):
 
 
 def test_mobilenet_tower_shapes_and_size():
-    from ourmodel.mobilenetv3 import MobileNetV3Small
-    from ourmodel.towers import MobileNetTower
-
     tower = MobileNetTower()
     out = tower(torch.rand(2, 1, 32, 192))
     assert out.shape == (2, 128) and torch.allclose(out.norm(dim=-1), torch.ones(2))
@@ -140,31 +139,21 @@ def test_mobilenet_tower_shapes_and_size():
 
 
 def test_short_training_run_lowers_the_loss(tmp_path, toy_dataset):
-    """A ~30-second run of the real training loop (MobileNetV3 tower on raw toy images)."""
-    from ourmodel.images import image_batch
-    from ourmodel.model import ModelConfig
-    from ourmodel.train import TrainConfig, TrainingData, train
-
+    """A short run of the real training loop (MobileNetV3 tower on raw toy images). Its speed is
+    benchmarks/encoder.py's business, not this test's."""
     data = TrainingData(toy_dataset, lambda samples: image_batch(
         [toy_dataset.image_item(s.key).image for s in samples], 32, 128), cache_root=None)
     config = TrainConfig(backbone="mnv3", steps=30, batch_size=24, instances=3, lr=3e-3, val_every=15,
                          checkpoint_every=15, feature_noise=0.0, threads=2)
     losses = []
-    start = time.perf_counter()
     train(data, lambda m: {}, tmp_path / "run", config, ModelConfig(backbone="mnv3"), log=lambda line: losses.append(line))
-    assert time.perf_counter() - start < 120
-    curve = [__import__("json").loads(l) for l in (tmp_path / "run" / "curve.jsonl").read_text().splitlines()]
+    curve = [json.loads(l) for l in (tmp_path / "run" / "curve.jsonl").read_text().splitlines()]
     assert [c["step"] for c in curve] == [15, 30]
     assert curve[-1]["loss"]["total"] < curve[0]["loss"]["total"]
     assert (tmp_path / "run" / "last" / "model.safetensors").is_file()
 
 
 def test_run_training_mnv3_end_to_end_and_resume(tmp_path, toy_dataset):
-    import json
-
-    from ourmodel.model import DualEncoder
-    from ourmodel.pipeline import load_train_config, run_training
-
     cfg = load_train_config(None, {"backbone": "mnv3", "steps": 4, "batch_size": 24, "val_every": 2,
                                    "checkpoint_every": 2, "val_queries": 5, "threads": 2})
     run_training(toy_dataset, tmp_path / "run", cfg, None, log=lambda line: None)

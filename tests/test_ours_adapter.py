@@ -1,12 +1,16 @@
 """The `ours` method through the harness: availability, and an end-to-end run on real features."""
 
+import json
+
 import pytest
 
 torch = pytest.importorskip("torch")
 
 from bench.registry import create
-from bench.results import read_result, result_path
+from bench.results import result_path
+from bench.retriever import RunContext
 from bench.runner import RunConfig, run
+from ourmodel.model import DualEncoder, ModelConfig
 
 
 def test_missing_checkpoint_is_unavailable_with_fix(tmp_path):
@@ -15,9 +19,18 @@ def test_missing_checkpoint_is_unavailable_with_fix(tmp_path):
     assert not avail.ok and "no checkpoint" in avail.reason and "bench train" in avail.fix
 
 
-def test_ours_runs_every_protocol_with_a_checkpoint(tmp_path, toy_dataset):
-    from ourmodel.model import DualEncoder, ModelConfig
+def test_text_anchors_are_cached_in_the_runs_cache_and_nowhere_else(tmp_path, monkeypatch, toy_dataset):
+    monkeypatch.setenv("HWR_BENCH_CACHE", str(tmp_path / "default"))
+    for name in ("ours", "ocr+embed:oracle-text"):
+        method = create(name)
+        assert method.embed_texts(["apple"], "en").shape[0] == 1          # before prepare(): no cache
+        method.prepare(RunContext(dataset=toy_dataset, seed=0, cache_dir=tmp_path / name))
+        assert method.embed_texts(["apple", "agua"], "en").shape[0] == 2
+        assert list((tmp_path / name).glob("anchors-*/shard-*.npz")), name
+    assert not (tmp_path / "default").exists()
 
+
+def test_ours_runs_every_protocol_with_a_checkpoint(tmp_path, toy_dataset):
     torch.manual_seed(0)
     model = DualEncoder(ModelConfig(feature_dim=120))
     model.eval()
@@ -27,7 +40,7 @@ def test_ours_runs_every_protocol_with_a_checkpoint(tmp_path, toy_dataset):
                        method_options={"ours": {"checkpoint": str(tmp_path / "ckpt")}})
     outcomes = run(toy_dataset, config)
     assert {o.protocol: o.status for o in outcomes} == {"id": "ok", "ood": "ok", "xling": "ok", "rd": "ok"}
-    data = read_result(result_path(tmp_path / "results", "ours", "ood")).data
+    data = json.loads(result_path(tmp_path / "results", "ours", "ood").read_text())
     assert 3_000_000 < data["method"]["params"] < 5_000_000  # frozen PP-OCRv4 rec (~2.7M) plus the head (~1.0M)
     assert data["method"]["version"].startswith("ckpt-")
     assert data["timings"]["images_computed"] > 0 and data["timings"]["latency_ms_per_image"] > 0

@@ -23,7 +23,7 @@ def test_ray_engine_matches_the_serial_run(tmp_path, toy_dataset):
     assert not (tmp_path / "ray" / ".shards").exists()
     for method in ("random", "oracle-text"):
         for protocol in PROTOCOLS:
-            serial = read_result(result_path(tmp_path / "serial", method, protocol)).data
-            spread = read_result(result_path(tmp_path / "ray", method, protocol)).data
+            serial = read_result(result_path(tmp_path / "serial", method, protocol)).to_json()
+            spread = read_result(result_path(tmp_path / "ray", method, protocol)).to_json()
             assert (spread["status"], spread["metrics"], spread["run_key"]) == \
                    (serial["status"], serial["metrics"], serial["run_key"])

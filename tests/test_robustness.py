@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bench import registry
 from bench.errors import HwrBenchError, ResultsBusyError
 from bench.io import FolderLock
 from bench.results import read_result, result_path
@@ -25,7 +24,7 @@ from helpers import plugin_site, write_tiny
 SLOW_PLUGIN = '''
 import os, time
 import numpy as np
-from bench.retriever import EmbeddingRetriever, Family, MethodInfo
+from bench.retriever import EmbeddingRetriever, MethodInfo
 
 
 class SlowWidth(EmbeddingRetriever):
@@ -34,13 +33,13 @@ class SlowWidth(EmbeddingRetriever):
 
     @property
     def info(self):
-        return MethodInfo(name="slow-width", family=Family.EMBEDDING, group="end-to-end", version="1")
+        return MethodInfo(name="slow-width", group="end-to-end", version="1")
 
-    def embed_images(self, images):
+    def embed_images(self, items):
         time.sleep(0.15)
         with open(os.environ["SLOW_LOG"], "a") as fh:
-            fh.write(f"{len(images)}\\n")
-        return np.array([[im.width / 10.0, 1.0, float(np.asarray(im).mean())] for im in images])
+            fh.write(f"{len(items)}\\n")
+        return np.array([[it.image.width / 10.0, 1.0, float(np.asarray(it.image).mean())] for it in items])
 
     def embed_texts(self, texts, lang):
         return np.array([[len(t), 1.0, 0.0] for t in texts])
@@ -100,8 +99,8 @@ def test_sigkill_mid_run_loses_nothing_finished_and_resumes_to_the_same_numbers(
     # than a single uninterrupted run.
     assert before + redone <= _computed(tmp_path / "clean.log") + 4
     for protocol in ("id", "ood", "xling", "t2i"):
-        a = read_result(result_path(killed / "results", "slow-width", protocol)).data["metrics"]
-        b = read_result(result_path(clean / "results", "slow-width", protocol)).data["metrics"]
+        a = read_result(result_path(killed / "results", "slow-width", protocol)).to_json()["metrics"]
+        b = read_result(result_path(clean / "results", "slow-width", protocol)).to_json()["metrics"]
         assert a == b
 
 
@@ -120,8 +119,8 @@ def test_a_second_run_on_the_same_results_folder_refuses_or_waits(tmp_path, toy_
     assert [o.status for o in outcomes] == ["ok"]
 
 
-def test_a_hanging_method_times_out_and_the_others_complete(tmp_path, toy_dataset, monkeypatch):
-    monkeypatch.setitem(registry.BUILTIN_METHODS, "hanging", "fake_methods:Hanging")
+def test_a_hanging_method_times_out_and_the_others_complete(tmp_path, toy_dataset, register_methods):
+    register_methods(hanging="fake_methods:Hanging")
     config = RunConfig(methods=["hanging", "random"], protocols=["ood"], results_dir=tmp_path / "results",
                        cache_dir=tmp_path / "cache", n_boot=0, method_timeout=1.0)
     started = time.monotonic()
@@ -129,7 +128,7 @@ def test_a_hanging_method_times_out_and_the_others_complete(tmp_path, toy_datase
     assert time.monotonic() - started < 20
     assert outcomes["hanging"].status == "failed" and "timeout" in outcomes["hanging"].message
     assert outcomes["random"].status == "ok"
-    error = read_result(result_path(tmp_path / "results", "hanging", "ood")).data["error"]
+    error = read_result(result_path(tmp_path / "results", "hanging", "ood")).to_json()["error"]
     assert "exceeded the per-method timeout of 1 s" in error["message"]
 
 

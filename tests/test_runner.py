@@ -3,10 +3,10 @@ import json
 import numpy as np
 import pytest
 
-import bench.registry as registry
-from bench.evaluate import summarise
 from bench.leaderboard import build_leaderboard
-from bench.results import STATUS_OK, iter_results, read_rankings, read_result, result_path
+from bench.records import STATUS_OK
+from bench.results import iter_results, read_rankings, read_result, result_path
+from bench.summary import summarise
 from bench.runner import RunConfig, run
 
 import fake_methods
@@ -15,11 +15,10 @@ ALL = ["id", "ood", "xling", "t2i", "rd"]
 
 
 @pytest.fixture
-def fakes(monkeypatch):
-    for name, cls in {"crashing": "Crashing", "nans": "NaNs", "wrong-shape": "WrongShape",
-                      "missing-weights": "Missing", "counting": "Counting",
-                      "truth-scorer": "TruthScorer", "infinite-scorer": "InfiniteScorer"}.items():
-        monkeypatch.setitem(registry.BUILTIN_METHODS, name, f"fake_methods:{cls}")
+def fakes(register_methods):
+    register_methods(**{name: f"fake_methods:{cls}" for name, cls in {
+        "crashing": "Crashing", "nans": "NaNs", "wrong-shape": "WrongShape", "missing-weights": "Missing",
+        "counting": "Counting", "truth-scorer": "TruthScorer", "infinite-scorer": "InfiniteScorer"}.items()})
 
 
 def _config(tmp_path, methods, protocols=ALL, **kw):
@@ -28,7 +27,7 @@ def _config(tmp_path, methods, protocols=ALL, **kw):
 
 
 def _metric(tmp_path, method, protocol, name="acc@1", subtask=None):
-    data = read_result(result_path(tmp_path / "results", method, protocol)).data
+    data = read_result(result_path(tmp_path / "results", method, protocol)).to_json()
     block = data["metrics"]["overall"] if subtask is None else data["metrics"]["subtasks"][subtask]
     return block[name]["value"]
 
@@ -43,17 +42,17 @@ def test_reference_baselines_on_every_protocol(tmp_path, toy_dataset):
             assert _metric(tmp_path, "oracle-text", p, m) == 1.0
     assert _metric(tmp_path, "oracle-text", "t2i", "map") == 1.0
     # Random: Acc@1 near 1/|lexicon| = 1/12; its 95% interval must cover chance.
-    data = read_result(result_path(tmp_path / "results", "random", "ood")).data
+    data = read_result(result_path(tmp_path / "results", "random", "ood")).to_json()
     lo, hi = data["metrics"]["overall"]["acc@1"]["ci95"]
     assert lo <= 1 / 12 <= hi
-    rd = data = read_result(result_path(tmp_path / "results", "random", "rd")).data["metrics"]
+    rd = data = read_result(result_path(tmp_path / "results", "random", "rd")).to_json()["metrics"]
     assert rd["image"]["all"]["ratio"] > 1.0  # random embeddings have no class structure
 
 
 def test_result_records_provenance_and_sidecar_reproduces_metrics(tmp_path, toy_dataset):
     run(toy_dataset, _config(tmp_path, ["random"], ["xling"]))
     path = result_path(tmp_path / "results", "random", "xling")
-    data = read_result(path).data
+    data = read_result(path).to_json()
     assert data["dataset"]["fingerprint"] == toy_dataset.fingerprint
     assert data["protocol"]["version"] and data["run_key"]
     assert data["config"]["text_policy"]["unicode"] == "NFC"
@@ -77,7 +76,7 @@ def test_rerun_skips_up_to_date_results_and_cache_avoids_recompute(tmp_path, toy
     outcomes = run(toy_dataset, _config(tmp_path, ["counting"], ["ood", "t2i", "xling"], overwrite="always"))
     assert {o.status for o in outcomes} == {"ok"}
     assert fake_methods.Counting.calls == first
-    data = read_result(result_path(tmp_path / "results", "counting", "ood")).data
+    data = read_result(result_path(tmp_path / "results", "counting", "ood")).to_json()
     assert data["timings"]["images_computed"] == 0 and data["timings"]["images_cached"] > 0
 
 
@@ -97,7 +96,7 @@ def test_broken_methods_are_recorded_and_others_complete(tmp_path, toy_dataset, 
     assert status["no-such-method"][0] == "failed" and "unknown method" in status["no-such-method"][1]
     assert status["missing-weights"] == ("unavailable", "weights not found at /nowhere (fix: set HWR_BENCH_MODELS)")
     assert status["oracle-text"][0] == "ok"
-    crashed = read_result(result_path(tmp_path / "results", "crashing", "ood")).data
+    crashed = read_result(result_path(tmp_path / "results", "crashing", "ood")).to_json()
     assert crashed["status"] == "failed" and "RuntimeError" in crashed["error"]["traceback"]
     board = build_leaderboard(tmp_path / "results")
     assert "`missing-weights` / `ood`: unavailable. weights not found at /nowhere Fix: set HWR_BENCH_MODELS" in board
@@ -145,7 +144,7 @@ def test_older_result_schema_is_refused_not_misread(tmp_path, toy_dataset):
         read_result(path)
     # The runner treats it as absent and recomputes.
     assert [o.status for o in run(toy_dataset, _config(tmp_path, ["random"], ["ood"]))] == ["ok"]
-    assert read_result(path).data["schema_version"] == 1
+    assert read_result(path).to_json()["schema_version"] == 1
 
 
 def test_scoring_family_ranks_both_directions_and_caches_lexicon_scores(tmp_path, toy_dataset, fakes):
@@ -158,7 +157,7 @@ def test_scoring_family_ranks_both_directions_and_caches_lexicon_scores(tmp_path
     assert _metric(tmp_path, "truth-scorer", "t2i", "map") == 1.0   # text -> image uses the same scores
     assert _metric(tmp_path, "truth-scorer", "xling") < 0.5         # no word matches across languages
     assert status[("infinite-scorer", "id")] == "failed"
-    error = read_result(result_path(tmp_path / "results", "infinite-scorer", "id")).data["error"]
+    error = read_result(result_path(tmp_path / "results", "infinite-scorer", "id")).to_json()["error"]
     assert "NaN or infinite" in error["message"]
     # Each image is scored only against lexicons not yet cached (ood: its own; xling: the
     # other two), and a forced re-run is served entirely from the cache.

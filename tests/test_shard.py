@@ -25,8 +25,8 @@ def test_three_shards_merge_to_the_unsharded_metrics_and_count_as_up_to_date(tmp
     assert "random/rd" in merged and "oracle-text/xling" in merged
     for method in ("random", "oracle-text"):
         for protocol in PROTOCOLS:
-            whole = read_result(result_path(tmp_path / "whole", method, protocol)).data
-            got = read_result(result_path(tmp_path / "merged", method, protocol)).data
+            whole = read_result(result_path(tmp_path / "whole", method, protocol)).to_json()
+            got = read_result(result_path(tmp_path / "merged", method, protocol)).to_json()
             assert got["status"] == whole["status"]
             assert got["metrics"] == whole["metrics"], (method, protocol)
             assert got["run_key"] == whole["run_key"]

@@ -2,6 +2,7 @@
 against a local server that speaks the chat-completions format."""
 
 import base64
+import hashlib
 import io
 import json
 import threading
@@ -12,9 +13,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from adapters.openai_chat import EndpointError
 from adapters.vlm import parse_answer, transcribe_prompt, translate_prompt
+from bench.options import OptionError
 from bench.ranking import edit_similarity_scorer
 from bench.registry import create
+from bench.results import result_path
+from bench.retriever import RunContext
+from bench.runner import RunConfig, run
+from bench.schema import ImageItem
+
+
+def as_items(images, lang="en"):
+    return [ImageItem(f"img-{i}", im, lang, hashlib.sha256(im.tobytes()).hexdigest()) for i, im in enumerate(images)]
 
 
 @pytest.mark.parametrize("reply, word", [
@@ -42,13 +53,11 @@ def test_tiny_qwen2_vl_generates_through_the_adapter(tmp_path, toy_dataset):
     pytest.importorskip("torchvision")   # Qwen2-VL's video processor needs it
     from tiny_hf import save_tiny_qwen2_vl
 
-    from bench.results import read_result, result_path
-    from bench.runner import RunConfig, run
-
     folder = save_tiny_qwen2_vl(tmp_path / "tiny-qwen2-vl")
     method = create(f"vlm:{folder}")
     assert method.availability().ok and method.info.params > 1000
-    images = [Image.new("L", (120, 40), 255), Image.new("L", (80, 40), 0)]
+    assert method.info.name == f"vlm:{folder}" and method.can_translate
+    images = as_items([Image.new("L", (120, 40), 255), Image.new("L", (80, 40), 0)])
     texts = method.transcribe(images, "en")
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
     assert method.transcribe(images, "en") == texts                       # greedy: deterministic
@@ -56,7 +65,7 @@ def test_tiny_qwen2_vl_generates_through_the_adapter(tmp_path, toy_dataset):
                                           results_dir=tmp_path / "r", cache_dir=tmp_path / "c",
                                           limit=2, n_boot=0))
     assert {o.status for o in outcomes} == {"ok"}, [o.message for o in outcomes]
-    data = read_result(result_path(tmp_path / "r", "vlm:tiny-qwen2-vl", "xling")).data
+    data = json.loads(result_path(tmp_path / "r", f"vlm:{folder}", "xling").read_text())
     assert data["metrics"]["overall"]["n_queries"] == 12
 
 
@@ -77,6 +86,7 @@ class ChatServer(ThreadingHTTPServer):
     def __init__(self):
         super().__init__(("127.0.0.1", 0), ChatHandler)
         self.posts: list[int] = []
+        self.prompts: list[str] = []
         self.failed_once: set[int] = set()
 
     def handle_error(self, request, client_address):
@@ -107,6 +117,7 @@ class ChatHandler(BaseHTTPRequestHandler):
         url = request["messages"][0]["content"][0]["image_url"]["url"]
         width = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).width
         self.server.posts.append(width)
+        self.server.prompts.append(request["messages"][0]["content"][1]["text"])
         if width == STALL_WIDTH:
             time.sleep(2)
             return self._reply(200, {"choices": [{"message": {"content": "late"}}]})
@@ -127,8 +138,6 @@ def chat_server():
 
 
 def _openai(server, tmp_path, **options):
-    from bench.retriever import RunContext
-
     method = create(f"openai:tiny@{server.url}", {"backoff": "0", **{k: str(v) for k, v in options.items()}})
     method.prepare(RunContext(dataset=None, seed=0, cache_dir=tmp_path / "cache"))
     return method
@@ -137,7 +146,7 @@ def _openai(server, tmp_path, **options):
 def test_openai_parses_retries_ranks_and_caches(chat_server, tmp_path):
     method = _openai(chat_server, tmp_path)
     assert method.availability().ok
-    images = [Image.new("L", (w, 30), 255) for w in (60, 70, 90)]
+    images = as_items([Image.new("L", (w, 30), 255) for w in (60, 70, 90)])
     texts = method.transcribe(images, "en")
     assert texts == ["apple", "water", "casa"]
     assert chat_server.posts.count(FLAKY_WIDTH) == 2                       # a 500, then the answer
@@ -150,12 +159,10 @@ def test_openai_parses_retries_ranks_and_caches(chat_server, tmp_path):
 
 
 def test_openai_gives_up_on_a_stalled_server(chat_server, tmp_path):
-    from adapters.openai_chat import EndpointError
-
     method = _openai(chat_server, tmp_path, timeout=0.3, retries=1)
     started = time.perf_counter()
     with pytest.raises(EndpointError, match="gave up after 2 attempts"):
-        method.transcribe([Image.new("L", (STALL_WIDTH, 30), 255)], "en")
+        method.transcribe(as_items([Image.new("L", (STALL_WIDTH, 30), 255)]), "en")
     assert time.perf_counter() - started < 5
 
 
@@ -163,3 +170,21 @@ def test_openai_without_a_server_is_unavailable_with_the_fix(tmp_path):
     method = create("openai:Qwen/Qwen2.5-VL-7B-Instruct@http://127.0.0.1:9/v1", {"retries": "0"})
     available = method.availability()
     assert not available.ok and "127.0.0.1:9" in available.reason and "vllm serve" in available.fix
+
+
+def test_openai_options_are_typed_and_checked_and_the_name_keeps_the_url():
+    spec = "Qwen/Qwen2.5-VL-7B-Instruct@http://127.0.0.1:9/v1"
+    method = create(f"openai:{spec}", {"timeout": "2.5", "concurrency": "3"})
+    assert method.options.timeout == 2.5 and method.options.concurrency == 3
+    assert method.info.name == f"openai:{spec}"
+    with pytest.raises(OptionError, match="'concurrency'.*not an integer"):
+        create(f"openai:{spec}", {"concurrency": "many"})
+    with pytest.raises(OptionError, match="concurrency must be at least 1"):
+        create(f"openai:{spec}", {"concurrency": "0"})
+
+
+def test_openai_translates_with_the_translation_prompt(chat_server, tmp_path):
+    method = _openai(chat_server, tmp_path)
+    assert method.can_translate
+    assert method.translate(as_items([Image.new("L", (80, 30), 255)], "zh"), "zh", "en") == ["苹果"]
+    assert chat_server.prompts[-1] == translate_prompt("zh", "en")

@@ -124,6 +124,24 @@ class Dataset:
         return {split: {lang: by.get((split, lang), 0) for lang in LANGUAGES} for split in SPLITS}
 
 
+def _manifest(name: str, fingerprint: str, samples: Sequence[Sample], lexicon: Sequence[LexiconEntry],
+              builder: dict | None) -> dict:
+    counts = Counter((s.split, s.lang) for s in samples)
+    return {
+        "format": FORMAT_NAME,
+        "schema_version": DATASET_SCHEMA_VERSION,
+        "name": name,
+        "fingerprint": fingerprint,
+        "n_samples": len(samples),
+        "n_concepts": len({e.semantic_id for e in lexicon}),
+        "counts": {split: {lang: counts.get((split, lang), 0) for lang in LANGUAGES}
+                   for split in SPLITS},
+        "styles": {split: sorted({s.style for s in samples if s.split == split}) for split in SPLITS},
+        "builder": builder or {},
+        "files": {"samples": SAMPLES_FILE, "lexicon": LEXICON_FILE},
+    }
+
+
 def write_dataset(out: Path, name: str, records: Sequence[SampleRecord],
                   lexicon: Sequence[LexiconEntry], builder: dict | None = None) -> str:
     """Validate and write a dataset folder atomically; returns its fingerprint."""
@@ -166,20 +184,7 @@ def write_dataset(out: Path, name: str, records: Sequence[SampleRecord],
     tmp.mkdir(parents=True)
     table.to_parquet(str(tmp / SAMPLES_FILE))
     lex_table.to_parquet(str(tmp / LEXICON_FILE))
-    counts = Counter((s.split, s.lang) for s in samples)
-    manifest = {
-        "format": FORMAT_NAME,
-        "schema_version": DATASET_SCHEMA_VERSION,
-        "name": name,
-        "fingerprint": fingerprint,
-        "n_samples": len(samples),
-        "n_concepts": len({e.semantic_id for e in lexicon}),
-        "counts": {split: {lang: counts.get((split, lang), 0) for lang in LANGUAGES}
-                   for split in SPLITS},
-        "styles": {split: sorted({s.style for s in samples if s.split == split}) for split in SPLITS},
-        "builder": builder or {},
-        "files": {"samples": SAMPLES_FILE, "lexicon": LEXICON_FILE},
-    }
+    manifest = _manifest(name, fingerprint, samples, lexicon, builder)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     if out.exists():
         _rmtree(out)

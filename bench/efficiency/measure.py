@@ -11,20 +11,30 @@ recorded. Written atomically to ``results/<method>/efficiency.json``.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
+import resource
 import statistics
 import time
 from pathlib import Path
 
-EFFICIENCY_SCHEMA = 1
+from bench.data.store import load_dataset
+from bench.efficiency.cim import PRESETS, estimate
+from bench.efficiency.layers import total_macs
+from bench.families import ops_for
+from bench.io import write_json_atomic
+from bench.provenance import cpu_model, environment
+from bench.registry import METHODS
+from bench.results import EFFICIENCY_FILE, method_dir_name
+from bench.schema import LANGUAGES
+
+EFFICIENCY_SCHEMA_VERSION = 1
 N_IMAGES, N_SINGLE, WARMUP, REPEATS = 48, 16, 2, 3
 
 
 def sample_keys(dataset, n: int = N_IMAGES) -> list[str]:
     """Every k-th OOD image of each language: fixed, spread over styles."""
-    from bench.schema import LANGUAGES
-
     keys = []
     for lang in LANGUAGES:
         pool = sorted(s.key for s in dataset.select(split="test_ood", lang=lang))
@@ -32,23 +42,6 @@ def sample_keys(dataset, n: int = N_IMAGES) -> list[str]:
         step = max(1, len(pool) // max(take, 1))
         keys += pool[::step][:take]
     return keys
-
-
-def _call(method, dataset, items) -> None:
-    """One pass of the method's image API over ``items`` (grouped by script where it needs one)."""
-    from bench.retriever import EmbeddingRetriever, ScoringRetriever
-
-    if isinstance(method, EmbeddingRetriever):
-        method.embed_image_items(items)
-        return
-    by_lang: dict[str, list] = {}
-    for it in items:
-        by_lang.setdefault(it.lang, []).append(it)
-    for lang, group in by_lang.items():
-        if isinstance(method, ScoringRetriever):
-            method.score_text_items(group, lang, {lang: [e.text for e in dataset.lexicon_for(lang)]})
-        else:
-            method.transcribe_items(group, lang)
 
 
 def _timed(fn) -> float:
@@ -59,19 +52,11 @@ def _timed(fn) -> float:
 
 def measure(name: str, options: dict, dataset_path: str) -> dict:
     """Everything ``efficiency.json`` holds for one method (runs in the calling process)."""
-    import resource
-
-    from bench.data.store import load_dataset
-    from bench.efficiency.cim import PRESETS, estimate
-    from bench.efficiency.layers import total_macs
-    from bench.provenance import cpu_model, environment
-    from bench.registry import create
-
     dataset = load_dataset(dataset_path)
-    method = create(name, options)
+    method = METHODS.create(name, options)
     available = method.availability()
     info = method.info
-    record: dict = {"schema": EFFICIENCY_SCHEMA, "method": info.to_json(), "params": info.params,
+    record: dict = {"schema_version": EFFICIENCY_SCHEMA_VERSION, "method": method.record(), "params": info.params,
                     "model_bytes": info.model_bytes, "environment": environment(),
                     "threads": int(os.environ.get("HWR_BENCH_THREADS", os.cpu_count() or 1)),
                     "cpu": cpu_model()}
@@ -86,10 +71,11 @@ def measure(name: str, options: dict, dataset_path: str) -> dict:
         record["macs_per_image"] = None
         record["macs_note"] = "no layer description for this method (e.g. a native binary)"
     items = dataset.image_items(sample_keys(dataset))
+    call = ops_for(method).exercise
     for it in items[:WARMUP]:
-        _call(method, dataset, [it])
-    single = [_timed(lambda it=it: _call(method, dataset, [it])) for it in items[:N_SINGLE]]
-    batched = [_timed(lambda: _call(method, dataset, items)) for _ in range(REPEATS)]
+        call(method, dataset, [it])
+    single = [_timed(lambda it=it: call(method, dataset, [it])) for it in items[:N_SINGLE]]
+    batched = [_timed(lambda: call(method, dataset, items)) for _ in range(REPEATS)]
     record["latency_ms"] = {"batch1": round(1000 * statistics.median(single), 3),
                             f"batch{len(items)}": round(1000 * statistics.median(batched) / len(items), 3)}
     record["latency_images"] = {"batch1": len(single), "batched": len(items), "repeats": REPEATS}
@@ -114,39 +100,46 @@ def measure_isolated(name: str, options: dict, dataset_path: str, timeout: float
         status, payload = queue.get(timeout=timeout)
     except Exception:
         proc.kill()
-        return {"schema": EFFICIENCY_SCHEMA, "status": "failed",
+        return {"schema_version": EFFICIENCY_SCHEMA_VERSION, "status": "failed",
                 "error": {"message": f"no answer within {timeout:.0f} s (exit code {proc.exitcode})"}}
     finally:
         proc.join(timeout=10)
     if status != "ok":
-        return {"schema": EFFICIENCY_SCHEMA, "status": "failed", "error": {"message": payload}}
+        return {"schema_version": EFFICIENCY_SCHEMA_VERSION, "status": "failed", "error": {"message": payload}}
     return payload
+
+
+def upgrade_efficiency(record: dict) -> dict:
+    """Files written before the field was named like the result files' say ``schema``."""
+    if "schema_version" not in record and "schema" in record:
+        record = {("schema_version" if k == "schema" else k): v for k, v in record.items()}
+    return record
 
 
 def load_efficiency(results_dir: Path) -> dict[str, dict]:
     """The measured (status ok) efficiency records under ``results_dir``, by method name."""
-    import json
-
     out = {}
-    for path in sorted(Path(results_dir).glob("*/efficiency.json")):
+    for path in sorted(Path(results_dir).glob(f"*/{EFFICIENCY_FILE}")):
         try:
-            record = json.loads(path.read_text())
+            record = upgrade_efficiency(json.loads(path.read_text()))
         except (OSError, ValueError):
             continue   # a damaged file only loses its row
-        if record.get("status") == "ok":
+        if record.get("status") == "ok" and record.get("schema_version") == EFFICIENCY_SCHEMA_VERSION:
             out[record["method"]["name"]] = record
     return out
 
 
-def efficiency_path(results_dir: Path, method: str) -> Path:
-    from bench.results import method_dir_name
+def quantised_pairs(by_name: dict[str, dict]) -> list[tuple[str, str]]:
+    """(quantised method, its fp32 original) for every measured method that names a measured original."""
+    return [(n, r["method"]["config"]["quantized_from"]) for n, r in sorted(by_name.items())
+            if (r["method"].get("config") or {}).get("quantized_from") in by_name]
 
-    return Path(results_dir) / method_dir_name(method) / "efficiency.json"
+
+def efficiency_path(results_dir: Path, method: str) -> Path:
+    return Path(results_dir) / method_dir_name(method) / EFFICIENCY_FILE
 
 
 def write_efficiency(results_dir: Path, method: str, record: dict) -> Path:
-    from bench.io import write_json_atomic
-
     path = efficiency_path(results_dir, method)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, record)

@@ -13,11 +13,13 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+from bench.data.store import load_dataset
+from bench.errors import HwrBenchError
+from bench.runner import RunConfig, run
+from bench.shard import merge
+
 
 def _job(dataset_root: str, config_fields: dict) -> list[dict]:
-    from bench.data.store import load_dataset
-    from bench.runner import RunConfig, run
-
     config = RunConfig(**config_fields)
     return [dataclasses.asdict(o) | {"path": str(o.path) if o.path else None}
             for o in run(load_dataset(dataset_root), config)]
@@ -29,10 +31,7 @@ def run_on_ray(dataset, config, *, shards: int = 2, address: str | None = None, 
     try:
         import ray
     except ImportError:
-        from bench.errors import HwrBenchError
-
         raise HwrBenchError("--engine ray needs Ray: pip install -e '.[ray]'") from None
-    from bench.shard import merge
 
     shard_root = Path(config.results_dir) / ".shards"
     shutil.rmtree(shard_root, ignore_errors=True)

@@ -1,0 +1,154 @@
+"""What every ``bench`` command shares, core or plugin: option definitions, the dataset it runs on,
+input checks and the outcome reporter. A plugin's commands (``hwr_bench.commands``) import these,
+so ``bench train`` and ``bench run`` take ``--dataset`` or ``--bootstrap`` the same way.
+
+Exit codes (the README's table): 0 done; 1 at least one method/protocol pair failed; 2 bad input
+(unknown method, protocol or option, a bad value, an unreadable dataset or result file, a busy
+results folder), reported in one line before any work.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Iterable, Optional
+
+import typer
+
+from bench.cache import DEFAULT_SIZE, default_cache_dir, default_dataset_path
+from bench.data.assets import fetch_all
+from bench.data.builder import build
+from bench.data.store import load_dataset
+from bench.data.toy import build_toy
+from bench.errors import HwrBenchError
+from bench.options import OptionError
+from bench.progress import Tracker
+from bench.protocols import default_protocols, get_protocol
+from bench.registry import DEFAULT, METHODS
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+DEFAULT_BOOTSTRAP = 1000
+
+
+class DatasetSize(str, Enum):
+    SMALL = "small"            # the default benchmark
+    PAPER = "paper"            # Table 1's counts
+    TINY = "tiny"
+    TRAIN_AUG = "train-aug"    # extra training renders
+    TOY = "toy"                # a few dozen samples for tests, no assets
+
+
+# -- shared option definitions ------------------------------------------------------------------
+DatasetOpt = Annotated[Optional[Path], typer.Option(
+    "--dataset", "-d", help="Dataset folder; default: the embedded benchmark, built when absent.")]
+ResultsDirOpt = Annotated[Path, typer.Option("--results-dir", help="The results folder.")]
+BootstrapOpt = Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for the 95% intervals (0: none).")]
+OptionOpt = Annotated[list[str], typer.Option("--option", "-o", help="Method option METHOD.KEY=VALUE (repeatable).")]
+ProtocolsOpt = Annotated[Optional[str], typer.Option(
+    "--protocols", "-p", help="Comma-separated protocols (see `bench protocols`; default: all).")]
+LimitOpt = Annotated[Optional[int], typer.Option(
+    "--limit", min=1, help="At most N queries per language or direction (seeded sample).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
+def console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def tracker(quiet: bool) -> Tracker:
+    return Tracker(enabled=not quiet and sys.stderr.isatty())
+
+
+# -- input checks (before any work) -------------------------------------------------------------
+def protocol_names(value: str | None) -> list[str]:
+    names = split(value) or list(default_protocols())
+    for name in names:
+        get_protocol(name)
+    return names
+
+
+def method_names(value: str | None) -> list[str]:
+    return split(value) or list(METHODS.tagged(DEFAULT))
+
+
+def parse_option_args(options: Iterable[str]) -> dict[str, dict[str, str]]:
+    parsed: dict[str, dict[str, str]] = {}
+    for opt in options:
+        target, eq, value = opt.partition("=")
+        method, dot, key = target.rpartition(".")
+        if not eq or not dot or not method or not key:
+            raise OptionError(f"--option {opt!r}: expected METHOD.KEY=VALUE")
+        parsed.setdefault(method, {})[key] = value
+    return parsed
+
+
+def method_options(methods: list[str], options: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Each method's raw options, every name and option checked against its adapter."""
+    parsed = parse_option_args(options)
+    stray = sorted(set(parsed) - set(methods))
+    if stray:
+        raise OptionError(f"--option for {stray[0]!r}, which is not among the methods ({', '.join(methods)})")
+    for name in methods:
+        METHODS.check(name, parsed.get(name))
+    return parsed
+
+
+# -- the dataset ----------------------------------------------------------------------------------
+def build_dataset(out: Path, size: DatasetSize, seed: int, workers: Optional[int], quiet: bool) -> dict:
+    out_console = console()
+    if size is DatasetSize.TOY:
+        return {"fingerprint": build_toy(out, seed=seed)}
+    out_console.print("Fetching handwriting assets (fonts, stroke data) into the cache ...")
+    fetch_all(default_cache_dir(), report=lambda line: None if quiet else out_console.print(line))
+    out_console.print(f"Building the {size.value} benchmark at {out} ...")
+    with tracker(quiet) as progress:
+        summary = build(out, size=size.value, seed=seed, cache_root=default_cache_dir(), workers=workers,
+                        tracker=progress)
+    for note in summary["notes"]:
+        out_console.print(f"[yellow]note:[/] {note}")
+    return summary
+
+
+def load_or_build_dataset(dataset: Optional[Path], quiet: bool):
+    """The dataset a command runs on: the one named, or the embedded benchmark (built on first use)."""
+    if dataset is not None:
+        return load_dataset(dataset)
+    path = default_dataset_path()
+    if not (path / "manifest.json").exists():
+        build_dataset(path, DatasetSize(DEFAULT_SIZE), 0, None, quiet)
+    return load_dataset(path)
+
+
+# -- outcomes -------------------------------------------------------------------------------------
+_STYLES = {"ok": "green", "skipped": "dim", "unavailable": "yellow", "not_applicable": "dim", "failed": "red"}
+
+
+def outcome_reporter(out_console=None):
+    """A ``report`` callback for ``bench.runner.run``: one line per method and protocol."""
+    from rich.markup import escape
+
+    out_console = out_console or console()
+
+    def report(o) -> None:
+        out_console.print(f"[{_STYLES.get(o.status, '')}]{o.status:>14}[/] {escape(o.method):<24} "
+                          f"{o.protocol:<6} {escape(o.message)}")
+    return report
+
+
+def finish(outcomes) -> None:
+    """Exit 1 where any method/protocol pair failed (its message is in the lines above)."""
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        console().print(f"[red]{len(failed)} method/protocol pair(s) failed (see the lines above).[/]")
+        raise typer.Exit(EXIT_FAILED)
+
+
+def fail(message: str) -> None:
+    raise HwrBenchError(message)

@@ -1,0 +1,196 @@
+"""What the harness does with each method family: one small object per family.
+
+Each ``FamilyOps`` owns its family's cache kinds, its compute calls and its
+ranking, so the runner, efficiency measurement and plots never branch on the
+family: they ask ``ops_for(method)``.
+
+* embedding: image and text vectors (cached), ranked by cosine;
+* transcription: transcripts (and translations for methods that translate),
+  ranked by normalised edit similarity;
+* scoring: each image's scores against whole lexicons, ranked as they are.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+
+from bench.cache import TextCache, VectorCache
+from bench.data.store import Dataset
+from bench.errors import MethodOutputError
+from bench.outputs import MethodOutputs
+from bench.protocols import RetrievalTask, Subtask
+from bench.ranking import Ranking, cosine_scorer, edit_similarity_scorer, rank_queries
+from bench.retriever import (EmbeddingRetriever, Family, Retriever, ScoringRetriever,
+                             TranscriptionRetriever)
+from bench.schema import ImageItem
+from bench.validation import check_embeddings, check_transcripts
+
+TOP_K_STORED = 10
+
+
+def by_script(items: Sequence[ImageItem]) -> dict[str, list[ImageItem]]:
+    groups: dict[str, list[ImageItem]] = {}
+    for it in items:
+        groups.setdefault(it.lang, []).append(it)
+    return groups
+
+
+class FamilyOps:
+    family: Family
+    embeds = False        # whether the method yields embeddings (R/D, projections)
+
+    def rank(self, task: RetrievalTask, outputs: MethodOutputs) -> dict:
+        """Every subtask's per-query rankings: the payload of the rankings sidecar."""
+        raise NotImplementedError
+
+    def exercise(self, method: Retriever, dataset: Dataset, items: Sequence[ImageItem]) -> None:
+        """One pass of the method's image call over ``items``, as a query would cost (latency)."""
+        raise NotImplementedError
+
+    def _ranked(self, st: Subtask, scorer, outputs: MethodOutputs, transcripts=None) -> dict:
+        start = time.perf_counter()
+        ranking = rank_queries(scorer, len(st.query_keys), st.query_keys, st.gallery_keys, st.relevant,
+                               k=TOP_K_STORED)
+        outputs.timings.rank_seconds += time.perf_counter() - start
+        return subtask_payload(st, ranking, outputs.dataset, transcripts)
+
+
+class EmbeddingOps(FamilyOps):
+    family = Family.EMBEDDING
+    embeds = True
+
+    def image_vectors(self, outputs: MethodOutputs, keys: Sequence[str]) -> list[np.ndarray]:
+        method = outputs.method
+        assert isinstance(method, EmbeddingRetriever)
+        return outputs.per_image(keys, outputs.cache("image", VectorCache),
+                                 lambda items, lang: list(check_embeddings(method.embed_images(items), len(items),
+                                                                           "embed_images")), "images")
+
+    def text_vectors(self, outputs: MethodOutputs, keys: Sequence[str]) -> np.ndarray:
+        method = outputs.method
+        assert isinstance(method, EmbeddingRetriever)
+        return np.stack(outputs.per_text(keys, outputs.cache("text", VectorCache),
+                                         lambda texts, lang: list(check_embeddings(method.embed_texts(texts, lang),
+                                                                                   len(texts), "embed_texts"))))
+
+    def rank(self, task: RetrievalTask, outputs: MethodOutputs) -> dict:
+        keys = task.all_image_keys()
+        vectors = dict(zip(keys, self.image_vectors(outputs, keys)))
+
+        def side(kind: str, side_keys) -> np.ndarray:
+            return (np.stack([vectors[k] for k in side_keys]) if kind == "image"
+                    else self.text_vectors(outputs, side_keys))
+
+        payload = {}
+        for st in task.subtasks:
+            q, g = side(st.query_kind, st.query_keys), side(st.gallery_kind, st.gallery_keys)
+            if q.shape[1] != g.shape[1]:
+                raise MethodOutputError(f"image and text embeddings differ in size ({q.shape[1]} vs {g.shape[1]})")
+            payload[st.name] = self._ranked(st, cosine_scorer(q, g), outputs)
+        return payload
+
+    def exercise(self, method, dataset, items) -> None:
+        method.embed_images(items)
+
+
+class TranscriptionOps(FamilyOps):
+    family = Family.TRANSCRIPTION
+
+    def transcripts(self, outputs: MethodOutputs, keys: Sequence[str]) -> list[str]:
+        method = outputs.method
+        assert isinstance(method, TranscriptionRetriever)
+        return outputs.per_image(keys, outputs.cache("transcript", TextCache),
+                                 lambda items, lang: check_transcripts(method.transcribe(items, lang), len(items)),
+                                 "images")
+
+    def translations(self, outputs: MethodOutputs, keys: Sequence[str], target_lang: str) -> list[str]:
+        """The word in each image, rendered in ``target_lang`` by the method (cross-lingual)."""
+        method = outputs.method
+        assert isinstance(method, TranscriptionRetriever)
+        return outputs.per_image(keys, outputs.cache(f"translation-{target_lang}", TextCache),
+                                 lambda items, lang: check_transcripts(method.translate(items, lang, target_lang),
+                                                                       len(items), "translate"), "translating")
+
+    def rank(self, task: RetrievalTask, outputs: MethodOutputs) -> dict:
+        ds, method = outputs.dataset, outputs.method
+        keys = task.all_image_keys()
+        transcripts = dict(zip(keys, self.transcripts(outputs, keys)))
+        payload = {}
+        for st in task.subtasks:
+            # What stands for each query image: its transcript, or, for a method that translates,
+            # its translation into the gallery's language on cross-lingual subtasks.
+            query_texts = transcripts
+            if st.query_kind == "image" and st.gallery_lang != st.query_lang and method.can_translate:
+                query_texts = dict(zip(st.query_keys, self.translations(outputs, list(st.query_keys),
+                                                                        st.gallery_lang)))
+            q = ([query_texts[k] for k in st.query_keys] if st.query_kind == "image"
+                 else [ds.lexicon_entry(k).text for k in st.query_keys])
+            g = ([transcripts[k] for k in st.gallery_keys] if st.gallery_kind == "image"
+                 else [ds.lexicon_entry(k).text for k in st.gallery_keys])
+            payload[st.name] = self._ranked(st, edit_similarity_scorer(q, g), outputs, transcripts=query_texts)
+        return payload
+
+    def exercise(self, method, dataset, items) -> None:
+        for lang, group in by_script(items).items():
+            method.transcribe(group, lang)
+
+
+class ScoringOps(FamilyOps):
+    family = Family.SCORING
+
+    def rank(self, task: RetrievalTask, outputs: MethodOutputs) -> dict:
+        ds, method = outputs.dataset, outputs.method
+        assert isinstance(method, ScoringRetriever)
+        needs: dict[str, set[str]] = {}
+        for st in task.subtasks:
+            images, lang = ((st.query_keys, st.gallery_lang) if st.query_kind == "image"
+                            else (st.gallery_keys, st.query_lang))
+            for k in images:
+                needs.setdefault(k, set()).add(lang)
+        scores = outputs.lexicon_scores(needs, method.score_texts)
+        payload = {}
+        for st in task.subtasks:
+            if st.query_kind == "image":
+                column = {e.key: i for i, e in enumerate(ds.lexicon_for(st.gallery_lang))}
+                cols = [column[k] for k in st.gallery_keys]
+                matrix = np.stack([scores[st.gallery_lang][k] for k in st.query_keys])[:, cols]
+            else:
+                column = {e.key: i for i, e in enumerate(ds.lexicon_for(st.query_lang))}
+                cols = [column[k] for k in st.query_keys]
+                matrix = np.stack([scores[st.query_lang][k] for k in st.gallery_keys])[:, cols].T
+            payload[st.name] = self._ranked(st, lambda a, b, m=matrix: m[a:b], outputs)
+        return payload
+
+    def exercise(self, method, dataset, items) -> None:
+        for lang, group in by_script(items).items():
+            lexicons = {lang: [e.text for e in dataset.lexicon_for(lang)]}
+            method.score_texts(group, lang, lexicons)
+
+
+FAMILY_OPS: dict[Family, FamilyOps] = {ops.family: ops for ops in (EmbeddingOps(), TranscriptionOps(), ScoringOps())}
+
+
+def ops_for(method: Retriever) -> FamilyOps:
+    return FAMILY_OPS[method.family]
+
+
+def subtask_payload(st: Subtask, ranking: Ranking, ds: Dataset, transcripts: dict[str, str] | None) -> dict:
+    out = {
+        "query_lang": st.query_lang,
+        "gallery_lang": st.gallery_lang,
+        "gallery_size": len(st.gallery_keys),
+        "query_keys": list(st.query_keys),
+        "top_keys": [[st.gallery_keys[i] for i in row] for row in ranking.top_idx.tolist()],
+        "top_scores": [[round(float(s), 5) for s in row] for row in ranking.top_scores],
+        "relevant_ranks": [r.tolist() for r in ranking.relevant_ranks],
+    }
+    if st.gallery_kind == "text":
+        # NES compares the top-1 lexicon text with the true text in the gallery's language.
+        out["top1_text"] = [ds.lexicon_entry(row[0]).text for row in out["top_keys"]]
+        out["truth_text"] = [ds.lexicon_entry(st.gallery_keys[rel[0]]).text for rel in st.relevant]
+    if transcripts is not None and st.query_kind == "image":
+        out["transcripts"] = [transcripts[k] for k in st.query_keys]
+    return out

@@ -1,0 +1,44 @@
+"""The R/D protocol: how tight and how separated the semantic classes of a method's embeddings are."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.families import EmbeddingOps
+from bench.metrics import rd_ratio
+from bench.outputs import MethodOutputs
+from bench.protocols import TopologyTask
+from bench.schema import LANGUAGES
+
+
+def topology(task: TopologyTask, outputs: MethodOutputs) -> dict:
+    ds = outputs.dataset
+    ops = EmbeddingOps()
+    images = np.stack(ops.image_vectors(outputs, list(task.image_keys)))
+    texts = ops.text_vectors(outputs, list(task.text_keys))
+    img_ids = [ds.sample(k).semantic_id for k in task.image_keys]
+    img_langs = [ds.sample(k).lang for k in task.image_keys]
+    txt_ids = [ds.lexicon_entry(k).semantic_id for k in task.text_keys]
+
+    def stats(x, ids) -> dict | None:
+        if len(set(ids)) < 2:
+            return None
+        t = rd_ratio(x, ids)
+        return {"radius": round(t.radius, 6), "distance": round(t.distance, 6),
+                "ratio": round(t.ratio, 6), "n_classes": t.n_classes, "n_points": t.n_points}
+
+    image_stats = {"all": stats(images, img_ids)}
+    for lang in LANGUAGES:
+        sel = [i for i, l in enumerate(img_langs) if l == lang]
+        if sel:
+            image_stats[lang] = stats(images[sel], [img_ids[i] for i in sel])
+    joint = stats(np.concatenate([images, texts]), img_ids + txt_ids)
+
+    # Distances between the language centroids of the image embeddings (the paper's Figure 4).
+    unit = images / np.linalg.norm(images, axis=1, keepdims=True).clip(min=1e-12)
+    centroids = {lang: unit[[i for i, l in enumerate(img_langs) if l == lang]].mean(0)
+                 for lang in LANGUAGES if lang in img_langs}
+    langs = sorted(centroids)
+    centroid_dist = {f"{a}-{b}": round(float(np.linalg.norm(centroids[a] - centroids[b])), 6)
+                     for i, a in enumerate(langs) for b in langs[i + 1:]}
+    return {"image": image_stats, "image+text": joint, "language_centroid_distances": centroid_dist}

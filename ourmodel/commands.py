@@ -1,0 +1,128 @@
+"""The in-house model's ``bench`` commands: ``train``, ``ablate``, ``curves``, ``quantize``.
+
+They reach the harness the way any package's commands do: ``register`` is this package's
+``hwr_bench.commands`` entry point (pyproject.toml), called with the ``bench`` typer app. This
+module stays cheap to import; each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bench.cache import default_cache_dir, default_dataset_path
+from bench.cli_support import (DEFAULT_BOOTSTRAP, BootstrapOpt, DatasetOpt, LimitOpt, ProtocolsOpt, QuietOpt,
+                               ResultsDirOpt, console, finish, load_or_build_dataset, outcome_reporter,
+                               protocol_names, split, tracker)
+from bench.errors import HwrBenchError
+
+
+class CurveAxis(str, Enum):
+    STEP = "step"
+    IMAGES_SEEN = "images_seen"
+    SECONDS = "seconds"        # wall time is confounded when runs share the CPU
+
+
+def train(
+    out: Annotated[Path, typer.Option("--out", help="Run folder: checkpoints, curve.jsonl; re-run to resume.")],
+    config: Annotated[Optional[Path], typer.Option("--config", help="JSON file of training options "
+                                                   "(ourmodel/train.py TrainConfig).")] = None,
+    dataset: DatasetOpt = None,
+    set_: Annotated[list[str], typer.Option("--set", help="Override an option, KEY=VALUE (JSON value), "
+                                            "repeatable.")] = [],
+    extra_train: Annotated[list[Path], typer.Option("--extra-train", help="Another dataset whose train split "
+                                                    "joins (e.g. a second seed's renders).")] = [],
+    quiet: QuietOpt = False,
+):
+    """Train our dual encoder on a dataset's train split (resumable)."""
+    from bench.data.store import load_dataset
+    from ourmodel.pipeline import load_train_config, run_training
+
+    overrides = {}
+    for item in set_:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise HwrBenchError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    cfg = load_train_config(config, overrides)
+    extra = [load_dataset(p) for p in extra_train]
+    ds = load_or_build_dataset(dataset, quiet)
+    out_console = console()
+    with tracker(quiet) as progress:
+        run_training(ds, out, cfg, default_cache_dir(), extra_train=extra, tracker=progress, log=out_console.print)
+    out_console.print(f"trained model in {out / 'final'}")
+
+
+def ablate(
+    out: Annotated[Path, typer.Option("--out", help="Folder of the ablation runs (resumable).")] = Path("runs/ablate"),
+    steps: Annotated[int, typer.Option("--steps", min=10, help="Training steps per variant (the reduced budget).")]
+    = 300,
+    variants: Annotated[str, typer.Option("--variants", help="Comma-separated variants (ourmodel/ablation.py).")]
+    = "full,no-sem,no-lexicon-i2t,infonce-only,no-stage2",
+    protocols: ProtocolsOpt = "id,ood,xling",
+    limit: LimitOpt = 300,
+    bootstrap: BootstrapOpt = DEFAULT_BOOTSTRAP,
+    results_dir: ResultsDirOpt = Path("results"),
+    dataset: DatasetOpt = None,
+    quiet: QuietOpt = False,
+):
+    """The paper's Table 5 at a reduced budget: train each variant with one learning signal
+    switched off, evaluate it as ours-ablate:NAME; results join the leaderboard's ablation rows."""
+    from bench.runner import RunConfig, run as run_all
+    from ourmodel.ablation import ABLATIONS, train_ablations
+
+    names = split(variants)
+    unknown = [n for n in names if n not in ABLATIONS]
+    if unknown:
+        raise HwrBenchError(f"--variants: unknown variant {unknown[0]!r} (known: {', '.join(ABLATIONS)})")
+    protocol_list = protocol_names(protocols)
+    out_console = console()
+    ds = load_or_build_dataset(dataset, quiet)
+    out_console.print(f"Ablations at a reduced budget: {steps} steps each, {ds.name} train split only, "
+                      f"evaluated on {','.join(protocol_list)} with at most {limit} queries per subtask.")
+    checkpoints = train_ablations(ds, out, default_cache_dir(), steps, names, log=out_console.print)
+    methods = [f"ours-ablate:{n}" for n in names]
+    config = RunConfig(methods=methods, protocols=protocol_list, results_dir=results_dir,
+                       cache_dir=default_cache_dir() / "outputs", limit=limit, n_boot=bootstrap,
+                       method_options={m: {"checkpoint": str(checkpoints[n])} for m, n in zip(methods, names)})
+    finish(run_all(ds, config, report=outcome_reporter(out_console)))
+
+
+def curves(
+    runs: Annotated[list[Path], typer.Argument(help="Training run folders (or their curve.jsonl files).")],
+    out: Annotated[Path, typer.Option("--out", help="The PNG to write.")] = Path("results/ours/training/curves.png"),
+    x: Annotated[CurveAxis, typer.Option("--x", help="The x axis.")] = CurveAxis.STEP,
+):
+    """Plot learning curves of training runs side by side (validation Acc@1 against training steps)."""
+    from ourmodel.curves import plot_curves
+
+    files = {(r.parent.name if r.is_file() else r.name): (r if r.is_file() else r / "curve.jsonl") for r in runs}
+    plot_curves(files, out, x=x.value)
+    console().print(f"wrote {out}")
+
+
+def quantize(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the int8 backbone (e.g. "
+                                      "ourmodel/checkpoints/ours-int8).")],
+    dataset: DatasetOpt = None,
+):
+    """Quantise ours' PP-OCRv4 backbone to int8 (static, calibrated on training images)."""
+    from bench.data.store import load_dataset
+    from ourmodel.quantize import write_int8_backbone
+
+    path = write_int8_backbone(load_dataset(dataset or default_dataset_path()), out)
+    console().print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("ablate")(ablate)
+    app.command("curves")(curves)
+    app.command("quantize")(quantize)

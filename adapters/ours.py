@@ -145,7 +145,7 @@ class OursInt8(Ours):
     def availability(self) -> Availability:
         if not (self.int8_dir / BACKBONE_FILE).is_file():
             return Availability.no(f"no int8 backbone at {self.int8_dir / BACKBONE_FILE}",
-                                   f"python -m ourmodel.quantize --out {self.int8_dir}")
+                                   f"bench quantize --out {self.int8_dir}")
         return super().availability()
 
     @property

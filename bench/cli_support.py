@@ -26,9 +26,9 @@ from bench.options import OptionError
 from bench.progress import Tracker
 from bench.protocols import default_protocols, get_protocol
 from bench.registry import DEFAULT, METHODS
+from bench.summary import DEFAULT_BOOTSTRAP
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-DEFAULT_BOOTSTRAP = 1000
 
 
 class DatasetSize(str, Enum):

@@ -9,7 +9,7 @@ import numpy as np
 from bench.errors import HwrBenchError
 from bench.metrics import PairedTest, paired_bootstrap
 from bench.results import read_rankings, read_result, result_path
-from bench.summary import query_values
+from bench.summary import DEFAULT_BOOTSTRAP, query_values
 
 
 def per_query(results_dir: Path, method: str, protocol: str, metric: str) -> dict[tuple[str, str], float]:
@@ -30,7 +30,7 @@ def per_query(results_dir: Path, method: str, protocol: str, metric: str) -> dic
 
 
 def compare_methods(results_dir: Path, a: str, b: str, protocol: str, metric: str,
-                    n_boot: int, seed: int = 0) -> tuple[PairedTest, int]:
+                    n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> tuple[PairedTest, int]:
     va, vb = per_query(results_dir, a, protocol, metric), per_query(results_dir, b, protocol, metric)
     common = sorted(set(va) & set(vb))
     if not common:

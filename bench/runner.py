@@ -34,7 +34,7 @@ from bench.registry import METHODS, check_name
 from bench.results import ResultFileError, read_result, result_path, write_result
 from bench.retriever import Retriever, RunContext
 from bench.shard import shard_label, shard_task
-from bench.summary import summarise
+from bench.summary import DEFAULT_BOOTSTRAP, summarise
 from bench.text import TEXT_POLICY
 from bench.topology import topology
 
@@ -57,7 +57,7 @@ class RunConfig:
     limit: int | None = None
     seed: int = 0
     overwrite: Overwrite = Overwrite.ONLY_STALE
-    n_boot: int = 1000
+    n_boot: int = DEFAULT_BOOTSTRAP
     method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     method_timeout: float | None = None   # seconds per method and protocol (main thread only)
     shard: tuple[int, int] | None = None  # (i, n): this run's slice of the queries (bench.shard)

@@ -10,6 +10,8 @@ import numpy as np
 
 from bench.metrics import bootstrap_means, per_query_values, percentile_interval
 
+DEFAULT_BOOTSTRAP = 1000   # resamples behind every 95% interval unless a command is told otherwise
+
 
 def query_values(subtask: dict) -> dict[str, np.ndarray]:
     """Per-query metric columns of one subtask of a rankings payload (what the bootstrap resamples)."""
@@ -20,7 +22,7 @@ def query_values(subtask: dict) -> dict[str, np.ndarray]:
                             ranks if to_images else None)
 
 
-def summarise(payload: dict, aggregate: str, *, n_boot: int = 1000, seed: int = 0) -> dict:
+def summarise(payload: dict, aggregate: str, *, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> dict:
     """Metrics (value and 95% bootstrap interval) per subtask and overall, from rankings alone."""
     per_subtask = {}
     columns = None

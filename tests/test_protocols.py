@@ -3,7 +3,7 @@ from bench.schema import XLING_DIRECTIONS
 
 
 def _build(name, ds, **kw):
-    return PROTOCOLS[name].build(ds, **kw)
+    return PROTOCOLS[name].task(ds, **kw)
 
 
 def test_within_language_relevance_is_the_own_lexicon_entry(toy_dataset):

@@ -147,8 +147,9 @@ def test_bench_run_builds_the_default_benchmark_when_absent(tmp_path, monkeypatc
     from typer.testing import CliRunner
 
     import bench.cli as cli
+    import bench.cli_support as cli_support
 
-    monkeypatch.setattr(cli, "DEFAULT_SIZE", "tiny")  # the same path as "small", in seconds
+    monkeypatch.setattr(cli_support, "DEFAULT_SIZE", "tiny")  # the same path as "small", in seconds
     monkeypatch.setenv("HWR_BENCH_DATA", str(tmp_path / "default"))
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli.app, ["run", "--methods", "oracle-text", "--protocols", "ood", "--quiet"])

@@ -19,7 +19,7 @@ BUILTIN_METHODS: dict[str, tuple[str, frozenset[str]]] = {
     "tesseract": ("adapters.tesseract:Tesseract", frozenset({DEFAULT, EFFICIENCY})),
     "easyocr": ("adapters.easyocr:EasyOCR", frozenset()),
     "rapidocr+embed": ("adapters.ocr_embed:RapidOCRThenEmbed", frozenset({DEFAULT, EFFICIENCY})),
-    "tesseract+embed": ("adapters.ocr_embed:TesseractThenEmbed", frozenset()),
+    "tesseract+embed": ("adapters.ocr_embed:TesseractThenEmbed", frozenset({DEFAULT})),
     "easyocr+embed": ("adapters.ocr_embed:EasyOCRThenEmbed", frozenset()),
     "ocr+embed:": ("adapters.ocr_embed:OCRThenEmbed", frozenset()),
     "siglip": ("adapters.hf_clip:SigLIP", frozenset()),

@@ -93,6 +93,21 @@ class RapidOCROptions:
             raise ValueError(f"option rec_batch must be at least 1, not {self.rec_batch}")
 
 
+def padded_width(image) -> int:
+    """The width an image is padded to when it is recognised alone (RapidOCR's rule: height 48,
+    aspect kept, at least 320). Batches hold images of one padded width only, so an image's
+    output never depends on which images share its batch."""
+    return int(HEIGHT * max(MIN_WIDTH / HEIGHT, image.width / image.height))
+
+
+def by_padded_width(images: Sequence) -> list[list[int]]:
+    """Indices of ``images`` grouped by padded width, narrowest first, in input order within a group."""
+    groups: dict[int, list[int]] = {}
+    for i, im in enumerate(images):
+        groups.setdefault(padded_width(im), []).append(i)
+    return [groups[w] for w in sorted(groups)]
+
+
 class _PPOCRv4Method:
     """What both RapidOCR methods share: the model in the wheel, its layers, its batch size."""
 
@@ -123,7 +138,8 @@ class RapidOCR(_PPOCRv4Method, TranscriptionRetriever):
                         "CTC transcript; lexicon ranked by normalised edit similarity",
             params=_params() if ok else None, model_bytes=_model_bytes(), licence=LICENCE,
             requires=("rapidocr-onnxruntime",),
-            preprocessing="RGB uint8, RapidOCR resize to height 48 (batch width = widest aspect, >= 320)",
+            preprocessing="RGB uint8, RapidOCR resize to height 48, padded to its own width (>= 320); "
+                          "batches of one padded width",
             config={"languages": "one model for en/es/zh (Chinese + Latin character set)",
                     "characters_missing": MISSING_CHARS, "rec_batch": self.options.rec_batch})
 
@@ -139,15 +155,22 @@ class RapidOCR(_PPOCRv4Method, TranscriptionRetriever):
         return self._recogniser
 
     def transcribe(self, items, lang: str) -> list[str]:
-        results, _ = self._load()([_rgb_uint8(it.image) for it in items])
-        return [text.strip() for text, _score in results]
+        # RapidOCR pads a batch to its widest image: called per padded width, every image is
+        # read exactly as it would be alone.
+        images = [it.image for it in items]
+        out: list[str] = [""] * len(images)
+        for group in by_padded_width(images):
+            results, _ = self._load()([_rgb_uint8(images[i]) for i in group])
+            for i, (text, _score) in zip(group, results):
+                out[i] = text.strip()
+        return out
 
 
 def preprocess(images: Sequence, width: int | None = None) -> np.ndarray:
     """RapidOCR's recogniser input: height 48, aspect kept, [-1, 1], right zero-pad.
 
-    The batch is as wide as its widest image (at least 320), so long words are
-    not squeezed; sort images by aspect ratio before batching to limit padding.
+    The batch is ``width`` wide (default: its widest image, at least 320), so long
+    words are not squeezed; ``PosteriorModel.batched`` passes one padded width per batch.
     """
     from PIL import Image
 
@@ -176,14 +199,15 @@ class PosteriorModel:
         self.charset = ["<blank>"] + keys + [" "]   # RapidOCR's CTCLabelDecode layout
 
     def batched(self, images: Sequence, batch: int = 16) -> list[np.ndarray]:
-        """Per image (T_i, C) posteriors; images sorted by aspect so batches pad little."""
-        order = np.argsort([im.width / im.height for im in images], kind="stable")
+        """Per image (T_i, C) posteriors, each image padded to its own width (batch-independent)."""
         out: list[np.ndarray] = [None] * len(images)  # type: ignore[list-item]
-        for start in range(0, len(order), batch):
-            idx = order[start:start + batch]
-            probs = self.session.run(None, {self.input_name: preprocess([images[i] for i in idx])})[0]
-            for j, i in enumerate(idx):
-                out[i] = probs[j]
+        for group in by_padded_width(images):
+            width = padded_width(images[group[0]])
+            for start in range(0, len(group), batch):
+                idx = group[start:start + batch]
+                probs = self.session.run(None, {self.input_name: preprocess([images[i] for i in idx], width)})[0]
+                for j, i in enumerate(idx):
+                    out[i] = probs[j]
         return out
 
 
@@ -203,7 +227,8 @@ class RapidOCRCTC(_PPOCRv4Method, ScoringRetriever):
                         "its exact CTC likelihood (optional edge spaces, case-insensitive)",
             params=_params() if ok else None, model_bytes=_model_bytes(), licence=LICENCE,
             requires=("rapidocr-onnxruntime",),
-            preprocessing="RGB, resize to height 48 (batch width = widest aspect, >= 320), [-1, 1]",
+            preprocessing="RGB, resize to height 48, [-1, 1], padded to its own width (>= 320); batches of "
+                          "one padded width",
             config={"languages": "one model for en/es/zh (Chinese + Latin character set)",
                     "characters_missing": MISSING_CHARS,
                     "missing_character_policy": "accent-less base letter, else an unknown-character state"})

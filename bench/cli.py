@@ -44,6 +44,7 @@ from bench.results import method_dir_name
 from bench.runner import Overwrite, RunConfig, run as run_all
 from bench.schema import LANGUAGES
 from bench.shard import merge as merge_shards, parse_shard
+from bench.verify import verify
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="hwr-bench: cross-script handwriting retrieval benchmark.")
@@ -89,7 +90,7 @@ def run(
     results_dir: ResultsDirOpt = Path("results"),
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Output cache (default "
                                                       "$HWR_BENCH_CACHE/outputs or ~/.cache/hwr-bench/outputs).")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the output cache.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", metavar="", help="Do not read or write the output cache.")] = False,
     limit: LimitOpt = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for query sampling and bootstrap.")] = 0,
     overwrite: Annotated[Overwrite, typer.Option("--overwrite", help="Which stored results to recompute.")]
@@ -108,6 +109,12 @@ def run(
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address (default: "
                                                        "start a local instance).")] = None,
     ray_shards: Annotated[int, typer.Option("--ray-shards", min=1, help="Query shards per method with --engine ray.")] = 2,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Images per method call "
+                                                      "(default: each method's own); results do not depend "
+                                                      "on it.")] = None,
+    verify_n: Annotated[int, typer.Option("--verify", min=0, help="Afterwards, recompute N seeded queries per "
+                                          "subtask of each method from nothing and compare them with the stored "
+                                          "per-query results (0: no check).")] = 0,
     quiet: QuietOpt = False,
 ):
     """Run methods x protocols and write results/<method>/<protocol>.json."""
@@ -119,7 +126,7 @@ def run(
                        cache_dir=None if no_cache else (cache_dir or default_cache_dir() / "outputs"),
                        limit=limit, seed=seed, overwrite=overwrite, n_boot=bootstrap,
                        method_options=method_options(names, option + _model_path_option(names, model_path)),
-                       method_timeout=method_timeout, lock_wait=lock_wait,
+                       method_timeout=method_timeout, lock_wait=lock_wait, batch_size=batch_size,
                        shard=None if shard is None else parse_shard(shard))
     if engine is Engine.RAY and shard is not None:
         fail("--shard: --engine ray makes its own shards (--ray-shards)")
@@ -133,7 +140,12 @@ def run(
         return
     with tracker(quiet) as progress:
         outcomes = run_all(ds, config, tracker=progress, report=outcome_reporter(out))
-    finish(outcomes)
+        verdicts = []
+        if verify_n:
+            out.print(f"Verifying: {verify_n} seeded queries per subtask of each method, recomputed here from nothing")
+            verdicts = verify(ds, names, config.method_options, results_dir, verify_n, seed=seed, tracker=progress,
+                              report=lambda line: out.print(escape(line)))
+    finish(outcomes, verdicts)
 
 
 @app.command()
@@ -279,7 +291,8 @@ def compare(
 @data_app.command("assets")
 def data_assets(
     only: Annotated[list[str], typer.Option("--only", help="Fetch only these assets (repeatable).")] = [],
-    update_lock: Annotated[bool, typer.Option("--update-lock", help="Re-pin archive hashes (maintainers).")] = False,
+    update_lock: Annotated[bool, typer.Option("--update-lock", metavar="", help="Re-pin archive hashes "
+                                              "(maintainers).")] = False,
 ):
     """Fetch the pinned fonts and stroke data from PyPI, npm and Debian into the cache."""
 
@@ -317,13 +330,15 @@ def data_build(
 @data_app.command("show")
 def data_show(
     dataset: DatasetOpt = None,
-    out: Annotated[Path, typer.Option("--out", help="The PNG to write.")] = Path("contact_sheet.png"),
+    out: Annotated[Optional[Path], typer.Option("--out", help="The PNG to write (default: "
+                                                "<cache>/contact_sheet.png, never the working tree).")] = None,
     per_row: Annotated[int, typer.Option("--per-row", min=1, help="Samples per row.")] = 6,
     seed: Annotated[int, typer.Option("--seed", help="Which samples are drawn.")] = 0,
 ):
     """Write a contact sheet: a row of samples per language and split."""
 
     ds = load_or_build_dataset(dataset, quiet=False)
+    out = out or default_cache_dir() / "contact_sheet.png"
     contact_sheet(ds, out, per_row=per_row, seed=seed)
     console().print(f"wrote {out}")
 
@@ -337,8 +352,8 @@ def data_import(
                                                  "by text; own: the set's own vocabulary.")] = LexiconMode.JOIN,
     split_: Annotated[str, typer.Option("--split", help="Split for rows that do not name one.")] = "test_ood",
     name: Annotated[Optional[str], typer.Option("--name", help="Dataset name.")] = None,
-    no_compose: Annotated[bool, typer.Option("--no-compose", help="hwdb: do not compose lexicon words from a "
-                                             "writer's characters.")] = False,
+    no_compose: Annotated[bool, typer.Option("--no-compose", metavar="", help="hwdb: do not compose lexicon words "
+                                             "from a writer's characters.")] = False,
 ):
     """Import a real handwriting set into the hwr-bench schema."""
 

@@ -10,6 +10,7 @@ results folder), reported in one line before any work.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Iterable, Optional
@@ -49,7 +50,8 @@ ProtocolsOpt = Annotated[Optional[str], typer.Option(
     "--protocols", "-p", help="Comma-separated protocols (see `bench protocols`; default: all).")]
 LimitOpt = Annotated[Optional[int], typer.Option(
     "--limit", min=1, help="At most N queries per language or direction (seeded sample).")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="No progress (bars on a terminal, lines "
+                                                                        "otherwise).")]
 
 
 def console(stderr: bool = False):
@@ -63,7 +65,8 @@ def split(value: str | None) -> list[str]:
 
 
 def tracker(quiet: bool) -> Tracker:
-    return Tracker(enabled=not quiet and sys.stderr.isatty())
+    """Bars on a terminal, plain periodic lines in a log or CI, nothing with --quiet."""
+    return Tracker(mode="off" if quiet else "bar" if sys.stderr.isatty() else "lines")
 
 
 # -- input checks (before any work) -------------------------------------------------------------
@@ -142,11 +145,28 @@ def outcome_reporter(out_console=None):
     return report
 
 
-def finish(outcomes) -> None:
-    """Exit 1 where any method/protocol pair failed (its message is in the lines above)."""
+def summary_line(outcomes) -> str:
+    """What a run computed and what it reused, in one line."""
+    count = Counter(o.status for o in outcomes)
+    kept = sum(1 for o in outcomes if o.status == "skipped" and o.message != "up to date")
+    parts = [f"computed {count['ok']} result(s)", f"reused {count['skipped'] - kept} stored result(s) (up to date)"]
+    if kept:
+        parts.append(f"kept {kept} full result(s) a --limit run may not replace")
+    parts += [f"{count['not_applicable']} not applicable", f"{count['unavailable']} unavailable here",
+              f"{count['failed']} failed"]
+    return "This run " + ", ".join(parts) + "."
+
+
+def finish(outcomes, verdicts=()) -> None:
+    """The run's summary; exit 1 where any method/protocol pair failed or a verification disagreed."""
+    console().print(summary_line(outcomes))
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         console().print(f"[red]{len(failed)} method/protocol pair(s) failed (see the lines above).[/]")
+    disagreed = [v.method for v in verdicts if v.failed]
+    if disagreed:
+        console().print(f"[red]verification failed for {', '.join(disagreed)} (see the lines above).[/]")
+    if failed or disagreed:
         raise typer.Exit(EXIT_FAILED)
 
 

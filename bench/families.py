@@ -17,13 +17,13 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.cache import TextCache, VectorCache
+from bench.cache import TextCache, VectorCache, cache_namespace
 from bench.data.store import Dataset
 from bench.errors import MethodOutputError
 from bench.outputs import MethodOutputs
 from bench.protocols import RetrievalTask, Subtask
 from bench.ranking import Ranking, cosine_scorer, edit_similarity_scorer, rank_queries
-from bench.retriever import (EmbeddingRetriever, Family, Retriever, ScoringRetriever,
+from bench.retriever import (EmbeddingRetriever, Family, MethodInfo, Retriever, ScoringRetriever,
                              TranscriptionRetriever)
 from bench.schema import ImageItem
 from bench.validation import check_embeddings, check_transcripts
@@ -96,13 +96,21 @@ class EmbeddingOps(FamilyOps):
         method.embed_images(items)
 
 
+TRANSCRIPTS = "transcript"   # the cache kind of a transcription method's outputs
+
+
+def transcript_cache(cache_root, info: MethodInfo) -> TextCache:
+    """A transcription method's transcripts by image content hash, for any consumer (``+embed``)."""
+    return TextCache(cache_root, f"{cache_namespace(info)}/{TRANSCRIPTS}")
+
+
 class TranscriptionOps(FamilyOps):
     family = Family.TRANSCRIPTION
 
     def transcripts(self, outputs: MethodOutputs, keys: Sequence[str]) -> list[str]:
         method = outputs.method
         assert isinstance(method, TranscriptionRetriever)
-        return outputs.per_image(keys, outputs.cache("transcript", TextCache),
+        return outputs.per_image(keys, outputs.cache(TRANSCRIPTS, TextCache),
                                  lambda items, lang: check_transcripts(method.transcribe(items, lang), len(items)),
                                  "images")
 
@@ -144,12 +152,11 @@ class ScoringOps(FamilyOps):
     def rank(self, task: RetrievalTask, outputs: MethodOutputs) -> dict:
         ds, method = outputs.dataset, outputs.method
         assert isinstance(method, ScoringRetriever)
-        needs: dict[str, set[str]] = {}
-        for st in task.subtasks:
-            images, lang = ((st.query_keys, st.gallery_lang) if st.query_kind == "image"
-                            else (st.gallery_keys, st.query_lang))
-            for k in images:
-                needs.setdefault(k, set()).add(lang)
+        # Every image is scored against every language's lexicon the first time the network runs on
+        # it, so a later protocol (cross-lingual after OOD) finds its scores cached.
+        all_langs = {e.lang for e in ds.lexicon}
+        needs = {k: all_langs for st in task.subtasks
+                 for k in (st.query_keys if st.query_kind == "image" else st.gallery_keys)}
         scores = outputs.lexicon_scores(needs, method.score_texts)
         payload = {}
         for st in task.subtasks:

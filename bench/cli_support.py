@@ -152,8 +152,10 @@ def summary_line(outcomes) -> str:
     parts = [f"computed {count['ok']} result(s)", f"reused {count['skipped'] - kept} stored result(s) (up to date)"]
     if kept:
         parts.append(f"kept {kept} full result(s) a --limit run may not replace")
-    parts += [f"{count['not_applicable']} not applicable", f"{count['unavailable']} unavailable here",
-              f"{count['failed']} failed"]
+    for status, label in (("not_applicable", "not applicable"), ("unavailable", "unavailable here"),
+                          ("failed", "failed")):
+        if count[status]:
+            parts.append(f"{count[status]} {label}")
     return "This run " + ", ".join(parts) + "."
 
 

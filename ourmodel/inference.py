@@ -7,13 +7,13 @@ text projector (checked against the torch modules in the tests).
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
 import numpy as np
 
 from bench.efficiency.layers import Layer
+from bench.threads import one_blas_thread
 
 _GELU_C = np.float32(np.sqrt(2.0 / np.pi))
 
@@ -37,17 +37,6 @@ def _l2(x: np.ndarray) -> np.ndarray:
 def _linear(x, w, b=None):
     y = x @ w.T
     return y if b is None else y + b
-
-
-@functools.lru_cache(maxsize=1)
-def _blas_controller():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-def _one_blas_thread():
-    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 class NumpyDualEncoder:
@@ -92,7 +81,7 @@ class NumpyDualEncoder:
         # depend on its batch-mates or the machine; this way the output is the image's own.
         if not len(features):
             return np.zeros((0, self.w["visual.proj.net.3.weight"].shape[0]), np.float32)
-        with _one_blas_thread():
+        with one_blas_thread():
             return np.concatenate([self._encode_one(features[i:i + 1]) for i in range(len(features))])
 
     def _encode_one(self, features: np.ndarray) -> np.ndarray:
@@ -112,7 +101,7 @@ class NumpyDualEncoder:
     def encode_anchors(self, anchors: np.ndarray) -> np.ndarray:
         if not len(anchors):
             return np.zeros((0, self.w["text.linear.weight"].shape[0]), np.float32)
-        with _one_blas_thread():
+        with one_blas_thread():
             return np.concatenate([self._encode_anchor(anchors[i:i + 1]) for i in range(len(anchors))])
 
     def _encode_anchor(self, anchors: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageE
 
 from bench import plots
 from bench.cache import default_cache_dir, default_dataset_path
-from bench.cli_support import (DEFAULT_BOOTSTRAP, EXIT_BAD_INPUT, BootstrapOpt, DatasetOpt, DatasetSize,
+from bench.cli_support import (EXIT_BAD_INPUT, BootstrapOpt, DatasetOpt, DatasetSize,
                                LimitOpt, OptionOpt, ProtocolsOpt, QuietOpt, ResultsDirOpt, build_dataset, console,
                                fail, finish, load_or_build_dataset, method_names, method_options, outcome_reporter,
                                protocol_names, split, tracker)
@@ -44,6 +44,7 @@ from bench.results import method_dir_name
 from bench.runner import Overwrite, RunConfig, run as run_all
 from bench.schema import LANGUAGES
 from bench.shard import merge as merge_shards, parse_shard
+from bench.summary import DEFAULT_BOOTSTRAP
 from bench.verify import verify
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,

@@ -27,9 +27,8 @@ from bench.options import OptionError
 from bench.progress import Tracker
 from bench.protocols import default_protocols, get_protocol
 from bench.registry import DEFAULT, METHODS
-from bench.summary import DEFAULT_BOOTSTRAP
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_FAILED, EXIT_BAD_INPUT = 1, 2   # 0: done
 
 
 class DatasetSize(str, Enum):

@@ -23,7 +23,6 @@ from importlib.metadata import entry_points
 from typing import Any, Callable, Mapping
 
 from bench.errors import HwrBenchError, UnknownMethodError
-from bench.options import option_fields
 
 ENTRY_POINT_GROUP = "hwr_bench.adapters"
 
@@ -114,9 +113,6 @@ class Registry:
         registration, spec = self.resolve(name)
         cls = load_target(registration.target)
         return cls.parse_options(spec, options)
-
-    def option_names(self, name: str) -> set[str]:
-        return set(option_fields(self.method_class(name).Options))
 
     def create(self, name: str, options: Mapping[str, Any] | None = None):
         """Instantiate a method by name. Raises UnknownMethodError, OptionError or the adapter's own error."""

@@ -15,10 +15,11 @@ from typing import Annotated, Optional
 import typer
 
 from bench.cache import default_cache_dir, default_dataset_path
-from bench.cli_support import (DEFAULT_BOOTSTRAP, BootstrapOpt, DatasetOpt, LimitOpt, ProtocolsOpt, QuietOpt,
+from bench.cli_support import (BootstrapOpt, DatasetOpt, LimitOpt, ProtocolsOpt, QuietOpt,
                                ResultsDirOpt, console, finish, load_or_build_dataset, outcome_reporter,
                                protocol_names, split, tracker)
 from bench.errors import HwrBenchError
+from bench.summary import DEFAULT_BOOTSTRAP
 
 
 class CurveAxis(str, Enum):

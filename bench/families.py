@@ -17,10 +17,10 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.cache import TextCache, VectorCache, cache_namespace
+from bench.cache import TextCache, VectorCache
 from bench.data.store import Dataset
 from bench.errors import MethodOutputError
-from bench.outputs import MethodOutputs
+from bench.outputs import MethodOutputs, method_cache
 from bench.protocols import RetrievalTask, Subtask
 from bench.ranking import Ranking, cosine_scorer, edit_similarity_scorer, rank_queries
 from bench.retriever import (EmbeddingRetriever, Family, MethodInfo, Retriever, ScoringRetriever,
@@ -101,7 +101,7 @@ TRANSCRIPTS = "transcript"   # the cache kind of a transcription method's output
 
 def transcript_cache(cache_root, info: MethodInfo) -> TextCache:
     """A transcription method's transcripts by image content hash, for any consumer (``+embed``)."""
-    return TextCache(cache_root, f"{cache_namespace(info)}/{TRANSCRIPTS}")
+    return method_cache(cache_root, info, TRANSCRIPTS, TextCache)
 
 
 class TranscriptionOps(FamilyOps):

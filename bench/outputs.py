@@ -24,6 +24,11 @@ from bench.schema import ImageItem, LexiconEntry
 from bench.validation import check_scores
 
 
+def method_cache(cache_root, info, kind: str, cache_type: type) -> VectorCache | TextCache:
+    """The cache of one kind of output of one method configuration (the only place its path is made)."""
+    return cache_type(cache_root, f"{cache_namespace(info)}/{kind}")
+
+
 def batches(seq: Sequence, size: int):
     for i in range(0, len(seq), size):
         yield seq[i:i + size]
@@ -38,13 +43,12 @@ class MethodOutputs:
         self.tracker = tracker
         self.timings = Timings()
         self._cache_root = cache_root
-        self._ns = cache_namespace(method.info)
         self._caches: dict[str, VectorCache | TextCache] = {}
 
     def cache(self, kind: str, cache_type: type) -> VectorCache | TextCache:
         """The cache of one kind of output (``image``, ``transcript``, ...) of this method configuration."""
         if kind not in self._caches:
-            self._caches[kind] = cache_type(self._cache_root, f"{self._ns}/{kind}")
+            self._caches[kind] = method_cache(self._cache_root, self.method.info, kind, cache_type)
         return self._caches[kind]
 
     def per_image(self, keys: Sequence[str], cache, compute: Callable[[list[ImageItem], str], list],

@@ -239,6 +239,7 @@ def plot(
     out.mkdir(parents=True, exist_ok=True)
     made = [plots.accuracy_vs_latency(results_dir, out / "accuracy_vs_latency.png"),
             plots.xling_heatmap(results_dir, out / "xling_heatmap.png"),
+            plots.gallery_size(results_dir, out / "gallery_size.png"),
             plots.int8_cim(results_dir, out / "int8_cim.png")]
     ds = load_or_build_dataset(dataset, quiet) if names else None
     for name in names:

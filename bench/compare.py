@@ -1,4 +1,4 @@
-"""Paired comparison of two methods from their stored per-query rankings."""
+"""Paired comparison of two methods from their stored per-query rankings (clustered by semantic id)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import numpy as np
 from bench.errors import HwrBenchError
 from bench.metrics import PairedTest, paired_bootstrap
 from bench.results import read_rankings, read_result, result_path
-from bench.summary import DEFAULT_BOOTSTRAP, query_values
+from bench.summary import DEFAULT_BOOTSTRAP, query_clusters, query_values
 
 
-def per_query(results_dir: Path, method: str, protocol: str, metric: str) -> dict[tuple[str, str], float]:
-    """(subtask, query key) -> the metric's per-query value."""
+def per_query(results_dir: Path, method: str, protocol: str, metric: str) -> dict[tuple[str, str], tuple[float, int]]:
+    """(subtask, query key) -> (the metric's per-query value, the query's semantic id)."""
     path = result_path(results_dir, method, protocol)
     if not path.exists():
         raise HwrBenchError(f"{path}: no result for {method!r} on {protocol!r} (run `bench run` first)")
@@ -25,7 +25,8 @@ def per_query(results_dir: Path, method: str, protocol: str, metric: str) -> dic
         values = query_values(st)
         if metric not in values:
             raise HwrBenchError(f"{path}: metric {metric!r} not available (have {', '.join(sorted(values))})")
-        out.update({(name, k): float(v) for k, v in zip(st["query_keys"], values[metric])})
+        out.update({(name, k): (float(v), int(c))
+                    for k, v, c in zip(st["query_keys"], values[metric], query_clusters(st))})
     return out
 
 
@@ -35,6 +36,6 @@ def compare_methods(results_dir: Path, a: str, b: str, protocol: str, metric: st
     common = sorted(set(va) & set(vb))
     if not common:
         raise HwrBenchError(f"{a!r} and {b!r} share no queries on {protocol!r}")
-    test = paired_bootstrap(np.array([va[q] for q in common]), np.array([vb[q] for q in common]),
-                            n_boot=n_boot, seed=seed)
+    test = paired_bootstrap(np.array([va[q][0] for q in common]), np.array([vb[q][0] for q in common]),
+                            np.array([va[q][1] for q in common]), n_boot=n_boot, seed=seed)
     return test, len(common)

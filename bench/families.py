@@ -22,11 +22,11 @@ from bench.data.store import Dataset
 from bench.errors import MethodOutputError
 from bench.outputs import MethodOutputs, method_cache
 from bench.protocols import RetrievalTask, Subtask
-from bench.ranking import Ranking, cosine_scorer, edit_similarity_scorer, rank_queries
+from bench.ranking import Ranking, cosine_scorer, edit_similarity_scorer, l2_normalise, rank_queries
 from bench.retriever import (EmbeddingRetriever, Family, MethodInfo, Retriever, ScoringRetriever,
                              TranscriptionRetriever)
 from bench.schema import ImageItem
-from bench.validation import check_embeddings, check_transcripts
+from bench.validation import check_embeddings, check_scores, check_transcripts
 
 TOP_K_STORED = 10
 
@@ -49,6 +49,23 @@ class FamilyOps:
     def exercise(self, method: Retriever, dataset: Dataset, items: Sequence[ImageItem]) -> None:
         """One pass of the method's image call over ``items``, as a query would cost (latency)."""
         raise NotImplementedError
+
+    def search(self, outputs: MethodOutputs, st: Subtask, items: Sequence[ImageItem]) -> np.ndarray:
+        """One uncached query pass: the model on ``items``, then the scores against the whole gallery.
+
+        What an archive pays per query once its gallery is indexed (text vectors embedded, a
+        scoring method's lexicon compiled); ``query_latency`` times it.
+        """
+        raise NotImplementedError
+
+    def query_latency(self, outputs: MethodOutputs, st: Subtask, n: int) -> float:
+        """Seconds per query of ``search`` over the first ``n`` queries, after one warm-up query."""
+        items = outputs.dataset.image_items(list(st.query_keys[:n]))
+        self.search(outputs, st, items[:1])          # builds the index and warms the model
+        start = time.perf_counter()
+        scores = self.search(outputs, st, items)
+        np.argpartition(-scores, min(TOP_K_STORED, scores.shape[1] - 1), axis=1)
+        return (time.perf_counter() - start) / len(items)
 
     def _ranked(self, st: Subtask, scorer, outputs: MethodOutputs, transcripts=None) -> dict:
         start = time.perf_counter()
@@ -94,6 +111,11 @@ class EmbeddingOps(FamilyOps):
 
     def exercise(self, method, dataset, items) -> None:
         method.embed_images(items)
+
+    def search(self, outputs, st, items) -> np.ndarray:
+        gallery = l2_normalise(self.text_vectors(outputs, st.gallery_keys))   # cached after the first call
+        queries = check_embeddings(outputs.method.embed_images(items), len(items), "embed_images")
+        return l2_normalise(queries) @ gallery.T
 
 
 TRANSCRIPTS = "transcript"   # the cache kind of a transcription method's outputs
@@ -145,6 +167,11 @@ class TranscriptionOps(FamilyOps):
         for lang, group in by_script(items).items():
             method.transcribe(group, lang)
 
+    def search(self, outputs, st, items) -> np.ndarray:
+        words = [outputs.dataset.lexicon_entry(k).text for k in st.gallery_keys]
+        transcripts = check_transcripts(outputs.method.transcribe(items, st.query_lang), len(items))
+        return edit_similarity_scorer(transcripts, words)(0, len(items))
+
 
 class ScoringOps(FamilyOps):
     family = Family.SCORING
@@ -153,14 +180,19 @@ class ScoringOps(FamilyOps):
         ds, method = outputs.dataset, outputs.method
         assert isinstance(method, ScoringRetriever)
         # Every image is scored against every language's lexicon the first time the network runs on
-        # it, so a later protocol (cross-lingual after OOD) finds its scores cached.
+        # it, so a later protocol (cross-lingual after OOD) finds its scores cached. A gallery that is
+        # not a lexicon (distractors added) is scored on its own, with its own cache.
         all_langs = {e.lang for e in ds.lexicon}
-        needs = {k: all_langs for st in task.subtasks
+        closed = [st for st in task.subtasks if st.query_kind != "image" or _is_lexicon(ds, st)]
+        needs = {k: all_langs for st in closed
                  for k in (st.query_keys if st.query_kind == "image" else st.gallery_keys)}
-        scores = outputs.lexicon_scores(needs, method.score_texts)
+        scores = outputs.lexicon_scores(needs, method.score_texts) if needs else {}
         payload = {}
         for st in task.subtasks:
-            if st.query_kind == "image":
+            if st not in closed:
+                entries = [ds.lexicon_entry(k) for k in st.gallery_keys]
+                matrix = np.stack(outputs.gallery_scores(st.query_keys, st.gallery_lang, entries, method.score_texts))
+            elif st.query_kind == "image":
                 column = {e.key: i for i, e in enumerate(ds.lexicon_for(st.gallery_lang))}
                 cols = [column[k] for k in st.gallery_keys]
                 matrix = np.stack([scores[st.gallery_lang][k] for k in st.query_keys])[:, cols]
@@ -176,6 +208,19 @@ class ScoringOps(FamilyOps):
             lexicons = {lang: [e.text for e in dataset.lexicon_for(lang)]}
             method.score_texts(group, lang, lexicons)
 
+    def search(self, outputs, st, items) -> np.ndarray:
+        words = [outputs.dataset.lexicon_entry(k).text for k in st.gallery_keys]
+        lexicons = {st.gallery_lang: words}
+        return check_scores(outputs.method.score_texts(items, st.query_lang, lexicons), lexicons,
+                            len(items))[st.gallery_lang]
+
+
+def _is_lexicon(ds: Dataset, st: Subtask) -> bool:
+    """Whether a subtask's text side is exactly one language's lexicon (and may share its scores)."""
+    keys = st.gallery_keys if st.gallery_kind == "text" else st.query_keys
+    lang = st.gallery_lang if st.gallery_kind == "text" else st.query_lang
+    return len(keys) == len(ds.lexicon_for(lang)) and all(ds.lexicon_entry(k).semantic_id >= 0 for k in keys)
+
 
 FAMILY_OPS: dict[Family, FamilyOps] = {ops.family: ops for ops in (EmbeddingOps(), TranscriptionOps(), ScoringOps())}
 
@@ -190,12 +235,18 @@ def subtask_payload(st: Subtask, ranking: Ranking, ds: Dataset, transcripts: dic
         "gallery_lang": st.gallery_lang,
         "gallery_size": len(st.gallery_keys),
         "query_keys": list(st.query_keys),
+        # The semantic id of each query: the cluster the bootstrap resamples.
+        "query_ids": [(ds.sample(k) if st.query_kind == "image" else ds.lexicon_entry(k)).semantic_id
+                      for k in st.query_keys],
         "top_keys": [[st.gallery_keys[i] for i in row] for row in ranking.top_idx.tolist()],
         "top_scores": [[round(float(s), 5) for s in row] for row in ranking.top_scores],
         "relevant_ranks": [r.tolist() for r in ranking.relevant_ranks],
     }
+    if st.query_kind == "image":
+        out["query_styles"] = [ds.sample(k).style for k in st.query_keys]   # the per-style breakdown
     if st.gallery_kind == "text":
-        # NES compares the top-1 lexicon text with the true text in the gallery's language.
+        # NES compares the predicted text (top-1 word here, or the raw transcript below) with the
+        # true text in the gallery's language.
         out["top1_text"] = [ds.lexicon_entry(row[0]).text for row in out["top_keys"]]
         out["truth_text"] = [ds.lexicon_entry(st.gallery_keys[rel[0]]).text for rel in st.relevant]
     if transcripts is not None and st.query_kind == "image":

@@ -28,6 +28,19 @@ STALE, SUBSET = "†", "‡"
 MISSING = "—"
 
 
+NES_NOTE = ("NES: 1 − normalised edit distance to the true word. For transcription methods (`rapidocr`, "
+            "`tesseract`, VLMs) it scores the method's raw output, as the paper's Table 2 does, so it can fall "
+            "below Acc@1; for embedding and scoring methods, which write no text, the top-1 lexicon word.")
+AXIS_NOTES = {
+    "gallery size": ("The same seeded test_ood queries (100 per language) ranked against galleries that grow from "
+                     "the lexicon to 10,000 and 50,000 words per language (distractors: the most frequent "
+                     "`wordfreq` words of the language that are not lexicon words; hits unchanged). Search latency: "
+                     "ms per query, model and matching, one query at a time after the gallery is indexed (text "
+                     "vectors embedded, lexicon compiled), 10 queries per language, measured in the row's own run "
+                     "on the machine named in the README."),
+}
+
+
 def _fmt(value, digits: int = 4) -> str:
     return MISSING if value is None else f"{value:.{digits}f}"
 
@@ -53,13 +66,24 @@ def build_leaderboard(results_dir: Path) -> str:
                   + "".join(f" Note: {n}." for n in notes), ""]
     efficiency = load_efficiency(results_dir)
     used_marks: set[str] = set()
+    axes_done: set[str] = set()
     for spec in PROTOCOLS.values():
         rows = [r for r in results if r.protocol.name == spec.name and r.ok]
         if not rows or not spec.columns:
             continue
+        if spec.axis is not None:
+            if spec.axis[0] not in axes_done:
+                axes_done.add(spec.axis[0])
+                table, marks = _axis_table(results, spec.axis[0], ref_fp)
+                used_marks |= marks
+                lines += [f"## {spec.title or spec.name}", "", AXIS_NOTES.get(spec.axis[0], ""), "", table, ""]
+            continue
         table, marks = _table(rows, spec.columns, ref_fp, efficiency)
         used_marks |= marks
         lines += [f"## {spec.title or spec.name}", "", spec.description + ".", "", table, ""]
+        if any("nes" in c.path for c in spec.columns):
+            lines += [NES_NOTE, ""]
+    lines += _style_section(results, "ood")
     lines += _marks(used_marks)
     lines += ["Run latency is each row's own evaluation run's time per computed image (batched; — where every "
               "image came from the cache of an earlier protocol); `bench efficiency` measures latency properly "
@@ -67,8 +91,9 @@ def build_leaderboard(results_dir: Path) -> str:
     lines += _efficiency_section(efficiency, results)
     lines += _plots_section(Path(results_dir))
     lines += _not_run_section(results)
-    lines += ["Metric definitions are in `bench/metrics.py`; intervals are 95% percentile bootstrap "
-              "intervals over queries (stratified by language or direction).", ""]
+    lines += ["Metric definitions are in `bench/metrics.py`; intervals are 95% percentile cluster-bootstrap "
+              "intervals: whole semantic ids are resampled (a concept's renders and its cross-lingual directions "
+              "are not independent queries).", ""]
     return "\n".join(lines)
 
 
@@ -160,6 +185,60 @@ def _table(rows: list[ResultRecord], columns: tuple[Column, ...], ref_fp,
             cells.append(MISSING if latency is None else f"{latency:.2f}")
             out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out), marks
+
+
+def _axis_table(results: list[ResultRecord], axis: str, ref_fp) -> tuple[str, set[str]]:
+    """One table for the protocols on one axis: per method, Acc@1 and search latency at each point."""
+    specs = sorted((s for s in PROTOCOLS.values() if s.axis and s.axis[0] == axis), key=lambda s: s.axis[1])
+    by_method: dict[str, dict[str, ResultRecord]] = {}
+    for r in results:
+        if r.ok and r.protocol.name in {s.name for s in specs}:
+            by_method.setdefault(r.method_name, {})[r.protocol.name] = r
+    header, cells_of = ["Method"], []
+    for spec in specs:
+        sizes = [max((r.metrics.get("gallery_size") or {0: 0}).values()) for m in by_method.values()
+                 for r in [m.get(spec.name)] if r is not None]
+        label = f"{max(sizes):,}" if sizes else spec.name
+        header += [f"Acc@1 @ {label}", f"ms/query @ {label}"]
+        cells_of += [(spec.name, ("overall", "acc@1", "value"), True), (spec.name, ("query_latency_ms", "value"), False)]
+    values = {m: [Column("", path).value(runs[name].metrics) if name in runs else None for name, path, _ in cells_of]
+              for m, runs in by_method.items()}
+    group_of = {m: next(iter(runs.values())).group for m, runs in by_method.items()}
+    best = []
+    for i, (_, _, higher) in enumerate(cells_of):
+        pool = [v[i] for m, v in values.items() if v[i] is not None and group_of[m] != Group.REFERENCE.value]
+        best.append(None if not pool else max(pool) if higher else min(pool))
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    marks: set[str] = set()
+    for m in sorted(by_method, key=lambda m: (GROUPS.index(group_of[m]) if group_of[m] in GROUPS else len(GROUPS), m)):
+        first = next(iter(by_method[m].values()))
+        row = [_row_name(first, ref_fp, marks)]
+        for i, v in enumerate(values[m]):
+            digits = 4 if cells_of[i][2] else 2
+            text = _fmt(v, digits)
+            row.append(f"**{text}**" if v is not None and v == best[i] else text)
+        out.append("| " + " | ".join(row) + " |")
+    return "\n".join(out), marks
+
+
+def _style_section(results: list[ResultRecord], protocol: str) -> list[str]:
+    """Acc@1 per handwriting style (rows) for every method (columns) on one protocol."""
+    rows = sorted((r for r in results if r.ok and r.protocol.name == protocol and r.metrics.get("by_style")
+                   and r.group != Group.ABLATION.value), key=lambda r: (GROUPS.index(r.group) if r.group in GROUPS
+                                                                       else len(GROUPS), r.method_name))
+    if not rows:
+        return []
+    styles = sorted({s for r in rows for s in r.metrics["by_style"]})
+    out = [f"## Per-style Acc@1 (`{protocol}`)", "",
+           "Acc@1 of the queries drawn in each handwriting style (fonts `font:`, Chinese stroke writers `strokes:`, "
+           "Latin stroke writers `hershey:`), over all their languages: which styles are hard, and for whom.", "",
+           "| Style | n | " + " | ".join(f"`{r.method_name}`" for r in rows) + " |",
+           "|---|---:|" + "---:|" * len(rows)]
+    for style in styles:
+        n = max((r.metrics["by_style"].get(style) or {}).get("n_queries", 0) for r in rows)
+        cells = [_fmt((r.metrics["by_style"].get(style) or {}).get("acc@1")) for r in rows]
+        out.append(f"| `{style}` | {n} | " + " | ".join(cells) + " |")
+    return out + [""]
 
 
 def _acc(results: list[ResultRecord], method: str, protocol: str, metric: str = "acc@1"):

@@ -97,11 +97,23 @@ class MethodOutputs:
         return cache.lookup(hashes)
 
     # -- scores against whole lexicons (scoring family) -------------------------------------
-    def _score_cache(self, lang: str) -> VectorCache:
-        # Columns follow the lexicon's order, so the lexicon itself is part of the key.
-        words = "\n".join(e.key + "\t" + e.text for e in self.dataset.lexicon_for(lang))
+    def _score_cache(self, lang: str, entries: Sequence[LexiconEntry] | None = None) -> VectorCache:
+        # Columns follow the word list's order, so the list itself is part of the key.
+        entries = self.dataset.lexicon_for(lang) if entries is None else entries
+        words = "\n".join(e.key + "\t" + e.text for e in entries)
         digest = hashlib.sha256(words.encode()).hexdigest()[:16]
         return self.cache(f"scores-{lang}-{digest}", VectorCache)
+
+    def gallery_scores(self, keys: Sequence[str], lang: str, entries: Sequence[LexiconEntry], score) -> list:
+        """Each image's scores against one word list (a gallery with distractors), in its order."""
+        cache = self._score_cache(lang, entries)
+        words = [e.text for e in entries]
+
+        def compute(items, img_lang):
+            lexicons = {lang: words}
+            return list(check_scores(score(items, img_lang, lexicons), lexicons, len(items))[lang])
+
+        return self.per_image(keys, cache, compute, f"scoring {len(words):,} words")
 
     def lexicon_scores(self, needs: dict[str, set[str]], score) -> dict[str, dict[str, np.ndarray]]:
         """Each image's scores against the whole lexicon of each language it needs.

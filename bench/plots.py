@@ -7,6 +7,8 @@
   within-language OOD);
 * ``projection_<method>.png``: PCA of OOD image and lexicon embeddings, colour = semantic id,
   marker = language (the paper's Figure 4 in spirit);
+* ``gallery_size.png``: Acc@1 and search latency per query against gallery size (log), per
+  method (the cost of a lexicon that grows);
 * ``int8_cim.png``: latency of a quantised method and its fp32 original on this CPU beside the CIM
   estimates.
 """
@@ -113,6 +115,38 @@ def xling_heatmap(results_dir: Path, out: Path) -> Path | None:
     for ax in list(axes.flat)[len(methods):]:
         ax.axis("off")
     fig.suptitle("Acc@1 by image language x lexicon language (diagonal: within-language OOD)", fontsize=10)
+    return _save(plt, fig, out)
+
+
+def gallery_size(results_dir: Path, out: Path) -> Path | None:
+    """Acc@1 and ms/query against gallery size, one line per method, from the gallery-axis protocols."""
+    from bench.protocols import PROTOCOLS
+
+    plt = _pyplot()
+    results = iter_results(results_dir)
+    names = {s.name for s in PROTOCOLS.values() if s.axis and s.axis[0] == "gallery size"}
+    lines: dict[str, list[tuple[int, float, float | None]]] = {}
+    for r in results:
+        if r.ok and r.protocol.name in names and r.group not in (Group.REFERENCE.value, Group.ABLATION.value):
+            size = max((r.metrics.get("gallery_size") or {"": 0}).values())
+            latency = (r.metrics.get("query_latency_ms") or {}).get("value")
+            lines.setdefault(r.method_name, []).append((size, r.overall("acc@1"), latency))
+    if not lines:
+        return None
+    fig, (acc_ax, lat_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    for name in sorted(lines):
+        pts = sorted(lines[name])
+        acc_ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+        timed = [p for p in pts if p[2] is not None]
+        lat_ax.plot([p[0] for p in timed], [p[2] for p in timed], marker="o", label=name)
+    for ax, label in ((acc_ax, "Acc@1 (test_ood queries)"), (lat_ax, "search latency (ms/query, log)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("gallery size (words per language, log)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    lat_ax.set_yscale("log")
+    acc_ax.legend(fontsize=7)
+    fig.suptitle("Gallery size: accuracy and cost as the lexicon grows", fontsize=10)
     return _save(plt, fig, out)
 
 

@@ -20,8 +20,9 @@ from typing import Callable
 
 import numpy as np
 
+from bench.data.distractors import WORDFREQ_VERSION, distractors
 from bench.data.store import Dataset
-from bench.errors import UnknownProtocolError
+from bench.errors import DatasetError, UnknownProtocolError
 from bench.schema import LANGUAGES, XLING_DIRECTIONS, lexicon_key
 
 
@@ -44,6 +45,7 @@ class RetrievalTask:
     subtasks: tuple[Subtask, ...]
     aggregate: str                   # "pooled" over all queries, or "mean" of subtasks
     n_dropped: int = 0               # queries without any relevant gallery item
+    timed_queries: int = 0           # per subtask, queries timed uncached for a search latency (0: none)
 
     def all_image_keys(self) -> list[str]:
         return sorted({k for st in self.subtasks
@@ -125,6 +127,9 @@ class ProtocolSpec:
     title: str = ""                  # the leaderboard's heading
     columns: tuple[Column, ...] = ()
     default: bool = True             # part of `bench run` with no --protocols
+    # Protocols that are points on one axis (e.g. gallery size) share a leaderboard table:
+    # (axis title, this protocol's position on it).
+    axis: tuple[str, int] | None = None
 
     def task(self, ds: Dataset, limit: int | None = None, seed: int = 0):
         return self.build(self, ds, limit=limit, seed=seed)
@@ -184,16 +189,65 @@ def build_t2i(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed:
     return RetrievalTask(spec.name, spec.version, tuple(subtasks), "pooled")
 
 
+def _by_concept(ds: Dataset, split: str, limit: int | None, seed: int) -> list[int]:
+    """The semantic ids with test images in ``split`` (``limit`` of them, seeded, if given)."""
+    ids = sorted({s.semantic_id for s in ds.select(split=split)})
+    if limit is None or len(ids) <= limit:
+        return ids
+    return sorted(np.random.default_rng([seed, 7]).choice(ids, size=limit, replace=False).tolist())
+
+
 def build_rd(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed: int = 0) -> TopologyTask:
+    # A limit keeps whole classes (every render of ``limit`` concepts): a subsample of images
+    # would leave singletons, whose radius is undefined.
+    ids = set(_by_concept(ds, "test_ood", limit, seed))
     image_keys: list[str] = []
     for lang in LANGUAGES:
-        image_keys += _limit([s.key for s in ds.select(split="test_ood", lang=lang)], limit, seed,
-                             f"rd-{lang}")
-    ids = {ds.sample(k).semantic_id for k in image_keys}
+        samples = [s for s in ds.select(split="test_ood", lang=lang) if s.semantic_id in ids]
+        per_class: dict[int, int] = {}
+        for s in samples:
+            per_class[s.semantic_id] = per_class.get(s.semantic_id, 0) + 1
+        single = sorted(sid for sid, n in per_class.items() if n < 2)
+        if single:
+            raise DatasetError(f"test_ood ({lang})", f"R/D needs at least 2 images per word; {len(single)} word(s) "
+                               f"have one (e.g. semantic id {single[0]})")
+        image_keys += sorted(s.key for s in samples)
     text_keys = sorted(e.key for e in ds.lexicon if e.semantic_id in ids)
     return TopologyTask(spec.name, spec.version, tuple(image_keys), tuple(text_keys))
 
 
+# -- the gallery-size axis -----------------------------------------------------------------------
+
+GALLERY_QUERIES = 100        # test_ood images per language, seeded, the same at every gallery size
+TIMED_QUERIES = 10           # of them, per language, timed end to end (model + search) with no cache
+
+
+def build_gallery(size: int | None):
+    """Within-language OOD retrieval against the lexicon plus distractor words, ``size`` in all.
+
+    ``None`` is the lexicon alone. The queries are one fixed seeded subset for every size, so
+    only the gallery grows; the hits are unchanged (distractors are never relevant).
+    """
+    def build(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed: int = 0) -> RetrievalTask:
+        subtasks, dropped = [], 0
+        for lang in LANGUAGES:
+            samples = ds.select(split="test_ood", lang=lang)
+            lexicon = ds.lexicon_for(lang)
+            if not samples or not lexicon:
+                continue
+            extra = distractors(lang, [e.text for e in lexicon], max(0, (size or 0) - len(lexicon)))
+            ds.add_distractors(extra)
+            gallery = lexicon + extra
+            index = {e.semantic_id: i for i, e in enumerate(lexicon)}
+            usable = [s.key for s in samples if s.semantic_id in index]
+            dropped += len(samples) - len(usable)
+            n = GALLERY_QUERIES if limit is None else min(limit, GALLERY_QUERIES)
+            keys = _limit(usable, n, seed, f"gallery-{lang}")
+            relevant = tuple((index[ds.sample(k).semantic_id],) for k in keys)
+            subtasks.append(Subtask(lang, "image", tuple(keys), lang, "text", tuple(e.key for e in gallery),
+                                    lang, relevant))
+        return RetrievalTask(spec.name, spec.version, tuple(subtasks), "pooled", dropped, timed_queries=TIMED_QUERIES)
+    return build
 
 
 # -- the leaderboard's columns ------------------------------------------------------------------
@@ -215,10 +269,18 @@ def _t2i_columns() -> tuple[Column, ...]:
 
 
 def _rd_columns() -> tuple[Column, ...]:
-    return (Column("Radius r̄", ("image", "all", "radius"), higher_is_better=None),
-            Column("Distance d̄", ("image", "all", "distance"), higher_is_better=None),
-            Column("R/D (images) ↓", ("image", "all", "ratio"), higher_is_better=False),
-            Column("R/D (images+texts) ↓", ("image+text", "ratio"), higher_is_better=False))
+    return (Column("Radius r̄", ("image", "pooled", "radius"), higher_is_better=None),
+            Column("Distance d̄", ("image", "pooled", "distance"), higher_is_better=None),
+            Column("R/D pooled ↓", ("image", "pooled", "ratio"), higher_is_better=False),
+            Column("random", ("image", "pooled", "random_rd"), higher_is_better=None),
+            *(Column(f"R/D {lang} ↓", ("image", lang, "ratio"), higher_is_better=False) for lang in LANGUAGES),
+            Column(f"random ({'/'.join(LANGUAGES)})", ("image", LANGUAGES[0], "random_rd"), higher_is_better=None),
+            Column("R/D images+texts ↓", ("image+text", "ratio"), higher_is_better=False))
+
+
+def _gallery_columns() -> tuple[Column, ...]:
+    return (overall("acc@1", "Acc@1 (95% CI)", ci=True), overall("mrr", "MRR"),
+            Column("Search latency (ms/query)", ("query_latency_ms", "value"), higher_is_better=False, digits=2))
 
 
 # -- the registry --------------------------------------------------------------------------------
@@ -250,23 +312,30 @@ def default_protocols() -> tuple[str, ...]:
 
 
 for _spec in (
-    ProtocolSpec("id", "1", ProtocolKind.RETRIEVAL,
+    ProtocolSpec("id", "2", ProtocolKind.RETRIEVAL,
                  "In-domain: test_id images (styles seen in training) against the lexicon of their own language",
                  build_within("test_id"), "Within-language retrieval, in-domain styles (`id`)", _within_columns()),
-    ProtocolSpec("ood", "1", ProtocolKind.RETRIEVAL,
+    ProtocolSpec("ood", "2", ProtocolKind.RETRIEVAL,
                  "Out-of-domain: test_ood images (styles never seen in training) against the lexicon of their "
                  "own language", build_within("test_ood"),
                  "Within-language retrieval, out-of-domain styles (`ood`)", _within_columns()),
-    ProtocolSpec("xling", "1", ProtocolKind.RETRIEVAL,
+    ProtocolSpec("xling", "2", ProtocolKind.RETRIEVAL,
                  "Cross-lingual: test_ood images in one language against the lexicon of another (six "
                  "directions); a hit is the same semantic id; Avg is the mean over directions", build_xling,
                  "Cross-lingual retrieval, Acc@1 (`xling`, image language → lexicon language)", _xling_columns()),
-    ProtocolSpec("t2i", "1", ProtocolKind.RETRIEVAL,
+    ProtocolSpec("t2i", "2", ProtocolKind.RETRIEVAL,
                  "Text to image: each lexicon word ranks the test_ood images of its language; all images of the "
                  "same semantic id are relevant (mAP)", build_t2i, "Text → image retrieval (`t2i`)", _t2i_columns()),
-    ProtocolSpec("rd", "1", ProtocolKind.TOPOLOGY,
+    ProtocolSpec("rd", "2", ProtocolKind.TOPOLOGY,
                  "Topology of the test_ood image (and lexicon text) embeddings grouped by semantic id: mean "
-                 "intra-class radius / mean inter-class distance", build_rd,
-                 "Embedding topology on the OOD set (`rd`)", _rd_columns()),
+                 "intra-class radius / mean inter-class distance, per language (a class is one word's renders) and "
+                 "pooled (a concept's renders in every language), each beside the R/D of random vectors with the "
+                 "same class sizes", build_rd, "Embedding topology on the OOD set (`rd`)", _rd_columns()),
+    *(ProtocolSpec(f"gallery-{label}", f"1-wordfreq{WORDFREQ_VERSION}", ProtocolKind.RETRIEVAL,
+                   f"Gallery size: {GALLERY_QUERIES} seeded test_ood images per language against their language's "
+                   f"lexicon{'' if size is None else f' plus distractor words (wordfreq), {size:,} words in all'}",
+                   build_gallery(size), "Gallery size: Acc@1 and search latency as the gallery grows (`gallery-*`)",
+                   _gallery_columns(), axis=("gallery size", size or 0))
+      for label, size in (("lexicon", None), ("10k", 10_000), ("50k", 50_000))),
 ):
     register_protocol(_spec)

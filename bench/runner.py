@@ -20,6 +20,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from bench.data.store import Dataset
 from bench.errors import HwrBenchError, ResultsBusyError
 from bench.families import ops_for
@@ -117,7 +119,20 @@ def evaluate_retrieval(task, outputs: MethodOutputs, config: RunConfig) -> tuple
     rankings = ops_for(outputs.method).rank(task, outputs)
     metrics = summarise(rankings, task.aggregate, n_boot=config.n_boot, seed=config.seed)
     metrics["queries_without_relevant_item"] = task.n_dropped
+    if task.timed_queries:
+        metrics["gallery_size"] = {st.name: len(st.gallery_keys) for st in task.subtasks}
+        metrics["query_latency_ms"] = query_latency(task, outputs)
     return rankings, metrics
+
+
+def query_latency(task, outputs: MethodOutputs) -> dict:
+    """Milliseconds per query, model and search, timed on a few queries per subtask with no cache."""
+    ops = ops_for(outputs.method)
+    per_subtask = {st.name: 1000 * ops.query_latency(outputs, st, task.timed_queries) for st in task.subtasks}
+    return {"value": round(float(np.mean(list(per_subtask.values()))), 3),
+            "subtasks": {k: round(v, 3) for k, v in per_subtask.items()},
+            "n_timed": task.timed_queries * len(task.subtasks),
+            "note": "one query at a time after the gallery is indexed (text vectors, compiled lexicon); machine-dependent"}
 
 
 def evaluate_topology(task, outputs: MethodOutputs, config: RunConfig) -> tuple[None, dict]:
@@ -273,7 +288,7 @@ def _headline(metrics: dict) -> str:
     if overall:
         parts = [f"{m}={overall[m]['value']:.4f}" for m in ("acc@1", "mrr", "map") if m in overall]
         return " ".join(parts)
-    ratio = ((metrics.get("image") or {}).get("all") or {}).get("ratio")
+    ratio = ((metrics.get("image") or {}).get("pooled") or {}).get("ratio")
     return f"R/D={ratio:.4f}" if ratio is not None else ""
 
 

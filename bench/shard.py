@@ -16,6 +16,8 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from bench.errors import HwrBenchError
 from bench.io import FolderLock
 from bench.protocols import PROTOCOLS, RetrievalTask
@@ -120,6 +122,13 @@ def _merged_record(ordered: list[ResultRecord], count: int, whole: bool) -> tupl
         metrics = summarise(rankings, base.metrics["aggregate"], n_boot=base.config.n_bootstrap,
                             seed=base.config.seed)
         metrics["queries_without_relevant_item"] = base.metrics.get("queries_without_relevant_item", 0)
+        if "gallery_size" in base.metrics:
+            # Each shard timed its own share of the queries: the merged latency is their mean.
+            metrics["gallery_size"] = base.metrics["gallery_size"]
+            timed = [r.metrics["query_latency_ms"] for r in ordered if "query_latency_ms" in r.metrics]
+            metrics["query_latency_ms"] = {"value": round(float(np.mean([t["value"] for t in timed])), 3),
+                                           "n_timed": sum(t["n_timed"] for t in timed),
+                                           "note": timed[0].get("note", "") + "; mean of the shards' timings"}
         merged = replace(merged, metrics=metrics,
                          timings=Timings.merge([r.timings for r in ordered if r.timings is not None]))
     return merged.with_run_key() if merged.run_key is not None else merged, rankings

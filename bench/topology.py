@@ -1,14 +1,28 @@
-"""The R/D protocol: how tight and how separated the semantic classes of a method's embeddings are."""
+"""The R/D protocol: how tight and how separated the semantic classes of a method's embeddings are.
+
+Reported per language (a class is one word's renders in that language), pooled over
+languages (a class is a concept's renders in every language) and for images and lexicon
+texts together, each with the class sizes used and ``random_rd``, the figure structureless
+random vectors of the same dimension get at the same class sizes.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from bench.families import EmbeddingOps
-from bench.metrics import rd_ratio
+from bench.metrics import random_rd, rd_ratio
 from bench.outputs import MethodOutputs
 from bench.protocols import TopologyTask
 from bench.schema import LANGUAGES
+
+
+def rd_block(x: np.ndarray, ids: list[int]) -> dict:
+    """R/D of one set of embeddings grouped by ``ids``, with its class sizes and random reference."""
+    t = rd_ratio(x, ids)
+    return {"radius": round(t.radius, 6), "distance": round(t.distance, 6), "ratio": round(t.ratio, 6),
+            "random_rd": round(random_rd(ids, x.shape[1]), 6), "n_classes": t.n_classes, "n_points": t.n_points,
+            "class_sizes": {str(size): n for size, n in sorted(t.class_sizes.items())}}
 
 
 def topology(task: TopologyTask, outputs: MethodOutputs) -> dict:
@@ -20,19 +34,12 @@ def topology(task: TopologyTask, outputs: MethodOutputs) -> dict:
     img_langs = [ds.sample(k).lang for k in task.image_keys]
     txt_ids = [ds.lexicon_entry(k).semantic_id for k in task.text_keys]
 
-    def stats(x, ids) -> dict | None:
-        if len(set(ids)) < 2:
-            return None
-        t = rd_ratio(x, ids)
-        return {"radius": round(t.radius, 6), "distance": round(t.distance, 6),
-                "ratio": round(t.ratio, 6), "n_classes": t.n_classes, "n_points": t.n_points}
-
-    image_stats = {"all": stats(images, img_ids)}
+    image_stats = {"pooled": rd_block(images, img_ids)}
     for lang in LANGUAGES:
         sel = [i for i, l in enumerate(img_langs) if l == lang]
         if sel:
-            image_stats[lang] = stats(images[sel], [img_ids[i] for i in sel])
-    joint = stats(np.concatenate([images, texts]), img_ids + txt_ids)
+            image_stats[lang] = rd_block(images[sel], [img_ids[i] for i in sel])
+    joint = rd_block(np.concatenate([images, texts]), img_ids + txt_ids)
 
     # Distances between the language centroids of the image embeddings (the paper's Figure 4).
     unit = images / np.linalg.norm(images, axis=1, keepdims=True).clip(min=1e-12)

@@ -12,7 +12,8 @@ from bench.data.builder import SIZES, build, plan
 from bench.data.lexicon import load_lexicon, texts_by_lang
 from bench.data.render import Style, can_draw, render, style_params
 from bench.data.store import load_dataset
-from bench.data.styles import MIN_STYLES, OOD_FAMILIES, StylePool, build_pool
+from bench.data.styles import (HERSHEY_FAMILIES, ID_WRITER_SEEDS, MIN_STYLES, OOD_FAMILIES, OOD_WRITER_SEEDS,
+                               StylePool, build_pool, hanzi_writer, hershey_writer)
 
 
 def _fake_pool(n_id=16, n_ood=8) -> StylePool:
@@ -38,8 +39,16 @@ def test_small_plan_covers_every_concept_with_disjoint_styles():
     planned = plan(SIZES["small"], lexicon, _fake_pool(), seed=3)
     counts = Counter((p.split, p.lang) for p in planned)
     for lang in ("en", "zh", "es"):
-        assert counts[("test_id", lang)] == counts[("test_ood", lang)] == n
+        assert counts[("test_id", lang)] == 2 * n and counts[("test_ood", lang)] == 3 * n
         assert counts[("train", lang)] == 4 * n
+    # Several renders of every word in the test splits, each by a different hand.
+    renders = defaultdict(list)
+    for p in planned:
+        if p.split != "train":
+            renders[(p.split, p.lang, p.semantic_id)].append(p.style)
+    assert {len(v) for k, v in renders.items() if k[0] == "test_ood"} == {3}
+    assert {len(v) for k, v in renders.items() if k[0] == "test_id"} == {2}
+    assert all(len(set(v)) == len(v) for v in renders.values())
     train_styles = defaultdict(list)
     for p in planned:
         if p.split == "train":
@@ -72,7 +81,10 @@ def test_style_pool_meets_minimums_and_families_never_cross(pool):
         id_families = {s.family for s in sides["id"]}
         ood_families = {s.family for s in sides["ood"]}
         assert not id_families & ood_families
-        assert all(f in OOD_FAMILIES or f.startswith("hanzi-writer/w1") for f in ood_families)
+        ood_writers = {f"hershey-{font}" for font in HERSHEY_FAMILIES["ood"]}
+        assert all(f in OOD_FAMILIES or f.startswith("hanzi-writer/w1") or f in ood_writers for f in ood_families)
+        if lang != "zh":  # Latin stroke writers are part of the default pool, on both sides
+            assert any(s.kind == "hershey" for s in sides["id"]) and any(s.kind == "hershey" for s in sides["ood"])
 
 
 def test_coverage_is_checked_by_rendering(pool, cache_root):
@@ -102,7 +114,8 @@ def test_tiny_build_is_deterministic_and_valid(tmp_path, cache_root):
     other = build(tmp_path / "c", size="tiny", seed=1, cache_root=cache_root, workers=2)
     assert first["fingerprint"] == again["fingerprint"] != other["fingerprint"]
     ds = load_dataset(tmp_path / "a")
-    assert ds.counts()["test_ood"] == {"en": 24, "zh": 24, "es": 24}
+    assert ds.counts()["test_ood"] == {"en": 72, "zh": 72, "es": 72}
+    assert ds.counts()["test_id"] == {"en": 48, "zh": 48, "es": 48}
     assert ds.manifest["builder"]["styles"]["zh"]["ood"]
     item = ds.image_item(ds.select(split="test_ood", lang="zh")[0].key)
     assert item.image.mode == "L" and item.image.height == 64
@@ -179,3 +192,53 @@ def test_train_aug_pool_uses_more_in_domain_writers(cache_root):
     assert len(wide.styles["zh"]["id"]) == 96
     assert not ids & {s.family for s in wide.styles["zh"]["ood"]}
     assert all(int(f.split("/w")[1]) < 100 for f in ids if f.startswith("hanzi-writer"))
+
+
+def test_latin_stroke_writers_exist_in_numbers_with_ood_in_a_disjoint_region():
+    from bench.data.render import WRITER_REGIONS
+
+    id_writers = [hershey_writer(s) for s in ID_WRITER_SEEDS]
+    ood_writers = [hershey_writer(s) for s in OOD_WRITER_SEEDS]
+    assert len({w.id for w in id_writers}) >= 100 and len({w.id for w in ood_writers}) >= 100
+    assert not {w.family for w in id_writers} & {w.family for w in ood_writers}
+    assert len({w.params for w in id_writers}) == len(id_writers)          # every seed its own hand
+
+    def inside(value, ranges):
+        return any(lo <= value <= hi for lo, hi in ranges)
+
+    # Chinese and Latin writers alike: OOD hands lie outside the in-domain ranges of slant, pen
+    # and joins (not just another seed over the same ranges).
+    for writers, side in ((id_writers, "id"), (ood_writers, "ood")):
+        for w in writers + [hanzi_writer("unused", int(w.id[-3:]))]:
+            for name in ("slant", "pen", "joins"):
+                value = getattr(w.params, name)
+                assert inside(value, WRITER_REGIONS[side][name]), (w.id, name, value)
+                other = "ood" if side == "id" else "id"
+                assert not inside(value, WRITER_REGIONS[other][name]), (w.id, name, value)
+
+
+def test_latin_writers_draw_accents_and_inverted_marks():
+    rng = np.random.default_rng
+    for seed in (0, 1, 100):
+        writer = hershey_writer(seed)
+        assert all(can_draw(writer, ch) for ch in "áéíóúñüÁ¿¡?!")
+        assert not can_draw(writer, "水")
+        plain = np.asarray(render("n", writer, rng(3)))
+        accented = np.asarray(render("ñ", writer, rng(3)))
+        assert plain.shape != accented.shape or not np.array_equal(plain, accented)
+        # The tilde adds ink above the letter: more dark pixels.
+        assert (accented < 128).sum() > (plain < 128).sum()
+        inverted = np.asarray(render("¿", writer, rng(3)))
+        upright = np.asarray(render("?", writer, rng(3)))
+        assert inverted.shape == upright.shape or not np.array_equal(inverted, upright)
+
+
+def test_font_glyphs_are_jittered_per_sample(pool):
+    from dataclasses import replace
+
+    font = next(s for s in pool.styles["en"]["id"] if s.kind == "font")
+    assert font.params.glyph > 0
+    regular = replace(font, params=replace(font.params, glyph=0.0))
+    jittered = np.asarray(render("minimum", font, np.random.default_rng(5)))
+    steady = np.asarray(render("minimum", regular, np.random.default_rng(5)))
+    assert jittered.shape != steady.shape or not np.array_equal(jittered, steady)

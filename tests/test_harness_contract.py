@@ -144,7 +144,11 @@ def test_builtin_protocols_carry_their_columns_and_kinds():
     assert all(s.columns and s.title for s in PROTOCOLS.values())
     rd = PROTOCOLS["rd"]
     assert rd.kind.needs_embeddings and not rd.kind.shardable
-    assert {c.title: c.higher_is_better for c in rd.columns}["R/D (images) ↓"] is False
+    directions = {c.title: c.higher_is_better for c in rd.columns}
+    assert directions["R/D pooled ↓"] is False and directions["R/D en ↓"] is False
+    assert directions["random"] is None          # a reference, never bold
+    axis = [s for s in PROTOCOLS.values() if s.axis]
+    assert sorted(s.axis[1] for s in axis) == [0, 10_000, 50_000] and len({s.axis[0] for s in axis}) == 1
 
 
 # -- the result record -----------------------------------------------------------------------------

@@ -56,11 +56,14 @@ def test_bootstrap_interval_contains_mean_and_narrows():
 
 
 def test_bootstrap_mean_combination_weights_groups_equally():
-    groups = [np.ones(10), np.zeros(1000)]
-    pooled = metrics.bootstrap_means(groups, combine="pooled", n_boot=50)
-    mean = metrics.bootstrap_means(groups, combine="mean", n_boot=50)
-    assert np.allclose(pooled, 10 / 1010)
-    assert np.allclose(mean, 0.5)
+    # Every concept in both groups (as in the six directions), so each draw keeps both groups.
+    groups = [np.ones(1000), np.zeros(1000)]
+    ids = [np.arange(1000), np.arange(1000)]
+    small = [np.ones(10), np.zeros(1000)]
+    pooled = metrics.bootstrap_means(small, [np.arange(10), np.arange(1000)], combine="pooled", n_boot=200)
+    mean = metrics.bootstrap_means(groups, ids, combine="mean", n_boot=50)
+    assert pooled.mean() == pytest.approx(10 / 1010, rel=0.1)      # weighted by size
+    assert np.allclose(mean, 0.5)                                   # group means averaged
 
 
 def test_paired_bootstrap_detects_difference():
@@ -174,3 +177,96 @@ def test_chunked_ranking_equals_single_chunk(monkeypatch):
     chunked = _rank(scores, relevant, keys)
     assert np.array_equal(whole.top_idx, chunked.top_idx)
     assert [r.tolist() for r in whole.relevant_ranks] == [r.tolist() for r in chunked.relevant_ranks]
+
+
+# -- #13: metrics as the paper defines them ------------------------------------------------------
+
+def _payload(first_ranks, ids, *, top1=None, truth=None, transcripts=None):
+    st = {"relevant_ranks": [[r] for r in first_ranks], "query_keys": [f"q{i}" for i in range(len(ids))],
+          "query_ids": list(ids)}
+    if truth is not None:
+        st["top1_text"], st["truth_text"] = top1, truth
+    if transcripts is not None:
+        st["transcripts"] = transcripts
+    return st
+
+
+def test_nes_of_a_transcription_method_scores_its_raw_output_and_can_fall_below_acc1():
+    from bench.summary import nes_basis, summarise
+    # The edit-distance match recovers the right word from a garbled transcript: a hit at rank 1,
+    # but the raw output is far from the truth.
+    garbled = _payload([1, 1], [0, 1], top1=["apple", "house"], truth=["apple", "house"],
+                       transcripts=["appl3", "hovse"])
+    out = summarise({"en": garbled}, "pooled", n_boot=0)
+    assert out["overall"]["acc@1"]["value"] == 1.0
+    assert out["overall"]["nes"]["value"] == pytest.approx(0.8)
+    assert out["overall"]["nes"]["value"] < out["overall"]["acc@1"]["value"]
+    assert out["nes_basis"] == nes_basis(garbled) == "raw output"
+    # A method that writes no text is scored on its top-1 word.
+    silent = _payload([1, 2], [0, 1], top1=["apple", "mouse"], truth=["apple", "house"])
+    out = summarise({"en": silent}, "pooled", n_boot=0)
+    assert out["nes_basis"] == "top-1 word"
+    assert out["overall"]["nes"]["value"] == pytest.approx((1 + 0.8) / 2)
+
+
+def test_cluster_bootstrap_is_wider_than_naive_when_concepts_repeat():
+    rng = np.random.default_rng(1)
+    concept_hit = (rng.random(200) < 0.6).astype(float)
+    # Each concept's outcome appears in six queries (six directions that agree), so 1,200 queries
+    # carry the information of 200: resampling queries understates the uncertainty.
+    values = np.repeat(concept_hit, 6)
+    clusters = np.repeat(np.arange(200), 6)
+    naive = metrics.percentile_interval(metrics.bootstrap_means([values], n_boot=2000))
+    clustered = metrics.percentile_interval(metrics.bootstrap_means([values], [clusters], n_boot=2000))
+    width_naive, width_clustered = naive[1] - naive[0], clustered[1] - clustered[0]
+    assert width_clustered > 1.8 * width_naive                      # about sqrt(6) = 2.4
+    assert clustered[0] <= values.mean() <= clustered[1]
+
+
+def test_cluster_bootstrap_draws_one_concept_set_for_every_subtask():
+    # Two directions that always agree: with a shared draw the two means move together, so the
+    # interval of their average equals that of one direction (an independent draw would shrink it).
+    hits = (np.random.default_rng(2).random(300) < 0.5).astype(float)
+    ids = np.arange(300)
+    one = metrics.percentile_interval(metrics.bootstrap_means([hits], [ids], n_boot=1000, seed=3))
+    two = metrics.percentile_interval(metrics.bootstrap_means([hits, hits], [ids, ids], combine="mean",
+                                                              n_boot=1000, seed=3))
+    assert two[0] == pytest.approx(one[0]) and two[1] == pytest.approx(one[1])
+
+
+def test_summary_intervals_are_clustered_by_semantic_id():
+    from bench.summary import summarise
+    hits = np.repeat((np.random.default_rng(4).random(100) < 0.7).astype(int), 3)
+    ranks = [1 if h else 5 for h in hits]
+    clustered = summarise({"en": _payload(ranks, np.repeat(np.arange(100), 3))}, "pooled", n_boot=1000)
+    naive = summarise({"en": _payload(ranks, np.arange(300))}, "pooled", n_boot=1000)
+    width = lambda out: np.diff(out["overall"]["acc@1"]["ci95"])[0]  # noqa: E731
+    assert clustered["overall"]["n_clusters"] == 100 and naive["overall"]["n_clusters"] == 300
+    assert width(clustered) > 1.4 * width(naive)
+
+
+def test_paired_bootstrap_clusters_too():
+    rng = np.random.default_rng(5)
+    diff = np.repeat(rng.normal(0.05, 0.5, 100), 6)
+    clusters = np.repeat(np.arange(100), 6)
+    naive = metrics.paired_bootstrap(diff, np.zeros_like(diff), n_boot=2000)
+    clustered = metrics.paired_bootstrap(diff, np.zeros_like(diff), clusters, n_boot=2000)
+    assert clustered.ci_high - clustered.ci_low > 1.8 * (naive.ci_high - naive.ci_low)
+
+
+def test_rd_refuses_singleton_classes_and_reports_class_sizes():
+    x = np.random.default_rng(0).standard_normal((5, 4))
+    with pytest.raises(ValueError, match="at least 2 members"):
+        metrics.rd_ratio(x, [0, 0, 1, 1, 2])
+    t = metrics.rd_ratio(x, [0, 0, 1, 1, 1])
+    assert t.class_sizes == {2: 1, 3: 1}
+
+
+def test_random_rd_reference_depends_on_class_size():
+    # Structureless vectors: about 1.0 at 3 per class, and larger with more members per class
+    # (centroids shrink towards the origin faster than radii), so R/D needs its reference.
+    three = metrics.random_rd(np.repeat(np.arange(300), 3), 128)
+    nine = metrics.random_rd(np.repeat(np.arange(300), 9), 128)
+    assert three == pytest.approx(1.0, abs=0.05)
+    assert nine > 1.5 * three
+    assert metrics.random_rd(np.repeat(np.arange(300), 3), 128) == three     # seeded

@@ -10,6 +10,7 @@ from bench.registry import METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 FROM_RESULTS = {"accuracy_vs_latency.png": plots.accuracy_vs_latency, "xling_heatmap.png": plots.xling_heatmap,
+                "gallery_size.png": plots.gallery_size,
                 "int8_cim.png": plots.int8_cim}
 
 

@@ -57,3 +57,43 @@ def test_rd_covers_ood_images_and_their_lexicon_entries(toy_dataset):
     assert set(task.image_keys) == {s.key for s in toy_dataset.select(split="test_ood")}
     ids = {toy_dataset.sample(k).semantic_id for k in task.image_keys}
     assert {toy_dataset.lexicon_entry(k).semantic_id for k in task.text_keys} == ids
+
+
+def test_rd_limit_keeps_whole_classes_and_singletons_are_refused(toy_dataset, tmp_path):
+    import pytest
+
+    from bench.data.store import load_dataset
+    from bench.errors import DatasetError
+
+    task = _build("rd", toy_dataset, limit=7, seed=3)
+    ids = [toy_dataset.sample(k).semantic_id for k in task.image_keys]
+    assert len(set(ids)) == 7 and min(ids.count(i) for i in set(ids)) >= 2
+    # One OOD image per word and language: the radius is undefined, refused, never reported as 0.
+    single = load_dataset(toy_dataset.root)
+    single.samples = [s for s in single.samples if s.split != "test_ood" or s.key.endswith("s5-test_ood")]
+    with pytest.raises(DatasetError, match="at least 2 images per word"):
+        _build("rd", single)
+
+
+def test_gallery_sizes_grow_the_gallery_only(toy_dataset):
+    from bench.protocols import GALLERY_QUERIES
+    from bench.text import normalise_text
+
+    tasks = {name: _build(name, toy_dataset) for name in ("gallery-lexicon", "gallery-10k", "gallery-50k")}
+    sizes = {name: [len(st.gallery_keys) for st in t.subtasks] for name, t in tasks.items()}
+    assert sizes["gallery-lexicon"] == [len(toy_dataset.lexicon_for(l)) for l in ("en", "zh", "es")]
+    assert sizes["gallery-10k"] == [10_000] * 3 and sizes["gallery-50k"] == [50_000] * 3
+    base = tasks["gallery-lexicon"]
+    for name, task in tasks.items():
+        for st, st0 in zip(task.subtasks, base.subtasks):
+            # The same queries, and the same hits, at every size.
+            assert st.query_keys == st0.query_keys and len(st.query_keys) <= GALLERY_QUERIES
+            assert [st.gallery_keys[r[0]] for r in st.relevant] == [st0.gallery_keys[r[0]] for r in st0.relevant]
+            lexicon = {normalise_text(e.text) for e in toy_dataset.lexicon_for(st.gallery_lang)}
+            extra = [toy_dataset.lexicon_entry(k) for k in st.gallery_keys[len(st0.gallery_keys):]]
+            assert all(e.semantic_id < 0 for e in extra)                      # never a hit
+            texts = [e.text for e in extra]
+            assert not lexicon & set(texts) and len(set(texts)) == len(texts)
+    # The 10k gallery is the head of the 50k one (distractors in frequency order), and deterministic.
+    assert tasks["gallery-50k"].subtasks[0].gallery_keys[:10_000] == tasks["gallery-10k"].subtasks[0].gallery_keys
+    assert _build("gallery-10k", toy_dataset) == tasks["gallery-10k"]

@@ -41,12 +41,19 @@ def test_reference_baselines_on_every_protocol(tmp_path, toy_dataset):
         for m in ("acc@1", "acc@3", "acc@5", "mrr", "nes"):
             assert _metric(tmp_path, "oracle-text", p, m) == 1.0
     assert _metric(tmp_path, "oracle-text", "t2i", "map") == 1.0
+    # Three OOD renders per word: text->image mAP is a real word-spotting mAP, no longer the MRR.
+    assert _metric(tmp_path, "random", "t2i", "map") != _metric(tmp_path, "random", "t2i", "mrr")
     # Random: Acc@1 near 1/|lexicon| = 1/12; its 95% interval must cover chance.
     data = read_result(result_path(tmp_path / "results", "random", "ood")).to_json()
     lo, hi = data["metrics"]["overall"]["acc@1"]["ci95"]
     assert lo <= 1 / 12 <= hi
     rd = data = read_result(result_path(tmp_path / "results", "random", "rd")).to_json()["metrics"]
-    assert rd["image"]["all"]["ratio"] > 1.0  # random embeddings have no class structure
+    # Random embeddings have no class structure: R/D sits on its random reference, per language
+    # (3 OOD renders per word) and pooled (9 per concept), with the class sizes stated.
+    for block, size in ((rd["image"]["pooled"], "9"), *((rd["image"][lang], "3") for lang in ("en", "zh", "es"))):
+        assert block["class_sizes"] == {size: 12}
+        assert block["ratio"] == pytest.approx(block["random_rd"], rel=0.25) and block["ratio"] > 0.5
+    assert rd["image+text"]["class_sizes"] == {"12": 12}
 
 
 def test_result_records_provenance_and_sidecar_reproduces_metrics(tmp_path, toy_dataset):
@@ -169,3 +176,36 @@ def test_scoring_family_ranks_both_directions_and_caches_lexicon_scores(tmp_path
     assert scored == n_id + n_ood
     run(toy_dataset, _config(tmp_path, ["truth-scorer"], ALL, overwrite="always"))
     assert fake_methods.TruthScorer.calls["images"] == scored
+
+
+def test_gallery_axis_grows_the_gallery_and_times_the_search(tmp_path, toy_dataset, fakes):
+    gallery = ["gallery-lexicon", "gallery-10k"]
+    outcomes = run(toy_dataset, _config(tmp_path, ["random", "oracle-text", "truth-scorer"], gallery))
+    assert {o.status for o in outcomes} == {"ok"}, [(o.method, o.protocol, o.message) for o in outcomes]
+    for method in ("oracle-text", "truth-scorer"):
+        for protocol in gallery:
+            assert _metric(tmp_path, method, protocol) == 1.0          # distractors never steal a hit
+    for protocol, size in zip(gallery, (12, 10_000)):
+        metrics = read_result(result_path(tmp_path / "results", "random", protocol)).to_json()["metrics"]
+        assert metrics["gallery_size"] == {"en": size, "zh": size, "es": size}
+        latency = metrics["query_latency_ms"]
+        assert latency["value"] > 0 and latency["n_timed"] == 30
+    # Random at 10,000 words is near 1/10,000, far below its lexicon-only figure.
+    assert _metric(tmp_path, "random", "gallery-10k") < _metric(tmp_path, "random", "gallery-lexicon")
+    board = build_leaderboard(tmp_path / "results")
+    assert "Acc@1 @ 10,000" in board and "ms/query @ 12" in board
+    assert board.count("## Gallery size") == 1
+
+
+def test_per_style_table_and_nes_basis_in_results(tmp_path, toy_dataset):
+    run(toy_dataset, _config(tmp_path, ["random", "oracle-text"], ["ood"]))
+    data = read_result(result_path(tmp_path / "results", "oracle-text", "ood")).to_json()["metrics"]
+    assert data["nes_basis"] == "raw output"
+    assert data["interval"].startswith("95% percentile cluster bootstrap")
+    styles = {s.style for s in toy_dataset.select(split="test_ood")}
+    assert set(data["by_style"]) == styles and all(v["acc@1"] == 1.0 for v in data["by_style"].values())
+    random = read_result(result_path(tmp_path / "results", "random", "ood")).to_json()["metrics"]
+    assert random["nes_basis"] == "top-1 word"
+    board = build_leaderboard(tmp_path / "results")
+    assert "## Per-style Acc@1 (`ood`)" in board
+    assert all(f"`{s}`" in board for s in styles)

@@ -6,11 +6,13 @@ worker processes and writes a dataset folder. Same seed and assets, same
 fingerprint.
 
 Sizes (per language):
-* ``small`` (the default): every concept once in ``test_id`` and once in
-  ``test_ood``, four times in ``train``, each time in a different style;
+* ``small`` (the default): every concept twice in ``test_id``, three times in
+  ``test_ood`` and four times in ``train``, each time in a different style, so
+  a word has several relevant images (text->image mAP, R/D radii, per-style
+  analysis);
 * ``paper``: the paper's Table 1 evaluation counts (test_id 21,900 per language;
   test_ood zh 7,200, en 5,376, es 7,304), train as in ``small``;
-* ``tiny``: the first 24 concepts, one sample per split, for quick checks.
+* ``tiny``: the first 24 concepts, as ``small`` but one train sample, for quick checks.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ SPLIT_SIDE = {"train": "id", "test_id": "id", "test_ood": "ood"}
 class SizeSpec:
     name: str
     train_per_concept: int
-    test_id: dict[str, int] | None      # samples per language; None = one per concept
+    test_id: dict[str, int] | None      # samples per language; None = ``renders`` per concept
     test_ood: dict[str, int] | None
     n_concepts: int | None = None       # None = the whole lexicon
     # Extra training data only: Latin words also in UPPER and Title case (labels unchanged; the
@@ -47,6 +49,7 @@ class SizeSpec:
     case_variants: bool = False
     zh_id_writers: int | None = None
     splits: tuple[str, ...] = ("train", "test_id", "test_ood")
+    renders: tuple[tuple[str, int], ...] = (("test_id", 2), ("test_ood", 3))   # per concept, distinct styles
 
 
 SIZES = {
@@ -90,7 +93,7 @@ def plan(size: SizeSpec, lexicon: list[LexiconEntry], pool: StylePool, seed: int
                 count = size.train_per_concept * n_concepts
             else:
                 counts = size.test_id if split == "test_id" else size.test_ood
-                count = n_concepts if counts is None else counts[lang]
+                count = n_concepts * dict(size.renders)[split] if counts is None else counts[lang]
             rng = np.random.default_rng([seed, li, si])
             order = rng.permutation(n_concepts)
             offsets = rng.integers(0, len(styles), n_concepts)

@@ -94,6 +94,17 @@ class Dataset:
     def lexicon_entry(self, key: str) -> LexiconEntry:
         return self._lexicon_by_key[key]
 
+    def add_distractors(self, entries: Sequence[LexiconEntry]) -> None:
+        """Make gallery-only words (negative semantic ids, never a hit) resolvable by key.
+
+        They join no lexicon (``lexicon`` and ``lexicon_for`` stay the closed vocabulary) and
+        do not change the fingerprint: a protocol that uses them says so in its version.
+        """
+        for e in entries:
+            if e.semantic_id >= 0:
+                raise ValueError(f"distractor {e.text!r} has semantic id {e.semantic_id}; distractors are negative")
+            self._lexicon_by_key.setdefault(e.key, e)
+
     def lexicon_for(self, lang: str) -> list[LexiconEntry]:
         return sorted((e for e in self.lexicon if e.lang == lang), key=lambda e: e.semantic_id)
 

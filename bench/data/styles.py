@@ -23,9 +23,15 @@ OOD_FAMILIES = frozenset({
     "arphic-gkai00mp", "zhi-mang-xing", "liu-jian-mao-cao",       # Chinese fonts
 })
 SCRIPT_LANGS = {"latin": ("en", "es"), "han": ("zh",)}
-# Chinese stroke writers: seeds below 100 are in-domain, from 100 up OOD.
+# Stroke writers (Chinese from hanzi-writer medians, Latin from Hershey fonts): seeds below 100
+# are in-domain, from 100 up OOD, and each side draws its constants from its own region of the
+# writer-parameter space (``render.WRITER_REGIONS``).
 ID_WRITER_SEEDS = range(0, 100)
 OOD_WRITER_SEEDS = range(100, 200)
+# Latin writers' Hershey families, disjoint like the font families: print and simple script
+# in-domain, the joined cursive OOD.
+HERSHEY_FAMILIES = {"id": ("scripts", "futural"), "ood": ("cursive",)}
+LATIN_WRITERS = {"id": 8, "ood": 4}          # how many join the default Latin style pool
 TARGET_STYLES = {"id": 16, "ood": 8}
 MIN_STYLES = {"id": 12, "ood": 6}
 
@@ -67,8 +73,28 @@ def _asset_styles(cache_root: Path, notes: list[str]) -> list[Style]:
         else:
             files = (str(folder / _pick_font_file(list(record["files"]))),)
         sid = f"font:{source.name}"
-        styles.append(Style(sid, source.name, source.kind, files, style_params(sid, source.kind)))
+        side = "ood" if source.name in OOD_FAMILIES else "id"
+        styles.append(Style(sid, source.name, source.kind, files, style_params(sid, source.kind, side)))
     return styles
+
+
+def writer_side(seed: int) -> str:
+    return "ood" if seed in OOD_WRITER_SEEDS else "id"
+
+
+def hanzi_writer(folder: str, seed: int) -> Style:
+    sid = f"strokes:w{seed:03d}"
+    return Style(sid, f"hanzi-writer/w{seed:03d}", "strokes", (folder,),
+                 style_params(sid, "strokes", writer_side(seed)))
+
+
+def hershey_writer(seed: int) -> Style:
+    """Latin stroke writer ``seed``: a Hershey family of its side, with that side's hand."""
+    side = writer_side(seed)
+    fonts = HERSHEY_FAMILIES[side]
+    font = fonts[seed % len(fonts)]
+    sid = f"hershey:{font}:w{seed:03d}"
+    return Style(sid, f"hershey-{font}", "hershey", (font,), style_params(sid, "hershey", side))
 
 
 def _writer_styles(cache_root: Path, notes: list[str]) -> tuple[list[Style], list[Style]]:
@@ -77,12 +103,19 @@ def _writer_styles(cache_root: Path, notes: list[str]) -> tuple[list[Style], lis
         notes.append("hanzi-writer: not fetched; no Chinese stroke writers (run `bench data assets`)")
         return [], []
     folder = str(assets_dir(cache_root) / "hanzi-writer")
+    return [hanzi_writer(folder, s) for s in ID_WRITER_SEEDS], [hanzi_writer(folder, s) for s in OOD_WRITER_SEEDS]
 
-    def make(seed: int) -> Style:
-        sid = f"strokes:w{seed:03d}"
-        return Style(sid, f"hanzi-writer/w{seed:03d}", "strokes", (folder,), style_params(sid, "strokes"))
 
-    return [make(s) for s in ID_WRITER_SEEDS], [make(s) for s in OOD_WRITER_SEEDS]
+def _latin_writers(chars: dict[str, list[str]], pool: dict, notes: list[str]) -> None:
+    for side, seeds in (("id", ID_WRITER_SEEDS), ("ood", OOD_WRITER_SEEDS)):
+        for seed in list(seeds)[:LATIN_WRITERS[side]]:
+            style = hershey_writer(seed)
+            for lang in SCRIPT_LANGS["latin"]:
+                missing = [ch for ch in chars.get(lang, []) if not can_draw(style, ch)]
+                if missing:
+                    notes.append(f"{style.id}: cannot draw {''.join(missing[:5])!r}; left out of {lang}")
+                else:
+                    pool[lang][side].append(style)
 
 
 def lexicon_chars(texts: list[str]) -> set[str]:
@@ -106,6 +139,7 @@ def build_pool(cache_root: Path, lexicon_by_lang: dict[str, list[str]],
                              f"(e.g. {''.join(missing[:5])!r}); left out of {lang}")
                 continue
             pool[lang]["ood" if style.family in OOD_FAMILIES else "id"].append(style)
+    _latin_writers(chars, pool, notes)
     # Stroke writers top Chinese up to the targets; all writers share one stroke database,
     # so one coverage check serves them all.
     if id_writers:

@@ -85,17 +85,17 @@ def cosine_scorer(queries: np.ndarray, gallery: np.ndarray) -> Callable[[int, in
 
 def edit_similarity_scorer(queries: Sequence[str], gallery: Sequence[str]) -> Callable[[int, int], np.ndarray]:
     """Normalised edit similarity (1 - Levenshtein / max len) after the text policy."""
+    q = [normalise_text(t) for t in queries]
+    g = [normalise_text(t) for t in gallery]
+    return lambda start, stop: edit_similarities(q[start:stop], g)
+
+
+def edit_similarities(queries: Sequence[str], gallery: Sequence[str]) -> np.ndarray:
+    """(queries, gallery) normalised edit similarities of texts already under the text policy."""
     from rapidfuzz import process
     from rapidfuzz.distance import Levenshtein
 
-    q = [normalise_text(t) for t in queries]
-    g = [normalise_text(t) for t in gallery]
-
-    def chunk(start: int, stop: int) -> np.ndarray:
-        return process.cdist(q[start:stop], g, scorer=Levenshtein.normalized_similarity,
-                             dtype=np.float32, workers=-1)
-
-    return chunk
+    return process.cdist(queries, gallery, scorer=Levenshtein.normalized_similarity, dtype=np.float32, workers=-1)
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:

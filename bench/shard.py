@@ -67,7 +67,8 @@ def select_queries(task: RetrievalTask, keep: dict[str, set[str]]) -> RetrievalT
     return replace(task, subtasks=tuple(subtasks))
 
 
-_PER_QUERY = ("query_keys", "top_keys", "top_scores", "relevant_ranks", "top1_text", "truth_text", "transcripts")
+_PER_QUERY = ("query_keys", "query_ids", "query_styles", "top_keys", "top_scores", "relevant_ranks", "top1_text",
+              "truth_text", "transcripts")
 
 
 def merge_payloads(parts: list[dict], count: int) -> dict:

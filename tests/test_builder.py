@@ -209,7 +209,7 @@ def test_latin_stroke_writers_exist_in_numbers_with_ood_in_a_disjoint_region():
     # Chinese and Latin writers alike: OOD hands lie outside the in-domain ranges of slant, pen
     # and joins (not just another seed over the same ranges).
     for writers, side in ((id_writers, "id"), (ood_writers, "ood")):
-        for w in writers + [hanzi_writer("unused", int(w.id[-3:]))]:
+        for w in writers + [hanzi_writer("unused", int(latin.id[-3:])) for latin in writers]:
             for name in ("slant", "pen", "joins"):
                 value = getattr(w.params, name)
                 assert inside(value, WRITER_REGIONS[side][name]), (w.id, name, value)

@@ -106,7 +106,7 @@ def test_corrupt_inputs_give_one_clear_error_line(tmp_path):
     r = records[2]  # a test_ood image
     records[2] = SampleRecord(r.key, png()[:25], r.text, r.semantic_id, r.lang, r.style, r.split)
     truncated = write_tiny(tmp_path / "truncated", records, lexicon)
-    line = _error_line(bench("run", "--dataset", str(truncated), "--quiet", cwd=tmp_path, check=False))
+    line = _error_line(bench("run", "--dataset", str(truncated), "--protocols", "id,ood,xling,t2i", "--quiet", cwd=tmp_path, check=False))
     assert f"samples.parquet: row 2 (key '{r.key}'): field 'image': cannot decode image" in line
     assert not list((tmp_path / "results").glob("*/*.json"))  # nothing written for a bad dataset
     line = _error_line(bench("data", "validate", str(truncated), cwd=tmp_path, check=False))

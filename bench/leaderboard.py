@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.efficiency.measure import load_efficiency, quantised_pairs
 from bench.io import write_bytes_atomic
-from bench.protocols import PROTOCOLS, Column
+from bench.protocols import GALLERY_AXIS, PROTOCOLS, Column, axis_specs, gallery_size_of
 from bench.records import ResultRecord, describe_error
 from bench.results import iter_results
 from bench.retriever import GROUPS, Group
@@ -32,13 +32,18 @@ NES_NOTE = ("NES: 1 − normalised edit distance to the true word. For transcrip
             "`tesseract`, VLMs) it scores the method's raw output, as the paper's Table 2 does, so it can fall "
             "below Acc@1; for embedding and scoring methods, which write no text, the top-1 lexicon word.")
 AXIS_NOTES = {
-    "gallery size": ("The same seeded test_ood queries (100 per language) ranked against galleries that grow from "
+    GALLERY_AXIS: ("The same seeded test_ood queries (100 per language) ranked against galleries that grow from "
                      "the lexicon to 10,000 and 50,000 words per language (distractors: the most frequent "
                      "`wordfreq` words of the language that are not lexicon words; hits unchanged). Search latency: "
                      "ms per query, model and matching, one query at a time after the gallery is indexed (text "
                      "vectors embedded, lexicon compiled), 10 queries per language, measured in the row's own run "
                      "on the machine named in the README."),
 }
+
+
+def _group_order(group: str) -> int:
+    """Where a method group sits in a table: the registry's order, unknown groups last."""
+    return GROUPS.index(group) if group in GROUPS else len(GROUPS)
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -167,7 +172,7 @@ def _table(rows: list[ResultRecord], columns: tuple[Column, ...], ref_fp,
     header = ["Method"] + [c.title for c in columns] + ["Params (M)", "Weights (MB)", "Run latency (ms/img)"]
     out = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     marks: set[str] = set()
-    groups = sorted({r.group for r in rows}, key=lambda g: (GROUPS.index(g) if g in GROUPS else len(GROUPS), g))
+    groups = sorted({r.group for r in rows}, key=lambda g: (_group_order(g), g))
     for group in groups:
         title = GROUP_TITLES[Group(group)] if group in GROUPS else group
         out.append("| " + " | ".join([f"*{title}*"] + [""] * (len(header) - 1)) + " |")
@@ -189,15 +194,14 @@ def _table(rows: list[ResultRecord], columns: tuple[Column, ...], ref_fp,
 
 def _axis_table(results: list[ResultRecord], axis: str, ref_fp) -> tuple[str, set[str]]:
     """One table for the protocols on one axis: per method, Acc@1 and search latency at each point."""
-    specs = sorted((s for s in PROTOCOLS.values() if s.axis and s.axis[0] == axis), key=lambda s: s.axis[1])
+    specs = axis_specs(axis)
     by_method: dict[str, dict[str, ResultRecord]] = {}
     for r in results:
         if r.ok and r.protocol.name in {s.name for s in specs}:
             by_method.setdefault(r.method_name, {})[r.protocol.name] = r
     header, cells_of = ["Method"], []
     for spec in specs:
-        sizes = [max((r.metrics.get("gallery_size") or {0: 0}).values()) for m in by_method.values()
-                 for r in [m.get(spec.name)] if r is not None]
+        sizes = [gallery_size_of(runs[spec.name].metrics) for runs in by_method.values() if spec.name in runs]
         label = f"{max(sizes):,}" if sizes else spec.name
         header += [f"Acc@1 @ {label}", f"ms/query @ {label}"]
         cells_of += [(spec.name, ("overall", "acc@1", "value"), True), (spec.name, ("query_latency_ms", "value"), False)]
@@ -210,7 +214,7 @@ def _axis_table(results: list[ResultRecord], axis: str, ref_fp) -> tuple[str, se
         best.append(None if not pool else max(pool) if higher else min(pool))
     out = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     marks: set[str] = set()
-    for m in sorted(by_method, key=lambda m: (GROUPS.index(group_of[m]) if group_of[m] in GROUPS else len(GROUPS), m)):
+    for m in sorted(by_method, key=lambda m: (_group_order(group_of[m]), m)):
         first = next(iter(by_method[m].values()))
         row = [_row_name(first, ref_fp, marks)]
         for i, v in enumerate(values[m]):
@@ -224,8 +228,7 @@ def _axis_table(results: list[ResultRecord], axis: str, ref_fp) -> tuple[str, se
 def _style_section(results: list[ResultRecord], protocol: str) -> list[str]:
     """Acc@1 per handwriting style (rows) for every method (columns) on one protocol."""
     rows = sorted((r for r in results if r.ok and r.protocol.name == protocol and r.metrics.get("by_style")
-                   and r.group != Group.ABLATION.value), key=lambda r: (GROUPS.index(r.group) if r.group in GROUPS
-                                                                       else len(GROUPS), r.method_name))
+                   and r.group != Group.ABLATION.value), key=lambda r: (_group_order(r.group), r.method_name))
     if not rows:
         return []
     styles = sorted({s for r in rows for s in r.metrics["by_style"]})

@@ -23,6 +23,7 @@ from bench.efficiency.measure import load_efficiency, quantised_pairs
 from bench.families import EmbeddingOps
 from bench.outputs import MethodOutputs
 from bench.progress import NULL_TRACKER
+from bench.protocols import GALLERY_AXIS, axis_specs, gallery_size_of
 from bench.results import iter_results
 from bench.retriever import Group
 from bench.schema import LANGUAGES
@@ -120,15 +121,13 @@ def xling_heatmap(results_dir: Path, out: Path) -> Path | None:
 
 def gallery_size(results_dir: Path, out: Path) -> Path | None:
     """Acc@1 and ms/query against gallery size, one line per method, from the gallery-axis protocols."""
-    from bench.protocols import PROTOCOLS
-
     plt = _pyplot()
     results = iter_results(results_dir)
-    names = {s.name for s in PROTOCOLS.values() if s.axis and s.axis[0] == "gallery size"}
+    names = {s.name for s in axis_specs(GALLERY_AXIS)}
     lines: dict[str, list[tuple[int, float, float | None]]] = {}
     for r in results:
         if r.ok and r.protocol.name in names and r.group not in (Group.REFERENCE.value, Group.ABLATION.value):
-            size = max((r.metrics.get("gallery_size") or {"": 0}).values())
+            size = gallery_size_of(r.metrics)
             latency = (r.metrics.get("query_latency_ms") or {}).get("value")
             lines.setdefault(r.method_name, []).append((size, r.overall("acc@1"), latency))
     if not lines:

@@ -218,6 +218,7 @@ def build_rd(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed: 
 
 # -- the gallery-size axis -----------------------------------------------------------------------
 
+GALLERY_AXIS = "gallery size"
 GALLERY_QUERIES = 100        # test_ood images per language, seeded, the same at every gallery size
 TIMED_QUERIES = 10           # of them, per language, timed end to end (model + search) with no cache
 
@@ -307,6 +308,16 @@ def get_protocol(name: str) -> ProtocolSpec:
         raise UnknownProtocolError(f"unknown protocol {name!r} (known: {', '.join(PROTOCOLS)})") from None
 
 
+def axis_specs(axis: str) -> list[ProtocolSpec]:
+    """The protocols on one axis, in axis order."""
+    return sorted((s for s in PROTOCOLS.values() if s.axis and s.axis[0] == axis), key=lambda s: s.axis[1])
+
+
+def gallery_size_of(metrics: dict) -> int:
+    """The largest per-language gallery a gallery-axis result ranked against (0 if none recorded)."""
+    return max((metrics.get("gallery_size") or {"": 0}).values())
+
+
 def default_protocols() -> tuple[str, ...]:
     return tuple(name for name, spec in PROTOCOLS.items() if spec.default)
 
@@ -335,7 +346,7 @@ for _spec in (
                    f"Gallery size: {GALLERY_QUERIES} seeded test_ood images per language against their language's "
                    f"lexicon{'' if size is None else f' plus distractor words (wordfreq), {size:,} words in all'}",
                    build_gallery(size), "Gallery size: Acc@1 and search latency as the gallery grows (`gallery-*`)",
-                   _gallery_columns(), axis=("gallery size", size or 0))
+                   _gallery_columns(), axis=(GALLERY_AXIS, size or 0))
       for label, size in (("lexicon", None), ("10k", 10_000), ("50k", 50_000))),
 ):
     register_protocol(_spec)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.metrics import bootstrap_means, per_query_values, percentile_interval
+from bench.metrics import bootstrap_means, hits_at_k, per_query_values, percentile_interval
 
 DEFAULT_BOOTSTRAP = 1000   # resamples behind every 95% interval unless a command is told otherwise
 
@@ -70,9 +70,9 @@ def by_style(payload: dict) -> dict:
     for st in payload.values():
         if "query_styles" not in st:
             continue
-        first = [r[0] for r in st["relevant_ranks"]]
-        for style, rank in zip(st["query_styles"], first):
-            hits.setdefault(style, []).append(float(rank <= 1))
+        top1 = hits_at_k([r[0] for r in st["relevant_ranks"]], 1)
+        for style, hit in zip(st["query_styles"], top1):
+            hits.setdefault(style, []).append(float(hit))
     return {style: {"acc@1": round(float(np.mean(v)), 6), "n_queries": len(v)} for style, v in sorted(hits.items())}
 
 

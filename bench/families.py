@@ -134,6 +134,19 @@ def transcript_cache(cache_root, info: MethodInfo) -> TextCache:
     return method_cache(cache_root, info, TRANSCRIPTS, TextCache)
 
 
+def cached_transcripts(cache: TextCache, method: TranscriptionRetriever, items: Sequence[ImageItem]) -> list[str]:
+    """``method``'s transcripts of ``items`` for a pipeline built on it (``+embed``, ``+dict``): those
+    its own runs cached are reused (the network runs once per image), the missing ones computed
+    and cached for it too."""
+    found = dict(zip((it.content_hash for it in items), cache.lookup([it.content_hash for it in items])))
+    missing = [it for it in items if found[it.content_hash] is None]
+    for lang, group in sorted(by_script(missing).items()):
+        texts = check_transcripts(method.transcribe(group, lang), len(group))
+        cache.store([it.content_hash for it in group], texts)
+        found.update(zip((it.content_hash for it in group), texts))
+    return [found[it.content_hash] for it in items]
+
+
 class TranscriptionOps(FamilyOps):
     family = Family.TRANSCRIPTION
 

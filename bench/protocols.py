@@ -14,7 +14,7 @@ results made under the old definition show as stale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Callable
 
@@ -50,6 +50,14 @@ class RetrievalTask:
     def all_image_keys(self) -> list[str]:
         return sorted({k for st in self.subtasks
                        for k in (st.query_keys if st.query_kind == "image" else st.gallery_keys)})
+
+
+def restrict(task: RetrievalTask, keep: Callable[[Subtask], bool]) -> RetrievalTask | None:
+    """The task with only the subtasks ``keep`` accepts (a method's ``answers``); None if none."""
+    subtasks = tuple(st for st in task.subtasks if keep(st))
+    if len(subtasks) == len(task.subtasks):
+        return task
+    return replace(task, subtasks=subtasks) if subtasks else None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from bench.data.store import Dataset
+    from bench.protocols import Subtask
     from bench.schema import ImageItem
 
 
@@ -171,6 +172,13 @@ class Retriever:
 
     def prepare(self, context: RunContext) -> None:
         """Called once per run before any protocol; most methods need nothing."""
+
+    def answers(self, subtask: "Subtask") -> bool:
+        """Whether the method answers this subtask (a language, a direction). The harness leaves the
+        others out of the method's results and records a protocol with none left as not
+        applicable (a dictionary pivot changes only cross-lingual subtasks; an English-only
+        recogniser answers only English ones). ``scope`` in ``info.config`` says why, for readers."""
+        return True
 
     def compute_layers(self) -> list | None:
         """Weight layers (``bench.efficiency.layers.Layer``) of one query image's forward pass,

@@ -28,7 +28,7 @@ from bench.families import ops_for
 from bench.io import FolderLock, LockBusy
 from bench.outputs import MethodOutputs
 from bench.progress import NULL_TRACKER, Tracker
-from bench.protocols import ProtocolKind, ProtocolSpec, get_protocol
+from bench.protocols import ProtocolKind, ProtocolSpec, RetrievalTask, get_protocol, restrict
 from bench.provenance import environment, provenance
 from bench.records import (STATUS_FAILED, STATUS_NOT_APPLICABLE, STATUS_OK, STATUS_UNAVAILABLE, ConfigRecord,
                            DatasetRecord, ProtocolRecord, ResultRecord)
@@ -210,10 +210,19 @@ class _Session:
             self.emit(Outcome(name, spec.name, STATUS_SKIPPED, "kept the full result: a --limit run never replaces "
                               "it (use another --results-dir for a quick look)", path))
             return
+        task = self.tasks[spec.name]
+        reason = None
         if spec.kind.needs_embeddings and not ops_for(method).embeds:
-            error = {"reason": f"{spec.name} needs embeddings; this method is {method.family.value}-based"}
-            write_result(path, replace(pending, status=STATUS_NOT_APPLICABLE, error=error), None)
-            self.emit(Outcome(name, spec.name, STATUS_NOT_APPLICABLE, "needs embeddings", path))
+            reason, short = f"{spec.name} needs embeddings; this method is {method.family.value}-based", "needs embeddings"
+        elif isinstance(task, RetrievalTask):
+            task = restrict(task, method.answers)
+            if task is None:
+                scope = method.info.config.get("scope")
+                reason = f"{name} answers none of {spec.name}'s subtasks" + (f" ({scope})" if scope else "")
+                short = "answers none of its subtasks"
+        if reason is not None:
+            write_result(path, replace(pending, status=STATUS_NOT_APPLICABLE, error={"reason": reason}), None)
+            self.emit(Outcome(name, spec.name, STATUS_NOT_APPLICABLE, short, path))
             return
         self.decode_all()
         outputs.timings = type(outputs.timings)()
@@ -224,7 +233,7 @@ class _Session:
                     method.prepare(RunContext(dataset=self.dataset, seed=self.config.seed,
                                               cache_dir=self.config.cache_dir))
                     prepared[0] = True
-                rankings, metrics = EVALUATORS[spec.kind](self.tasks[spec.name], outputs, self.config)
+                rankings, metrics = EVALUATORS[spec.kind](task, outputs, self.config)
         except (KeyboardInterrupt, HwrBenchError):
             raise
         except Exception as exc:

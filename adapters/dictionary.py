@@ -1,0 +1,130 @@
+"""OCR + dictionary (not in the paper): ``<engine>+dict``, the cross-lingual pipeline a
+practitioner with a closed multilingual lexicon would deploy.
+
+The engine (any transcription or scoring method) reads the word in the image's own language
+and ranks that language's lexicon by its own score (edit similarity of its transcript, or its
+CTC likelihood); the lexicon's semantic ids are the bilingual dictionary: each target-language
+entry takes the score of its source-language synonym. It assumes a translation dictionary for
+the closed vocabulary, which the benchmark's lexicon is; a target word with no synonym in the
+source lexicon ranks below every word that has one.
+
+Within a language a dictionary changes nothing (the rows would repeat the engine's), so these
+methods answer cross-lingual subtasks only (``answers``). They reuse the engine's cached
+transcripts or lexicon scores (the network runs once per image) and cache what they compute for
+the engine too. ``rapidocr+dict``, ``rapidocr-ctc+dict``, ``tesseract+dict`` and
+``easyocr+dict`` are registered; ``dict:<method>`` takes any transcription or scoring method.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from adapters.pipeline import OnEngine
+from bench.families import cached_transcripts, transcript_cache
+from bench.outputs import MethodOutputs
+from bench.progress import NULL_TRACKER
+from bench.ranking import edit_similarities
+from bench.retriever import Family, MethodInfo, RunContext, ScoringRetriever
+from bench.text import normalise_text
+
+PREFIX = "dict:"
+PIVOT_VERSION = "dict-1"
+
+
+def pivot_scores(source_scores: np.ndarray, source_ids: Sequence[int], target_ids: Sequence[int]) -> np.ndarray:
+    """Scores against a target word list from scores against the source lexicon.
+
+    ``source_scores`` is (n_images, len(source_ids)); each target word (by semantic id) takes the
+    score of the source word with the same id; a target word without one scores below every
+    source score of its image.
+    """
+    column = {sid: j for j, sid in enumerate(source_ids)}
+    cols = np.array([column.get(sid, -1) for sid in target_ids], dtype=np.int64)
+    floor = source_scores.min(axis=1, keepdims=True) - 1.0
+    out = np.where(cols >= 0, source_scores[:, np.maximum(cols, 0)], floor)
+    return out.astype(np.float32)
+
+
+class DictionaryPivot(OnEngine, ScoringRetriever):
+    prefix, suffix = PREFIX, "+dict"
+    engine_families = (Family.TRANSCRIPTION, Family.SCORING)
+
+    def __init__(self, spec=None, options=None):
+        super().__init__(spec, options)
+        self._dataset = None
+        self._engine_outputs: MethodOutputs | None = None   # the engine's caches (scoring engine)
+        self._transcripts = None                            # the engine's transcript cache
+
+    def answers(self, subtask) -> bool:
+        return subtask.query_kind == "image" and subtask.query_lang != subtask.gallery_lang
+
+    @property
+    def info(self) -> MethodInfo:
+        inner = self.ocr.info
+        return MethodInfo(
+            name=self.method_name, group="two-stage",
+            version=f"{inner.version}|{PIVOT_VERSION}",
+            description=f"{inner.name} ranks the image's own-language lexicon; each target-language word takes "
+                        "the score of its source-language synonym (the lexicon's semantic ids as a dictionary)",
+            params=inner.params, model_bytes=inner.model_bytes, licence=inner.licence,
+            requires=inner.requires, preprocessing=inner.preprocessing,
+            config={"engine": inner.name, "engine_config": inner.config,
+                    "dictionary": "the benchmark lexicon's semantic ids (a closed-vocabulary translation dictionary)",
+                    "scope": "cross-lingual subtasks only; within a language it is the engine itself"})
+
+    def prepare(self, context: RunContext) -> None:
+        super().prepare(context)
+        self._dataset = context.dataset
+        if self.ocr.family is Family.SCORING:
+            self._engine_outputs = MethodOutputs(self.ocr, context.dataset, context.cache_dir, NULL_TRACKER)
+        else:
+            self._transcripts = transcript_cache(context.cache_dir, self.ocr.info)
+
+    def _source_scores(self, items, lang: str) -> np.ndarray:
+        """The engine's scores of each image against its own language's lexicon, in lexicon order."""
+        ds = self._dataset
+        if self.ocr.family is Family.SCORING:
+            scores = self._engine_outputs.lexicon_scores({it.key: {lang} for it in items}, self.ocr.score_texts)
+            return np.stack([scores[lang][it.key] for it in items])
+        if self._transcripts is None:
+            self._transcripts = transcript_cache(None, self.ocr.info)
+        transcripts = cached_transcripts(self._transcripts, self.ocr, items)
+        return edit_similarities([normalise_text(t) for t in transcripts],
+                                 [normalise_text(e.text) for e in ds.lexicon_for(lang)])
+
+    def score_texts(self, items, lang: str, lexicons) -> dict[str, np.ndarray]:
+        if self._dataset is None:
+            raise RuntimeError(f"{self.method_name}: prepare() was not called; the dictionary is the run's lexicon")
+        ds = self._dataset
+        source = self._source_scores(list(items), lang)
+        source_ids = [e.semantic_id for e in ds.lexicon_for(lang)]
+        out = {}
+        for target, words in lexicons.items():
+            entries = ds.lexicon_for(target)
+            if [e.text for e in entries] == list(words):
+                target_ids = [e.semantic_id for e in entries]
+            else:   # another word list (a gallery with distractors): look each word up
+                by_text: dict[str, int] = {}
+                for e in entries:
+                    by_text.setdefault(e.text, e.semantic_id)
+                target_ids = [by_text.get(w, -1) for w in words]
+            out[target] = pivot_scores(source, source_ids, target_ids)
+        return out
+
+
+class RapidOCRDict(DictionaryPivot):
+    engine = "rapidocr"
+
+
+class RapidOCRCTCDict(DictionaryPivot):
+    engine = "rapidocr-ctc"
+
+
+class TesseractDict(DictionaryPivot):
+    engine = "tesseract"
+
+
+class EasyOCRDict(DictionaryPivot):
+    engine = "easyocr"

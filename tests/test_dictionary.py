@@ -1,0 +1,60 @@
+"""OCR + dictionary (``+dict``): recognise in the source language, pivot through semantic ids."""
+
+import numpy as np
+import pytest
+
+from adapters.dictionary import pivot_scores
+from bench.results import read_rankings, read_result, result_path
+from bench.runner import RunConfig, run
+
+import fake_methods
+
+
+@pytest.fixture
+def engines(register_methods):
+    register_methods(**{"truth-reader": "fake_methods:TruthReader", "truth-scorer": "fake_methods:TruthScorer"})
+
+
+def _config(tmp_path, methods, protocols):
+    return RunConfig(methods=methods, protocols=protocols, results_dir=tmp_path / "results",
+                     cache_dir=tmp_path / "cache", n_boot=100)
+
+
+def _acc1(tmp_path, method, protocol="xling"):
+    return read_result(result_path(tmp_path / "results", method, protocol)).to_json()["metrics"]["overall"]["acc@1"]["value"]
+
+
+def test_pivot_gives_each_target_word_its_source_synonyms_score():
+    # Source lexicon ids 10, 11, 12; the target list is in another order, with a word (id 99)
+    # that has no source synonym: it ranks below every word that has one.
+    source = np.array([[0.9, 0.1, 0.4], [-3.0, -1.0, -2.0]], dtype=np.float32)
+    out = pivot_scores(source, [10, 11, 12], [12, 99, 10, 11])
+    np.testing.assert_allclose(out[:, [0, 2, 3]], source[:, [2, 0, 1]])
+    assert (out[:, 1] < source.min(axis=1)).all()
+    assert np.isfinite(out).all()
+
+
+def test_a_perfect_reader_with_a_dictionary_is_perfect_across_languages(tmp_path, toy_dataset, engines):
+    # The same reader without a dictionary compares a Chinese transcript with English words by
+    # edit distance: near chance. Through the lexicon's semantic ids every direction is exact.
+    run(toy_dataset, _config(tmp_path, ["truth-reader"], ["xling"]))
+    assert _acc1(tmp_path, "truth-reader") < 0.5
+    fake_methods.TruthReader.calls.update(images=0)
+    outcomes = run(toy_dataset, _config(tmp_path, ["dict:truth-reader", "dict:truth-scorer"], ["id", "xling"]))
+    status = {(o.method, o.protocol): o.status for o in outcomes}
+    assert fake_methods.TruthReader.calls["images"] == 0    # the engine's cached transcripts were reused
+    for name in ("dict:truth-reader", "dict:truth-scorer"):
+        assert _acc1(tmp_path, name) == 1.0
+        # Within a language a dictionary changes nothing: no row that repeats the engine's.
+        assert status[(name, "id")] == "not_applicable"
+        record = read_result(result_path(tmp_path / "results", name, "id"))
+        assert "none of id's subtasks" in record.error["reason"]
+        rankings = read_rankings(result_path(tmp_path / "results", name, "xling"))
+        assert len(rankings) == 6 and all("→" in st for st in rankings)
+
+
+def test_dictionary_refuses_an_embedding_engine():
+    from bench.registry import METHODS
+
+    with pytest.raises(ValueError, match="not a transcription or scoring method"):
+        METHODS.create("dict:random")

@@ -11,12 +11,13 @@ source lexicon ranks below every word that has one.
 Within a language a dictionary changes nothing (the rows would repeat the engine's), so these
 methods answer cross-lingual subtasks only (``answers``). They reuse the engine's cached
 transcripts or lexicon scores (the network runs once per image) and cache what they compute for
-the engine too. ``rapidocr+dict``, ``rapidocr-ctc+dict``, ``tesseract+dict`` and
-``easyocr+dict`` are registered; ``dict:<method>`` takes any transcription or scoring method.
+the engine too. ``rapidocr+dict``, ``rapidocr-ctc+dict``, ``ppocrv6+dict``, ``ppocrv6-ctc+dict``,
+``tesseract+dict``, ``easyocr+dict``, ``easyhtr+dict`` and ``easyhtr-ctc+dict`` are registered; ``dict:<method>`` takes any transcription or scoring method.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -58,7 +59,9 @@ class DictionaryPivot(OnEngine, ScoringRetriever):
         self._transcripts = None                            # the engine's transcript cache
 
     def answers(self, subtask) -> bool:
-        return subtask.query_kind == "image" and subtask.query_lang != subtask.gallery_lang
+        # Cross-lingual image queries whose own-language ranking the engine answers.
+        return (subtask.query_kind == "image" and subtask.query_lang != subtask.gallery_lang
+                and self.ocr.answers(replace(subtask, gallery_lang=subtask.query_lang)))
 
     @property
     def info(self) -> MethodInfo:
@@ -120,6 +123,22 @@ class RapidOCRDict(DictionaryPivot):
 
 class RapidOCRCTCDict(DictionaryPivot):
     engine = "rapidocr-ctc"
+
+
+class PPOCRv6Dict(DictionaryPivot):
+    engine = "ppocrv6"
+
+
+class PPOCRv6CTCDict(DictionaryPivot):
+    engine = "ppocrv6-ctc"
+
+
+class EasyHTRDict(DictionaryPivot):
+    engine = "easyhtr"
+
+
+class EasyHTRCTCDict(DictionaryPivot):
+    engine = "easyhtr-ctc"
 
 
 class TesseractDict(DictionaryPivot):

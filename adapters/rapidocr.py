@@ -1,16 +1,22 @@
-"""RapidOCR (PP-OCRv4 recogniser, ONNX, shipped in the ``rapidocr-onnxruntime`` wheel).
+"""PP-OCR recognisers from RapidOCR's wheels, ONNX.
 
-* ``rapidocr``: the package's own recogniser on the word crop (no detection:
-  on tight crops it garbles words and costs ~30x), greedy CTC transcript,
-  lexicon ranked by edit similarity: the paper's two-stage baseline.
+* ``rapidocr``: PP-OCRv4 (``rapidocr-onnxruntime`` wheel), the package's own
+  recogniser on the word crop (no detection: on tight crops it garbles words
+  and costs ~30x), greedy CTC transcript, lexicon ranked by edit similarity:
+  the paper's two-stage baseline.
 * ``rapidocr-ctc`` (not in the paper): the same network run with onnxruntime,
   its per-frame posteriors kept, every lexicon word scored by its exact CTC
   likelihood (``adapters.ctc_lexicon``).
+* ``ppocrv6`` / ``ppocrv6-ctc``: PP-OCRv6 small (``rapidocr==3.10.0`` wheel, import
+  name ``rapidocr``, which coexists with ``rapidocr_onnxruntime``), run with
+  onnxruntime by this module (the wheel's Python is never imported): greedy
+  best-path decoding of its posteriors, and the CTC lexicon likelihood.
 
-The model's character set (6,623 characters, Chinese and Latin) has no
+PP-OCRv4's character set (6,623 characters, Chinese and Latin) has no
 ñ Ñ Á Í Ú ¿ ¡: ``rapidocr`` cannot output them and loses those words' edit
-similarity; ``rapidocr-ctc`` scores them through the base letter (ñ -> n), a
-policy its results' method config states.
+similarity; the CTC methods score them through the base letter (ñ -> n), a
+policy their results' method config states. PP-OCRv6's 18,708 characters have
+all of them but ¡.
 """
 
 from __future__ import annotations
@@ -26,50 +32,71 @@ from typing import Sequence
 
 import numpy as np
 
-from adapters.ctc_lexicon import compile_lexicon, ctc_log_likelihoods
+from adapters.ctc_lexicon import compile_lexicon, ctc_log_likelihoods, greedy_decode
 from bench.efficiency.layers import onnx_layers
 from bench.efficiency.params import onnx_param_count
 from bench.retriever import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
 
-PACKAGE = "rapidocr_onnxruntime"
-MODEL_FILE = "ch_PP-OCRv4_rec_infer.onnx"
-HEIGHT, MIN_WIDTH = 48, 320
 LICENCE = "Apache-2.0 (RapidOCR code and PP-OCRv4 weights)"
 MISSING_CHARS = "ñ Ñ Á Í Ú ¿ ¡"
+HEIGHT, MIN_WIDTH = 48, 320
 
 
-def _package_dir() -> Path | None:
-    # find_spec locates the wheel without importing it (its __init__ pulls in OpenCV).
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
+@dataclass(frozen=True)
+class PPOCRModel:
+    """One PP-OCR recogniser ONNX file inside a PyPI wheel (found without importing the wheel,
+    whose ``__init__`` pulls in OpenCV). v4 and v6 share the input layout (height 48, any width,
+    [-1, 1]) and the output layout (blank, the dictionary in the model's metadata, space)."""
+
+    label: str           # "PP-OCRv4"
+    package: str         # import name of the wheel
+    requirement: str     # what to pip install
+    model_file: str      # path inside the package
+    licence: str
+    missing_chars: str   # lexicon characters the model cannot output
+
+    def package_dir(self) -> Path | None:
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        return Path(list(spec.submodule_search_locations)[0])
+
+    def path(self) -> Path | None:
+        root = self.package_dir()
+        return root / self.model_file if root else None
+
+    def availability(self) -> Availability:
+        path = self.path()
+        if path is None:
+            return Availability.no(f"{self.requirement.split('==')[0]} is not installed", f"pip install {self.requirement}")
+        if not path.is_file():
+            return Availability.no(f"{path} is missing from the wheel", f"reinstall {self.requirement}")
+        return Availability.yes()
+
+    def digest(self) -> str:
+        return _file_digest(str(self.path()))
+
+    def params(self) -> int | None:
+        path = self.path()
+        return onnx_param_count(path) if path else None
+
+    def model_bytes(self) -> int | None:
+        path = self.path()
+        return path.stat().st_size if path and path.is_file() else None
+
+    def layers(self):
+        return onnx_layers(self.path(), (1, 3, HEIGHT, MIN_WIDTH))
 
 
-def _availability() -> Availability:
-    root = _package_dir()
-    if root is None:
-        return Availability.no("rapidocr-onnxruntime is not installed", "pip install rapidocr-onnxruntime==1.4.4")
-    if not (root / "models" / MODEL_FILE).is_file():
-        return Availability.no(f"{root / 'models' / MODEL_FILE} is missing from the wheel",
-                               "reinstall rapidocr-onnxruntime==1.4.4")
-    return Availability.yes()
+@functools.lru_cache(maxsize=4)
+def _file_digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-@functools.lru_cache(maxsize=1)
-def _model_digest() -> str:
-    return hashlib.sha256((_package_dir() / "models" / MODEL_FILE).read_bytes()).hexdigest()[:16]
-
-
-def _params() -> int | None:
-    root = _package_dir()
-    return onnx_param_count(root / "models" / MODEL_FILE) if root else None
-
-
-def _model_bytes() -> int | None:
-    root = _package_dir()
-    path = root / "models" / MODEL_FILE if root else None
-    return path.stat().st_size if path and path.is_file() else None
+PPOCR_V4 = PPOCRModel("PP-OCRv4", "rapidocr_onnxruntime", "rapidocr-onnxruntime==1.4.4",
+                      "models/ch_PP-OCRv4_rec_infer.onnx", LICENCE, MISSING_CHARS)
+PPOCR_V6 = PPOCRModel("PP-OCRv6", "rapidocr", "rapidocr==3.10.0", "models/PP-OCRv6_rec_small.onnx",
+                      "Apache-2.0 (RapidOCR code and PP-OCRv6 weights; the wheel's MODEL_LICENSES.md)", "¡")
 
 
 def _threads() -> int:
@@ -78,10 +105,6 @@ def _threads() -> int:
 
 def _rgb_uint8(image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
-
-
-def _layers():
-    return onnx_layers(_package_dir() / "models" / MODEL_FILE, (1, 3, HEIGHT, MIN_WIDTH))
 
 
 @dataclass(frozen=True)
@@ -108,36 +131,41 @@ def by_padded_width(images: Sequence) -> list[list[int]]:
     return [groups[w] for w in sorted(groups)]
 
 
-class _PPOCRv4Method:
-    """What both RapidOCR methods share: the model in the wheel, its layers, its batch size."""
+class _PPOCRMethod:
+    """What the PP-OCR methods share: a model in a wheel, its layers, its options and batch size."""
 
+    model: PPOCRModel = PPOCR_V4
     Options = RapidOCROptions
     batch_size = 64
 
     def availability(self) -> Availability:
-        return _availability()
+        return self.model.availability()
 
     def compute_layers(self):
         # At the recogniser's base width (320): wider words cost proportionally more. What follows
         # the network (greedy decoding, CTC lexicon scoring) is digital work, not counted.
-        return _layers()
+        return self.model.layers()
+
+    def _size(self) -> dict:
+        ok = self.availability().ok
+        return {"params": self.model.params() if ok else None, "model_bytes": self.model.model_bytes(),
+                "licence": self.model.licence}
 
 
-class RapidOCR(_PPOCRv4Method, TranscriptionRetriever):
+class RapidOCR(_PPOCRMethod, TranscriptionRetriever):
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
         self._recogniser = None
 
     @property
     def info(self) -> MethodInfo:
-        ok = _availability().ok
+        ok = self.availability().ok
         return MethodInfo(
             name="rapidocr", group="two-stage",
-            version=f"rapidocr-onnxruntime-1.4.4/PP-OCRv4-rec-{_model_digest() if ok else 'missing'}",
+            version=f"rapidocr-onnxruntime-1.4.4/PP-OCRv4-rec-{self.model.digest() if ok else 'missing'}",
             description="RapidOCR PP-OCRv4 recogniser on the word crop (no detection), greedy "
                         "CTC transcript; lexicon ranked by normalised edit similarity",
-            params=_params() if ok else None, model_bytes=_model_bytes(), licence=LICENCE,
-            requires=("rapidocr-onnxruntime",),
+            **self._size(), requires=("rapidocr-onnxruntime",),
             preprocessing="RGB uint8, RapidOCR resize to height 48, padded to its own width (>= 320); "
                           "batches of one padded width",
             config={"languages": "one model for en/es/zh (Chinese + Latin character set)",
@@ -185,15 +213,14 @@ def preprocess(images: Sequence, width: int | None = None) -> np.ndarray:
 
 
 class PosteriorModel:
-    """The PP-OCRv4 recogniser as a function from images to (B, T, C) posteriors."""
+    """A PP-OCR recogniser as a function from images to (B, T, C) posteriors."""
 
-    def __init__(self, threads: int | None = None):
+    def __init__(self, model: PPOCRModel = PPOCR_V4, threads: int | None = None):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or _threads()
-        path = _package_dir() / "models" / MODEL_FILE
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(model.path()), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         keys = self.session.get_modelmeta().custom_metadata_map["character"].splitlines()
         self.charset = ["<blank>"] + keys + [" "]   # RapidOCR's CTCLabelDecode layout
@@ -211,32 +238,41 @@ class PosteriorModel:
         return out
 
 
-class RapidOCRCTC(_PPOCRv4Method, ScoringRetriever):
+class _OwnRuntime(_PPOCRMethod):
+    """A PP-OCR recogniser run by this package with onnxruntime (its posteriors kept)."""
+
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
         self._model: PosteriorModel | None = None
+
+    def _load(self) -> PosteriorModel:
+        if self._model is None:
+            self._model = PosteriorModel(self.model)
+        return self._model
+
+
+class RapidOCRCTC(_OwnRuntime, ScoringRetriever):
+    name = "rapidocr-ctc"
+
+    def __init__(self, spec=None, options=None):
+        super().__init__(spec, options)
         self._compiled: dict[tuple[str, ...], object] = {}
 
     @property
     def info(self) -> MethodInfo:
-        ok = _availability().ok
+        ok = self.availability().ok
+        label = self.model.label
         return MethodInfo(
-            name="rapidocr-ctc", group="two-stage",
-            version=f"PP-OCRv4-rec-{_model_digest() if ok else 'missing'}/ctc-lexicon-2",
-            description="PP-OCRv4 recogniser posteriors (onnxruntime); every lexicon word ranked by "
+            name=self.name, group="two-stage",
+            version=f"{label}-rec-{self.model.digest() if ok else 'missing'}/ctc-lexicon-2",
+            description=f"{label} recogniser posteriors (onnxruntime); every lexicon word ranked by "
                         "its exact CTC likelihood (optional edge spaces, case-insensitive)",
-            params=_params() if ok else None, model_bytes=_model_bytes(), licence=LICENCE,
-            requires=("rapidocr-onnxruntime",),
+            **self._size(), requires=(self.model.requirement.split("==")[0],),
             preprocessing="RGB, resize to height 48, [-1, 1], padded to its own width (>= 320); batches of "
                           "one padded width",
             config={"languages": "one model for en/es/zh (Chinese + Latin character set)",
-                    "characters_missing": MISSING_CHARS,
+                    "characters_missing": self.model.missing_chars,
                     "missing_character_policy": "accent-less base letter, else an unknown-character state"})
-
-    def _load(self) -> PosteriorModel:
-        if self._model is None:
-            self._model = PosteriorModel()
-        return self._model
 
     def compiled(self, words: Sequence[str]):
         key = tuple(words)
@@ -258,3 +294,34 @@ class RapidOCRCTC(_PPOCRv4Method, ScoringRetriever):
             for lex_lang, words in lexicons.items():
                 out[lex_lang][idx] = ctc_log_likelihoods(stacked, self.compiled(words))
         return out
+
+
+class PPOCRv6CTC(RapidOCRCTC):
+    name = "ppocrv6-ctc"
+    model = PPOCR_V6
+
+
+class PPOCRv6(_OwnRuntime, TranscriptionRetriever):
+    """PP-OCRv6 greedy: the same posteriors as ``ppocrv6-ctc``, decoded best path (argmax per frame,
+    repeats merged, blanks dropped), as RapidOCR's own decoder does."""
+
+    model = PPOCR_V6
+
+    @property
+    def info(self) -> MethodInfo:
+        ok = self.availability().ok
+        return MethodInfo(
+            name="ppocrv6", group="two-stage",
+            version=f"PP-OCRv6-rec-{self.model.digest() if ok else 'missing'}/greedy-1",
+            description="PP-OCRv6 small recogniser (rapidocr 3.10.0 wheel, onnxruntime) on the word crop, "
+                        "greedy CTC transcript; lexicon ranked by normalised edit similarity",
+            **self._size(), requires=("rapidocr",),
+            preprocessing="RGB, resize to height 48, [-1, 1], padded to its own width (>= 320); batches of "
+                          "one padded width",
+            config={"languages": "one model for en/es/zh (Chinese + Latin, 18,708 characters)",
+                    "characters_missing": self.model.missing_chars, "rec_batch": self.options.rec_batch})
+
+    def transcribe(self, items, lang: str) -> list[str]:
+        model = self._load()
+        posteriors = model.batched([it.image for it in items], self.options.rec_batch)
+        return [greedy_decode(p[None], model.charset)[0].strip() for p in posteriors]

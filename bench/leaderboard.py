@@ -149,6 +149,9 @@ def _row_name(r: ResultRecord, ref_fp, marks: set[str]) -> str:
     if (spec and r.protocol.version != spec.version) or r.dataset.fingerprint != ref_fp:
         name += f" {STALE}"
         marks.add(STALE)
+    answered = (r.metrics or {}).get("answered_subtasks")
+    if answered:
+        name += f" ({', '.join(answered)} only)"
     if r.config.limit is not None:
         name += f" {SUBSET}"
         marks.add(SUBSET)

@@ -234,6 +234,9 @@ class _Session:
                                               cache_dir=self.config.cache_dir))
                     prepared[0] = True
                 rankings, metrics = EVALUATORS[spec.kind](task, outputs, self.config)
+            if task is not self.tasks[spec.name]:
+                # Only some subtasks answered (``Retriever.answers``): the row says which.
+                metrics["answered_subtasks"] = [st.name for st in task.subtasks]
         except (KeyboardInterrupt, HwrBenchError):
             raise
         except Exception as exc:

@@ -123,6 +123,8 @@ def _merged_record(ordered: list[ResultRecord], count: int, whole: bool) -> tupl
         metrics = summarise(rankings, base.metrics["aggregate"], n_boot=base.config.n_bootstrap,
                             seed=base.config.seed)
         metrics["queries_without_relevant_item"] = base.metrics.get("queries_without_relevant_item", 0)
+        if "answered_subtasks" in base.metrics:
+            metrics["answered_subtasks"] = base.metrics["answered_subtasks"]
         if "gallery_size" in base.metrics:
             # Each shard timed its own share of the queries: the merged latency is their mean.
             metrics["gallery_size"] = base.metrics["gallery_size"]

@@ -107,3 +107,12 @@ class TruthReader(TranscriptionRetriever):
     def transcribe(self, items, lang):
         TruthReader.calls["images"] += len(items)
         return [self.truth[it.content_hash] for it in items]
+
+
+class EnglishTruthReader(TruthReader):
+    """A perfect reader that, like an English-only recogniser, answers English subtasks only."""
+
+    info = property(lambda self: _info("english-reader"))
+
+    def answers(self, subtask):
+        return subtask.query_lang == "en" and subtask.gallery_lang == "en"

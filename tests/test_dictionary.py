@@ -58,3 +58,40 @@ def test_dictionary_refuses_an_embedding_engine():
 
     with pytest.raises(ValueError, match="not a transcription or scoring method"):
         METHODS.create("dict:random")
+
+
+def test_a_method_answering_only_english_gets_english_rows_marked_as_such(tmp_path, toy_dataset, register_methods):
+    from bench.leaderboard import build_leaderboard
+
+    register_methods(**{"english-reader": "fake_methods:EnglishTruthReader"})
+    outcomes = run(toy_dataset, _config(tmp_path, ["english-reader", "dict:english-reader"], ["ood", "xling"]))
+    status = {(o.method, o.protocol): o.status for o in outcomes}
+    assert status[("english-reader", "xling")] == "not_applicable"
+    ood = read_result(result_path(tmp_path / "results", "english-reader", "ood"))
+    assert list(ood.metrics["subtasks"]) == ["en"] and ood.metrics["answered_subtasks"] == ["en"]
+    # Its dictionary pivot answers the directions out of English, and only those.
+    xling = read_result(result_path(tmp_path / "results", "dict:english-reader", "xling"))
+    assert xling.metrics["answered_subtasks"] == ["en→zh", "en→es"] and xling.overall("acc@1") == 1.0
+    board = build_leaderboard(tmp_path / "results")
+    assert "`english-reader` (en only)" in board and "`dict:english-reader` (en→zh, en→es only)" in board
+
+
+def test_easyhtr_reports_the_no_deps_install_when_absent(monkeypatch):
+    import adapters.easyhtr as easyhtr
+    from bench.registry import METHODS
+
+    monkeypatch.setattr(easyhtr, "_package_dir", lambda: None)
+    for name in ("easyhtr", "easyhtr-ctc", "easyhtr+dict"):
+        available = METHODS.create(name).availability()
+        assert not available.ok and available.fix == "pip install --no-deps easyhtr==0.1.1"
+
+
+def test_easyhtr_input_is_the_packages_layout():
+    from PIL import Image
+
+    from adapters.easyhtr import preprocess
+
+    x = preprocess(Image.new("L", (101, 60), 0))   # black word image, 60 px high
+    assert x.shape[:3] == (1, 1, 48) and (x.shape[3] - 32) % 4 == 0 and x.shape[3] >= 32 + 81
+    assert x.min() == -0.5 and x.max() == 0.5       # black ink on the white padding
+    assert (x[0, 0, :, :16] == 0.5).all()            # centred: white on both sides

@@ -2,9 +2,10 @@
 
 A preset is a hub name (table below); ``siglip:NAME`` also takes any hub name
 or local folder, and ``--option siglip.model_path=DIR`` (or ``bench run
---model-path DIR``) points a preset at a local copy. Weights are never
-downloaded here (``adapters.weights``); without them the method is
-unavailable, naming every place it looked.
+--model-path DIR``) points a preset at a local copy. Weights not found locally
+are downloaded from the hub when the run is online (``adapters.weights``); with
+``--offline`` or ``HF_HUB_OFFLINE=1`` the method is unavailable instead, naming
+every place it looked and the fix.
 
 Word images are greyscale and wide; CLIP processors centre-crop a square, which
 would cut most of the word away. Each image is therefore letterboxed onto a
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.weights import find_weights, folder_digest
+from adapters.weights import CHECKPOINT_FILES, download, find_weights, folder_digest
 from bench.efficiency.params import folder_bytes, safetensors_param_count
 from bench.retriever import Availability, EmbeddingRetriever, MethodInfo
 
@@ -101,6 +102,7 @@ class HFContrastive(EmbeddingRetriever):
         explicit = self.options.model_path
         if explicit is None and self.target not in PRESETS and Path(self.target).expanduser().is_dir():
             explicit = self.target
+        self._explicit = explicit   # a local folder named by the user: never replaced by a download
         self.lookup = find_weights(self.repo_id, explicit)
         self._model = None
 
@@ -108,6 +110,10 @@ class HFContrastive(EmbeddingRetriever):
     def method_name(self) -> str:
         """The name it was requested under: ``siglip``, or ``siglip:SPEC`` with SPEC as given."""
         return self.kind if self.spec is None else f"{self.kind}:{self.spec}"
+
+    def fetch_weights(self) -> None:
+        if self._explicit is None:
+            self.lookup = download(self.lookup, CHECKPOINT_FILES)
 
     def availability(self) -> Availability:
         for module in ("torch", "transformers"):

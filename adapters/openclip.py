@@ -1,9 +1,10 @@
 """``openclip:<arch>/<tag>``: any open_clip model (extra ``[clip]``; open_clip needs torchvision).
 
-Weights are a local file, never a download, looked up in order:
+Weights are a local file, looked up in order:
 ``--option openclip:<arch>/<tag>.model_path=FILE_OR_DIR`` (or ``bench run
 --model-path``), ``$HWR_BENCH_MODELS/openclip/<arch>/<tag>/``, then the
-Hugging Face cache of the tag's hub repository. A folder is searched for
+Hugging Face cache of the tag's hub repository; not found, it is downloaded
+from that repository when the run is online (not ``--offline``/``HF_HUB_OFFLINE=1``). A folder is searched for
 ``open_clip_model.safetensors`` / ``open_clip_pytorch_model.bin``. Images are
 letterboxed to a white square (see ``adapters.hf_clip``) and go through the
 model's own eval transform.
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from adapters.hf_clip import letterbox
-from adapters.weights import MODELS_ENV
+from adapters.weights import MODELS_ENV, download_file
 from bench.retriever import Availability, EmbeddingRetriever, MethodInfo
 
 WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -82,6 +83,19 @@ class OpenCLIP(EmbeddingRetriever):
             return None
         return None
 
+    def fetch_weights(self) -> None:
+        # The pretrained tag's single weights file from its hub repository (open_clip's own table).
+        if self.weights is not None or self.options.model_path or importlib.util.find_spec("open_clip") is None:
+            return
+        import open_clip
+
+        repo = ((open_clip.get_pretrained_cfg(self.arch, self.tag) or {}).get("hf_hub") or "").rstrip("/")
+        if not repo:
+            self.looked.append(f"open_clip names no hub repository for {self.arch}/{self.tag}")
+            return
+        self.weights, note = download_file(repo, WEIGHT_FILES)
+        self.looked.append(f"{repo}: {note}")
+
     def availability(self) -> Availability:
         for module in ("torch", "torchvision", "open_clip"):
             if importlib.util.find_spec(module) is None:
@@ -89,6 +103,7 @@ class OpenCLIP(EmbeddingRetriever):
         if self.weights is None:
             return Availability.no(f"open_clip weights for {self.arch}/{self.tag} not found "
                                    f"(looked in: {'; '.join(self.looked)})",
+                                   f"run online without --offline / HF_HUB_OFFLINE=1 and it downloads itself; or "
                                    f"put {WEIGHT_FILES[0]} in $HWR_BENCH_MODELS/openclip/{self.arch}/{self.tag}/ "
                                    f"or pass --option openclip:{self.arch}/{self.tag}.model_path=FILE")
         return Availability.yes()

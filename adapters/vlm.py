@@ -7,8 +7,8 @@ subtasks, to translate it into the lexicon's language); the answer is cleaned
 
 * ``vlm:<hub name or folder>``: transformers ``AutoModelForImageTextToText`` +
   ``AutoProcessor`` and the model's chat template, greedy decoding (extra
-  ``[vlm]``). Weights are looked up locally (``adapters.weights``), never
-  downloaded.
+  ``[vlm]``). Weights are looked up locally, else downloaded from the hub when
+  the run is online (``adapters.weights``).
 * ``openai:<model>@<base_url>`` (``adapters.openai_chat``): the same prompts
   through any OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama).
 """
@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.weights import find_weights, folder_digest
+from adapters.weights import CHECKPOINT_FILES, download, find_weights, folder_digest
 from bench.efficiency.params import folder_bytes, safetensors_param_count
 from bench.retriever import Availability, MethodInfo, TranscriptionRetriever
 
@@ -96,9 +96,14 @@ class TransformersVLM(GenerativeVLM):
         if not spec:
             raise ValueError("vlm needs a model, e.g. vlm:Qwen/Qwen2-VL-2B-Instruct or vlm:/path/to/folder")
         explicit = self.options.model_path or (spec if Path(spec).expanduser().is_dir() else None)
+        self._explicit = explicit   # a local folder named by the user: never replaced by a download
         self.lookup = find_weights(spec, explicit)
         self.max_new_tokens = self.options.max_new_tokens
         self._model = None
+
+    def fetch_weights(self) -> None:
+        if self._explicit is None:
+            self.lookup = download(self.lookup, CHECKPOINT_FILES)
 
     def availability(self) -> Availability:
         for module in ("torch", "transformers"):

@@ -22,10 +22,10 @@ UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageE
 
 from bench import plots
 from bench.cache import default_cache_dir, default_dataset_path
-from bench.cli_support import (EXIT_BAD_INPUT, BootstrapOpt, DatasetOpt, DatasetSize,
-                               LimitOpt, OptionOpt, ProtocolsOpt, QuietOpt, ResultsDirOpt, build_dataset, console,
-                               fail, finish, load_or_build_dataset, method_names, method_options, outcome_reporter,
-                               protocol_names, split, tracker)
+from bench.cli_support import (EXIT_BAD_INPUT, BootstrapOpt, DatasetOpt, DatasetSize, LimitOpt, OfflineOpt,
+                               OptionOpt, ProtocolsOpt, QuietOpt, ResultsDirOpt, build_dataset, console, fail, finish,
+                               load_or_build_dataset, method_names, method_options, outcome_reporter, protocol_names,
+                               split, tracker)
 from bench.compare import compare_methods
 from bench.data import importers
 from bench.data.assets import fetch_all
@@ -41,6 +41,7 @@ from bench.options import option_fields
 from bench.protocols import PROTOCOLS
 from bench.registry import EFFICIENCY, METHODS
 from bench.results import method_dir_name
+from bench.retriever import go_offline
 from bench.runner import Overwrite, RunConfig, run as run_all
 from bench.schema import LANGUAGES
 from bench.shard import merge as merge_shards, parse_shard
@@ -116,11 +117,14 @@ def run(
     verify_n: Annotated[int, typer.Option("--verify", min=0, help="Afterwards, recompute N seeded queries per "
                                           "subtask of each method from nothing and compare them with the stored "
                                           "per-query results (0: no check).")] = 0,
+    offline: OfflineOpt = False,
     quiet: QuietOpt = False,
 ):
     """Run methods x protocols and write results/<method>/<protocol>.json."""
     from rich.markup import escape
 
+    if offline:
+        go_offline()
 
     names = method_names(methods)
     config = RunConfig(methods=names, protocols=protocol_names(protocols), results_dir=results_dir,
@@ -193,12 +197,15 @@ def efficiency(
     dataset: DatasetOpt = None,
     results_dir: ResultsDirOpt = Path("results"),
     option: OptionOpt = [],
+    offline: OfflineOpt = False,
     quiet: QuietOpt = False,
 ):
     """Params, MACs, latency (batch 1 and batched), peak memory and the compute-in-memory
     estimate per method; writes results/<method>/efficiency.json."""
     from rich.markup import escape
 
+    if offline:
+        go_offline()
 
     names = split(methods) or list(METHODS.tagged(EFFICIENCY))
     options = method_options(names, option)

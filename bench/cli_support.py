@@ -49,6 +49,9 @@ ProtocolsOpt = Annotated[Optional[str], typer.Option(
     "--protocols", "-p", help="Comma-separated protocols (see `bench protocols`; default: all).")]
 LimitOpt = Annotated[Optional[int], typer.Option(
     "--limit", min=1, help="At most N queries per language or direction (seeded sample).")]
+OfflineOpt = Annotated[bool, typer.Option("--offline", metavar="", help="Never download: methods whose weights are "
+                                          "not here report themselves unavailable, with the fix (as "
+                                          "HF_HUB_OFFLINE=1 does).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="No progress (bars on a terminal, lines "
                                                                         "otherwise).")]
 

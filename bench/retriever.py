@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import InitVar, asdict, dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
@@ -41,6 +42,23 @@ if TYPE_CHECKING:
     from bench.data.store import Dataset
     from bench.protocols import Subtask
     from bench.schema import ImageItem
+
+
+# Downloads: a method may fetch its weights from a hub (``Retriever.fetch_weights``) unless the run
+# is offline. `bench run --offline` sets all three variables, so the hub libraries stay offline too.
+OFFLINE_ENV = "HWR_BENCH_OFFLINE"
+_OFFLINE_VARS = (OFFLINE_ENV, "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def downloads_allowed() -> bool:
+    """False when ``HWR_BENCH_OFFLINE`` or ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) is set truthy."""
+    return not any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in _OFFLINE_VARS)
+
+
+def go_offline() -> None:
+    """Forbid every download in this process and its children (``bench run --offline``)."""
+    for var in _OFFLINE_VARS:
+        os.environ[var] = "1"
 
 
 class Family(str, Enum):
@@ -169,6 +187,12 @@ class Retriever:
 
     def availability(self) -> Availability:
         return Availability.yes()
+
+    def fetch_weights(self) -> None:
+        """Download what the method needs from its hub, when ``downloads_allowed()`` and it is not
+        found locally. ``bench run`` and ``bench efficiency`` call it for the methods they run
+        (never a listing), before ``availability`` and ``info``; a failed download is reported by
+        ``availability``, with the fix. Most methods have nothing to fetch."""
 
     def prepare(self, context: RunContext) -> None:
         """Called once per run before any protocol; most methods need nothing."""

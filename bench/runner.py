@@ -178,6 +178,7 @@ class _Session:
     def run_method(self, name: str) -> None:
         try:
             method = METHODS.create(name, self.config.method_options.get(name))
+            method.fetch_weights()
             check_name(name, method.info.name)
             available = method.availability()
         except Exception as exc:  # a broken adapter must not stop the others

@@ -46,8 +46,14 @@ def plugin_site(tmp_path):
                             {"ext-demo": "hwr_ext_demo:LengthEmbedding", "ext-missing": "hwr_ext_demo:NeedsWeights"})
 
 
-def bench(*args, cwd, extra_path=None, check=True):
+def bench(*args, cwd, extra_path=None, check=True, env_changes=None):
+    """``bench ARGS`` in a subprocess; ``env_changes`` sets variables (None: removes one)."""
     env = {**os.environ, "HWR_BENCH_CACHE": str(Path(cwd) / ".cache"), "COLUMNS": "200"}
+    for key, value in (env_changes or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
     if extra_path:
         env["PYTHONPATH"] = os.pathsep.join([str(extra_path), env.get("PYTHONPATH", "")])
     proc = subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, env=env,

@@ -57,7 +57,7 @@ def test_missing_weights_are_unavailable_with_the_name_and_places(monkeypatch, t
     available = create("siglip").availability()
     assert not available.ok
     assert "google/siglip2-base-patch16-224" in available.reason and str(tmp_path) in available.reason
-    assert "siglip.model_path" in available.fix and "huggingface-cli download" in available.fix
+    assert "siglip.model_path" in available.fix and "hf download" in available.fix and "--offline" in available.fix
 
 
 def test_options_are_checked_and_the_name_is_the_one_asked_for(tmp_path):

@@ -54,6 +54,7 @@ def measure(name: str, options: dict, dataset_path: str) -> dict:
     """Everything ``efficiency.json`` holds for one method (runs in the calling process)."""
     dataset = load_dataset(dataset_path)
     method = METHODS.create(name, options)
+    method.fetch_weights()
     available = method.availability()
     info = method.info
     record: dict = {"schema_version": EFFICIENCY_SCHEMA_VERSION, "method": method.record(), "params": info.params,

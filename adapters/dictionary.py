@@ -12,7 +12,7 @@ Within a language a dictionary changes nothing (the rows would repeat the engine
 methods answer cross-lingual subtasks only (``answers``). They reuse the engine's cached
 transcripts or lexicon scores (the network runs once per image) and cache what they compute for
 the engine too. ``rapidocr+dict``, ``rapidocr-ctc+dict``, ``ppocrv6+dict``, ``ppocrv6-ctc+dict``,
-``tesseract+dict``, ``easyocr+dict``, ``easyhtr+dict`` and ``easyhtr-ctc+dict`` are registered; ``dict:<method>`` takes any transcription or scoring method.
+``tesseract+dict``, ``tesseract-latn+dict``, ``easyocr+dict``, ``easyhtr+dict`` and ``easyhtr-ctc+dict`` are registered; ``dict:<method>`` takes any transcription or scoring method.
 """
 
 from __future__ import annotations
@@ -143,6 +143,10 @@ class EasyHTRCTCDict(DictionaryPivot):
 
 class TesseractDict(DictionaryPivot):
     engine = "tesseract"
+
+
+class TesseractLatinDict(DictionaryPivot):
+    engine = "tesseract-latn"
 
 
 class EasyOCRDict(DictionaryPivot):

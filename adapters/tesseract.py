@@ -1,13 +1,14 @@
 """Tesseract 5 (LSTM) via ``pytesseract`` and the system ``tesseract`` binary.
 
-One language pack per query script (en -> eng, es -> spa, zh -> chi_sim),
+One language pack per query script (en -> eng, es -> spa, zh -> chi_sim; ``tesseract-latn``
+reads Spanish with the Latin-script model instead, option ``spanish``),
 single-line page segmentation (``--psm 7``) on the word crop. Tesseract costs
 a process per call, so a batch of crops goes to one process as a list file
 (pages come back separated by form feeds), and batches run in parallel, one
 single-threaded process per core.
 
 Set-up (Debian/Ubuntu): ``apt-get install tesseract-ocr tesseract-ocr-chi-sim
-tesseract-ocr-spa``; ``$TESSERACT_CMD`` points at another binary.
+tesseract-ocr-spa tesseract-ocr-script-latn``; ``$TESSERACT_CMD`` points at another binary.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from pathlib import Path
 from bench.retriever import Availability, MethodInfo, TranscriptionRetriever
 
 LANGUAGE_PACKS = {"en": "eng", "es": "spa", "zh": "chi_sim"}
-APT_PACKAGES = "tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-spa"
+# Spanish can also be read with Debian's Latin-script model (tesseract-ocr-script-latn: Latin.traineddata).
+APT_PACKAGES = "tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-spa tesseract-ocr-script-latn"
+SPANISH_PACKS = ("spa", "Latin", "spa+Latin")
 
 
 def _command() -> str:
@@ -51,24 +54,32 @@ def _installation(command: str) -> tuple[str, Path | None, tuple[str, ...]] | No
 
 
 @functools.lru_cache(maxsize=4)
-def _pack_digest(folder: Path | None) -> tuple[str, int | None]:
+def _pack_digest(folder: Path | None, codes: tuple[str, ...]) -> tuple[str, int | None]:
     if folder is None:
         return "unknown", None
     h = hashlib.sha256()
     size = 0
-    for code in sorted(LANGUAGE_PACKS.values()):
+    for code in codes:
         data = (folder / f"{code}.traineddata").read_bytes()
         h.update(data)
         size += len(data)
     return h.hexdigest()[:16], size
 
 
+def _codes(packs: dict[str, str]) -> tuple[str, ...]:
+    """Every traineddata a pack mapping uses ("spa+Latin" is two), sorted."""
+    return tuple(sorted({c for code in packs.values() for c in code.split("+")}))
+
+
 @dataclass(frozen=True)
 class TesseractOptions:
     psm: int = 7                 # page segmentation mode; 7: a single text line
     workers: int | None = None   # parallel tesseract processes (None: one per CPU core)
+    spanish: str = "spa"         # the pack for Spanish: spa, Latin (the Latin-script model) or spa+Latin
 
     def __post_init__(self):
+        if self.spanish not in SPANISH_PACKS:
+            raise ValueError(f"option spanish must be one of {', '.join(SPANISH_PACKS)}, not {self.spanish!r}")
         if not 0 <= self.psm <= 13:
             raise ValueError(f"option psm must be a tesseract page segmentation mode (0-13), not {self.psm}")
         if self.workers is not None and self.workers < 1:
@@ -76,6 +87,8 @@ class TesseractOptions:
 
 
 class Tesseract(TranscriptionRetriever):
+    name = "tesseract"
+    scope = ""                   # which subtasks it answers, where not all (see ``answers``)
     Options = TesseractOptions
     batch_size = 64
 
@@ -83,6 +96,7 @@ class Tesseract(TranscriptionRetriever):
         super().__init__(spec, options)
         self.psm = self.options.psm
         self.workers = self.options.workers or os.cpu_count() or 1
+        self.packs = {**LANGUAGE_PACKS, "es": self.options.spanish}
 
     def availability(self) -> Availability:
         if importlib.util.find_spec("pytesseract") is None:
@@ -91,7 +105,7 @@ class Tesseract(TranscriptionRetriever):
         if found is None:
             return Availability.no(f"the tesseract binary ({_command()}) does not run",
                                    f"apt-get install {APT_PACKAGES} (or set TESSERACT_CMD)")
-        missing = [c for c in LANGUAGE_PACKS.values() if c not in found[2]]
+        missing = sorted(set(_codes(self.packs)) - set(found[2]))
         if missing:
             return Availability.no(f"tesseract language data missing: {', '.join(missing)}"
                                    f" (looked in {found[1]})",
@@ -102,18 +116,18 @@ class Tesseract(TranscriptionRetriever):
     @property
     def info(self) -> MethodInfo:
         found = _installation(_command()) if self.availability().ok else None
-        digest, size = _pack_digest(found[1]) if found else ("missing", None)
+        digest, size = _pack_digest(found[1], _codes(self.packs)) if found else ("missing", None)
         return MethodInfo(
-            name="tesseract", group="two-stage",
+            name=self.name, group="two-stage",
             version=f"{found[0] if found else 'missing'}/packs-{digest}",
             description=f"Tesseract LSTM, --psm {self.psm} on the word crop, language pack per "
                         "query script; lexicon ranked by normalised edit similarity",
             params=None, model_bytes=size, licence="Apache-2.0", requires=(f"apt: {APT_PACKAGES}", "pytesseract"),
             preprocessing="greyscale PNG as rendered",
-            config={"psm": self.psm, "language_packs": LANGUAGE_PACKS})
+            config={"psm": self.psm, "language_packs": self.packs, **({"scope": self.scope} if self.scope else {})})
 
     def transcribe(self, items, lang: str) -> list[str]:
-        code = LANGUAGE_PACKS[lang]
+        code = self.packs[lang]
         images = [it.image for it in items]
         n_chunks = max(1, min(self.workers, len(images)))
         bounds = [(i * len(images) // n_chunks, (i + 1) * len(images) // n_chunks) for i in range(n_chunks)]
@@ -146,3 +160,20 @@ class Tesseract(TranscriptionRetriever):
             pytesseract.pytesseract.tesseract_cmd = _command()
             return [pytesseract.image_to_string(im.convert("L"), lang=code,
                                                 config=f"--psm {self.psm}").strip() for im in images]
+
+
+@dataclass(frozen=True)
+class TesseractLatinOptions(TesseractOptions):
+    spanish: str = "Latin"
+
+
+class TesseractLatin(Tesseract):
+    """``tesseract-latn``: Spanish read with Tesseract's Latin-script model instead of ``spa``; it
+    answers the Spanish subtasks only (in English and Chinese it is ``tesseract``)."""
+
+    name = "tesseract-latn"
+    scope = "Spanish subtasks only; elsewhere it is tesseract"
+    Options = TesseractLatinOptions
+
+    def answers(self, subtask) -> bool:
+        return subtask.query_lang == "es" and subtask.gallery_lang == "es"

@@ -59,7 +59,7 @@ def _available(name):
     return method
 
 
-@pytest.mark.parametrize("name", ["rapidocr", "tesseract"])
+@pytest.mark.parametrize("name", ["rapidocr", "tesseract", "ppocrv6"])
 @pytest.mark.parametrize("lang", ["en", "es", "zh"])
 def test_engine_reads_clean_words(name, lang, font_files):
     method = _available(name)
@@ -82,6 +82,39 @@ def test_rapidocr_cannot_write_enye_and_says_so(font_files):
     [text] = method.transcribe(images("es", font_files, ["montaña"]), "es")
     assert "ñ" not in text
     assert "ñ" in method.info.config["characters_missing"]
+
+
+def test_ppocrv6_writes_what_v4_cannot(font_files):
+    # PP-OCRv6's dictionary has ñ, ¿ and the accented vowels; PP-OCRv4's has none of ñ ¿.
+    method = _available("ppocrv6")
+    words = ["montaña", "canción", "¿Mañana?"]
+    assert method.transcribe(images("es", font_files, words), "es") == words
+    assert method.info.config["characters_missing"] == "¡"
+
+
+def test_ppocrv6_ctc_scores_through_its_own_posteriors(font_files):
+    method = _available("ppocrv6-ctc")
+    lexicon = [c[2] for c in TOY_CONCEPTS]
+    words = lexicon[:4]
+    scores = method.score_texts(images("es", font_files, words), "es", {"es": lexicon})["es"]
+    assert [lexicon[j] for j in scores.argmax(1)] == words
+
+
+def test_tesseract_latin_model_is_a_spanish_only_row(font_files):
+    from bench.protocols import Subtask
+
+    method = _available("tesseract-latn")
+    assert method.options.spanish == "Latin" and method.info.config["language_packs"]["es"] == "Latin"
+    assert method.transcribe(images("es", font_files), "es") == WORDS["es"]
+
+    def subtask(q, g):
+        return Subtask("x", "image", (), q, "text", (), g, ())
+
+    assert method.answers(subtask("es", "es")) and not method.answers(subtask("en", "en"))
+    assert create("tesseract-latn+dict").answers(subtask("es", "en"))
+    assert not create("tesseract-latn+dict").answers(subtask("en", "es"))
+    with pytest.raises(OptionError, match="spanish must be one of spa, Latin, spa\\+Latin"):
+        create("tesseract", {"spanish": "cat"})
 
 
 def test_edit_similarity_ranks_the_right_lexicon_entry(font_files):

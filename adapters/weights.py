@@ -33,7 +33,11 @@ class WeightsLookup:
         return self.path is not None
 
     def reason(self) -> str:
-        return f"weights for {self.repo_id} not found (looked in: {'; '.join(self.looked)})"
+        from bench.retriever import downloads_allowed
+
+        tried = any(note.startswith(("download", "huggingface_hub")) for note in self.looked)
+        later = "; `bench run` downloads them" if not tried and downloads_allowed() and "/" in self.repo_id else ""
+        return f"weights for {self.repo_id} not found (looked in: {'; '.join(self.looked)}){later}"
 
     def fix(self, method: str) -> str:
         return (f"run online without --offline / HF_HUB_OFFLINE=1 and it downloads itself; or, on a machine with "

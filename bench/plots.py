@@ -44,7 +44,9 @@ def _pyplot():
 
 def _save(plt, fig, out: Path) -> Path:
     """PNG bytes that depend on the figure only (no software version or date in the metadata)."""
-    fig.tight_layout()
+    # tight_layout ignores a suptitle: keep 0.4 inch free above the panels for it.
+    top = 1 - 0.4 / fig.get_figheight() if fig._suptitle is not None else 1
+    fig.tight_layout(rect=(0, 0, 1, top))
     fig.savefig(out, dpi=120, metadata={"Software": None})
     plt.close(fig)
     return out
@@ -132,19 +134,25 @@ def gallery_size(results_dir: Path, out: Path) -> Path | None:
             lines.setdefault(r.method_name, []).append((size, r.overall("acc@1"), latency))
     if not lines:
         return None
-    fig, (acc_ax, lat_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    for name in sorted(lines):
+    fig, (acc_ax, lat_ax) = plt.subplots(1, 2, figsize=(11, 4.5))
+    # Distinct colours for up to 20 methods (the default cycle repeats after 10), markers beside them.
+    colours, markers = plt.get_cmap("tab20").colors, "osD^v<>ph*"
+    sizes = sorted({p[0] for pts in lines.values() for p in pts})
+    for i, name in enumerate(sorted(lines)):
         pts = sorted(lines[name])
-        acc_ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+        style = {"marker": markers[i % len(markers)], "color": colours[(2 * i) % 20 + (i // 10) % 2], "label": name}
+        acc_ax.plot([p[0] for p in pts], [p[1] for p in pts], **style)
         timed = [p for p in pts if p[2] is not None]
-        lat_ax.plot([p[0] for p in timed], [p[2] for p in timed], marker="o", label=name)
+        lat_ax.plot([p[0] for p in timed], [p[2] for p in timed], **style)
     for ax, label in ((acc_ax, "Acc@1 (test_ood queries)"), (lat_ax, "search latency (ms/query, log)")):
         ax.set_xscale("log")
+        ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+        ax.minorticks_off()
         ax.set_xlabel("gallery size (words per language, log)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     lat_ax.set_yscale("log")
-    acc_ax.legend(fontsize=7)
+    lat_ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle("Gallery size: accuracy and cost as the lexicon grows", fontsize=10)
     return _save(plt, fig, out)
 

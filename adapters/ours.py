@@ -135,6 +135,7 @@ class OursInt8(Ours):
     on int8 features), else from the fp32 checkpoint."""
 
     Options = OursInt8Options
+    cpu_dependent = True   # onnxruntime's int8 convolutions differ with and without AVX-512 VNNI
 
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)

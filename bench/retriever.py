@@ -157,6 +157,10 @@ class Retriever:
     family: ClassVar[Family]
     Options: ClassVar[type] = NoOptions
     batch_size: ClassVar[int] = 32
+    # Outputs that depend on the CPU's instruction set beyond float rounding (int8 kernels pick
+    # different arithmetic with and without AVX-512 VNNI): `bench run --verify` compares such a
+    # method only with results made on the same CPU model, and says so otherwise.
+    cpu_dependent: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -114,3 +114,41 @@ def test_no_committed_file_names_a_path_of_the_machine_that_made_it():
     assert not leaks, leaks
     assert all(read_result(p).status in (STATUS_OK, "not_applicable")
                for p in sorted((ROOT / "results").glob("*/*.json")) if p.name != "efficiency.json")
+
+
+def _tamper(path, change):
+    payload = json.loads(gzip.decompress(path.read_bytes()))
+    change(payload)
+    path.write_bytes(gzip.compress(json.dumps(payload).encode()))
+
+
+def test_verify_tolerates_float_rounding_but_not_a_changed_score(tmp_path, toy_dataset):
+    results = tmp_path / "results"
+    run(toy_dataset, RunConfig(methods=["random"], protocols=["ood"], results_dir=results,
+                               cache_dir=tmp_path / "cache", n_boot=0))
+    path = rankings_path(result_path(results, "random", "ood"))
+
+    def nudge(by):
+        def change(payload):
+            payload["en"]["top_scores"][0][0] = round(payload["en"]["top_scores"][0][0] + by, 5)
+        return change
+
+    _tamper(path, nudge(5e-5))     # what another CPU's float32 kernels do to a score
+    assert verify(toy_dataset, ["random"], {}, results, n=100)[0].agrees
+    _tamper(path, nudge(2e-3))     # a real change
+    verdict = verify(toy_dataset, ["random"], {}, results, n=100)[0]
+    assert verdict.failed and "scores" in verdict.disagreements[0]
+
+
+def test_a_cpu_dependent_method_is_verified_only_on_the_cpu_it_ran_on(tmp_path, toy_dataset, register_methods):
+    register_methods(**{"cpu-dependent": "fake_methods:CpuDependentRandom"})
+    results = tmp_path / "results"
+    run(toy_dataset, RunConfig(methods=["cpu-dependent"], protocols=["ood"], results_dir=results,
+                               cache_dir=tmp_path / "cache", n_boot=0))
+    assert verify(toy_dataset, ["cpu-dependent"], {}, results, n=5)[0].agrees   # the same CPU: compared
+    file = result_path(results, "cpu-dependent", "ood")
+    record = json.loads(file.read_text())
+    record["environment"]["cpu"] = "Some Other CPU"
+    file.write_text(json.dumps(record))
+    verdict = verify(toy_dataset, ["cpu-dependent"], {}, results, n=5)[0]
+    assert not verdict.failed and not verdict.agrees and "'Some Other CPU'" in verdict.skipped

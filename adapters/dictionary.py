@@ -11,8 +11,8 @@ source lexicon ranks below every word that has one.
 Within a language a dictionary changes nothing (the rows would repeat the engine's), so these
 methods answer cross-lingual subtasks only (``answers``). They reuse the engine's cached
 transcripts or lexicon scores (the network runs once per image) and cache what they compute for
-the engine too. ``rapidocr+dict``, ``rapidocr-ctc+dict``, ``ppocrv6+dict``, ``ppocrv6-ctc+dict``,
-``tesseract+dict``, ``tesseract-latn+dict``, ``easyocr+dict``, ``easyhtr+dict`` and ``easyhtr-ctc+dict`` are registered; ``dict:<method>`` takes any transcription or scoring method.
+the engine too. One ``<engine>+dict`` is registered per built-in transcription and scoring method
+(``adapters/__init__.py``); ``dict:<method>`` takes any other, e.g. ``dict:vlm:NAME``.
 """
 
 from __future__ import annotations

@@ -68,7 +68,8 @@ class PPOCRModel:
     def availability(self) -> Availability:
         path = self.path()
         if path is None:
-            return Availability.no(f"{self.requirement.split('==')[0]} is not installed", f"pip install {self.requirement}")
+            return Availability.no(f"{self.requirement.split('==')[0]} is not installed",
+                                   f"pip install {self.requirement}")
         if not path.is_file():
             return Availability.no(f"{path} is missing from the wheel", f"reinstall {self.requirement}")
         return Availability.yes()

@@ -95,3 +95,19 @@ def test_easyhtr_input_is_the_packages_layout():
     assert x.shape[:3] == (1, 1, 48) and (x.shape[3] - 32) % 4 == 0 and x.shape[3] >= 32 + 81
     assert x.min() == -0.5 and x.max() == 0.5       # black ink on the white padding
     assert (x[0, 0, :, :16] == 0.5).all()            # centred: white on both sides
+
+
+def test_every_built_in_reader_has_its_dictionary_row():
+    from bench.registry import METHODS
+    from bench.retriever import Family, Group
+
+    regs = {n: r for n, r in METHODS.registrations().items() if r.source == "builtin"}
+    readers = [n for n in regs if not n.endswith((":", "+dict"))
+               and METHODS.method_class(n).family in (Family.TRANSCRIPTION, Family.SCORING)
+               and METHODS.create(n).info.group is not Group.REFERENCE]
+    assert {"rapidocr", "rapidocr-ctc", "ppocrv6-ctc", "tesseract", "easyhtr"} <= set(readers)
+    missing = [n for n in readers if f"{n}+dict" not in regs]
+    assert not missing, f"no +dict row for {missing}"
+    # ... and the main job runs the dictionary row of every reader it runs.
+    default = set(METHODS.tagged("default"))
+    assert all(f"{n}+dict" in default for n in readers if n in default)

@@ -23,9 +23,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.data.lexicon import LEXICON_PATH
 from bench.text import normalise_text
-
-LEXICON_PATH = Path(__file__).parent / "lexicon.tsv"
 
 EN_RE = re.compile(r"^[A-Za-z]+(?: [A-Za-z]+){0,2}$")
 # Spanish needs one more word than English for the same noun phrase ("barril de petróleo").

@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.efficiency.measure import load_efficiency, quantised_pairs
 from bench.io import write_bytes_atomic
 from bench.protocols import GALLERY_AXIS, PROTOCOLS, Column, axis_specs, gallery_size_of
-from bench.records import ResultRecord, describe_error
+from bench.records import STATUS_NOT_APPLICABLE, ResultRecord, describe_error
 from bench.results import iter_results
 from bench.retriever import GROUPS, Group
 
@@ -127,9 +127,19 @@ def _not_run_section(results: list[ResultRecord]) -> list[str]:
     if not not_run:
         return []
     lines = ["## Not in the tables", ""]
+    # One line per method for what does not apply to it (the reasons with the protocol named once);
+    # one line per result for anything else (a failure, with its fix).
+    not_applicable: dict[str, list[ResultRecord]] = {}
     for r in sorted(not_run, key=lambda r: (r.method_name, r.protocol.name)):
+        if r.status == STATUS_NOT_APPLICABLE:
+            not_applicable.setdefault(r.method_name, []).append(r)
+            continue
         fix = f" Fix: {r.error['fix']}" if (r.error or {}).get("fix") else ""
         lines.append(f"- `{r.method_name}` / `{r.protocol.name}`: {r.status}. {describe_error(r.error)}{fix}".rstrip())
+    for method, rows in not_applicable.items():
+        reasons = sorted({describe_error(r.error).replace(f" {r.protocol.name}'s ", " their ") for r in rows} - {""})
+        protocols = ", ".join(f"`{r.protocol.name}`" for r in rows)
+        lines.append(f"- `{method}`: not applicable to {protocols}" + (f" ({'; '.join(reasons)})" if reasons else ""))
     return lines + [""]
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -139,6 +139,33 @@ def ctc_log_likelihoods(probs: np.ndarray, lexicon: CompiledLexicon, blank: int 
     for bucket in lexicon.buckets:
         out[:, bucket.word_index] = _forward(emissions, bucket)
     return out
+
+
+class LexiconScorer:
+    """One recogniser's CTC scoring of word lists: each list compiled once against its character
+    set (a serving system keeps it), images of equal frame count scored in one vectorised pass."""
+
+    def __init__(self, charset: Sequence[str], blank: int = 0):
+        self.charset, self.blank = list(charset), blank
+        self._compiled: dict[tuple[str, ...], CompiledLexicon] = {}
+
+    def compiled(self, words: Sequence[str]) -> CompiledLexicon:
+        key = tuple(words)
+        if key not in self._compiled:
+            self._compiled[key] = compile_lexicon(key, self.charset, blank=self.blank)
+        return self._compiled[key]
+
+    def score(self, posteriors: Sequence[np.ndarray], lexicons: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
+        """{language: (n_images, n_words) log-likelihoods} from per-image (T_i, C) posteriors."""
+        out = {lang: np.empty((len(posteriors), len(words)), dtype=np.float32) for lang, words in lexicons.items()}
+        by_frames: dict[int, list[int]] = {}
+        for i, p in enumerate(posteriors):
+            by_frames.setdefault(p.shape[0], []).append(i)
+        for idx in by_frames.values():
+            stacked = np.stack([posteriors[i] for i in idx])
+            for lang, words in lexicons.items():
+                out[lang][idx] = ctc_log_likelihoods(stacked, self.compiled(words), self.blank)
+        return out
 
 
 def _forward(emissions: np.ndarray, bucket: _Bucket) -> np.ndarray:

@@ -28,7 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
-from adapters.ctc_lexicon import compile_lexicon, ctc_log_likelihoods, greedy_decode
+from adapters.ctc_lexicon import LexiconScorer, greedy_decode
 from bench.efficiency.params import onnx_param_count
 from bench.retriever import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
 
@@ -142,7 +142,7 @@ class EasyHTR(_EasyHTR, TranscriptionRetriever):
 class EasyHTRCTC(_EasyHTR, ScoringRetriever):
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
-        self._compiled: dict[tuple[str, ...], object] = {}
+        self._scorer: LexiconScorer | None = None
 
     @property
     def info(self) -> MethodInfo:
@@ -157,11 +157,6 @@ class EasyHTRCTC(_EasyHTR, ScoringRetriever):
 
     def score_texts(self, items, lang: str, lexicons: dict[str, Sequence[str]]) -> dict[str, np.ndarray]:
         self._load()
-        posteriors = self.posteriors(items)
-        out = {}
-        for lex_lang, words in lexicons.items():
-            key = tuple(words)
-            if key not in self._compiled:
-                self._compiled[key] = compile_lexicon(key, self._charset, blank=0)
-            out[lex_lang] = np.stack([ctc_log_likelihoods(p[None], self._compiled[key])[0] for p in posteriors])
-        return out
+        if self._scorer is None:
+            self._scorer = LexiconScorer(self._charset)
+        return self._scorer.score(self.posteriors(items), lexicons)

@@ -32,7 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
-from adapters.ctc_lexicon import compile_lexicon, ctc_log_likelihoods, greedy_decode
+from adapters.ctc_lexicon import LexiconScorer, greedy_decode
 from bench.efficiency.layers import onnx_layers
 from bench.efficiency.params import onnx_param_count
 from bench.retriever import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
@@ -257,7 +257,7 @@ class RapidOCRCTC(_OwnRuntime, ScoringRetriever):
 
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
-        self._compiled: dict[tuple[str, ...], object] = {}
+        self._scorer: LexiconScorer | None = None
 
     @property
     def info(self) -> MethodInfo:
@@ -275,26 +275,11 @@ class RapidOCRCTC(_OwnRuntime, ScoringRetriever):
                     "characters_missing": self.model.missing_chars,
                     "missing_character_policy": "accent-less base letter, else an unknown-character state"})
 
-    def compiled(self, words: Sequence[str]):
-        key = tuple(words)
-        if key not in self._compiled:
-            self._compiled[key] = compile_lexicon(key, self._load().charset, blank=0)
-        return self._compiled[key]
-
     def score_texts(self, items, lang: str, lexicons) -> dict[str, np.ndarray]:
         model = self._load()
-        posteriors = model.batched([it.image for it in items], self.options.rec_batch)
-        out = {lex_lang: np.empty((len(posteriors), len(words)), dtype=np.float32)
-               for lex_lang, words in lexicons.items()}
-        # Images of equal frame count share one vectorised forward pass.
-        by_frames: dict[int, list[int]] = {}
-        for i, p in enumerate(posteriors):
-            by_frames.setdefault(p.shape[0], []).append(i)
-        for idx in by_frames.values():
-            stacked = np.stack([posteriors[i] for i in idx])
-            for lex_lang, words in lexicons.items():
-                out[lex_lang][idx] = ctc_log_likelihoods(stacked, self.compiled(words))
-        return out
+        if self._scorer is None:
+            self._scorer = LexiconScorer(model.charset)
+        return self._scorer.score(model.batched([it.image for it in items], self.options.rec_batch), lexicons)
 
 
 class PPOCRv6CTC(RapidOCRCTC):

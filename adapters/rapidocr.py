@@ -21,20 +21,15 @@ all of them but ¡.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import importlib.util
 import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from adapters.ctc_lexicon import LexiconScorer, greedy_decode
+from adapters.wheel_model import WheelModel, onnx_threads
 from bench.efficiency.layers import onnx_layers
-from bench.efficiency.params import onnx_param_count
 from bench.retriever import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
 
 LICENCE = "Apache-2.0 (RapidOCR code and PP-OCRv4 weights)"
@@ -43,65 +38,24 @@ HEIGHT, MIN_WIDTH = 48, 320
 
 
 @dataclass(frozen=True)
-class PPOCRModel:
-    """One PP-OCR recogniser ONNX file inside a PyPI wheel (found without importing the wheel,
-    whose ``__init__`` pulls in OpenCV). v4 and v6 share the input layout (height 48, any width,
-    [-1, 1]) and the output layout (blank, the dictionary in the model's metadata, space)."""
+class PPOCRModel(WheelModel):
+    """A PP-OCR recogniser in a RapidOCR wheel. v4 and v6 share the input layout (height 48, any
+    width, [-1, 1]) and the output layout (blank, the dictionary in the model's metadata, space)."""
 
-    label: str           # "PP-OCRv4"
-    package: str         # import name of the wheel
-    requirement: str     # what to pip install
-    model_file: str      # path inside the package
-    licence: str
-    missing_chars: str   # lexicon characters the model cannot output
-
-    def package_dir(self) -> Path | None:
-        spec = importlib.util.find_spec(self.package)
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        return Path(list(spec.submodule_search_locations)[0])
-
-    def path(self) -> Path | None:
-        root = self.package_dir()
-        return root / self.model_file if root else None
-
-    def availability(self) -> Availability:
-        path = self.path()
-        if path is None:
-            return Availability.no(f"{self.requirement.split('==')[0]} is not installed",
-                                   f"pip install {self.requirement}")
-        if not path.is_file():
-            return Availability.no(f"{path} is missing from the wheel", f"reinstall {self.requirement}")
-        return Availability.yes()
-
-    def digest(self) -> str:
-        return _file_digest(str(self.path()))
-
-    def params(self) -> int | None:
-        path = self.path()
-        return onnx_param_count(path) if path else None
-
-    def model_bytes(self) -> int | None:
-        path = self.path()
-        return path.stat().st_size if path and path.is_file() else None
+    label: str = ""          # "PP-OCRv4"
+    licence: str = ""
+    missing_chars: str = ""  # lexicon characters the model cannot output
 
     def layers(self):
         return onnx_layers(self.path(), (1, 3, HEIGHT, MIN_WIDTH))
 
 
-@functools.lru_cache(maxsize=4)
-def _file_digest(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-
-PPOCR_V4 = PPOCRModel("PP-OCRv4", "rapidocr_onnxruntime", "rapidocr-onnxruntime==1.4.4",
-                      "models/ch_PP-OCRv4_rec_infer.onnx", LICENCE, MISSING_CHARS)
-PPOCR_V6 = PPOCRModel("PP-OCRv6", "rapidocr", "rapidocr==3.10.0", "models/PP-OCRv6_rec_small.onnx",
-                      "Apache-2.0 (RapidOCR code and PP-OCRv6 weights; the wheel's MODEL_LICENSES.md)", "¡")
-
-
-def _threads() -> int:
-    return int(os.environ.get("HWR_BENCH_THREADS", os.cpu_count() or 1))
+PPOCR_V4 = PPOCRModel("rapidocr_onnxruntime", "rapidocr-onnxruntime==1.4.4", "models/ch_PP-OCRv4_rec_infer.onnx",
+                      "pip install rapidocr-onnxruntime==1.4.4", label="PP-OCRv4", licence=LICENCE,
+                      missing_chars=MISSING_CHARS)
+PPOCR_V6 = PPOCRModel("rapidocr", "rapidocr==3.10.0", "models/PP-OCRv6_rec_small.onnx", "pip install rapidocr==3.10.0",
+                      label="PP-OCRv6", missing_chars="¡",
+                      licence="Apache-2.0 (RapidOCR code and PP-OCRv6 weights; the wheel's MODEL_LICENSES.md)")
 
 
 def _rgb_uint8(image) -> np.ndarray:
@@ -179,7 +133,7 @@ class RapidOCR(_PPOCRMethod, TranscriptionRetriever):
             from rapidocr_onnxruntime.utils import read_yaml, update_model_path
 
             config = update_model_path(read_yaml(DEFAULT_CFG_PATH))["Rec"]
-            config.update(rec_batch_num=self.options.rec_batch, intra_op_num_threads=_threads())
+            config.update(rec_batch_num=self.options.rec_batch, intra_op_num_threads=onnx_threads())
             self._recogniser = TextRecognizer(config)
         return self._recogniser
 
@@ -217,11 +171,7 @@ class PosteriorModel:
     """A PP-OCR recogniser as a function from images to (B, T, C) posteriors."""
 
     def __init__(self, model: PPOCRModel = PPOCR_V4, threads: int | None = None):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or _threads()
-        self.session = ort.InferenceSession(str(model.path()), options, providers=["CPUExecutionProvider"])
+        self.session = model.session(threads)
         self.input_name = self.session.get_inputs()[0].name
         keys = self.session.get_modelmeta().custom_metadata_map["character"].splitlines()
         self.charset = ["<blank>"] + keys + [" "]   # RapidOCR's CTCLabelDecode layout
@@ -237,6 +187,11 @@ class PosteriorModel:
                 for j, i in enumerate(idx):
                     out[i] = probs[j]
         return out
+
+
+# What ``preprocess`` does, as the methods run by ``PosteriorModel`` record it (part of their cache key).
+OWN_RUNTIME_PREPROCESSING = ("RGB, resize to height 48, [-1, 1], padded to its own width (>= 320); batches of "
+                             "one padded width")
 
 
 class _OwnRuntime(_PPOCRMethod):
@@ -269,8 +224,7 @@ class RapidOCRCTC(_OwnRuntime, ScoringRetriever):
             description=f"{label} recogniser posteriors (onnxruntime); every lexicon word ranked by "
                         "its exact CTC likelihood (optional edge spaces, case-insensitive)",
             **self._size(), requires=(self.model.requirement.split("==")[0],),
-            preprocessing="RGB, resize to height 48, [-1, 1], padded to its own width (>= 320); batches of "
-                          "one padded width",
+            preprocessing=OWN_RUNTIME_PREPROCESSING,
             config={"languages": "one model for en/es/zh (Chinese + Latin character set)",
                     "characters_missing": self.model.missing_chars,
                     "missing_character_policy": "accent-less base letter, else an unknown-character state"})
@@ -302,8 +256,7 @@ class PPOCRv6(_OwnRuntime, TranscriptionRetriever):
             description="PP-OCRv6 small recogniser (rapidocr 3.10.0 wheel, onnxruntime) on the word crop, "
                         "greedy CTC transcript; lexicon ranked by normalised edit similarity",
             **self._size(), requires=("rapidocr",),
-            preprocessing="RGB, resize to height 48, [-1, 1], padded to its own width (>= 320); batches of "
-                          "one padded width",
+            preprocessing=OWN_RUNTIME_PREPROCESSING,
             config={"languages": "one model for en/es/zh (Chinese + Latin, 18,708 characters)",
                     "characters_missing": self.model.missing_chars, "rec_batch": self.options.rec_batch})
 

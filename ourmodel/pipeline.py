@@ -15,27 +15,35 @@ from bench.data.store import Dataset
 from bench.progress import NULL_TRACKER
 from bench.schema import LANGUAGES, XLING_DIRECTIONS
 from bench.text_encoder import anchor_version, embed_anchors
+from ourmodel.anchors import text_inputs
 from ourmodel.features import cached_features
 from ourmodel.images import image_batch
 from ourmodel.model import ModelConfig
-from ourmodel.ppocr import PPOCRFeatures, model_digest
+from ourmodel.ppocr import PPOCR_V4, PPOCR_V6, Backbone, PPOCRFeatures, lexicon_alphabet, model_digest
 from ourmodel.quantize import BACKBONE_FILE, default_int8_dir
 from ourmodel.train import TrainConfig, TrainingData, train
 
 
-def ppocr_inputs(ds: Dataset, cache_root: Path | None, int8_backbone: Path | None = None):
-    """Frozen PP-OCRv4 features, cached; from the int8-quantised backbone when one is given."""
+def ppocr_inputs(ds: Dataset, cache_root: Path | None, int8_backbone: Path | None = None,
+                 source: Backbone = PPOCR_V4):
+    """A frozen PP-OCR backbone's per-frame inputs, cached; from the int8-quantised PP-OCRv4
+    backbone when one is given. A posterior source groups onto the lexicon's alphabet."""
     extractor = []
-    if int8_backbone is None:
+    alphabet = lexicon_alphabet([e.text for e in ds.lexicon]) if source.posteriors else ""
+    if int8_backbone is not None:
+        namespace = f"ppocr-int8-{hashlib.sha256(Path(int8_backbone).read_bytes()).hexdigest()[:16]}"
+    elif source is PPOCR_V4:
         namespace = f"ppocr-{model_digest()[:16]}"
     else:
-        namespace = f"ppocr-int8-{hashlib.sha256(Path(int8_backbone).read_bytes()).hexdigest()[:16]}"
+        key = hashlib.sha256(alphabet.encode()).hexdigest()[:12]
+        namespace = f"{source.name}-{source.digest()[:16]}-{key}"
 
     def extract(images):
         if not extractor:
             import onnx
 
-            extractor.append(PPOCRFeatures(model=None if int8_backbone is None else onnx.load(str(int8_backbone))))
+            extractor.append(PPOCRFeatures(model=None if int8_backbone is None else onnx.load(str(int8_backbone)),
+                                           source=source, alphabet=alphabet))
         return extractor[0](images)
 
     def inputs_for(samples) -> np.ndarray:
@@ -53,10 +61,14 @@ def image_inputs(ds: Dataset, cache_root: Path | None, height: int = 32, width: 
     return lambda samples: image_batch([ds.image_item(s.key).image for s in samples], height, width)
 
 
-INPUTS = {"ppocr": ppocr_inputs, "ppocr-int8": ppocr_int8_inputs, "mnv3": image_inputs}
+def ppocrv6_inputs(ds: Dataset, cache_root: Path | None):
+    return ppocr_inputs(ds, cache_root, source=PPOCR_V6)
 
 
-def make_validator(ds: Dataset, inputs_for, cache_root: Path | None, n: int, seed: int = 0):
+INPUTS = {"ppocr": ppocr_inputs, "ppocrv6": ppocrv6_inputs, "ppocr-int8": ppocr_int8_inputs, "mnv3": image_inputs}
+
+
+def make_validator(ds: Dataset, inputs_for, cache_root: Path | None, n: int, seed: int = 0, spelling_dim: int = 0):
     """Acc@1 on fixed subsets of test_id and test_ood (within-language and cross-lingual), and
     text->text cross-lingual Acc@1 of the projected anchors."""
     rng = np.random.default_rng(seed)
@@ -68,7 +80,7 @@ def make_validator(ds: Dataset, inputs_for, cache_root: Path | None, n: int, see
             chosen += [pool[i] for i in sorted(rng.choice(len(pool), size=min(n, len(pool)), replace=False))]
         subsets[split] = (chosen, torch.from_numpy(np.ascontiguousarray(inputs_for(chosen))))
     lexicon = sorted(ds.lexicon, key=lambda e: (e.lang, e.semantic_id))
-    anchors = torch.from_numpy(embed_anchors([e.text for e in lexicon], [e.lang for e in lexicon], cache_root))
+    anchors = torch.from_numpy(text_inputs([e.text for e in lexicon], [e.lang for e in lexicon], cache_root, spelling_dim))
     by_lang = {lang: [i for i, e in enumerate(lexicon) if e.lang == lang] for lang in LANGUAGES}
     sid = np.array([e.semantic_id for e in lexicon])
 
@@ -126,12 +138,16 @@ def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path |
     started = time.perf_counter()
     inputs = INPUTS[config.backbone]
     inputs_for = inputs(ds, cache_root)
-    data = TrainingData(ds, inputs_for, cache_root, extra=[(d, inputs(d, cache_root)) for d in extra_train])
-    validate = make_validator(ds, inputs_for, cache_root, config.val_queries, config.seed)
+    data = TrainingData(ds, inputs_for, cache_root, extra=[(d, inputs(d, cache_root)) for d in extra_train],
+                        spelling_dim=config.spelling_dim)
+    validate = make_validator(ds, inputs_for, cache_root, config.val_queries, config.seed, config.spelling_dim)
     prep = time.perf_counter() - started
+    source, alphabet = PPOCR_V4, ""
     if config.backbone == "ppocr":
-        backbone = {"backbone": "PP-OCRv4 rec (ch_PP-OCRv4_rec_infer.onnx, rapidocr-onnxruntime), frozen",
-                    "backbone_sha256": model_digest()}
+        backbone = {"backbone": PPOCR_V4.label, "backbone_sha256": model_digest()}
+    elif config.backbone == "ppocrv6":
+        source, alphabet = PPOCR_V6, lexicon_alphabet([e.text for e in ds.lexicon])
+        backbone = {"backbone": PPOCR_V6.label, "backbone_sha256": PPOCR_V6.digest()}
     elif config.backbone == "ppocr-int8":
         int8 = (default_int8_dir() / BACKBONE_FILE).read_bytes()
         backbone = {"backbone": "PP-OCRv4 rec quantised to int8 (ourmodel.quantize), frozen",
@@ -139,8 +155,10 @@ def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path |
     else:
         backbone = {"backbone": "MobileNetV3-Small from scratch (plain torch)"}
     # The int8 backbone feeds the same head architecture as the fp32 one.
-    head_kind = "ppocr" if config.backbone == "ppocr-int8" else config.backbone
-    model_config = ModelConfig(backbone=head_kind, feature_dim=int(data.inputs.shape[-1]), extra={
+    head_kind = "mnv3" if config.backbone == "mnv3" else "ppocr"
+    model_config = ModelConfig(backbone=head_kind, source=source.name, alphabet=alphabet,
+                               feature_dim=int(data.inputs.shape[-1]), input_proj=config.input_proj,
+                               spelling_dim=config.spelling_dim, extra={
         **backbone, "anchor": anchor_version(),
         "train_dataset": ds.name, "train_fingerprints": data.fingerprints,
         "train_images": len(data.samples)})

@@ -1,52 +1,163 @@
-"""A frozen pretrained reading backbone: the PP-OCRv4 recogniser shipped in the
-``rapidocr-onnxruntime`` wheel (Apache-2.0), run with onnxruntime.
+"""Frozen pretrained reading backbones: PP-OCR recognisers shipped in RapidOCR's wheels
+(Apache-2.0), run with onnxruntime.
 
-The graph is cut before its CTC classifier: the output is the recogniser's
-per-frame sequence feature (B, 40, C) for a 48 x 320 input, which the
-trainable ``SequenceHeadTower`` pools and projects. Preprocessing follows
-RapidOCR: resize to height 48 keeping the aspect ratio (capped at width 320),
-scale to [-1, 1], pad the right with zeros.
+Two backbones, each a source of per-frame inputs (B, 40, C) for a 48 x 320 image that the
+trainable ``SequenceHeadTower`` pools and projects:
+
+* ``ppocrv4-features`` (generation 1): PP-OCRv4 (``rapidocr-onnxruntime``) cut before its CTC
+  classifier: the recogniser's 120-d sequence feature.
+* ``ppocrv6-posteriors`` (generation 2): PP-OCRv6 small (``rapidocr==3.10.0``), whole: the
+  log-posteriors of its character classifier grouped onto an *alphabet* (the case-folded
+  characters of the training lexicon; each letter's case variants summed, as the CTC lexicon
+  scorer does), plus blank, space and "any other character". What the classifier learnt from
+  vastly more text than our 16 training styles is the head's input, not a feature the head must
+  learn to read.
+
+Preprocessing follows RapidOCR: resize to height 48 keeping the aspect ratio (capped at width
+320), scale to [-1, 1], pad the right with zeros.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import functools
 import hashlib
-import os
-import importlib.util
-from pathlib import Path
-from typing import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+from bench.wheel_model import WheelModel, onnx_threads
 
 if TYPE_CHECKING:
     from PIL import Image
 
-FEATURE_TENSOR = "transpose_51.tmp_0"   # input of the final Linear -> Softmax (CTC classifier)
 HEIGHT, WIDTH = 48, 320
-MODEL_FILE = "ch_PP-OCRv4_rec_infer.onnx"
+LOG_FLOOR = 1e-4      # log(p + floor): a posterior's log without -inf, as the head's input
 
 
 class BackboneUnavailable(RuntimeError):
     pass
 
 
-def model_path() -> Path:
-    # find_spec locates the wheel without importing it (its __init__ pulls in OpenCV).
-    spec = importlib.util.find_spec("rapidocr_onnxruntime")
-    if spec is None or not spec.submodule_search_locations:
-        raise BackboneUnavailable("rapidocr-onnxruntime is not installed (pip install rapidocr-onnxruntime)")
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / MODEL_FILE
-    if not path.is_file():
-        raise BackboneUnavailable(f"{path} not found in the rapidocr-onnxruntime wheel")
-    return path
+@dataclass(frozen=True)
+class Backbone:
+    name: str
+    model: WheelModel
+    short: str                          # "PP-OCRv4"
+    label: str
+    feature_tensor: str | None = None   # a sequence feature to cut the graph at; None: posteriors
+    # Images per onnxruntime call. PP-OCRv6 is fastest in small batches (2 threads, 48 x 320: 21 ms
+    # per image at 8, 25 at 32); PP-OCRv4's results were made at 32, which its int8 outputs depend on.
+    batch: int = 32
+
+    @property
+    def posteriors(self) -> bool:
+        return self.feature_tensor is None
+
+    def path(self):
+        availability = self.model.availability()
+        if not availability.ok:
+            raise BackboneUnavailable(f"{availability.reason} ({availability.fix})")
+        return self.model.path()
+
+    def digest(self) -> str:
+        return _sha256(str(self.path()))
+
+    def onnx_model(self, alphabet: str = ""):
+        """The graph the inputs come from. A feature backbone is cut at its feature, the CTC
+        classifier's nodes removed (onnxruntime would still run them). A posterior backbone keeps
+        only the classifier columns of blank, space and ``alphabet``'s characters (their case
+        variants): its softmax is then over those classes, i.e. the posterior given that the
+        image is written in the lexicon's characters, and costs 16x less than over all 18,710."""
+        import onnx
+
+        model = onnx.load(str(self.path()))
+        if self.feature_tensor is None:
+            return _restrict_classifier(model, classes(charset_of(model), alphabet))
+        needed, kept = {self.feature_tensor}, []
+        for node in reversed(model.graph.node):
+            if needed & set(node.output):
+                kept.append(node)
+                needed |= set(node.input)
+        del model.graph.node[:]
+        model.graph.node.extend(reversed(kept))
+        del model.graph.output[:]
+        model.graph.output.append(onnx.helper.make_tensor_value_info(self.feature_tensor, onnx.TensorProto.FLOAT, None))
+        return model
 
 
-@functools.lru_cache(maxsize=1)
+def charset_of(model) -> list[str]:
+    """A RapidOCR recogniser's classes: blank, the dictionary in its metadata, space."""
+    meta = {p.key: p.value for p in model.metadata_props}
+    return ["<blank>"] + meta["character"].splitlines() + [" "]
+
+
+def classes(charset: Sequence[str], alphabet: str) -> list[list[int]]:
+    """Class indices per posterior group: blank, space, then each alphabet character's case
+    variants (a character the recogniser cannot output, like "¡" for PP-OCRv6, has none)."""
+    index = {c: i for i, c in enumerate(charset) if i}
+    return [[0], [index[" "]]] + [sorted({index[v] for v in (c, c.upper()) if v in index}) for c in alphabet]
+
+
+def _restrict_classifier(model, groups: list[list[int]]):
+    """Keep the classifier's columns of ``groups``' classes, in group order."""
+    from onnx import numpy_helper
+
+    keep = np.array([i for g in groups for i in g], dtype=np.int64)
+    inits = {t.name: t for t in model.graph.initializer}
+    n_classes = len(charset_of(model))
+    for node in model.graph.node:
+        if node.op_type in ("MatMul", "Add") and len(node.input) == 2 and node.input[1] in inits:
+            array = numpy_helper.to_array(inits[node.input[1]])
+            if array.shape and array.shape[-1] == n_classes:
+                inits[node.input[1]].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(array[..., keep]),
+                                                                      node.input[1]))
+    # The stored shapes of the classifier's tensors say 18,710 classes; onnxruntime infers them anew.
+    del model.graph.value_info[:]
+    model.graph.output[0].type.tensor_type.shape.dim[-1].dim_value = len(keep)
+    return model
+
+
+PPOCR_V4 = Backbone("ppocrv4-features", WheelModel("rapidocr_onnxruntime", "rapidocr-onnxruntime==1.4.4",
+                                                   "models/ch_PP-OCRv4_rec_infer.onnx",
+                                                   "pip install rapidocr-onnxruntime==1.4.4"),
+                    "PP-OCRv4", "PP-OCRv4 rec (ch_PP-OCRv4_rec_infer.onnx, rapidocr-onnxruntime), frozen, 120-d sequence feature",
+                    feature_tensor="transpose_51.tmp_0")
+PPOCR_V6 = Backbone("ppocrv6-posteriors", WheelModel("rapidocr", "rapidocr==3.10.0", "models/PP-OCRv6_rec_small.onnx",
+                                                     "pip install rapidocr==3.10.0"),
+                    "PP-OCRv6", "PP-OCRv6 small rec (PP-OCRv6_rec_small.onnx, rapidocr 3.10.0), frozen, log-posteriors "
+                    "over the lexicon's alphabet", batch=8)
+BACKBONES = {b.name: b for b in (PPOCR_V4, PPOCR_V6)}
+
+
+def backbone(name: str) -> Backbone:
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r} (choose from {', '.join(BACKBONES)})")
+    return BACKBONES[name]
+
+
+@functools.lru_cache(maxsize=4)
+def _sha256(path: str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+# Generation 1's names, kept for the int8 backbone and the benchmarks that cut PP-OCRv4.
+def model_path():
+    return PPOCR_V4.path()
+
+
 def model_digest() -> str:
-    return hashlib.sha256(model_path().read_bytes()).hexdigest()
+    return PPOCR_V4.digest()
+
+
+def feature_model():
+    return PPOCR_V4.onnx_model()
+
+
+def lexicon_alphabet(words: Sequence[str]) -> str:
+    """The characters of ``words``, case-folded, sorted, without space: the posterior groups."""
+    return "".join(sorted({c for w in words for c in w.lower()} - {" "}))
 
 
 def preprocess(images: Sequence["Image.Image"]) -> np.ndarray:
@@ -60,42 +171,55 @@ def preprocess(images: Sequence["Image.Image"]) -> np.ndarray:
     return batch
 
 
-def feature_model():
-    """The recogniser cut at its sequence feature: the CTC classifier's nodes removed, not just
-    ignored (onnxruntime would still run them)."""
-    import onnx
+class PosteriorGroups:
+    """Sums the restricted classifier's posteriors onto their groups (a letter's case variants
+    are one group, as in the CTC lexicon scorer) and takes the log."""
 
-    model = onnx.load(str(model_path()))
-    needed, kept = {FEATURE_TENSOR}, []
-    for node in reversed(model.graph.node):
-        if needed & set(node.output):
-            kept.append(node)
-            needed |= set(node.input)
-    del model.graph.node[:]
-    model.graph.node.extend(reversed(kept))
-    del model.graph.output[:]
-    model.graph.output.append(onnx.helper.make_tensor_value_info(FEATURE_TENSOR, onnx.TensorProto.FLOAT, None))
-    return model
+    def __init__(self, groups: list[list[int]]):
+        sizes = [len(g) for g in groups]
+        self.size = len(groups)
+        self.group_of = np.repeat(np.arange(len(groups)), sizes)
+        self.pairs = [g for g in range(len(groups)) if sizes[g] > 1]
+        self.single = np.array([g for g in range(len(groups)) if sizes[g] == 1])
+        starts = np.cumsum([0] + sizes[:-1])
+        self.single_col = starts[self.single] if len(self.single) else np.zeros(0, np.int64)
+
+    def __call__(self, probs: np.ndarray) -> np.ndarray:
+        """(B, T, restricted classes) posteriors -> (B, T, groups) log-posteriors."""
+        out = np.zeros(probs.shape[:-1] + (self.size,), dtype=np.float32)
+        out[..., self.single] = probs[..., self.single_col]
+        for g in self.pairs:
+            out[..., g] = probs[..., self.group_of == g].sum(-1)
+        return np.log(out + LOG_FLOOR)
 
 
 class PPOCRFeatures:
-    """Per-frame features of the frozen PP-OCRv4 recogniser."""
+    """Per-frame inputs of a frozen PP-OCR backbone (``alphabet`` for a posterior backbone)."""
 
-    def __init__(self, threads: int | None = None, model=None):
+    def __init__(self, threads: int | None = None, model=None, source: Backbone = PPOCR_V4, alphabet: str = ""):
         import onnxruntime as ort
 
-        model = model if model is not None else feature_model()
+        if source.posteriors and not alphabet:
+            raise ValueError(f"backbone {source.name} needs the alphabet its head was trained on")
+        model = model if model is not None else source.onnx_model(alphabet)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or int(os.environ.get("HWR_BENCH_THREADS", os.cpu_count() or 1))
+        options.intra_op_num_threads = threads or onnx_threads()
         # Idle onnxruntime threads otherwise spin for a while after each run, stealing the cores
         # from the numpy head that runs next (measured: 25 -> 12 ms per single image).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
+        self.output_name = self.session.get_outputs()[0].name
+        self.groups = None
+        self.batch = source.batch
+        if source.posteriors:
+            self.groups = PosteriorGroups(classes(charset_of(model), alphabet))
 
-    def __call__(self, images: Sequence["Image.Image"], batch_size: int = 32) -> np.ndarray:
+    def __call__(self, images: Sequence["Image.Image"], batch_size: int | None = None) -> np.ndarray:
+        batch_size = batch_size or self.batch
         out = []
         for i in range(0, len(images), batch_size):
-            feats = self.session.run([FEATURE_TENSOR], {self.input_name: preprocess(images[i:i + batch_size])})[0]
-            out.append(feats)
-        return np.concatenate(out) if out else np.zeros((0, WIDTH // 8, 0), dtype=np.float32)
+            x = self.session.run([self.output_name], {self.input_name: preprocess(images[i:i + batch_size])})[0]
+            out.append(x if self.groups is None else self.groups(x))
+        width = self.groups.size if self.groups is not None else 0
+        return np.concatenate(out) if out else np.zeros((0, WIDTH // 8, width), dtype=np.float32)

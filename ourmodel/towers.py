@@ -53,16 +53,24 @@ class MobileNetTower(nn.Module):
 class SequenceHeadTower(nn.Module):
     """Visual tower over a frozen recogniser's per-frame features (B, T, C): conv, pool, project."""
 
-    def __init__(self, feature_dim: int, dim: int = EMBED_DIM, width: int = 384):
+    def __init__(self, feature_dim: int, dim: int = EMBED_DIM, width: int = 384, input_proj: int = 0):
         super().__init__()
         self.norm = nn.LayerNorm(feature_dim)
-        self.conv = nn.Sequential(nn.Conv1d(feature_dim, width, 3, padding=1), nn.GELU(approximate="tanh"),
+        # Wide per-frame inputs (a recogniser's posteriors over the lexicon's ~1,150 characters)
+        # first go through a per-frame linear map, a learned character embedding: the conv that
+        # follows then costs as much as on a 120-d feature.
+        self.input_proj = nn.Linear(feature_dim, input_proj) if input_proj else None
+        conv_in = input_proj or feature_dim
+        self.conv = nn.Sequential(nn.Conv1d(conv_in, width, 3, padding=1), nn.GELU(approximate="tanh"),
                                   nn.Conv1d(width, width, 3, padding=1), nn.GELU(approximate="tanh"))
         self.pool = AttentionPool(width)
         self.proj = Projector(2 * width, dim)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        x = self.conv(self.norm(features).transpose(1, 2)).transpose(1, 2)
+        x = self.norm(features)
+        if self.input_proj is not None:
+            x = self.input_proj(x)
+        x = self.conv(x.transpose(1, 2)).transpose(1, 2)
         return F.normalize(self.proj(self.pool(x)), dim=-1)
 
 

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from bench.data.store import Dataset
 from bench.progress import NULL_TRACKER, Tracker
-from bench.text_encoder import embed_anchors
+from ourmodel.anchors import text_inputs
 from ourmodel.losses import total_loss
 from ourmodel.model import DualEncoder, ModelConfig
 from ourmodel.sampler import BalancedBatchSampler
@@ -39,7 +39,9 @@ from ourmodel.sampler import BalancedBatchSampler
 
 @dataclass
 class TrainConfig:
-    backbone: str = "ppocr"
+    backbone: str = "ppocr"           # ppocr (PP-OCRv4 features), ppocrv6 (PP-OCRv6 posteriors), ppocr-int8, mnv3
+    input_proj: int = 0               # the head's per-frame linear map before its convs (0: none)
+    spelling_dim: int = 0             # the text tower also reads the word's spelling vector (0: anchor only)
     steps: int = 3000
     batch_size: int = 288
     instances: int = 3
@@ -67,7 +69,7 @@ class TrainingData:
     """Everything a step needs, in memory: inputs, ids, languages, and the lexicon's anchors."""
 
     def __init__(self, ds: Dataset, inputs_for, cache_root: Path | None, split: str = "train",
-                 extra: list[tuple[Dataset, object]] = ()):
+                 extra: list[tuple[Dataset, object]] = (), spelling_dim: int = 0):
         """``extra``: more (dataset, inputs_for) pairs whose ``split`` joins the training data,
         e.g. another seed's renders of the same words in in-domain styles."""
         parts = [(ds, inputs_for)] + list(extra)
@@ -79,7 +81,8 @@ class TrainingData:
         self.ids = np.array([s.semantic_id for s in self.samples])
         self.langs = [s.lang for s in self.samples]
         self.lexicon = sorted(ds.lexicon, key=lambda e: (e.semantic_id, e.lang))
-        self.anchors = embed_anchors([e.text for e in self.lexicon], [e.lang for e in self.lexicon], cache_root)
+        self.anchors = text_inputs([e.text for e in self.lexicon], [e.lang for e in self.lexicon], cache_root,
+                                   spelling_dim)
         self.lex_row = {(e.semantic_id, e.lang): i for i, e in enumerate(self.lexicon)}
         self.lex_ids = np.array([e.semantic_id for e in self.lexicon])
         self.fingerprints = [d.fingerprint for d, _ in parts]

@@ -113,14 +113,16 @@ def test_frozen_anchor_gets_no_gradient_and_projector_keeps_alignment():
     assert (nn_before == nn_after).float().mean() > 0.5
 
 
-def test_numpy_inference_equals_torch(tmp_path):
-    model = DualEncoder(ModelConfig(feature_dim=24))
+@pytest.mark.parametrize("input_proj, spelling_dim", [(0, 0), (16, 32)])
+def test_numpy_inference_equals_torch(tmp_path, input_proj, spelling_dim):
+    model = DualEncoder(ModelConfig(feature_dim=24, input_proj=input_proj, spelling_dim=spelling_dim))
     for p in model.parameters():
         torch.nn.init.normal_(p, 0, 0.1)
     model.eval()
     model.save(tmp_path)
     fast = NumpyDualEncoder(tmp_path)
-    x, a = np.random.randn(3, 40, 24).astype(np.float32), np.random.randn(5, 512).astype(np.float32)
+    x = np.random.randn(3, 40, 24).astype(np.float32)
+    a = np.random.randn(5, 512 + spelling_dim).astype(np.float32)
     with torch.no_grad():
         assert np.allclose(model.encode_images(torch.from_numpy(x)).numpy(), fast.encode_features(x), atol=1e-5)
         assert np.allclose(model.encode_texts(torch.from_numpy(a)).numpy(), fast.encode_anchors(a), atol=1e-5)

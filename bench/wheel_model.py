@@ -20,8 +20,8 @@ def onnx_threads() -> int:
 
 
 @functools.lru_cache(maxsize=8)
-def _file_digest(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+def _file_sha256(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,12 @@ class WheelModel:
             return Availability.no(f"{missing[0]} is missing from the wheel", f"reinstall: {self.install}")
         return Availability.yes()
 
+    def sha256(self) -> str:
+        return _file_sha256(str(self.path()))
+
     def digest(self) -> str:
-        return _file_digest(str(self.path()))
+        """The model file's short digest, as method versions carry it."""
+        return self.sha256()[:16]
 
     def params(self) -> int | None:
         path = self.path()

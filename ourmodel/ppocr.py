@@ -9,7 +9,7 @@ trainable ``SequenceHeadTower`` pools and projects:
 * ``ppocrv6-posteriors`` (generation 2): PP-OCRv6 small (``rapidocr==3.10.0``), whole: the
   log-posteriors of its character classifier grouped onto an *alphabet* (the case-folded
   characters of the training lexicon; each letter's case variants summed, as the CTC lexicon
-  scorer does), plus blank, space and "any other character". What the classifier learnt from
+  scorer does) and blank and space, the classifier cut to those classes. What the classifier learnt from
   vastly more text than our 16 training styles is the head's input, not a feature the head must
   learn to read.
 
@@ -19,8 +19,6 @@ Preprocessing follows RapidOCR: resize to height 48 keeping the aspect ratio (ca
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
@@ -61,7 +59,8 @@ class Backbone:
         return self.model.path()
 
     def digest(self) -> str:
-        return _sha256(str(self.path()))
+        self.path()   # raises BackboneUnavailable with the fix
+        return self.model.sha256()
 
     def onnx_model(self, alphabet: str = ""):
         """The graph the inputs come from. A feature backbone is cut at its feature, the CTC
@@ -134,12 +133,6 @@ def backbone(name: str) -> Backbone:
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r} (choose from {', '.join(BACKBONES)})")
     return BACKBONES[name]
-
-
-@functools.lru_cache(maxsize=4)
-def _sha256(path: str) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
 
 
 # Generation 1's names, kept for the int8 backbone and the benchmarks that cut PP-OCRv4.

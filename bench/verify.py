@@ -33,11 +33,12 @@ from bench.retriever import RunContext
 from bench.shard import select_queries
 
 # Stored scores are rounded to 5 decimals, and float32 networks round differently with different
-# SIMD widths (AVX2 vs AVX-512): PP-OCRv4's CTC log-likelihoods move by up to ~6e-5 between an AMD
-# EPYC (AVX2) and an Intel Xeon (AVX-512) while every ranking stays the same. Rankings are compared
-# exactly; scores within this absolute tolerance plus SCORE_RTOL relative.
+# SIMD widths (AVX2 vs AVX-512): between an AMD EPYC (AVX2) and an Intel Xeon (AVX-512) PP-OCRv4's
+# CTC log-likelihoods move by up to ~6e-5 and PP-OCRv6's by up to ~2e-4 on a score of -5.9 (3e-5
+# relative: a log-likelihood sums one rounding per frame) while every ranking stays the same.
+# Rankings are compared exactly; scores within this absolute tolerance plus SCORE_RTOL relative.
 SCORE_TOLERANCE = 1e-4
-SCORE_RTOL = 1e-5
+SCORE_RTOL = 1e-4
 
 
 @dataclass

@@ -286,6 +286,49 @@ def leaderboard(
 
 
 @app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the site (replaced if it holds an earlier "
+                                      "report).")] = Path("site"),
+    method: Annotated[Optional[str], typer.Option("--method", "-m", help="Write only this method's page "
+                                                  "(a quick look).")] = None,
+    protocol: Annotated[Optional[str], typer.Option("--protocol", "-p", help="With --method: only this "
+                                                    "protocol's failure gallery.")] = None,
+    compare_pairs: Annotated[list[str], typer.Option("--compare", help="A,B: also a compare page for methods A "
+                                                     "and B (repeatable; ours against the strongest other "
+                                                     "method on ood and xling is always made).")] = [],
+    open_page: Annotated[Optional[bool], typer.Option("--open/--no-open", help="Open the page in a browser "
+                                                      "(default: with --method only).")] = None,
+    results_dir: ResultsDirOpt = Path("results"),
+    dataset: DatasetOpt = None,
+    quiet: QuietOpt = False,
+):
+    """A static site from results/: sortable leaderboard, plots, per-method failure galleries, compare pages."""
+    from bench.report import build_report
+
+    if protocol is not None and method is None:
+        fail("--protocol needs --method (the full site shows every protocol)")
+    pairs = []
+    for item in compare_pairs:
+        names = split(item)
+        if len(names) != 2:
+            fail(f"--compare {item!r}: expected two method names, A,B")
+        pairs.append((names[0], names[1]))
+    ds = load_or_build_dataset(dataset, quiet)
+    summary = build_report(results_dir, ds, out, method=method, protocol=protocol, compare=pairs)
+    from rich.markup import escape
+
+    err = console(stderr=True)
+    for line in summary.refused:
+        err.print(f"[yellow]refused[/] {escape(line)}")
+    console().print(escape(f"wrote {summary.index} ({summary.pages} page(s), {summary.thumbnails} thumbnails, "
+                           f"{summary.bytes / 1e6:.1f} MB; dataset {ds.name}, fingerprint {ds.fingerprint[:16]})"))
+    if open_page if open_page is not None else method is not None:
+        import webbrowser
+
+        webbrowser.open(summary.index.resolve().as_uri())
+
+
+@app.command()
 def compare(
     method_a: Annotated[str, typer.Argument(help="First method.")],
     method_b: Annotated[str, typer.Argument(help="Second method.")],

@@ -26,3 +26,9 @@ def test_system_packages_named_by_the_tesseract_adapter_are_installed_by_both_co
 
     for command in _readme_commands():
         assert f"apt-get install -y -q {APT_PACKAGES}" in command
+
+
+def test_the_test_command_installs_the_browser_the_report_test_drives():
+    tests = _readme_commands()[1]
+    assert re.search(r"apt-get install -y -q [^&]*\bchromium\b", tests)
+    assert "[dev]" in tests and "playwright" in ROOT.joinpath("pyproject.toml").read_text()

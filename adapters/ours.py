@@ -28,9 +28,9 @@ from bench.retriever import Availability, EmbeddingRetriever, MethodInfo, RunCon
 from ourmodel.anchors import text_inputs
 from ourmodel.inference import NumpyDualEncoder
 from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, backbone
-from ourmodel.quantize import BACKBONE_FILE, RECIPE
+from ourmodel.quantize import BACKBONE_FILE, RECIPE, default_checkpoint_dir, default_int8_dir
 
-SHIPPED = Path(__file__).resolve().parent.parent / "ourmodel" / "checkpoints" / "ours"
+SHIPPED = default_checkpoint_dir()
 
 
 @functools.lru_cache(maxsize=4)
@@ -144,7 +144,7 @@ class Ours(EmbeddingRetriever):
                                                 self.config.get("spelling_dim", 0)))
 
 
-SHIPPED_INT8 = SHIPPED.parent / "ours-int8"
+SHIPPED_INT8 = default_int8_dir()
 
 
 @dataclass(frozen=True)
@@ -170,6 +170,12 @@ class OursInt8(Ours):
         if not (self.int8_dir / BACKBONE_FILE).is_file():
             return Availability.no(f"no int8 backbone at {self.int8_dir / BACKBONE_FILE}",
                                    f"bench quantize --out {self.int8_dir}")
+        record = self.int8_dir / "quantization.json"
+        quantised = json.loads(record.read_text()).get("source", "ppocrv4-features") if record.is_file() else None
+        if (self.checkpoint / "model.safetensors").is_file() and quantised != self.config.get("source", "ppocrv4-features"):
+            return Availability.no(f"the int8 backbone in {self.int8_dir} was quantised from {quantised!r}, but the "
+                                   f"head in {self.checkpoint} reads {self.config.get('source', 'ppocrv4-features')!r}",
+                                   f"bench quantize --out {self.int8_dir} --checkpoint {self.checkpoint}")
         return super().availability()
 
     @property
@@ -180,7 +186,7 @@ class OursInt8(Ours):
         head = "tuned on int8 features" if self.checkpoint == self.int8_dir else "the fp32 checkpoint's"
         return MethodInfo(
             name="ours-int8", group="ours", version=f"{base.version}-int8-{digest}",
-            description=f"ours with the PP-OCRv4 backbone quantised to int8 (static, onnxruntime); head: {head}",
+            description=f"ours with the {self.source.short} backbone quantised to int8 (static, onnxruntime); head: {head}",
             params=base.params,
             model_bytes=(backbone.stat().st_size + (self.checkpoint / "model.safetensors").stat().st_size
                          if backbone.is_file() else None),
@@ -192,7 +198,8 @@ class OursInt8(Ours):
             import onnx
 
             self._model = NumpyDualEncoder(self.checkpoint)
-            self._features = PPOCRFeatures(model=onnx.load(str(self.int8_dir / BACKBONE_FILE)))
+            self._features = PPOCRFeatures(model=onnx.load(str(self.int8_dir / BACKBONE_FILE)), source=self.source,
+                                           alphabet=self.config.get("alphabet", ""))
         return self._model
 
 

@@ -1,8 +1,8 @@
 """The paper's Table 5 at a reduced budget: the same training with one signal switched off.
 
-Every variant trains from scratch on the default benchmark's train split only, for the same
-(small) number of steps, so the variants are comparable with each other, not with the shipped
-``ours``. ``bench ablate`` trains them (resumably) and evaluates each as ``ours-ablate:NAME``.
+Every variant trains from scratch with the shipped recipe (``TrainConfig``'s defaults) on the
+default benchmark's train split only, for the same (small) number of steps, so the variants are
+comparable with each other, not with the shipped ``ours``. ``bench ablate`` trains them (resumably) and evaluates each as ``ours-ablate:NAME``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "no-lexicon-i2t": ("the full-lexicon image→text term (the paper's objective)", {"lexicon_i2t": 0.0}),
     "infonce-only": ("L_sem and the full-lexicon term: symmetric InfoNCE alone", {"lam": 0.0, "lexicon_i2t": 0.0}),
     "no-stage2": ("stage 2 (the 10x lower learning rate for the last 30% of steps)", {"stage2_fraction": 0.0}),
+    # Not in the paper: what the spelling vector beside the USE anchor buys (generation 2).
+    "no-spelling": ("the spelling vector (the text tower reads the USE anchor alone)", {"spelling_dim": 0}),
 }
 
 

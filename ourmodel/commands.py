@@ -65,8 +65,8 @@ def ablate(
     out: Annotated[Path, typer.Option("--out", help="Folder of the ablation runs (resumable).")] = Path("runs/ablate"),
     steps: Annotated[int, typer.Option("--steps", min=10, help="Training steps per variant (the reduced budget).")]
     = 300,
-    variants: Annotated[str, typer.Option("--variants", help="Comma-separated variants (ourmodel/ablation.py).")]
-    = "full,no-sem,no-lexicon-i2t,infonce-only,no-stage2",
+    variants: Annotated[Optional[str], typer.Option("--variants", help="Comma-separated variants "
+                                                    "(ourmodel/ablation.py; default: all).")] = None,
     protocols: ProtocolsOpt = "id,ood,xling",
     limit: LimitOpt = 300,
     bootstrap: BootstrapOpt = DEFAULT_BOOTSTRAP,
@@ -79,7 +79,7 @@ def ablate(
     from bench.runner import RunConfig, run as run_all
     from ourmodel.ablation import ABLATIONS, train_ablations
 
-    names = split(variants)
+    names = split(variants) if variants else list(ABLATIONS)
     unknown = [n for n in names if n not in ABLATIONS]
     if unknown:
         raise HwrBenchError(f"--variants: unknown variant {unknown[0]!r} (known: {', '.join(ABLATIONS)})")
@@ -112,13 +112,22 @@ def curves(
 def quantize(
     out: Annotated[Path, typer.Option("--out", help="Folder for the int8 backbone (e.g. "
                                       "ourmodel/checkpoints/ours-int8).")],
+    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="The checkpoint whose backbone to "
+                                                       "quantise (default: the shipped ours).")] = None,
     dataset: DatasetOpt = None,
 ):
-    """Quantise ours' PP-OCRv4 backbone to int8 (static, calibrated on training images)."""
+    """Quantise the backbone a checkpoint's head reads to int8 (static, calibrated on training images)."""
     from bench.data.store import load_dataset
-    from ourmodel.quantize import write_int8_backbone
+    from ourmodel.ppocr import backbone
+    from ourmodel.quantize import default_checkpoint_dir, write_int8_backbone
 
-    path = write_int8_backbone(load_dataset(dataset or default_dataset_path()), out)
+    config_file = (checkpoint or default_checkpoint_dir()) / "config.json"
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError) as e:
+        raise HwrBenchError(f"{config_file}: not a readable checkpoint config ({e})") from None
+    path = write_int8_backbone(load_dataset(dataset or default_dataset_path()), out,
+                               backbone(config.get("source", "ppocrv4-features")), config.get("alphabet", ""))
     console().print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 

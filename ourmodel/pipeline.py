@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -19,21 +19,21 @@ from ourmodel.anchors import text_inputs
 from ourmodel.features import cached_features
 from ourmodel.images import image_batch
 from ourmodel.model import ModelConfig
-from ourmodel.ppocr import PPOCR_V4, PPOCR_V6, Backbone, PPOCRFeatures, lexicon_alphabet, model_digest
+from ourmodel.ppocr import PPOCR_V4, PPOCR_V6, Backbone, PPOCRFeatures, lexicon_alphabet
 from ourmodel.quantize import BACKBONE_FILE, default_int8_dir
 from ourmodel.train import TrainConfig, TrainingData, train
 
 
-def ppocr_inputs(ds: Dataset, cache_root: Path | None, int8_backbone: Path | None = None,
-                 source: Backbone = PPOCR_V4):
-    """A frozen PP-OCR backbone's per-frame inputs, cached; from the int8-quantised PP-OCRv4
-    backbone when one is given. A posterior source groups onto the lexicon's alphabet."""
+def ppocr_inputs(ds: Dataset, cache_root: Path | None, source: Backbone, int8_backbone: Path | None = None):
+    """A frozen PP-OCR backbone's per-frame inputs, cached; from ``int8_backbone`` (``source``'s
+    graph quantised by ``bench quantize``) when given. A posterior source groups onto the
+    lexicon's alphabet."""
     extractor = []
     alphabet = lexicon_alphabet([e.text for e in ds.lexicon]) if source.posteriors else ""
     if int8_backbone is not None:
         namespace = f"ppocr-int8-{hashlib.sha256(Path(int8_backbone).read_bytes()).hexdigest()[:16]}"
     elif source is PPOCR_V4:
-        namespace = f"ppocr-{model_digest()[:16]}"
+        namespace = f"ppocr-{source.digest()[:16]}"
     else:
         key = hashlib.sha256(alphabet.encode()).hexdigest()[:12]
         namespace = f"{source.name}-{source.digest()[:16]}-{key}"
@@ -52,20 +52,48 @@ def ppocr_inputs(ds: Dataset, cache_root: Path | None, int8_backbone: Path | Non
     return inputs_for
 
 
-def ppocr_int8_inputs(ds: Dataset, cache_root: Path | None):
-    return ppocr_inputs(ds, cache_root, default_int8_dir() / BACKBONE_FILE)
-
-
 def image_inputs(ds: Dataset, cache_root: Path | None, height: int = 32, width: int = 192):
     """Raw word images for the MobileNetV3 tower (trained end to end, nothing to cache)."""
     return lambda samples: image_batch([ds.image_item(s.key).image for s in samples], height, width)
 
 
-def ppocrv6_inputs(ds: Dataset, cache_root: Path | None):
-    return ppocr_inputs(ds, cache_root, source=PPOCR_V6)
+@dataclass(frozen=True)
+class TrainingBackbone:
+    """What ``--set backbone=NAME`` trains on: a frozen PP-OCR source (fp32, or its int8 graph
+    from ``bench quantize``) feeding the sequence head, or (``source`` None) the MobileNetV3
+    tower trained end to end."""
+    source: Backbone | None
+    int8: bool = False
+
+    def inputs(self, ds: Dataset, cache_root: Path | None):
+        if self.source is None:
+            return image_inputs(ds, cache_root)
+        return ppocr_inputs(ds, cache_root, self.source, self.int8_file() if self.int8 else None)
+
+    def int8_file(self) -> Path:
+        """The shipped int8 backbone, checked to be this source's graph (``bench quantize`` records it)."""
+        record = default_int8_dir() / "quantization.json"
+        quantised = json.loads(record.read_text()).get("source", PPOCR_V4.name) if record.is_file() else None
+        if quantised != self.source.name:
+            raise ValueError(f"{record}: the int8 backbone there was quantised from {quantised!r}, not "
+                             f"{self.source.name!r}; run `bench quantize --out {default_int8_dir()}` for a "
+                             f"checkpoint on {self.source.name}")
+        return default_int8_dir() / BACKBONE_FILE
+
+    def provenance(self) -> dict:
+        """The checkpoint's record of what its inputs came from."""
+        if self.source is None:
+            return {"backbone": "MobileNetV3-Small from scratch (plain torch)"}
+        if not self.int8:
+            return {"backbone": self.source.label, "backbone_sha256": self.source.digest()}
+        int8 = self.int8_file().read_bytes()
+        return {"backbone": f"{self.source.short} rec quantised to int8 (ourmodel.quantize), frozen",
+                "backbone_sha256": self.source.digest(), "backbone_int8_sha256": hashlib.sha256(int8).hexdigest()}
 
 
-INPUTS = {"ppocr": ppocr_inputs, "ppocrv6": ppocrv6_inputs, "ppocr-int8": ppocr_int8_inputs, "mnv3": image_inputs}
+TRAINING_BACKBONES = {"ppocr": TrainingBackbone(PPOCR_V4), "ppocrv6": TrainingBackbone(PPOCR_V6),
+                      "ppocr-int8": TrainingBackbone(PPOCR_V4, int8=True),
+                      "ppocrv6-int8": TrainingBackbone(PPOCR_V6, int8=True), "mnv3": TrainingBackbone(None)}
 
 
 def make_validator(ds: Dataset, inputs_for, cache_root: Path | None, n: int, seed: int = 0, spelling_dim: int = 0):
@@ -133,33 +161,23 @@ def load_train_config(path: Path | None, overrides: dict) -> TrainConfig:
 
 def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path | None, *,
                  extra_train: list[Dataset] = (), tracker=None, log=print):
-    if config.backbone not in INPUTS:
-        raise ValueError(f"unknown backbone {config.backbone!r} (choose from {', '.join(INPUTS)})")
+    if config.backbone not in TRAINING_BACKBONES:
+        raise ValueError(f"unknown backbone {config.backbone!r} (choose from {', '.join(TRAINING_BACKBONES)})")
     started = time.perf_counter()
-    inputs = INPUTS[config.backbone]
-    inputs_for = inputs(ds, cache_root)
-    data = TrainingData(ds, inputs_for, cache_root, extra=[(d, inputs(d, cache_root)) for d in extra_train],
+    choice = TRAINING_BACKBONES[config.backbone]
+    inputs_for = choice.inputs(ds, cache_root)
+    data = TrainingData(ds, inputs_for, cache_root, extra=[(d, choice.inputs(d, cache_root)) for d in extra_train],
                         spelling_dim=config.spelling_dim)
     validate = make_validator(ds, inputs_for, cache_root, config.val_queries, config.seed, config.spelling_dim)
     prep = time.perf_counter() - started
-    source, alphabet = PPOCR_V4, ""
-    if config.backbone == "ppocr":
-        backbone = {"backbone": PPOCR_V4.label, "backbone_sha256": model_digest()}
-    elif config.backbone == "ppocrv6":
-        source, alphabet = PPOCR_V6, lexicon_alphabet([e.text for e in ds.lexicon])
-        backbone = {"backbone": PPOCR_V6.label, "backbone_sha256": PPOCR_V6.digest()}
-    elif config.backbone == "ppocr-int8":
-        int8 = (default_int8_dir() / BACKBONE_FILE).read_bytes()
-        backbone = {"backbone": "PP-OCRv4 rec quantised to int8 (ourmodel.quantize), frozen",
-                    "backbone_sha256": model_digest(), "backbone_int8_sha256": hashlib.sha256(int8).hexdigest()}
-    else:
-        backbone = {"backbone": "MobileNetV3-Small from scratch (plain torch)"}
+    source = choice.source or PPOCR_V4   # recorded for a PP-OCR head; the mnv3 tower ignores it
+    alphabet = lexicon_alphabet([e.text for e in ds.lexicon]) if source.posteriors else ""
     # The int8 backbone feeds the same head architecture as the fp32 one.
-    head_kind = "mnv3" if config.backbone == "mnv3" else "ppocr"
+    head_kind = "mnv3" if choice.source is None else "ppocr"
     model_config = ModelConfig(backbone=head_kind, source=source.name, alphabet=alphabet,
                                feature_dim=int(data.inputs.shape[-1]), input_proj=config.input_proj,
                                spelling_dim=config.spelling_dim, extra={
-        **backbone, "anchor": anchor_version(),
+        **choice.provenance(), "anchor": anchor_version(),
         "train_dataset": ds.name, "train_fingerprints": data.fingerprints,
         "train_images": len(data.samples)})
     model = train(data, validate, out, config, model_config, tracker=tracker or NULL_TRACKER, log=log)

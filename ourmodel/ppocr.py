@@ -135,19 +135,6 @@ def backbone(name: str) -> Backbone:
     return BACKBONES[name]
 
 
-# Generation 1's names, kept for the int8 backbone and the benchmarks that cut PP-OCRv4.
-def model_path():
-    return PPOCR_V4.path()
-
-
-def model_digest() -> str:
-    return PPOCR_V4.digest()
-
-
-def feature_model():
-    return PPOCR_V4.onnx_model()
-
-
 def lexicon_alphabet(words: Sequence[str]) -> str:
     """The characters of ``words``, case-folded, sorted, without space: the posterior groups."""
     return "".join(sorted({c for w in words for c in w.lower()} - {" "}))

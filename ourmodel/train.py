@@ -39,11 +39,14 @@ from ourmodel.sampler import BalancedBatchSampler
 
 @dataclass
 class TrainConfig:
-    backbone: str = "ppocr"           # ppocr (PP-OCRv4 features), ppocrv6 (PP-OCRv6 posteriors), ppocr-int8, mnv3
-    input_proj: int = 0               # the head's per-frame linear map before its convs (0: none)
-    spelling_dim: int = 0             # the text tower also reads the word's spelling vector (0: anchor only)
-    steps: int = 3000
-    batch_size: int = 288
+    """Training options. The defaults are the shipped ``ours`` recipe (generation 2, run H in
+    results/ours/training/), so ``bench train --out DIR`` reproduces it and ``bench ablate``
+    switches signals off from it."""
+    backbone: str = "ppocrv6"         # ppocr (PP-OCRv4 features), ppocrv6 (PP-OCRv6 posteriors), *-int8, mnv3
+    input_proj: int = 128             # the head's per-frame linear map before its convs (0: none)
+    spelling_dim: int = 256           # the text tower also reads the word's spelling vector (0: anchor only)
+    steps: int = 900
+    batch_size: int = 192
     instances: int = 3
     lr: float = 2e-3
     text_lr_scale: float = 0.1
@@ -54,10 +57,10 @@ class TrainConfig:
     i2t: bool = True
     t2i: bool = True
     lexicon_i2t: float = 1.0          # weight of the full-lexicon image->text term (0: off)
-    feature_noise: float = 0.05       # Gaussian noise on frozen features, relative to their std
-    val_every: int = 250
+    feature_noise: float = 0.1        # Gaussian noise on frozen features, relative to their std
+    val_every: int = 150
     val_queries: int = 300            # per language and split
-    checkpoint_every: int = 250
+    checkpoint_every: int = 150
     seed: int = 0
     threads: int | None = None
     max_seconds: float | None = None  # stop (resumably) after this long

@@ -1,5 +1,8 @@
 """Ablation variants switch off exactly one learning signal each, at one shared budget."""
 
+import json
+from dataclasses import asdict
+
 import pytest
 
 pytest.importorskip("torch")
@@ -21,6 +24,13 @@ def test_each_variant_changes_only_its_switches_and_shares_the_budget():
     assert ablation_config("infonce-only", 10).lam == 0 and ablation_config("infonce-only", 10).lexicon_i2t == 0
     with pytest.raises(ValueError, match="unknown ablation"):
         ablation_config("no-such-thing", 10)
+
+
+def test_the_training_defaults_are_the_shipped_recipe():
+    """`bench train --out DIR` reproduces the shipped checkpoint and `bench ablate` starts from it."""
+    shipped = json.loads((SHIPPED / "config.json").read_text())["extra"]["train_config"]
+    assert asdict(TrainConfig()) == shipped
+    assert ablation_config("full", 300).spelling_dim == shipped["spelling_dim"] > 0
 
 
 def test_ablation_method_is_named_and_grouped_apart_from_ours():

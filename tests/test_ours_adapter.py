@@ -44,3 +44,16 @@ def test_ours_runs_every_protocol_with_a_checkpoint(tmp_path, toy_dataset):
     assert 3_000_000 < data["method"]["params"] < 5_000_000  # frozen PP-OCRv4 rec (~2.7M) plus the head (~1.0M)
     assert data["method"]["version"].startswith("ckpt-")
     assert data["timings"]["images_computed"] > 0 and data["timings"]["latency_ms_per_image"] > 0
+
+
+def test_int8_backbone_from_another_source_than_the_head_is_unavailable(tmp_path):
+    """An int8 graph quantised for generation 1's PP-OCRv4 cannot feed a head trained on PP-OCRv6."""
+    from ourmodel.quantize import BACKBONE_FILE
+
+    (tmp_path / BACKBONE_FILE).write_bytes(b"not used")
+    (tmp_path / "quantization.json").write_text(json.dumps({"recipe": {}}))      # gen 1 records no source
+    method = create("ours-int8", {"int8_dir": str(tmp_path)})                   # head: the shipped fp32 checkpoint
+    avail = method.availability()
+    assert not avail.ok and "'ppocrv4-features'" in avail.reason and "bench quantize" in avail.fix
+    (tmp_path / "quantization.json").write_text(json.dumps({"source": method.config["source"]}))
+    assert create("ours-int8", {"int8_dir": str(tmp_path)}).availability().ok

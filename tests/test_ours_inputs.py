@@ -62,3 +62,31 @@ def test_restricted_classifier_is_the_full_posterior_renormalised():
     assert got.shape == (1, 40, len(alphabet) + 2)
     assert np.allclose(got, expected, atol=2e-3)
     assert np.allclose((np.exp(got) - LOG_FLOOR).sum(-1), 1.0, atol=1e-3)   # a distribution over the groups
+
+
+def test_int8_backbone_quantises_the_restricted_posterior_graph(tmp_path, toy_dataset):
+    """`bench quantize`'s recipe on a posterior backbone: int8 convolutions, fp32 MatMuls, the
+    checkpoint's alphabet recorded, and posteriors that still read what the fp32 graph reads."""
+    if not PPOCR_V6.model.availability().ok:
+        pytest.skip("rapidocr==3.10.0 is not installed")
+    import json
+
+    import onnx
+
+    from ourmodel.quantize import BACKBONE_FILE, write_int8_backbone
+
+    alphabet = lexicon_alphabet([e.text for e in toy_dataset.lexicon])
+    path = write_int8_backbone(toy_dataset, tmp_path, PPOCR_V6, alphabet)
+    assert path == tmp_path / BACKBONE_FILE
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert "QLinearConv" in ops and "Conv" not in ops and "MatMul" in ops
+    record = json.loads((tmp_path / "quantization.json").read_text())
+    assert record["source"] == PPOCR_V6.name and record["alphabet"] == alphabet
+    assert record["calibration_fingerprint"] == toy_dataset.fingerprint
+
+    images = [it.image for it in toy_dataset.image_items([s.key for s in toy_dataset.select(split="test_id")][:16])]
+    fp32 = PPOCRFeatures(threads=1, source=PPOCR_V6, alphabet=alphabet)(images)
+    int8 = PPOCRFeatures(threads=1, source=PPOCR_V6, alphabet=alphabet, model=onnx.load(str(path)))(images)
+    assert int8.shape == fp32.shape
+    assert not np.allclose(int8, fp32, atol=1e-3)                           # really another graph
+    assert (int8.argmax(-1) == fp32.argmax(-1)).mean() > 0.8                # that reads the same frames

@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--screenshot", type=Path, default=None)
     parser.add_argument("--method", default="ours")
     parser.add_argument("--protocol", default="ood")
+    parser.add_argument("--note", default="", help="What else shared the machine (recorded as given).")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
@@ -78,6 +79,7 @@ def main() -> None:
             "pages": len([p for p in files if p.suffix == ".html"]),
             "machine": {"cpu": cpu_model(), "cores": __import__("os").cpu_count(), "python": platform.python_version()},
             "output": proc.stdout.strip().splitlines()[-1:],
+            "note": args.note,
         }
         if args.screenshot is not None:
             screenshot(site / "index.html", args.method, args.protocol, args.screenshot)

@@ -84,7 +84,7 @@ def test_quick_look_writes_one_page_and_never_overwrites_a_foreign_folder(tmp_pa
     summary = build_report(toy_results, toy_dataset, tmp_path / "quick", method="random", protocol="ood")
     assert summary.index == tmp_path / "quick" / method_page("random") and summary.index.is_file()
     page = summary.index.read_text()
-    assert "Failures: ood" in page and "Failures: id" not in page
+    assert "Failures: ood" in page and "Failures: id" not in page and "index.html" not in page
     assert (tmp_path / "quick" / MARKER).is_file() and not (tmp_path / "quick" / "index.html").exists()
     foreign = tmp_path / "mine"
     foreign.mkdir()

@@ -196,7 +196,8 @@ def _gallery(protocol: str, record: ResultRecord, dataset: Dataset, thumbs: Thum
 
 
 def render_method_page(name: str, records: dict[str, ResultRecord], dataset: Dataset, thumbs: Thumbnails,
-                       protocols: tuple[str, ...] = GALLERY_PROTOCOLS) -> str:
+                       protocols: tuple[str, ...] = GALLERY_PROTOCOLS, in_site: bool = True) -> str:
+    """A method's page; ``in_site`` False for a quick look, which has no index to link back to."""
     up = "../"
     info = next(iter(records.values())).method
     parts = [f"<h1><code>{esc(name)}</code></h1>",
@@ -230,7 +231,8 @@ def render_method_page(name: str, records: dict[str, ResultRecord], dataset: Dat
         styles |= s
     if galleries:
         parts += [_filters(sorted(langs), sorted(styles))] + galleries
-    return page(f"{name} · hwr-bench report", "".join(parts), depth=1, nav=[("index.html", "Leaderboard")])
+    return page(f"{name} · hwr-bench report", "".join(parts), depth=1,
+                nav=[("index.html", "Leaderboard")] if in_site else [])
 
 
 # -- compare pages --------------------------------------------------------------------------------
@@ -409,6 +411,7 @@ def _quick_look(results_dir: Path, dataset: Dataset, out: Path, method: str, pro
                             f"{dataset.name}{why}; run `bench run --methods {method}` first")
     thumbs = Thumbnails(dataset)
     with _staged(out) as tmp:
-        (tmp / method_page(method)).write_text(render_method_page(method, records[method], dataset, thumbs, wanted))
+        (tmp / method_page(method)).write_text(render_method_page(method, records[method], dataset, thumbs, wanted,
+                                                                 in_site=False))
         n_thumbs = thumbs.write(tmp)
     return ReportSummary(out / method_page(method), pages=1, thumbnails=n_thumbs, refused=refused, bytes=_size(out))

@@ -74,8 +74,9 @@ def calibration_images(dataset, n: int) -> list:
     return [it.image for it in dataset.image_items(keys[::max(1, len(keys) // n)][:n])]
 
 
-def quantize_backbone(images: list, out: Path, fp32_model) -> Path:
-    """``fp32_model`` (an onnx ModelProto, changed in place) quantised into ``out``."""
+def quantize_backbone(images: list, out: Path, fp32_model, reduce_range: bool = True) -> Path:
+    """``fp32_model`` (an onnx ModelProto, changed in place) quantised into ``out``
+    (``reduce_range`` False: full 8-bit weights, for comparison)."""
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quant_pre_process, quantize_static)
@@ -99,9 +100,8 @@ def quantize_backbone(images: list, out: Path, fp32_model) -> Path:
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=matmuls,
                         # 7-bit weights: without VNNI (AVX2, AVX-512F) onnxruntime's u8 x s8 products
-                        # saturate in 16 bits. Measured on PP-OCRv6 with the fp32 head (450 queries per
-                        # split, AMD EPYC AVX2): Acc@1 ID / OOD 0.969 / 0.778 -> 0.978 / 0.829 (fp32 0.991 / 0.864).
-                        reduce_range=True)
+                        # saturate in 16 bits (measured: benchmarks/int8.py).
+                        reduce_range=reduce_range)
     return out
 
 

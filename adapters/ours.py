@@ -28,7 +28,7 @@ from bench.retriever import Availability, EmbeddingRetriever, MethodInfo, RunCon
 from ourmodel.anchors import text_inputs
 from ourmodel.inference import NumpyDualEncoder
 from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, backbone
-from ourmodel.quantize import BACKBONE_FILE, RECIPE, default_checkpoint_dir, default_int8_dir
+from ourmodel.quantize import BACKBONE_FILE, RECIPE, default_checkpoint_dir, default_int8_dir, quantised_source
 
 SHIPPED = default_checkpoint_dir()
 
@@ -170,11 +170,10 @@ class OursInt8(Ours):
         if not (self.int8_dir / BACKBONE_FILE).is_file():
             return Availability.no(f"no int8 backbone at {self.int8_dir / BACKBONE_FILE}",
                                    f"bench quantize --out {self.int8_dir}")
-        record = self.int8_dir / "quantization.json"
-        quantised = json.loads(record.read_text()).get("source", "ppocrv4-features") if record.is_file() else None
-        if (self.checkpoint / "model.safetensors").is_file() and quantised != self.config.get("source", "ppocrv4-features"):
+        quantised = quantised_source(self.int8_dir)
+        if (self.checkpoint / "model.safetensors").is_file() and quantised != self.source.name:
             return Availability.no(f"the int8 backbone in {self.int8_dir} was quantised from {quantised!r}, but the "
-                                   f"head in {self.checkpoint} reads {self.config.get('source', 'ppocrv4-features')!r}",
+                                   f"head in {self.checkpoint} reads {self.source.name!r}",
                                    f"bench quantize --out {self.int8_dir} --checkpoint {self.checkpoint}")
         return super().availability()
 

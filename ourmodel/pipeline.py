@@ -20,8 +20,13 @@ from ourmodel.features import cached_features
 from ourmodel.images import image_batch
 from ourmodel.model import ModelConfig
 from ourmodel.ppocr import PPOCR_V4, PPOCR_V6, Backbone, PPOCRFeatures, lexicon_alphabet
-from ourmodel.quantize import BACKBONE_FILE, default_int8_dir
+from ourmodel.quantize import BACKBONE_FILE, default_int8_dir, quantised_source
 from ourmodel.train import TrainConfig, TrainingData, train
+
+
+def source_alphabet(ds: Dataset, source: Backbone) -> str:
+    """The characters a posterior source's groups cover: the lexicon's ("" for a feature source)."""
+    return lexicon_alphabet([e.text for e in ds.lexicon]) if source.posteriors else ""
 
 
 def ppocr_inputs(ds: Dataset, cache_root: Path | None, source: Backbone, int8_backbone: Path | None = None):
@@ -29,7 +34,7 @@ def ppocr_inputs(ds: Dataset, cache_root: Path | None, source: Backbone, int8_ba
     graph quantised by ``bench quantize``) when given. A posterior source groups onto the
     lexicon's alphabet."""
     extractor = []
-    alphabet = lexicon_alphabet([e.text for e in ds.lexicon]) if source.posteriors else ""
+    alphabet = source_alphabet(ds, source)
     if int8_backbone is not None:
         namespace = f"ppocr-int8-{hashlib.sha256(Path(int8_backbone).read_bytes()).hexdigest()[:16]}"
     elif source is PPOCR_V4:
@@ -72,10 +77,9 @@ class TrainingBackbone:
 
     def int8_file(self) -> Path:
         """The shipped int8 backbone, checked to be this source's graph (``bench quantize`` records it)."""
-        record = default_int8_dir() / "quantization.json"
-        quantised = json.loads(record.read_text()).get("source", PPOCR_V4.name) if record.is_file() else None
+        quantised = quantised_source(default_int8_dir())
         if quantised != self.source.name:
-            raise ValueError(f"{record}: the int8 backbone there was quantised from {quantised!r}, not "
+            raise ValueError(f"{default_int8_dir()}: the int8 backbone there was quantised from {quantised!r}, not "
                              f"{self.source.name!r}; run `bench quantize --out {default_int8_dir()}` for a "
                              f"checkpoint on {self.source.name}")
         return default_int8_dir() / BACKBONE_FILE
@@ -171,7 +175,7 @@ def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path |
     validate = make_validator(ds, inputs_for, cache_root, config.val_queries, config.seed, config.spelling_dim)
     prep = time.perf_counter() - started
     source = choice.source or PPOCR_V4   # recorded for a PP-OCR head; the mnv3 tower ignores it
-    alphabet = lexicon_alphabet([e.text for e in ds.lexicon]) if source.posteriors else ""
+    alphabet = source_alphabet(ds, source)
     # The int8 backbone feeds the same head architecture as the fp32 one.
     head_kind = "mnv3" if choice.source is None else "ppocr"
     model_config = ModelConfig(backbone=head_kind, source=source.name, alphabet=alphabet,

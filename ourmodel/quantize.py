@@ -51,6 +51,15 @@ def default_int8_dir() -> Path:
     return CHECKPOINTS / "ours-int8"
 
 
+def quantised_source(folder: Path) -> str | None:
+    """The backbone an int8 folder's graph was quantised from (``quantization.json``; generation 1
+    recorded none: PP-OCRv4's features), or None when the folder has no record."""
+    record = Path(folder) / "quantization.json"
+    if not record.is_file():
+        return None
+    return json.loads(record.read_text()).get("source", "ppocrv4-features")
+
+
 def constants_to_initializers(model):
     import onnx
 

@@ -94,16 +94,15 @@ def compare_page(a: str, b: str) -> str:
     return f"compare/{method_dir_name(a)}--{method_dir_name(b)}.html"
 
 
-def split_by_dataset(results: list[ResultRecord], dataset: Dataset) -> tuple[list[ResultRecord], list[str]]:
-    """The results made on ``dataset``, and one line for each one refused."""
-    kept, refused = [], []
-    for r in results:
-        if r.dataset.fingerprint == dataset.fingerprint:
-            kept.append(r)
-        else:
-            refused.append(f"{r.path}: made on dataset {r.dataset.name} (fingerprint {r.dataset.fingerprint[:16]}), "
-                           f"not on {dataset.name} ({dataset.fingerprint[:16]}) that this report shows")
-    return kept, refused
+def split_by_dataset(results: list[ResultRecord], dataset: Dataset) -> tuple[list[ResultRecord], list[ResultRecord]]:
+    """The results made on ``dataset``, and those refused (made on another)."""
+    kept = [r for r in results if r.dataset.fingerprint == dataset.fingerprint]
+    return kept, [r for r in results if r.dataset.fingerprint != dataset.fingerprint]
+
+
+def refusal(r: ResultRecord, dataset: Dataset) -> str:
+    return (f"{r.path}: made on dataset {r.dataset.name} (fingerprint {r.dataset.fingerprint[:16]}), "
+            f"not on {dataset.name} ({dataset.fingerprint[:16]}) that this report shows")
 
 
 # -- method pages ---------------------------------------------------------------------------------
@@ -246,7 +245,7 @@ def default_pairs(records: dict[str, dict[str, ResultRecord]]) -> list[tuple[str
         rivals = [(r.overall("acc@1"), name) for name, by in records.items() if name != "ours"
                   for r in [by.get(protocol)] if r is not None and r.group not in
                   (Group.OURS.value, Group.ABLATION.value, Group.REFERENCE.value) and r.overall("acc@1") is not None]
-        if rivals and "ours" in records and protocol in records["ours"]:
+        if rivals and protocol in records["ours"]:
             best = max(rivals, key=lambda t: (t[0], t[1]))[1]
             if ("ours", best) not in pairs:
                 pairs.append(("ours", best))
@@ -365,13 +364,14 @@ def build_report(results_dir: Path, dataset: Dataset, out: Path, *, method: str 
     optionally ``protocol``) only that method's page is written, for a quick look."""
     results_dir, out = Path(results_dir), Path(out)
     _prepare_out(out)
-    kept, refused = split_by_dataset(iter_results(results_dir), dataset)
+    kept, other = split_by_dataset(iter_results(results_dir), dataset)
+    refused = [refusal(r, dataset) for r in other]
     records: dict[str, dict[str, ResultRecord]] = {}
     for r in kept:
         if r.ok:
             records.setdefault(r.method_name, {})[r.protocol.name] = r
     if method is not None:
-        return _quick_look(results_dir, dataset, out, method, protocol, records, refused)
+        return _quick_look(results_dir, dataset, out, method, protocol, records, other)
     for a, b in compare:
         for name in (a, b):
             if name not in records:
@@ -399,14 +399,14 @@ def build_report(results_dir: Path, dataset: Dataset, out: Path, *, method: str 
 
 
 def _quick_look(results_dir: Path, dataset: Dataset, out: Path, method: str, protocol: str | None,
-                records: dict[str, dict[str, ResultRecord]], refused: list[str]) -> ReportSummary:
+                records: dict[str, dict[str, ResultRecord]], other: list[ResultRecord]) -> ReportSummary:
     if protocol is not None and protocol not in GALLERY_PROTOCOLS:
         raise HwrBenchError(f"--protocol {protocol!r}: no failure gallery for it (choose from "
                             f"{', '.join(GALLERY_PROTOCOLS)})")
     wanted = (protocol,) if protocol else GALLERY_PROTOCOLS
     if method not in records or not any(p in records[method] for p in wanted):
-        from_other = [line for line in refused if f"{os.sep}{method_dir_name(method)}{os.sep}" in line]
-        why = f" (refused: {from_other[0]})" if from_other else ""
+        from_other = [r for r in other if r.method_name == method and (protocol is None or r.protocol.name == protocol)]
+        why = f" (refused: {refusal(from_other[0], dataset)})" if from_other else ""
         raise HwrBenchError(f"no result for {method!r} on {protocol or 'any protocol'} in {results_dir} made on "
                             f"{dataset.name}{why}; run `bench run --methods {method}` first")
     thumbs = Thumbnails(dataset)
@@ -414,4 +414,5 @@ def _quick_look(results_dir: Path, dataset: Dataset, out: Path, method: str, pro
         (tmp / method_page(method)).write_text(render_method_page(method, records[method], dataset, thumbs, wanted,
                                                                  in_site=False))
         n_thumbs = thumbs.write(tmp)
-    return ReportSummary(out / method_page(method), pages=1, thumbnails=n_thumbs, refused=refused, bytes=_size(out))
+    return ReportSummary(out / method_page(method), pages=1, thumbnails=n_thumbs,
+                         refused=[refusal(r, dataset) for r in other], bytes=_size(out))

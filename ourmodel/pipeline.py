@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -163,8 +163,18 @@ def load_train_config(path: Path | None, overrides: dict) -> TrainConfig:
     return TrainConfig(**data)
 
 
-def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path | None, *,
-                 extra_train: list[Dataset] = (), tracker=None, log=print):
+@dataclass
+class TrainingSetup:
+    """What a training run reads, built once: the data (with the teacher when distilling), the
+    validator and the checkpoint's model config."""
+    data: TrainingData
+    validate: object
+    model_config: ModelConfig
+    prep_seconds: float
+
+
+def prepare_training(ds: Dataset, config: TrainConfig, cache_root: Path | None, *,
+                     extra_train: list[Dataset] = (), log=print) -> TrainingSetup:
     if config.backbone not in TRAINING_BACKBONES:
         raise ValueError(f"unknown backbone {config.backbone!r} (choose from {', '.join(TRAINING_BACKBONES)})")
     started = time.perf_counter()
@@ -173,9 +183,12 @@ def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path |
     data = TrainingData(ds, inputs_for, cache_root, extra=[(d, choice.inputs(d, cache_root)) for d in extra_train],
                         spelling_dim=config.spelling_dim)
     validate = make_validator(ds, inputs_for, cache_root, config.val_queries, config.seed, config.spelling_dim)
-    prep = time.perf_counter() - started
     source = choice.source or PPOCR_V4   # recorded for a PP-OCR head; the mnv3 tower ignores it
     alphabet = source_alphabet(ds, source)
+    if config.distill:
+        if not alphabet:
+            raise ValueError(f"distill: backbone {config.backbone!r} gives no posteriors to score words with")
+        data.attach_teacher(alphabet, config.distill_k, cache_root, config.backbone, log=log)
     # The int8 backbone feeds the same head architecture as the fp32 one.
     head_kind = "mnv3" if choice.source is None else "ppocr"
     model_config = ModelConfig(backbone=head_kind, source=source.name, alphabet=alphabet,
@@ -184,8 +197,20 @@ def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path |
         **choice.provenance(), "anchor": anchor_version(),
         "train_dataset": ds.name, "train_fingerprints": data.fingerprints,
         "train_images": len(data.samples)})
-    model = train(data, validate, out, config, model_config, tracker=tracker or NULL_TRACKER, log=log)
-    summary = {"feature_and_anchor_seconds": round(prep, 1), "anchor_text_xling_acc1": round(anchor_text_xling(ds, cache_root), 4),
+    return TrainingSetup(data, validate, model_config, time.perf_counter() - started)
+
+
+def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path | None, *,
+                 extra_train: list[Dataset] = (), tracker=None, log=print, setup: TrainingSetup | None = None):
+    """Train into ``out`` (resumable); ``setup`` (from ``prepare_training`` with the same backbone,
+    datasets and text options) lets several runs share one load of the inputs."""
+    setup = setup or prepare_training(ds, config, cache_root, extra_train=extra_train, log=log)
+    if config.distill and setup.data.teacher is None:
+        setup.data.attach_teacher(setup.model_config.alphabet, config.distill_k, cache_root, config.backbone, log=log)
+    model_config = replace(setup.model_config, extra=dict(setup.model_config.extra))
+    model = train(setup.data, setup.validate, out, config, model_config, tracker=tracker or NULL_TRACKER, log=log)
+    summary = {"feature_and_anchor_seconds": round(setup.prep_seconds, 1),
+               "anchor_text_xling_acc1": round(anchor_text_xling(ds, cache_root), 4),
                "train_config": asdict(config)}
     model.config.extra.update(summary)
     model.save(Path(out) / "final")

@@ -58,6 +58,11 @@ class TrainConfig:
     t2i: bool = True
     lexicon_i2t: float = 1.0          # weight of the full-lexicon image->text term (0: off)
     feature_noise: float = 0.1        # Gaussian noise on frozen features, relative to their std
+    distill: float = 0.0              # weight of the CTC lexicon teacher term (ourmodel/distill.py; 0: off)
+    distill_tau: float = 8.0          # the teacher's temperature on its log-likelihoods (nats)
+    distill_k: int = 64               # the teacher's words per image (its language's best)
+    posterior_temperature: float = 1.0  # posterior inputs flattened at T ~ U[1, this] per image (1: off)
+    time_stretch: float = 0.0         # frames resampled by a factor ~ U[1 - this, 1 + this] per image (0: off)
     val_every: int = 150
     val_queries: int = 300            # per language and split
     checkpoint_every: int = 150
@@ -89,6 +94,17 @@ class TrainingData:
         self.lex_row = {(e.semantic_id, e.lang): i for i, e in enumerate(self.lexicon)}
         self.lex_ids = np.array([e.semantic_id for e in self.lexicon])
         self.fingerprints = [d.fingerprint for d, _ in parts]
+        self.lex_langs = np.array([e.lang for e in self.lexicon])
+        self.teacher: tuple[np.ndarray, np.ndarray] | None = None   # (rows, log-likelihoods), see attach_teacher
+
+    def attach_teacher(self, alphabet: str, k: int, cache_root: Path | None, backbone: str, log=print) -> None:
+        """The CTC lexicon teacher's top-``k`` words per training image (computed once, cached)."""
+        from ourmodel.distill import cached_teacher
+
+        rows = {lang: np.flatnonzero(self.lex_langs == lang) for lang in sorted(set(self.lex_langs))}
+        texts = {lang: [self.lexicon[r].text for r in rs] for lang, rs in rows.items()}
+        self.teacher = cached_teacher(self.inputs, self.langs, texts, rows, alphabet, k, cache_root,
+                                      key=f"{backbone}:{','.join(self.fingerprints)}", log=log)
 
 
 def _rows(data: TrainingData, idx) -> np.ndarray:
@@ -140,6 +156,8 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
         idx = next(batches)
         model.train()
         x = inputs[idx]
+        if config.posterior_temperature > 1 or config.time_stretch:
+            x = augment_posteriors(x, config.posterior_temperature, config.time_stretch)
         if config.feature_noise and x.is_floating_point():
             x = x + torch.randn_like(x) * config.feature_noise * feat_std
         ids = torch.from_numpy(data.ids[idx])
@@ -152,12 +170,15 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
         parts = total_loss(img, txt, ids, model.logit_scale, lam=config.lam, i2t=config.i2t, t2i=config.t2i,
                            sem=config.sem, extra_texts=all_txt[torch.from_numpy(syn_rows)],
                            extra_ids=ids.repeat_interleave(2))
+        logits = model.logit_scale.exp() * img @ all_txt.T   # every image against the whole lexicon
         if config.lexicon_i2t:
-            logits = model.logit_scale.exp() * img @ all_txt.T
             positive = (ids[:, None] == lex_ids[None, :]).float()
             lex = -(F.log_softmax(logits, 1) * positive / positive.sum(1, keepdim=True)).sum(1).mean()
             parts["lexicon"] = config.lexicon_i2t * lex
             parts["total"] = parts["total"] + parts["lexicon"]
+        if config.distill:
+            parts["distill"] = config.distill * _distill_loss(logits, data, idx, config.distill_tau)
+            parts["total"] = parts["total"] + parts["distill"]
         optim.zero_grad()
         parts["total"].backward()
         optim.step()
@@ -183,6 +204,37 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
             break
     model.eval()
     return model
+
+
+def _distill_loss(logits: torch.Tensor, data: TrainingData, idx, tau: float) -> torch.Tensor:
+    """Cross-entropy from the teacher's softmax (its top-k words at temperature ``tau``) to ours'
+    softmax over the image's own language's lexicon."""
+    if data.teacher is None:
+        raise RuntimeError("distill > 0 needs TrainingData.attach_teacher first")
+    rows, loglik = (torch.from_numpy(a[idx]) for a in data.teacher)
+    same_lang = torch.from_numpy(data.lex_langs[None, :] == np.array(data.langs)[idx][:, None])
+    log_student = F.log_softmax(logits.masked_fill(~same_lang, float("-inf")), 1).gather(1, rows)
+    target = F.softmax(loglik / tau, 1)
+    return -(target * log_student).sum(1).mean()
+
+
+def augment_posteriors(x: torch.Tensor, max_temperature: float, stretch: float) -> torch.Tensor:
+    """Log-posterior inputs (``log(p + LOG_FLOOR)``, (B, T, groups)) as a less confident or
+    differently paced writer would give them: each image's per-frame posteriors raised to 1/T
+    and renormalised (T ~ U[1, max_temperature]), and its frames resampled by a factor
+    ~ U[1 - stretch, 1 + stretch] (nearest frame; past the end the last frame, the padding's blank)."""
+    from ourmodel.ppocr import LOG_FLOOR
+
+    b, t, _ = x.shape
+    if max_temperature > 1:
+        temp = 1 + torch.rand(b, 1, 1) * (max_temperature - 1)
+        log_p = torch.log((x.exp() - LOG_FLOOR).clamp_min(1e-12))
+        x = torch.log(F.softmax(log_p / temp, -1) + LOG_FLOOR)
+    if stretch:
+        factor = 1 + (torch.rand(b, 1) * 2 - 1) * stretch
+        src = (torch.arange(t)[None, :] / factor).round().long().clamp(0, t - 1)
+        x = x.gather(1, src[:, :, None].expand(-1, -1, x.shape[2]))
+    return x
 
 
 def _batches(sampler: BalancedBatchSampler, start_step: int):

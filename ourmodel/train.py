@@ -37,6 +37,9 @@ from ourmodel.model import DualEncoder, ModelConfig
 from ourmodel.sampler import BalancedBatchSampler
 
 
+DISTILL_OVER = ("language", "lexicon")   # TrainConfig.distill_over's choices
+
+
 @dataclass
 class TrainConfig:
     """Training options. The defaults are the shipped ``ours`` recipe (generation 2, run H in
@@ -61,6 +64,8 @@ class TrainConfig:
     distill: float = 0.0              # weight of the CTC lexicon teacher term (ourmodel/distill.py; 0: off)
     distill_tau: float = 8.0          # the teacher's temperature on its log-likelihoods (nats)
     distill_k: int = 64               # the teacher's words per image (its language's best)
+    distill_over: str = "language"    # the student's softmax: "language" (the image's language's words)
+                                      # or "lexicon" (every word; a concept's forms add up)
     posterior_temperature: float = 1.0  # posterior inputs flattened at T ~ U[1, this] per image (1: off)
     time_stretch: float = 0.0         # frames resampled by a factor ~ U[1 - this, 1 + this] per image (0: off)
     val_every: int = 150
@@ -71,6 +76,10 @@ class TrainConfig:
     max_seconds: float | None = None  # stop (resumably) after this long
     init_from: str | None = None      # start from this checkpoint's weights (fine-tuning)
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.distill_over not in DISTILL_OVER:
+            raise ValueError(f"distill_over {self.distill_over!r}: choose from {', '.join(DISTILL_OVER)}")
 
 
 class TrainingData:
@@ -177,7 +186,8 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
             parts["lexicon"] = config.lexicon_i2t * lex
             parts["total"] = parts["total"] + parts["lexicon"]
         if config.distill:
-            parts["distill"] = config.distill * _distill_loss(logits, data, idx, config.distill_tau)
+            parts["distill"] = config.distill * _distill_loss(logits, data, idx, config.distill_tau,
+                                                              config.distill_over)
             parts["total"] = parts["total"] + parts["distill"]
         optim.zero_grad()
         parts["total"].backward()
@@ -206,14 +216,25 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
     return model
 
 
-def _distill_loss(logits: torch.Tensor, data: TrainingData, idx, tau: float) -> torch.Tensor:
-    """Cross-entropy from the teacher's softmax (its top-k words at temperature ``tau``) to ours'
-    softmax over the image's own language's lexicon."""
+def _distill_loss(logits: torch.Tensor, data: TrainingData, idx, tau: float, over: str = "language") -> torch.Tensor:
+    """Cross-entropy from the teacher's softmax (its top-k words at temperature ``tau``) to ours'.
+
+    ``over="language"``: ours' softmax over the image's own language's words. ``"lexicon"``: over
+    every word of every language, a word's probability being its concept's (the sum over the
+    concept's forms), so the teacher's ranking also pulls the image towards the synonyms, as the
+    full-lexicon term does."""
     if data.teacher is None:
         raise RuntimeError("distill > 0 needs TrainingData.attach_teacher first")
     rows, loglik = (torch.from_numpy(a[idx]) for a in data.teacher)
-    same_lang = torch.from_numpy(data.lex_langs[None, :] == np.array(data.langs)[idx][:, None])
-    log_student = F.log_softmax(logits.masked_fill(~same_lang, float("-inf")), 1).gather(1, rows)
+    if over == "language":
+        same_lang = torch.from_numpy(data.lex_langs[None, :] == np.array(data.langs)[idx][:, None])
+        log_student = F.log_softmax(logits.masked_fill(~same_lang, float("-inf")), 1).gather(1, rows)
+    else:
+        _, concept_of = np.unique(data.lex_ids, return_inverse=True)
+        concept_of = torch.from_numpy(concept_of.ravel())
+        probs = F.softmax(logits, 1)
+        concept_p = probs.new_zeros(len(probs), int(concept_of.max()) + 1).index_add_(1, concept_of, probs)
+        log_student = concept_p.clamp_min(1e-30).log().gather(1, concept_of[rows])
     target = F.softmax(loglik / tau, 1)
     return -(target * log_student).sum(1).mean()
 

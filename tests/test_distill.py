@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from adapters.ctc_lexicon import compile_lexicon, ctc_log_likelihoods
 from ourmodel.distill import cached_teacher, group_charset, teacher_topk
 from ourmodel.ppocr import LOG_FLOOR
-from ourmodel.train import _distill_loss, augment_posteriors
+from ourmodel.train import TrainConfig, _distill_loss, augment_posteriors
 
 ALPHABET = "abcnñ"
 CHARSET = group_charset(ALPHABET)            # blank, space, a, b, c, n, ñ
@@ -82,6 +82,7 @@ class _Data:
 
     def __init__(self, teacher):
         self.lex_langs = np.array(["en", "es", "en", "es"])
+        self.lex_ids = np.array([7, 7, 9, 9])          # two concepts, each in en and es
         self.langs = ["en", "es"]
         self.teacher = teacher
 
@@ -118,3 +119,21 @@ def test_posterior_augmentation_keeps_distributions_and_is_the_identity_when_off
     # Every output frame is one of the same image's input frames.
     for b in range(4):
         assert all(any(torch.equal(f, g) for g in x[b]) for f in stretched[b])
+
+
+def test_distill_over_the_lexicon_gives_each_teacher_word_its_concepts_probability():
+    teacher = (np.array([[2, 0], [1, 3]]), np.array([[-1.0, -3.0], [-2.0, -2.5]], np.float32))
+    logits = torch.tensor([[1.0, 5.0, 2.0, 9.0], [0.5, 1.5, 7.0, -1.0]])
+    got = _distill_loss(logits, _Data(teacher), [0, 1], tau=2.0, over="lexicon")
+    probs = F.softmax(logits, 1)
+    concept = {0: [0, 1], 1: [0, 1], 2: [2, 3], 3: [2, 3]}   # row -> the rows of its concept
+    want = 0.0
+    for i in range(2):
+        target = F.softmax(torch.from_numpy(teacher[1][i]) / 2.0, 0)
+        want = want - sum(t * torch.log(probs[i, concept[int(r)]].sum()) for t, r in zip(target, teacher[0][i]))
+    assert float(got) == pytest.approx(float(want) / 2, rel=1e-6)
+
+
+def test_an_unknown_distillation_softmax_is_refused_when_the_config_is_made():
+    with pytest.raises(ValueError, match="distill_over 'concepts'"):
+        TrainConfig(distill_over="concepts")

@@ -100,9 +100,8 @@ TRAINING_BACKBONES = {"ppocr": TrainingBackbone(PPOCR_V4), "ppocrv6": TrainingBa
                       "ppocrv6-int8": TrainingBackbone(PPOCR_V6, int8=True), "mnv3": TrainingBackbone(None)}
 
 
-def make_validator(ds: Dataset, inputs_for, cache_root: Path | None, n: int, seed: int = 0, spelling_dim: int = 0):
-    """Acc@1 on fixed subsets of test_id and test_ood (within-language and cross-lingual), and
-    text->text cross-lingual Acc@1 of the projected anchors."""
+def validation_subsets(ds: Dataset, n: int, seed: int = 0) -> dict[str, list]:
+    """The validator's fixed subsets: ``n`` test_id and ``n`` test_ood samples per language."""
     rng = np.random.default_rng(seed)
     subsets = {}
     for split in ("test_id", "test_ood"):
@@ -110,7 +109,15 @@ def make_validator(ds: Dataset, inputs_for, cache_root: Path | None, n: int, see
         for lang in LANGUAGES:
             pool = ds.select(split=split, lang=lang)
             chosen += [pool[i] for i in sorted(rng.choice(len(pool), size=min(n, len(pool)), replace=False))]
-        subsets[split] = (chosen, torch.from_numpy(np.ascontiguousarray(inputs_for(chosen))))
+        subsets[split] = chosen
+    return subsets
+
+
+def make_validator(ds: Dataset, inputs_for, cache_root: Path | None, n: int, seed: int = 0, spelling_dim: int = 0):
+    """Acc@1 on fixed subsets of test_id and test_ood (within-language and cross-lingual), and
+    text->text cross-lingual Acc@1 of the projected anchors."""
+    subsets = {split: (chosen, torch.from_numpy(np.ascontiguousarray(inputs_for(chosen))))
+               for split, chosen in validation_subsets(ds, n, seed).items()}
     lexicon = sorted(ds.lexicon, key=lambda e: (e.lang, e.semantic_id))
     anchors = torch.from_numpy(text_inputs([e.text for e in lexicon], [e.lang for e in lexicon], cache_root, spelling_dim))
     by_lang = {lang: [i for i, e in enumerate(lexicon) if e.lang == lang] for lang in LANGUAGES}

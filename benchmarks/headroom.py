@@ -1,0 +1,105 @@
+"""What the shipped head leaves unread in its own inputs (issue #15: what limits `ours`).
+
+On the training validator's fixed subsets (300 test_id and 300 test_ood images per language, seed
+0), three readers of the *same* inputs, PP-OCRv6's per-frame posteriors over the lexicon's
+characters, each ranking the image's own language's lexicon (Acc@1):
+
+* ``ours``: the shipped head and text tower (one vector search in the 128-d space);
+* ``ctc``: each word's exact CTC likelihood (``adapters.ctc_lexicon``, the teacher of
+  ``ourmodel/distill.py``; ``ppocrv6-ctc`` is the same scorer on the unrestricted classifier);
+* ``bag-of-characters``: nothing learned, no order: the probability that each character appears
+  in some frame, q_c = 1 - prod_t (1 - p_t(c)), and each word scored by the Bernoulli likelihood
+  of its set of characters, sum_c [c in w] log q_c + [c not in w] log(1 - q_c). As a function of
+  the word it is a dot product with the word's character-indicator vector, so a dual encoder could
+  compute it exactly if its two towers shared one embedding per character.
+
+Also per OOD style. Writes benchmarks/results/headroom.json.
+Run: python benchmarks/headroom.py  (needs torch: the [dev] or [train] extra)
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.cache import default_cache_dir, default_dataset_path
+from bench.data.store import load_dataset
+from bench.provenance import cpu_model
+from bench.schema import LANGUAGES
+from ourmodel.anchors import text_inputs
+from ourmodel.distill import teacher_topk
+from ourmodel.model import DualEncoder
+from ourmodel.pipeline import TRAINING_BACKBONES, source_alphabet, validation_subsets
+from ourmodel.ppocr import LOG_FLOOR, backbone
+from ourmodel.quantize import default_checkpoint_dir
+
+OUT = Path(__file__).parent / "results" / "headroom.json"
+
+
+def bag_of_characters_scores(inputs: np.ndarray, words: list[str], alphabet: str) -> np.ndarray:
+    """(N, len(words)) Bernoulli log-likelihood of each word's character set (see the module doc)."""
+    probs = np.clip(np.exp(inputs.astype(np.float64)) - LOG_FLOOR, 0.0, 1.0)[:, :, 2:]   # drop blank, space
+    present = 1.0 - np.prod(1.0 - probs, axis=1)
+    column = {c: i for i, c in enumerate(alphabet)}
+    indicator = np.zeros((len(words), len(alphabet)))
+    for row, word in enumerate(words):
+        indicator[row, [column[c] for c in word.lower() if c in column]] = 1.0
+    log_yes, log_no = np.log(present + 1e-6), np.log(1.0 - present + 1e-6)
+    return log_yes @ indicator.T + log_no @ (1.0 - indicator).T
+
+
+def main() -> None:
+    started = time.perf_counter()
+    ds = load_dataset(default_dataset_path())
+    cache = default_cache_dir()
+    model = DualEncoder.load(default_checkpoint_dir()).eval()
+    config = model.config
+    if not config.alphabet:
+        raise SystemExit(f"{default_checkpoint_dir()}: the shipped head does not read posteriors")
+    inputs_for = TRAINING_BACKBONES["ppocrv6"].inputs(ds, cache)
+    alphabet = source_alphabet(ds, backbone(config.source))
+    lexicon = sorted(ds.lexicon, key=lambda e: (e.semantic_id, e.lang))
+    rows = {lang: np.array([i for i, e in enumerate(lexicon) if e.lang == lang]) for lang in LANGUAGES}
+    texts = {lang: [lexicon[i].text for i in rows[lang]] for lang in LANGUAGES}
+    sids = np.array([e.semantic_id for e in lexicon])
+    with torch.no_grad():
+        text = model.encode_texts(torch.from_numpy(text_inputs(
+            [e.text for e in lexicon], [e.lang for e in lexicon], cache, config.spelling_dim))).numpy()
+    record = {"subsets": "300 test_id + 300 test_ood images per language (the training validator's, seed 0)",
+              "checkpoint": str(default_checkpoint_dir()), "acc1": {}, "ood_by_style": {}}
+    for split, samples in validation_subsets(ds, 300, 0).items():
+        x = inputs_for(samples)
+        truth = np.array([s.semantic_id for s in samples])
+        langs = np.array([s.lang for s in samples])
+        with torch.no_grad():
+            img = np.concatenate([model.encode_images(torch.from_numpy(x[i:i + 512])).numpy()
+                                  for i in range(0, len(x), 512)])
+        top_rows, _ = teacher_topk(x, list(langs), texts, rows, alphabet, 1)
+        hits = {"ours": np.zeros(len(samples), bool), "ctc": sids[top_rows[:, 0]] == truth,
+                "bag-of-characters": np.zeros(len(samples), bool)}
+        for lang in LANGUAGES:
+            mask = langs == lang
+            hits["ours"][mask] = sids[rows[lang]][np.argmax(img[mask] @ text[rows[lang]].T, 1)] == truth[mask]
+            bag = bag_of_characters_scores(x[mask], texts[lang], alphabet)
+            hits["bag-of-characters"][mask] = sids[rows[lang]][np.argmax(bag, 1)] == truth[mask]
+        record["acc1"][split] = {reader: {**{lang: round(float(h[langs == lang].mean()), 4) for lang in LANGUAGES},
+                                          "all": round(float(h.mean()), 4)} for reader, h in hits.items()}
+        if split == "test_ood":
+            styles = np.array([s.style for s in samples])
+            record["ood_by_style"] = {style: {"n": int((styles == style).sum()),
+                                              **{reader: round(float(h[styles == style].mean()), 4)
+                                                 for reader, h in hits.items()}}
+                                      for style in sorted(set(styles))}
+        print(split, json.dumps(record["acc1"][split]), flush=True)
+    record["seconds"] = round(time.perf_counter() - started, 1)
+    record["machine"] = {"cpu": cpu_model(), "python": platform.python_version()}
+    OUT.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,12 @@ def read_curve(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
+def step_axis_label(curves: list[list[dict]]) -> str:
+    """The step axis names the runs' batch size (images seen per step) only when they share one."""
+    batches = {r["images_seen"] // r["step"] for curve in curves for r in curve if r.get("step") and "images_seen" in r}
+    return f"training step (batch {batches.pop()})" if len(batches) == 1 else "training step"
+
+
 def plot_curves(runs: dict[str, Path], out: Path, x: str = "step") -> Path:
     import matplotlib
 
@@ -20,14 +26,15 @@ def plot_curves(runs: dict[str, Path], out: Path, x: str = "step") -> Path:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 3.6), sharex=True)
-    for label, path in sorted(runs.items()):
-        curve = read_curve(path)
+    curves = {label: read_curve(path) for label, path in sorted(runs.items())}
+    for label, curve in curves.items():
         xs = [r[x] / (60 if x == "seconds" else 1) for r in curve]
         for ax, (key, _) in zip(axes, METRICS):
             ax.plot(xs, [r["val"].get(key) for r in curve], marker="o", ms=3, label=label)
+    step_label = step_axis_label(list(curves.values()))
     for ax, (_, title) in zip(axes, METRICS):
         ax.set_title(title, fontsize=10)
-        ax.set_xlabel({"seconds": "training minutes (2 CPU cores)", "step": "training step (batch 288)"}.get(x, x))
+        ax.set_xlabel({"seconds": "training minutes (2 CPU cores)", "step": step_label}.get(x, x))
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)

@@ -34,3 +34,11 @@ def test_projection_is_deterministic_and_never_mirrored(tmp_path, toy_dataset):
     xy = plots.pca_2d(x)
     np.testing.assert_allclose(plots.pca_2d(x[order]), xy[order], atol=1e-9)   # same axes, same signs
     np.testing.assert_allclose(plots.pca_2d(x * 3.0), xy * 3.0, atol=1e-9)
+
+
+def test_learning_curve_step_axis_names_the_runs_own_batch_size():
+    from ourmodel.curves import step_axis_label
+
+    run = lambda batch: [{"step": s, "images_seen": s * batch} for s in (150, 300)]
+    assert step_axis_label([run(192), run(192)]) == "training step (batch 192)"
+    assert step_axis_label([run(192), run(288)]) == "training step"   # mixed: no single batch to name

@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from adapters.ctc_lexicon import LexiconScorer, greedy_decode
-from bench.wheel_model import WheelModel, onnx_threads
+from bench.wheel_model import PPOCR_V4_WHEEL, PPOCR_V6_WHEEL, WheelModel, onnx_threads
 from bench.efficiency.layers import onnx_layers
 from bench.retriever import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
 
@@ -50,11 +50,8 @@ class PPOCRModel(WheelModel):
         return onnx_layers(self.path(), (1, 3, HEIGHT, MIN_WIDTH))
 
 
-PPOCR_V4 = PPOCRModel("rapidocr_onnxruntime", "rapidocr-onnxruntime==1.4.4", "models/ch_PP-OCRv4_rec_infer.onnx",
-                      "pip install rapidocr-onnxruntime==1.4.4", label="PP-OCRv4", licence=LICENCE,
-                      missing_chars=MISSING_CHARS)
-PPOCR_V6 = PPOCRModel("rapidocr", "rapidocr==3.10.0", "models/PP-OCRv6_rec_small.onnx", "pip install rapidocr==3.10.0",
-                      label="PP-OCRv6", missing_chars="¡",
+PPOCR_V4 = PPOCRModel(**vars(PPOCR_V4_WHEEL), label="PP-OCRv4", licence=LICENCE, missing_chars=MISSING_CHARS)
+PPOCR_V6 = PPOCRModel(**vars(PPOCR_V6_WHEEL), label="PP-OCRv6", missing_chars="¡",
                       licence="Apache-2.0 (RapidOCR code and PP-OCRv6 weights; the wheel's MODEL_LICENSES.md)")
 
 

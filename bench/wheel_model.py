@@ -73,3 +73,11 @@ class WheelModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or onnx_threads()
         return ort.InferenceSession(str(self.path()), options, providers=["CPUExecutionProvider"])
+
+
+# The PP-OCR recognisers that ship inside RapidOCR wheels, defined once: the OCR adapters
+# (adapters/rapidocr.py) and ours' frozen backbones (ourmodel/ppocr.py) both read these files.
+PPOCR_V4_WHEEL = WheelModel("rapidocr_onnxruntime", "rapidocr-onnxruntime==1.4.4", "models/ch_PP-OCRv4_rec_infer.onnx",
+                            "pip install rapidocr-onnxruntime==1.4.4")
+PPOCR_V6_WHEEL = WheelModel("rapidocr", "rapidocr==3.10.0", "models/PP-OCRv6_rec_small.onnx",
+                            "pip install rapidocr==3.10.0")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from bench.wheel_model import WheelModel, onnx_threads
+from bench.wheel_model import PPOCR_V4_WHEEL, PPOCR_V6_WHEEL, WheelModel, onnx_threads
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -117,14 +117,9 @@ def _restrict_classifier(model, groups: list[list[int]]):
     return model
 
 
-PPOCR_V4 = Backbone("ppocrv4-features", WheelModel("rapidocr_onnxruntime", "rapidocr-onnxruntime==1.4.4",
-                                                   "models/ch_PP-OCRv4_rec_infer.onnx",
-                                                   "pip install rapidocr-onnxruntime==1.4.4"),
-                    "PP-OCRv4", "PP-OCRv4 rec (ch_PP-OCRv4_rec_infer.onnx, rapidocr-onnxruntime), frozen, 120-d sequence feature",
+PPOCR_V4 = Backbone("ppocrv4-features", PPOCR_V4_WHEEL, "PP-OCRv4", "PP-OCRv4 rec (ch_PP-OCRv4_rec_infer.onnx, rapidocr-onnxruntime), frozen, 120-d sequence feature",
                     feature_tensor="transpose_51.tmp_0")
-PPOCR_V6 = Backbone("ppocrv6-posteriors", WheelModel("rapidocr", "rapidocr==3.10.0", "models/PP-OCRv6_rec_small.onnx",
-                                                     "pip install rapidocr==3.10.0"),
-                    "PP-OCRv6", "PP-OCRv6 small rec (PP-OCRv6_rec_small.onnx, rapidocr 3.10.0), frozen, log-posteriors "
+PPOCR_V6 = Backbone("ppocrv6-posteriors", PPOCR_V6_WHEEL, "PP-OCRv6", "PP-OCRv6 small rec (PP-OCRv6_rec_small.onnx, rapidocr 3.10.0), frozen, log-posteriors "
                     "over the lexicon's alphabet", batch=8)
 BACKBONES = {b.name: b for b in (PPOCR_V4, PPOCR_V6)}
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import resource
 import statistics
 import time
@@ -28,6 +27,7 @@ from bench.provenance import cpu_model, environment
 from bench.registry import METHODS
 from bench.results import EFFICIENCY_FILE, method_dir_name
 from bench.schema import LANGUAGES
+from bench.wheel_model import onnx_threads
 
 EFFICIENCY_SCHEMA_VERSION = 1
 N_IMAGES, N_SINGLE, WARMUP, REPEATS = 48, 16, 2, 3
@@ -59,7 +59,7 @@ def measure(name: str, options: dict, dataset_path: str) -> dict:
     info = method.info
     record: dict = {"schema_version": EFFICIENCY_SCHEMA_VERSION, "method": method.record(), "params": info.params,
                     "model_bytes": info.model_bytes, "environment": environment(),
-                    "threads": int(os.environ.get("HWR_BENCH_THREADS", os.cpu_count() or 1)),
+                    "threads": onnx_threads(),
                     "cpu": cpu_model()}
     if not available.ok:
         return {**record, "status": "unavailable", "error": {"reason": available.reason, "fix": available.fix}}

@@ -15,8 +15,6 @@ unavailable, with the file and folders named.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.io import file_sha256
 from bench.retriever import Availability, MethodInfo, TranscriptionRetriever
 
 # Query script -> (EasyOCR language list, recognition weights file).
@@ -43,11 +42,6 @@ def model_dirs(explicit: str | os.PathLike | None = None) -> list[Path]:
 
 def find_weights(filename: str, dirs: list[Path]) -> Path | None:
     return next((d / filename for d in dirs if (d / filename).is_file()), None)
-
-
-@functools.lru_cache(maxsize=8)
-def _digest(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -87,7 +81,7 @@ class EasyOCR(TranscriptionRetriever):
     @property
     def info(self) -> MethodInfo:
         found = {lang: find_weights(f, self.dirs) for lang, (_, f) in MODELS.items()}
-        digests = ",".join(f"{lang}:{_digest(str(p)) if p else 'missing'}" for lang, p in found.items())
+        digests = ",".join(f"{lang}:{file_sha256(p)[:12] if p else 'missing'}" for lang, p in found.items())
         size = sum(p.stat().st_size for p in found.values() if p) or None
         version = "unknown"
         if importlib.util.find_spec("easyocr") is not None:

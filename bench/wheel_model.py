@@ -3,25 +3,19 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.efficiency.params import onnx_param_count
+from bench.io import file_sha256
 from bench.retriever import Availability
 
 
 def onnx_threads() -> int:
     """onnxruntime's intra-op threads: ``$HWR_BENCH_THREADS``, else one per core."""
     return int(os.environ.get("HWR_BENCH_THREADS", os.cpu_count() or 1))
-
-
-@functools.lru_cache(maxsize=8)
-def _file_sha256(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -52,7 +46,7 @@ class WheelModel:
         return Availability.yes()
 
     def sha256(self) -> str:
-        return _file_sha256(str(self.path()))
+        return file_sha256(self.path())
 
     def digest(self) -> str:
         """The model file's short digest, as method versions carry it."""

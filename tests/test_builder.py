@@ -139,7 +139,7 @@ def test_tampered_or_repinned_assets_are_refused(tmp_path, monkeypatch):
     (folder / "Caveat.ttf").write_bytes(b"font bytes")
     record = {"name": "caveat", "package": source.package, "version": source.version, "kind": "font",
               "script": "latin", "archive_sha256": "a" * 64,
-              "files": {"Caveat.ttf": assets_mod.sha256_file(folder / "Caveat.ttf")}}
+              "files": {"Caveat.ttf": assets_mod.file_sha256(folder / "Caveat.ttf")}}
     (folder / "asset.json").write_text(__import__("json").dumps(record))
     assert assets_mod.load_asset(tmp_path, "caveat", {"caveat": "a" * 64}) == record
     assert assets_mod.verify_files(tmp_path, record)

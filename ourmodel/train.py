@@ -180,7 +180,8 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
         parts = total_loss(img, txt, ids, model.logit_scale, lam=config.lam, i2t=config.i2t, t2i=config.t2i,
                            sem=config.sem, extra_texts=all_txt[torch.from_numpy(syn_rows)],
                            extra_ids=ids.repeat_interleave(2))
-        logits = model.logit_scale.exp() * img @ all_txt.T   # every image against the whole lexicon
+        if config.lexicon_i2t or config.distill:   # both read every image against the whole lexicon
+            logits = model.logit_scale.exp() * img @ all_txt.T
         if config.lexicon_i2t:
             positive = (ids[:, None] == lex_ids[None, :]).float()
             lex = -(F.log_softmax(logits, 1) * positive / positive.sum(1, keepdim=True)).sum(1).mean()

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from adapters.ctc_lexicon import compile_lexicon, ctc_log_likelihoods
-from ourmodel.distill import cached_teacher, group_charset, teacher_topk
-from ourmodel.ppocr import LOG_FLOOR
+from ourmodel.distill import cached_teacher, teacher_topk
+from ourmodel.ppocr import LOG_FLOOR, group_charset, posteriors_of
 from ourmodel.train import TrainConfig, _distill_loss, augment_posteriors
 
 ALPHABET = "abcnñ"
@@ -46,8 +46,7 @@ def test_teacher_ranks_its_languages_words_by_their_ctc_likelihood():
         assert set(top_rows[i]) <= set(rows[lang])
         assert np.all(np.diff(top_ll[i]) <= 0)
         # The scores are the adapters' exact CTC log-likelihoods on the restricted posteriors.
-        probs = np.clip(np.exp(inputs[i:i + 1].astype(np.float64)) - LOG_FLOOR, 0, 1)
-        exact = ctc_log_likelihoods(probs, compile_lexicon(texts[lang], CHARSET, blank=0, space=1))[0]
+        exact = ctc_log_likelihoods(posteriors_of(inputs[i:i + 1]), compile_lexicon(texts[lang], CHARSET, blank=0, space=1))[0]
         for r, ll in zip(top_rows[i], top_ll[i]):
             assert ll == pytest.approx(exact[list(rows[lang]).index(r)], rel=1e-5)
 
@@ -139,12 +138,13 @@ def test_an_unknown_distillation_softmax_is_refused_when_the_config_is_made():
         TrainConfig(distill_over="concepts")
 
 
-def test_distillation_needs_a_backbone_that_gives_posteriors(toy_dataset):
-    from ourmodel.pipeline import load_train_config, prepare_training
+def test_distillation_needs_a_backbone_that_gives_posteriors(toy_dataset, tmp_path):
+    from ourmodel.pipeline import load_train_config, run_training
 
     config = load_train_config(None, {"backbone": "mnv3", "distill": 1.0, "val_queries": 2})
     with pytest.raises(ValueError, match="gives no posteriors"):
-        prepare_training(toy_dataset, config, None, log=lambda line: None)
+        run_training(toy_dataset, tmp_path / "run", config, None, log=lambda line: None)
+    assert not (tmp_path / "run").exists()   # refused before anything was trained or written
 
 
 def test_training_data_attaches_a_teacher_whose_best_word_is_the_one_each_image_reads(toy_dataset):

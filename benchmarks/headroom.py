@@ -13,7 +13,9 @@ characters, each ranking the image's own language's lexicon (Acc@1):
   the word it is a dot product with the word's character-indicator vector, so a dual encoder could
   compute it exactly if its two towers shared one embedding per character.
 
-Also per OOD style. Writes benchmarks/results/headroom.json.
+Also per OOD style, and how many training images teach each character (per language: distinct
+characters, the median count of training images whose word has the character, and the share of
+characters seen in at most 4 images, i.e. in one word's renders). Writes benchmarks/results/headroom.json.
 Run: python benchmarks/headroom.py  (needs torch: the [dev] or [train] extra)
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import platform
+from collections import Counter
 import time
 from pathlib import Path
 
@@ -51,6 +54,16 @@ def bag_of_characters_scores(inputs: np.ndarray, words: list[str], alphabet: str
         indicator[row, [column[c] for c in word.lower() if c in column]] = 1.0
     log_yes, log_no = np.log(present + 1e-6), np.log(1.0 - present + 1e-6)
     return log_yes @ indicator.T + log_no @ (1.0 - indicator).T
+
+
+def training_images_per_character(ds) -> dict:
+    out = {}
+    for lang in LANGUAGES:
+        counts = Counter(c for s in ds.select(split="train", lang=lang) for c in set(s.text.lower()) if c != " ")
+        seen = np.array(list(counts.values()))
+        out[lang] = {"characters": len(counts), "median_images": float(np.median(seen)),
+                     "share_in_at_most_4_images": round(float((seen <= 4).mean()), 4)}
+    return out
 
 
 def main() -> None:
@@ -96,6 +109,7 @@ def main() -> None:
                                                  for reader, h in hits.items()}}
                                       for style in sorted(set(styles))}
         print(split, json.dumps(record["acc1"][split]), flush=True)
+    record["training_images_per_character"] = training_images_per_character(ds)
     record["seconds"] = round(time.perf_counter() - started, 1)
     record["machine"] = {"cpu": cpu_model(), "python": platform.python_version()}
     OUT.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")

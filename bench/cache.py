@@ -40,6 +40,16 @@ def default_dataset_path(size: str | None = None, seed: int = 0) -> Path:
     return default_cache_dir() / "datasets" / f"synth-{size}-seed{seed}"
 
 
+def is_default_dataset_location(path: Path) -> bool:
+    """Whether ``path`` is where ``bench data build`` writes without ``--out`` (a folder in the
+    cache's ``datasets/``, or $HWR_BENCH_DATA): a dataset there is rebuilt in place, no ``--replace``."""
+    path = Path(path).resolve()
+    env = os.environ.get("HWR_BENCH_DATA")
+    if env and Path(env).resolve() == path:
+        return True
+    return path.parent == (default_cache_dir() / "datasets").resolve()
+
+
 def cache_namespace(info: "MethodInfo") -> str:
     """The folder of one method configuration's outputs."""
     slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in info.name)

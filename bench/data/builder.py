@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.cache import is_default_dataset_location
 from bench.data.assets import SOURCES, load_asset
 from bench.data.lexicon import lexicon_digest, load_lexicon, texts_by_lang
 from bench.data.render import RENDER_VERSION, Style, encode_png, render
-from bench.data.store import SampleRecord, write_dataset
+from bench.data.store import SampleRecord, check_output, write_dataset
 from bench.data.styles import StylePool, build_pool
 from bench.errors import DatasetError
 from bench.progress import NULL_TRACKER, Tracker
@@ -126,10 +127,17 @@ def _render_chunk(chunk: list[PlannedSample]) -> list[tuple[str, bytes]]:
 
 
 def build(out: Path, *, size: str = "small", seed: int = 0, cache_root: Path, workers: int | None = None,
-          tracker: Tracker = NULL_TRACKER) -> dict:
-    """Render and write the benchmark; returns a summary (counts, styles, timings, notes)."""
+          tracker: Tracker = NULL_TRACKER, replace: bool = False) -> dict:
+    """Render and write the benchmark; returns a summary (counts, styles, timings, notes).
+
+    An existing dataset at ``out`` is replaced only with ``replace`` or at the default location
+    (``bench data build`` without ``--out``); anything else already there is refused before any
+    rendering (see ``store.check_output``).
+    """
     if size not in SIZES:
         raise DatasetError("--size", f"unknown size {size!r} (choose from {', '.join(SIZES)})")
+    replace = replace or is_default_dataset_location(out)
+    check_output(out, replace=replace)
     started = time.perf_counter()
     spec = SIZES[size]
     lexicon = list(load_lexicon())
@@ -168,7 +176,7 @@ def build(out: Path, *, size: str = "small", seed: int = 0, cache_root: Path, wo
         "style_pool_notes": pool.notes, "assets": assets,
         "note": "synthetic handwriting rendered from fonts and stroke data, not real handwriting",
     }
-    fingerprint = write_dataset(out, f"hwr-bench-synth-{size}", records, lexicon_used, builder)
+    fingerprint = write_dataset(out, f"hwr-bench-synth-{size}", records, lexicon_used, builder, replace=replace)
     return {"fingerprint": fingerprint, "n_samples": len(records), "n_concepts": len(used_ids),
             "styles": pool.counts(), "notes": pool.notes, "render_seconds": round(render_seconds, 1),
             "total_seconds": round(time.perf_counter() - started, 1)}

@@ -5,15 +5,20 @@
 * CASIA-HWDB offline isolated characters: ``.gnt`` files (one writer per
   file, GB2312 labels); characters of one writer can be composed into the
   lexicon's Chinese words.
-* Any table with image/text/lang (and optionally semantic_id, style, split)
-  columns: a ``datasets`` folder saved with ``save_to_disk``, Parquet, or a
-  local image folder with a ``metadata.csv`` / ``metadata.jsonl``.
+* Any table with the columns of ``TABLE_COLUMNS`` (image file, text, lang;
+  optionally semantic_id, split, style, key): a ``datasets`` folder saved with
+  ``save_to_disk``, Parquet, or a local image folder with a ``metadata.csv`` /
+  ``metadata.jsonl``. ``TABLE_COLUMNS_HELP`` and ``TABLE_EXAMPLE`` are the
+  user-facing description (CLI help, README).
 
 A set without semantic ids is joined to the lexicon by its text per language
 (``lexicon="join"``; words not in the lexicon are dropped and counted) or gets
 a lexicon of its own vocabulary (``lexicon="own"``, within-language protocols
 only). Every image is decoded and re-encoded as greyscale PNG on import, so a
-bad file is reported here, naming it, and never reaches a run.
+bad file is reported here and never reaches a run: a table or IAM import reads
+every row, then raises one ``ImportFaultsError`` naming each faulty row (1-based,
+with its line in metadata.csv/jsonl or words.txt) and file, and writes nothing.
+The output folder is checked before anything is read (``store.check_output``).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from bench.data.lexicon import load_lexicon
-from bench.data.store import SampleRecord, write_dataset
+from bench.data.store import SampleRecord, check_output, decode_failure, without_reprs, write_dataset
 from bench.errors import DatasetError
 from bench.schema import LANGUAGES, SPLITS, LexiconEntry
 from bench.text import normalise_text
@@ -55,18 +60,70 @@ class ImportReport:
     fingerprint: str = ""
 
 
-def to_png(data: bytes, origin: str) -> bytes:
+MAX_LISTED_FAULTS = 20
+
+
+class ImportFaultsError(DatasetError):
+    """Rows of a source that cannot be imported, all of them, found in one pass.
+
+    The first line of the message gives the count; one line per fault follows (at most
+    ``MAX_LISTED_FAULTS``, then "and N more"). Nothing is written when this is raised.
+    """
+
+    def __init__(self, source, faults: list[str], n_faulty: int, n_total: int, unit: str = "rows",
+                 note: str = ""):
+        self.faults = list(faults)
+        self.n_faulty = n_faulty
+        self.n_total = n_total
+        lines = [f"  {f}" for f in faults[:MAX_LISTED_FAULTS]]
+        if len(faults) > MAX_LISTED_FAULTS:
+            lines.append(f"  and {len(faults) - MAX_LISTED_FAULTS} more")
+        note = f" ({note})" if note else ""
+        super().__init__(source, f"{n_faulty} of {n_total} {unit} cannot be imported{note}, nothing "
+                         "was written:\n" + "\n".join(lines))
+
+
+class _ImageFault(Exception):
+    """An image that cannot be read or decoded; the message is for the user, no Python reprs."""
+
+
+def _decode_png(data: bytes) -> bytes:
+    """The image re-encoded as greyscale PNG; raises _ImageFault saying why it cannot be."""
     from PIL import Image
 
+    if not data:
+        raise _ImageFault("cannot decode image (the file is empty)")
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
             grey = im.convert("L")
-    except Exception as exc:
-        raise DatasetError(origin, f"cannot decode image ({exc})", field="image") from None
+    except Exception as exc:  # Pillow raises many types for truncated or broken data
+        raise _ImageFault(f"cannot decode image ({decode_failure(exc)})") from None
     buf = io.BytesIO()
     grey.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _read_image_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise _ImageFault("missing image file") from None
+    except OSError as exc:
+        raise _ImageFault(f"cannot read image file ({exc.strerror or type(exc).__name__})") from None
+
+
+def _shown(path: Path, base: Path) -> str:
+    """``path`` relative to the source folder when inside it, else as it is."""
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _check_split_arg(split: str) -> None:
+    if split not in SPLITS:
+        raise DatasetError("--split", f"unknown split {split!r} (expected one of {', '.join(SPLITS)})")
 
 
 # -- IAM -----------------------------------------------------------------------------------
@@ -85,6 +142,9 @@ def read_iam(root: Path, split: str = "test_ood") -> Iterator[RawSample]:
                 parts = line.split()
                 if len(parts) > 1:
                     writers[parts[0]] = parts[1]
+    _check_split_arg(split)
+    faults: list[str] = []
+    n_words = 0
     for lineno, line in enumerate(words.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
@@ -94,13 +154,18 @@ def read_iam(root: Path, split: str = "test_ood") -> Iterator[RawSample]:
         word_id, status, text = parts[0], parts[1], " ".join(parts[8:])
         if status != "ok":
             continue  # IAM marks words whose segmentation failed as "err"
+        n_words += 1
         form = "-".join(word_id.split("-")[:2])
         path = root / "words" / form.split("-")[0] / form / f"{word_id}.png"
-        if not path.is_file():
-            raise DatasetError(path, f"missing (listed in words.txt line {lineno})", field="image")
+        try:
+            png = _decode_png(_read_image_file(path))
+        except _ImageFault as fault:
+            faults.append(f"words.txt line {lineno}: {_shown(path, root)}: {fault}")
+            continue
         style = f"iam-writer-{writers[form]}" if form in writers else f"iam-form-{form}"
-        yield RawSample(f"iam-{word_id}", to_png(path.read_bytes(), str(path)), text, "en", style, split,
-                        origin=f"{words}:{lineno}")
+        yield RawSample(f"iam-{word_id}", png, text, "en", style, split, origin=f"{words}:{lineno}")
+    if faults:
+        raise ImportFaultsError(root, faults, len(faults), n_words, "words")
 
 
 # -- CASIA-HWDB -----------------------------------------------------------------------------
@@ -158,6 +223,7 @@ def read_hwdb(root: Path, split: str = "test_ood", compose_words: bool = True) -
     has all written becomes one sample (that writer's first sample of each
     character); the single characters are yielded too.
     """
+    _check_split_arg(split)
     files = sorted(Path(root).rglob("*.gnt")) if Path(root).is_dir() else [Path(root)]
     if not files:
         raise DatasetError(root, "no .gnt files found")
@@ -178,72 +244,257 @@ def read_hwdb(root: Path, split: str = "test_ood", compose_words: bool = True) -
 
 # -- generic tables --------------------------------------------------------------------------
 
-def _image_bytes(value, base: Path, origin: str) -> bytes:
-    if isinstance(value, dict):
-        if value.get("bytes"):
-            return bytes(value["bytes"])
-        value = value.get("path")
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value)
-    if hasattr(value, "save"):  # a PIL image, as `datasets` decodes Image columns
-        buf = io.BytesIO()
-        value.save(buf, format="PNG")
-        return buf.getvalue()
-    if isinstance(value, str) and value:
-        path = Path(value) if Path(value).is_absolute() else base / value
-        if not path.is_file():
-            raise DatasetError(path, f"missing ({origin})", field="image")
-        return path.read_bytes()
-    raise DatasetError(origin, f"no usable image ({type(value).__name__})", field="image")
+@dataclass(frozen=True)
+class TableColumn:
+    """A column of a table import: the names it is accepted under (first found wins)."""
+
+    names: tuple[str, ...]
+    required: bool
+    meaning: str
 
 
-def _rows_from_table(source: Path) -> tuple[Iterable[dict], Path]:
-    source = Path(source)
+# The one description of what `bench data import table` reads; the help texts are made from it.
+TABLE_COLUMNS: tuple[TableColumn, ...] = (
+    TableColumn(("image", "file_name", "path"), True,
+                "the image file, relative to the source folder or absolute, or in Parquet and datasets "
+                "folders the image itself"),
+    TableColumn(("text",), True, "the word as written"),
+    TableColumn(("lang",), True, f"{', '.join(LANGUAGES[:-1])} or {LANGUAGES[-1]}"),
+    TableColumn(("semantic_id",), False,
+                "a concept id shared by the word's translations, else the text is joined to the "
+                "hwr-bench lexicon with --lexicon join or numbered with --lexicon own"),
+    TableColumn(("split",), False, f"{', '.join(SPLITS[:-1])} or {SPLITS[-1]}, default --split"),
+    TableColumn(("style",), False, "the writer or style, for per-style results, default unknown"),
+    TableColumn(("key",), False, "a unique sample id, default row-NNNNNNN counted from 0"),
+)
+IMAGE_COLUMNS = TABLE_COLUMNS[0].names
+
+
+def _column_help(c: TableColumn) -> str:
+    names = c.names[0] if len(c.names) == 1 else f"{', '.join(c.names[:-1])} or {c.names[-1]}"
+    return f"{names} ({c.meaning})"
+
+
+TABLE_COLUMNS_HELP = (
+    "A table is a folder of images with a metadata.csv or metadata.jsonl (a row per image), a "
+    "Parquet file or folder, or a datasets save_to_disk folder. Required columns: "
+    + "; ".join(_column_help(c) for c in TABLE_COLUMNS if c.required)
+    + ". Optional: " + "; ".join(_column_help(c) for c in TABLE_COLUMNS if not c.required)
+    + ". Other columns are ignored."
+)
+
+TABLE_EXAMPLE = """\
+file_name,text,lang,style
+img/0001.png,carrot,en,writer-01
+img/0002.png,zanahoria,es,writer-02"""
+
+
+def _require_columns(path: Path, columns) -> None:
+    columns = list(columns)
+    for c in TABLE_COLUMNS:
+        if c.required and not any(n in columns for n in c.names):
+            wanted = " or ".join(repr(n) for n in c.names)
+            raise DatasetError(path, f"no {wanted} column (columns: {', '.join(map(str, columns)) or 'none'}); "
+                               f"required: {', '.join(c.names[0] for c in TABLE_COLUMNS if c.required)}")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")   # -sig: a spreadsheet's byte-order mark
+    except UnicodeDecodeError as exc:
+        raise DatasetError(path, f"not UTF-8 text (byte {exc.start})") from None
+
+
+# (where, row, problem): ``where`` names the row for messages ("row 3 (metadata.csv line 4)",
+# rows counted from 1), ``problem`` says why a row could not even be parsed (row is then None).
+TableRows = Iterator[tuple[str, "dict | None", "str | None"]]
+
+
+def _open_table(source: Path) -> tuple[TableRows, Path]:
+    if not source.exists():
+        raise DatasetError(source, "missing")
     if source.is_dir() and ((source / "dataset_info.json").exists() or (source / "state.json").exists()):
-        import datasets
-
-        return datasets.load_from_disk(str(source)), source
+        return _datasets_rows(source), source
     if source.suffix == ".parquet" or (source.is_dir() and any(source.glob("*.parquet"))):
-        import pyarrow.parquet as pq
-
         files = [source] if source.is_file() else sorted(source.glob("*.parquet"))
-        rows: list[dict] = []
-        for f in files:
-            rows += pq.read_table(f).to_pylist()
-        return rows, source if source.is_dir() else source.parent
-    for name in ("metadata.jsonl", "metadata.csv"):
-        meta = source / name
-        if meta.is_file():
-            if name.endswith(".jsonl"):
-                lines = meta.read_text(encoding="utf-8").splitlines()
-                return [json.loads(l) for l in lines if l.strip()], source
-            with open(meta, newline="", encoding="utf-8") as fh:
-                return list(csv.DictReader(fh)), source
+        return _parquet_rows(files), source if source.is_dir() else source.parent
+    if source.is_dir():
+        if (source / "metadata.jsonl").is_file():
+            return _jsonl_rows(source / "metadata.jsonl"), source
+        if (source / "metadata.csv").is_file():
+            return _csv_rows(source / "metadata.csv"), source
     raise DatasetError(source, "not a datasets folder, Parquet file or image folder with "
                        "metadata.csv/metadata.jsonl")
 
 
+def _datasets_rows(source: Path) -> TableRows:
+    import datasets
+
+    try:
+        table = datasets.load_from_disk(str(source))
+    except Exception as exc:
+        raise DatasetError(source, f"cannot be read as a datasets folder ({without_reprs(exc)})") from None
+    if isinstance(table, datasets.DatasetDict):
+        raise DatasetError(source, f"holds several splits ({', '.join(table)}); give the folder of one")
+    _require_columns(source, table.column_names)
+    for name, feature in table.features.items():
+        if isinstance(feature, datasets.Image):   # bytes, not decoded images: a bad one is our fault line
+            table = table.cast_column(name, datasets.Image(decode=False))
+    for i, row in enumerate(table, 1):
+        yield f"row {i}", row, None
+
+
+def _parquet_rows(files: list[Path]) -> TableRows:
+    import pyarrow.parquet as pq
+
+    for f in files:
+        try:
+            table = pq.read_table(f)
+            rows = table.to_pylist()
+        except Exception as exc:
+            raise DatasetError(f, f"not a readable Parquet file ({without_reprs(exc)})") from None
+        _require_columns(f, table.column_names)
+        for i, row in enumerate(rows, 1):
+            yield (f"row {i}" if len(files) == 1 else f"{f.name} row {i}"), row, None
+
+
+def _csv_rows(meta: Path) -> TableRows:
+    reader = csv.DictReader(io.StringIO(_read_text(meta), newline=""))
+    if not reader.fieldnames:
+        raise DatasetError(meta, "empty (expected a header line naming the columns)")
+    reader.fieldnames = [str(f).strip() for f in reader.fieldnames]
+    _require_columns(meta, reader.fieldnames)
+    for i, row in enumerate(reader, 1):
+        yield f"row {i} ({meta.name} line {reader.line_num})", row, None
+
+
+def _jsonl_rows(meta: Path) -> TableRows:
+    n = 0
+    for lineno, line in enumerate(_read_text(meta).split("\n"), 1):   # not splitlines: U+2028 is JSON
+        if not line.strip():
+            continue
+        n += 1
+        where = f"row {n} ({meta.name} line {lineno})"
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            yield where, None, f"not valid JSON ({getattr(exc, 'msg', exc)})"
+            continue
+        yield (where, row, None) if isinstance(row, dict) else (where, None, "not a JSON object")
+
+
+def _cell(row: dict, name: str):
+    """The value of a column, None when missing, blank or NaN."""
+    value = row.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float)
+                                                                           and value != value):
+        return None
+    return value
+
+
+def _image_data(value, base: Path) -> tuple[str, "bytes | Path"]:
+    """(how the image is named in messages, its bytes or its file) of an image cell."""
+    if isinstance(value, dict):
+        name = value.get("path")
+        if value.get("bytes"):
+            return (str(name) if name else "embedded image"), bytes(value["bytes"])
+        value = name
+    if isinstance(value, (bytes, bytearray)):
+        return "embedded image", bytes(value)
+    if hasattr(value, "save"):  # a PIL image, as `datasets` decodes Image columns
+        buf = io.BytesIO()
+        value.save(buf, format="PNG")
+        return "embedded image", buf.getvalue()
+    if isinstance(value, str) and value.strip():
+        path = Path(value) if Path(value).is_absolute() else base / value
+        return _shown(path, base), path
+    raise _ImageFault(f"no usable image (a {type(value).__name__} value)")
+
+
+def _semantic_id(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and value >= 0 else None
+    text = str(value).strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def read_table(source: Path, split: str = "test_ood") -> Iterator[RawSample]:
-    rows, base = _rows_from_table(source)
-    for i, row in enumerate(rows):
-        origin = f"{source}: row {i}"
-        for col in ("text", "lang"):
-            if col not in row or row[col] in (None, ""):
-                raise DatasetError(source, "missing or empty", field=col, row=i)
-        image = row.get("image", row.get("file_name", row.get("path")))
-        sid = row.get("semantic_id")
-        yield RawSample(str(row.get("key") or f"row-{i:07d}"),
-                        to_png(_image_bytes(image, base, origin), origin), str(row["text"]),
-                        str(row["lang"]), str(row.get("style") or "unknown"),
-                        str(row.get("split") or split),
-                        int(sid) if sid not in (None, "") else None, origin)
+    """Samples of a table (see ``TABLE_COLUMNS``); every faulty row is found before raising.
+
+    A row with a fault (a missing or undecodable image, an unknown language, ...) is not
+    yielded; after the last row one ``ImportFaultsError`` lists them all, so an import either
+    takes every row or writes nothing.
+    """
+    _check_split_arg(split)
+    source = Path(source)
+    rows, base = _open_table(source)
+    faults: list[str] = []
+    n_rows = n_faulty = 0
+    first_row_of_key: dict[str, str] = {}
+    for where, row, problem in rows:
+        n_rows += 1
+        problems = [problem] if problem else []
+        png = None
+        if row is not None:
+            text, lang = _cell(row, "text"), _cell(row, "lang")
+            for col, value in (("text", text), ("lang", lang)):
+                if value is None:
+                    problems.append(f"field {col!r}: missing or empty")
+            if lang is not None and str(lang) not in LANGUAGES:
+                problems.append(f"field 'lang': unknown language {str(lang)!r} (expected one of "
+                                f"{', '.join(LANGUAGES)})")
+            row_split = str(_cell(row, "split") or split)
+            if row_split not in SPLITS:
+                problems.append(f"field 'split': unknown split {row_split!r} (expected one of "
+                                f"{', '.join(SPLITS)})")
+            sid = _cell(row, "semantic_id")
+            if sid is not None and _semantic_id(sid) is None:
+                problems.append(f"field 'semantic_id': must be a non-negative integer, got {str(sid)!r}")
+            key = str(_cell(row, "key") or f"row-{n_rows - 1:07d}")
+            if key in first_row_of_key:
+                problems.append(f"field 'key': duplicate key {key!r} (also {first_row_of_key[key]})")
+            first_row_of_key.setdefault(key, where.split(" (")[0])
+            column = next((c for c in IMAGE_COLUMNS if _cell(row, c) is not None), None)
+            if column is None:
+                problems.append(f"field {IMAGE_COLUMNS[0]!r}: no image (no {' / '.join(IMAGE_COLUMNS)} "
+                                "value)")
+            else:
+                label = f"field {column!r}"
+                try:
+                    label, data = _image_data(row[column], base)
+                    png = _decode_png(_read_image_file(data) if isinstance(data, Path) else data)
+                except _ImageFault as fault:
+                    problems.append(f"{label}: {fault}")
+        if problems:
+            n_faulty += 1
+            faults += [f"{where}: {p}" for p in problems]
+            continue
+        yield RawSample(key, png, str(text), str(lang), str(_cell(row, "style") or "unknown"), row_split,
+                        _semantic_id(sid) if sid is not None else None, f"{source}: {where}")
+    if faults:
+        raise ImportFaultsError(source, faults, n_faulty, n_rows, note="rows counted from 1")
 
 
 # -- the join ---------------------------------------------------------------------------------
 
 def import_samples(raw: Iterable[RawSample], out: Path, name: str, *, lexicon_mode: str = "join",
-                   builder: dict | None = None) -> ImportReport:
-    """Attach semantic ids, validate and write a dataset folder."""
+                   builder: dict | None = None, replace: bool = False,
+                   source: Path | None = None) -> ImportReport:
+    """Attach semantic ids, validate and write a dataset folder.
+
+    ``out`` is checked before ``raw`` is read (the readers are lazy): it must be missing or empty,
+    or hold an hwr-bench dataset and ``replace`` be set, and must not be ``source`` or inside it
+    (``source`` defaults to ``builder["source"]``, which the CLI records). See ``store.check_output``.
+    """
+    if lexicon_mode not in ("join", "own"):
+        raise DatasetError("--lexicon", f"unknown mode {lexicon_mode!r} (join or own)")
+    if source is None and (builder or {}).get("source"):
+        source = Path(builder["source"])
+    check_output(out, replace=replace, source=source)
     report = ImportReport()
     records: list[SampleRecord] = []
     lexicon: list[LexiconEntry]
@@ -282,7 +533,7 @@ def import_samples(raw: Iterable[RawSample], out: Path, name: str, *, lexicon_mo
     # language, whatever subset of words the real set happens to contain.
     info = dict(builder or {})
     info.update({"lexicon": lexicon_mode, "dropped_not_in_lexicon": report.dropped_not_in_lexicon})
-    report.fingerprint = write_dataset(out, name, records, lexicon, info)
+    report.fingerprint = write_dataset(out, name, records, lexicon, info, replace=replace)
     return report
 
 

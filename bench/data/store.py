@@ -17,12 +17,15 @@ import hashlib
 import io
 import json
 import os
+import re
+import tempfile
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from bench.errors import DatasetError
+from bench.errors import DatasetError, HwrBenchError
 from bench.schema import (LANGUAGES, LEXICON_COLUMNS, SAMPLE_COLUMNS, SPLITS, ImageItem,
                           LexiconEntry, Sample, lexicon_key)
 from bench.text import normalise_text
@@ -45,6 +48,23 @@ class SampleRecord:
     lang: str
     style: str
     split: str
+
+
+_REPR = re.compile(r"\s*<[^<>]*\bobject at 0x[0-9a-fA-F]+>")
+
+
+def without_reprs(exc: BaseException) -> str:
+    """An exception's message without Python object reprs (``<_io.BytesIO object at 0x...>``)."""
+    return _REPR.sub("", str(exc)).strip() or type(exc).__name__
+
+
+def decode_failure(exc: BaseException) -> str:
+    """Why Pillow could not decode an image, for a user."""
+    from PIL import UnidentifiedImageError
+
+    if isinstance(exc, UnidentifiedImageError):   # its message is "cannot identify image file <repr>"
+        return "not an image format Pillow knows, or corrupt"
+    return without_reprs(exc)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -127,7 +147,7 @@ class Dataset:
                 im.load()
                 return im.convert("L")
         except Exception as exc:  # Pillow raises many types for bad bytes
-            raise DatasetError(self.root / SAMPLES_FILE, f"cannot decode image ({exc})",
+            raise DatasetError(self.root / SAMPLES_FILE, f"cannot decode image ({decode_failure(exc)})",
                                field="image", row=self._rows[key], key=key) from None
 
     def counts(self) -> dict:
@@ -153,9 +173,75 @@ def _manifest(name: str, fingerprint: str, samples: Sequence[Sample], lexicon: S
     }
 
 
+class OutputFolderError(HwrBenchError):
+    """An output folder that writing would clobber: not empty and not a dataset, an existing
+    dataset without ``replace``, or a folder inside the data it is made from."""
+
+
+def dataset_manifest(path: Path) -> dict | None:
+    """The manifest of the hwr-bench dataset at ``path``, or None if it holds none."""
+    try:
+        manifest = json.loads((Path(path) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME else None
+
+
+def check_output(out: Path, *, replace: bool = False, source: Path | None = None) -> None:
+    """Refuse an output folder that writing a dataset would clobber; touches nothing.
+
+    A missing or empty folder is fine. A folder holding anything but an hwr-bench dataset is
+    always refused; a dataset is refused without ``replace``, and with it too if other files
+    sit beside the dataset's own. ``out`` equal to, inside or around ``source`` (the data it is
+    made from) is refused as well.
+    """
+    out = Path(out)
+    if source is not None:
+        src, dst = Path(source).resolve(), out.resolve()
+        if dst == src or src in dst.parents:
+            raise OutputFolderError(f"{out}: the output folder is inside the source {source}; "
+                                    "choose an --out outside it")
+        if dst in src.parents:
+            raise OutputFolderError(f"{out}: the output folder contains the source {source}; "
+                                    "choose an --out outside it")
+    if out.is_symlink():
+        raise OutputFolderError(f"{out}: is a symbolic link; give a real folder as --out")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise OutputFolderError(f"{out}: exists and is not a folder; choose a new or empty folder as --out")
+    entries = sorted(e.name for e in out.iterdir())
+    if not entries:
+        return
+    manifest = dataset_manifest(out)
+    if manifest is None:
+        shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+        raise OutputFolderError(f"{out}: is not empty and not an hwr-bench dataset (it holds {shown}); "
+                                "it was left untouched: choose a new or empty folder as --out")
+    if not replace:
+        fingerprint = str(manifest.get("fingerprint", ""))[:16]
+        raise OutputFolderError(f"{out}: already holds the dataset {manifest.get('name', '?')!r} "
+                                f"(fingerprint {fingerprint}); pass --replace to overwrite it")
+    files = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
+    own = {MANIFEST, SAMPLES_FILE, LEXICON_FILE, *map(str, files.values())}
+    foreign = [e for e in entries if e not in own]
+    if foreign:
+        raise OutputFolderError(f"{out}: holds a dataset and also {', '.join(foreign[:3])}"
+                                f"{' and more' if len(foreign) > 3 else ''}, which replacing it would "
+                                "delete; move them out first")
+
+
 def write_dataset(out: Path, name: str, records: Sequence[SampleRecord],
-                  lexicon: Sequence[LexiconEntry], builder: dict | None = None) -> str:
-    """Validate and write a dataset folder atomically; returns its fingerprint."""
+                  lexicon: Sequence[LexiconEntry], builder: dict | None = None, *,
+                  replace: bool = False) -> str:
+    """Validate and write a dataset folder; returns its fingerprint.
+
+    ``out`` must be missing or empty, or (with ``replace``) hold an hwr-bench dataset; see
+    ``check_output``. The dataset is written to a sibling temporary folder and moved into place
+    only when complete, so a failed or interrupted write leaves ``out`` as it was; a replaced
+    dataset is renamed aside, the new one renamed in, and the old one deleted (the two renames
+    leave ``out`` missing for an instant, never half-written).
+    """
     import datasets
 
     datasets.disable_progress_bars()
@@ -164,6 +250,7 @@ def write_dataset(out: Path, name: str, records: Sequence[SampleRecord],
                       sha256_hex(r.image_bytes)) for r in records]
     _validate_records(out / SAMPLES_FILE, samples)
     _validate_lexicon(out / LEXICON_FILE, list(lexicon), samples)
+    check_output(out, replace=replace)
     fingerprint = compute_fingerprint(samples, lexicon)
 
     features = datasets.Features({
@@ -189,18 +276,41 @@ def write_dataset(out: Path, name: str, records: Sequence[SampleRecord],
                                    "lang": datasets.Value("string"),
                                    "text": datasets.Value("string")}))
 
-    tmp = out.with_name(out.name + ".partial")
-    if tmp.exists():
-        _rmtree(tmp)
-    tmp.mkdir(parents=True)
-    table.to_parquet(str(tmp / SAMPLES_FILE))
-    lex_table.to_parquet(str(tmp / LEXICON_FILE))
-    manifest = _manifest(name, fingerprint, samples, lexicon, builder)
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    if out.exists():
-        _rmtree(out)
-    os.replace(tmp, out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.partial-", dir=out.parent))
+    try:
+        table.to_parquet(str(tmp / SAMPLES_FILE))
+        lex_table.to_parquet(str(tmp / LEXICON_FILE))
+        manifest = _manifest(name, fingerprint, samples, lexicon, builder)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        os.chmod(tmp, 0o777 & ~_umask())   # mkdtemp's 0700 would make the dataset private
+        check_output(out, replace=replace)   # again: the folder may have changed while we wrote
+        _swap_into_place(tmp, out)
+    finally:
+        if tmp.exists():
+            _rmtree(tmp)
     return fingerprint
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Move the complete folder ``tmp`` to ``out``, replacing what ``check_output`` allowed there."""
+    if not out.exists():
+        os.rename(tmp, out)
+        return
+    old = out.with_name(f"{out.name}.old-{uuid.uuid4().hex[:8]}")
+    os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    _rmtree(old)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load_dataset(root: Path | str) -> Dataset:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.store import SampleRecord, write_dataset
+from bench.cache import is_default_dataset_location
+from bench.data.store import SampleRecord, check_output, write_dataset
 from bench.schema import LANGUAGES, LexiconEntry
 
 # (en, zh, es) forms sharing one semantic id.
@@ -83,8 +84,14 @@ def render_word(text: str, font_path: str | None, style, rng: np.random.Generato
     return buf.getvalue()
 
 
-def build_toy(out: Path, *, seed: int = 0, n_concepts: int | None = None) -> str:
-    """Write the toy dataset to ``out``; returns its fingerprint."""
+def build_toy(out: Path, *, seed: int = 0, n_concepts: int | None = None, replace: bool = False) -> str:
+    """Write the toy dataset to ``out``; returns its fingerprint.
+
+    An existing dataset at ``out`` is replaced only with ``replace`` or at the default location
+    (see ``store.check_output`` and ``cache.is_default_dataset_location``).
+    """
+    replace = replace or is_default_dataset_location(out)
+    check_output(out, replace=replace)
     concepts = TOY_CONCEPTS[:n_concepts] if n_concepts else TOY_CONCEPTS
     fonts = {lang: find_font(lang) for lang in LANGUAGES}
     lexicon = [LexiconEntry(sid, lang, forms[i]) for sid, forms in enumerate(concepts)
@@ -102,4 +109,4 @@ def build_toy(out: Path, *, seed: int = 0, n_concepts: int | None = None) -> str
     builder = {"name": "toy", "seed": seed, "fonts": {k: v or "Pillow default" for k, v in fonts.items()},
                "note": "40-word toy set for plumbing checks, not a benchmark; a language "
                "without an installed font is drawn as boxes"}
-    return write_dataset(out, "toy", records, lexicon, builder)
+    return write_dataset(out, "toy", records, lexicon, builder, replace=replace)

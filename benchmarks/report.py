@@ -9,9 +9,9 @@ Writes benchmarks/results/report.json. Run:
 
     python benchmarks/report.py [--screenshot docs/report_failure_gallery.png] [--method ours] [--protocol ood]
 
-The screenshot needs playwright (the `[dev]` extra) and `chromium` (Debian), and a CJK font for the
-Chinese words (Debian's `fonts-wqy-microhei`; without one they show as boxes); it shows the named
-method's failure gallery for the named protocol, unfiltered, at 1280 x 900.
+The screenshot needs playwright (the `[dev]` extra) and `chromium` (Debian); the site ships the
+Chinese glyphs it uses (a subset of LXGW WenKai from the asset cache), so no system CJK font is
+needed. It shows the named method's failure gallery for the named protocol, unfiltered, at 1280 x 900.
 """
 
 from __future__ import annotations

@@ -1,17 +1,22 @@
 """`bench report`: the static site from results and the dataset, read as files and in a real browser."""
 
 import gzip
+import io
 import json
+import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from bench import plots
+from bench.cache import default_cache_dir
 from bench.errors import HwrBenchError
 from bench.registry import METHODS as REGISTRY
 from bench.report import build_report
-from bench.report.site import MARKER, SHOWN, method_page
+from bench.report.site import MARKER, SHOWN, compare_page, method_page
 from bench.results import rankings_path, result_path
 from bench.runner import RunConfig, run
 
@@ -27,10 +32,32 @@ def toy_results(tmp_path_factory, toy_dataset):
                                    results_dir=root / "results", cache_dir=root / "cache", n_boot=50))
     finally:
         REGISTRY.unregister("sloppy-reader")
+    # The toy methods are so fast that a run's time per image can round to 0, which leaves the
+    # accuracy-latency plot without a point: give sloppy-reader's OOD result 1 ms per image.
+    path = result_path(root / "results", "sloppy-reader", "ood")
+    record = json.loads(path.read_text())
+    record["timings"].update(image_seconds=record["timings"]["images_computed"] / 1000, latency_ms_per_image=1.0)
+    path.write_text(json.dumps(record))
     (root / "results" / "plots").mkdir()
     for figure in (plots.accuracy_vs_latency, plots.xling_heatmap):
         assert figure(root / "results", root / "results" / "plots" / f"{figure.__name__}.png")
     return root / "results"
+
+
+@pytest.fixture(scope="session")
+def cjk_font_cache():
+    """The asset cache with the pinned CJK font the report ships (fetched if missing, as the
+    builder's tests do); skips where it cannot be had."""
+    from bench.data.assets import fetch_all
+    from bench.report import fonts
+
+    root = default_cache_dir()
+    if fonts.locate(root).path is None:
+        fetch_all(root, [fonts.ASSET], report=lambda line: None)
+    found = fonts.locate(root)
+    if found.path is None:
+        pytest.skip(f"the report's CJK font cannot be had here: {found.missing}")
+    return root
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -96,6 +123,49 @@ def test_quick_look_writes_one_page_and_never_overwrites_a_foreign_folder(tmp_pa
         build_report(toy_results, toy_dataset, tmp_path / "q2", method="random", protocol="rd")
 
 
+def test_the_cjk_subset_holds_exactly_the_sites_characters_and_is_deterministic(tmp_path, toy_results, toy_dataset,
+                                                                                 cjk_font_cache, monkeypatch):
+    from fontTools.ttLib import TTFont
+
+    from bench.report import fonts
+
+    summary = build_report(toy_results, toy_dataset, tmp_path / "site", asset_cache=cjk_font_cache)
+    site = tmp_path / "site"
+    woff2 = (site / fonts.OUT).read_bytes()
+    assert woff2[:4] == b"wOF2" and fonts.NAME in summary.font
+    css = (site / "assets" / "report.css").read_text()
+    assert '@font-face { font-family: "hwr-bench CJK"; src: url("cjk.woff2")' in css
+    assert re.search(r'body \{ font: [^;]*system-ui, sans-serif, [^;]*"hwr-bench CJK";', css)   # after system fonts
+    text = "".join(fonts.page_text(p.read_text(encoding="utf-8")) for p in sorted(site.rglob("*.html")))
+    needed = {c for c in text if ord(c) > 0x7F}
+    assert any(fonts.has_cjk(c) for c in needed)
+    source = fonts.locate(cjk_font_cache).path
+    has = set(TTFont(source, lazy=True).getBestCmap())
+    shipped = set(TTFont(io.BytesIO(woff2)).getBestCmap())
+    # Exactly the site's characters the font has: those in the pages' text, plus the CSS/JS-drawn arrows and separators.
+    from bench.report.html import GENERATED_TEXT
+    assert shipped == {ord(c) for c in needed | set(GENERATED_TEXT)} & has
+    assert "SIL Open Font License" in (site / fonts.LICENCE_OUT).read_text(encoding="utf-8")
+    # fontTools stamps the build time into head.modified unless told not to: two builds at different
+    # times (SOURCE_DATE_EPOCH is its clock) must give the same bytes.
+    chars = fonts.needed_characters([text])
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1000000000")
+    first = fonts.subset_woff2(source, chars)[0]
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert fonts.subset_woff2(source, chars)[0] == first
+
+
+def test_a_missing_cjk_font_is_named_on_every_page_and_the_site_is_still_written(tmp_path, toy_results, toy_dataset):
+    summary = build_report(toy_results, toy_dataset, tmp_path / "site", asset_cache=tmp_path / "no-assets")
+    site = tmp_path / "site"
+    assert summary.index.is_file() and not (site / "assets" / "cjk.woff2").exists()
+    assert "@font-face" not in (site / "assets" / "report.css").read_text()
+    for page in sorted(site.rglob("*.html")):
+        notice = re.search(r'<p class="notice" role="note">([^<]*)</p>', page.read_text(encoding="utf-8"))
+        assert notice and "Font missing: LXGW WenKai" in notice.group(1) and "bench data assets" in notice.group(1), page
+    assert "Font missing: LXGW WenKai" in summary.font
+
+
 # -- in a real browser ------------------------------------------------------------------------------
 
 def _chromium() -> str | None:
@@ -103,15 +173,22 @@ def _chromium() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright_chromium():
+    """Playwright (one instance: its sync API cannot run two) and Debian's chromium."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
     executable = _chromium()
     if executable is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium; the README's test command does)")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        yield browser
-        browser.close()
+        yield p, executable
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_chromium):
+    p, executable = playwright_chromium
+    browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+    yield browser
+    browser.close()
 
 
 def test_report_renders_sorts_and_opens_a_failure_gallery_in_chromium(tmp_path, toy_results, toy_dataset, browser):
@@ -156,6 +233,157 @@ def test_report_renders_sorts_and_opens_a_failure_gallery_in_chromium(tmp_path, 
     shown = page.locator("#g-ood .card:visible").count()
     assert shown == page.locator("#g-ood .card[data-lang='zh']").count() < expected
     assert page.inner_text("#g-ood-shown") == str(shown)
+    assert not errors, errors
+
+
+def _fontconfig_without_cjk(folder: Path) -> Path:
+    """A fontconfig file that sees the system's fonts less every one with Chinese, Japanese or
+    Korean glyphs (e.g. Debian's fonts-wqy-microhei): a computer without a CJK font."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        pytest.skip("fc-list (fontconfig) is not installed")
+
+    def files(pattern: str) -> set[str]:
+        out = subprocess.run([fc_list, "--format=%{file}\n", pattern], capture_output=True, text=True, check=True).stdout
+        return {line for line in out.splitlines() if line}
+
+    cjk = files(":lang=zh") | files(":lang=ja") | files(":lang=ko")
+    fonts_dir = folder / "fonts"
+    fonts_dir.mkdir(parents=True)
+    for i, font in enumerate(sorted(files(":") - cjk)):
+        (fonts_dir / f"{i}-{Path(font).name}").symlink_to(font)
+    aliases = "".join(f"<alias><family>{generic}</family><prefer><family>{family}</family>"
+                      "<family>Liberation Sans</family></prefer></alias>"
+                      for generic, family in (("sans-serif", "DejaVu Sans"), ("system-ui", "DejaVu Sans"),
+                                              ("serif", "DejaVu Serif"), ("monospace", "DejaVu Sans Mono")))
+    config = folder / "fonts.conf"
+    config.write_text('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
+                      f"<fontconfig><dir>{fonts_dir}</dir><cachedir>{folder / 'cache'}</cachedir>{aliases}"
+                      "</fontconfig>\n")
+    return config
+
+
+@pytest.fixture(scope="module")
+def browser_without_cjk(playwright_chromium, tmp_path_factory):
+    """Chromium on a computer without a CJK font (its fontconfig sees none)."""
+    p, executable = playwright_chromium
+    config = _fontconfig_without_cjk(tmp_path_factory.mktemp("fontconfig"))
+    browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"],
+                                env={**os.environ, "FONTCONFIG_FILE": str(config)})
+    yield browser
+    browser.close()
+
+
+# Draws ``text`` in a font-family on a white band at a whole-pixel place and returns its id.
+_DRAW = """([id, text, family, top]) => {
+  const s = document.createElement('span');
+  s.id = id; s.textContent = text;
+  s.style.cssText = `position:absolute; left:0; top:${top}px; padding:4px; font-size:32px; line-height:40px;
+    background:#fff; color:#000; white-space:pre; font-family:${family}`;
+  document.body.appendChild(s);
+  return s.offsetWidth;
+}"""
+
+
+def test_chinese_words_render_with_the_shipped_font_without_a_system_cjk_font(tmp_path, toy_results, toy_dataset,
+                                                                             cjk_font_cache, browser_without_cjk):
+    summary = build_report(toy_results, toy_dataset, tmp_path / "site", asset_cache=cjk_font_cache)
+    page = browser_without_cjk.new_page()
+    page.goto((summary.index.parent / method_page("sloppy-reader")).resolve().as_uri())
+    page.wait_for_load_state("load")
+    words = page.locator(".card[data-lang='zh'] strong").all_inner_texts()
+    chars = list(dict.fromkeys(c for w in words for c in w))
+    assert len(chars) >= 4, words
+    n = min(4, len(chars) // 2)
+    word_a, word_b = "".join(chars[:n]), "".join(chars[n:2 * n])
+    page_font = page.evaluate("getComputedStyle(document.body).fontFamily")
+    for i, (text, family) in enumerate([(word_a, page_font), (word_b, page_font),
+                                        (word_a, "sans-serif"), (word_b, "sans-serif")]):
+        page.evaluate(_DRAW, [f"probe{i}", text, family, 2000 + 60 * i])
+    page.evaluate("document.fonts.ready.then(() => true)")
+    shots = [page.locator(f"#probe{i}").screenshot(animations="disabled") for i in range(4)]
+    # Without the shipped font any two Chinese words of the same length are the same row of boxes:
+    # this browser really has no CJK font (else the check below proves nothing).
+    assert shots[2] == shots[3], "a system CJK font is visible to chromium; the test cannot run"
+    # In the page's font they are real glyphs: not the boxes, and different characters look different.
+    assert shots[0] != shots[2] and shots[0] != shots[1]
+    # And chromium says which font drew a word of a gallery card: the shipped one, every glyph.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": ".card[data-lang='zh'] strong"})["nodeId"]
+    used = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    assert [(f["familyName"], f["isCustomFont"], f["glyphCount"]) for f in used] == [("LXGW WenKai", True, len(words[0]))]
+
+
+def test_report_pages_share_a_nav_fill_the_width_and_enlarge_images_in_chromium(tmp_path, toy_results, toy_dataset,
+                                                                               browser):
+    from PIL import Image
+
+    from bench.report.site import plot_caption
+
+    # A cross-lingual heatmap as tall as one with 30 methods (10 rows of panels).
+    results = tmp_path / "results"
+    shutil.copytree(toy_results, results)
+    Image.new("RGB", (1224, 3840), "white").save(results / "plots" / "xling_heatmap.png")
+    summary = build_report(results, toy_dataset, tmp_path / "site", compare=[("random", "oracle-text")])
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def visit(path: str) -> list[str]:
+        page.goto((summary.index.parent / path).resolve().as_uri())
+        page.wait_for_load_state("load")
+        ids = page.eval_on_selector_all("[id]", "els => els.map(e => e.id)")
+        assert len(ids) == len(set(ids)) and all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", i) for i in ids), ids
+        return page.locator("nav a").all_inner_texts()
+
+    # The index: the fingerprint once; each plot a human caption, linked to its file, in a frame no
+    # taller than the window (a tall figure scrolls inside it at a readable width).
+    nav = visit("index.html")
+    assert nav == ["Leaderboard", "Plots", "Methods", "Compare"]
+    assert page.inner_text("body").count(toy_dataset.fingerprint[:16]) == 1
+    figures = page.locator("figure")
+    assert figures.count() == 2
+    for i in range(2):
+        src = figures.nth(i).locator("img").get_attribute("src")
+        caption = figures.nth(i).locator("figcaption").inner_text()
+        assert caption == plot_caption(Path(src).name) and not caption.endswith(".png") and len(caption) > 30
+        assert figures.nth(i).locator("a").get_attribute("href") == src
+        assert figures.nth(i).bounding_box()["height"] <= 800
+    heatmap = page.locator("figure", has=page.locator("img[src$='xling_heatmap.png']"))
+    assert "Cross-lingual" in heatmap.inner_text()
+    assert heatmap.locator("a").bounding_box()["height"] <= 800 * 0.85
+    assert heatmap.locator("img").bounding_box()["width"] >= 0.9 * 1224
+
+    # A compare page and a method page carry the same navigation.
+    assert visit(compare_page("random", "oracle-text")) == nav
+    assert visit(method_page("sloppy-reader")) == nav
+
+    # Cards fill each row of a gallery: the first row reaches the gallery's right edge.
+    boxes = page.locator("#g-ood .card").evaluate_all("els => els.map(e => e.getBoundingClientRect().toJSON())")
+    first_row = [b for b in boxes if abs(b["top"] - boxes[0]["top"]) < 1]
+    gallery = page.locator("#g-ood").bounding_box()
+    assert len(first_row) < len(boxes)
+    assert gallery["x"] + gallery["width"] - max(b["right"] for b in first_row) < 1
+
+    # A click on a thumbnail shows its image at full resolution over the page; Escape closes it.
+    thumb = page.locator("#g-ood .card a.zoom").first
+    href = thumb.get_attribute("href")
+    key = page.locator("#g-ood .card").first.get_attribute("data-key")
+    full = toy_dataset.image_item(key).image
+    assert href.startswith("../images/") and (summary.index.parent / "images" / Path(href).name).is_file()
+    thumb_height = thumb.locator("img").evaluate("e => e.naturalHeight")
+    thumb.click()
+    box = page.locator("#lightbox img")
+    box.wait_for(state="visible")
+    size = box.evaluate("e => new Promise(r => e.complete ? r([e.naturalWidth, e.naturalHeight]) : "
+                        "e.addEventListener('load', () => r([e.naturalWidth, e.naturalHeight])))")
+    assert tuple(size) == full.size and size[1] > thumb_height
+    assert box.bounding_box()["height"] >= 160            # enlarged, not shown at 32 px
+    page.keyboard.press("Escape")
+    assert page.locator("#lightbox").count() == 0
     assert not errors, errors
 
 

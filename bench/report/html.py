@@ -1,5 +1,5 @@
 """HTML pieces of the report: the page shell, its stylesheet and script, leaderboard tables
-(sortable), inline Markdown of the leaderboard's paragraphs, and SVG bar charts.
+(sortable), inline Markdown of the leaderboard's paragraphs, SVG bar charts, and ids.
 
 Everything is a pure function of its inputs (no dates, no random ids), so a report is
 byte-identical for the same results.
@@ -12,10 +12,20 @@ import re
 
 from bench.leaderboard import Cell, Table
 
+# The system's fonts first, then the usual system CJK fonts, then the glyphs the site ships
+# (``fonts.py``): the shipped font only supplies what the computer lacks.
+CJK_FAMILY = "hwr-bench CJK"
+SYSTEM_CJK = ('"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Hiragino Sans GB", '
+              '"Microsoft YaHei", "WenQuanYi Micro Hei"')
+FONT_STACK = f'system-ui, sans-serif, {SYSTEM_CJK}, "{CJK_FAMILY}"'
+MONO_STACK = f'ui-monospace, monospace, {SYSTEM_CJK}, "{CJK_FAMILY}"'
+
 CSS = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1280px; padding: 0 16px 48px; color: #222; }
+body { font: 14px/1.45 FONT_STACK; margin: 0 auto; max-width: 1280px; padding: 0 16px 48px; color: #222; }
+select, button, input { font: inherit; }
 nav { padding: 10px 0; border-bottom: 1px solid #ddd; margin-bottom: 12px; }
 nav a { margin-right: 14px; }
+.notice { background: #fff6d8; border: 1px solid #e3c35a; border-radius: 4px; padding: 6px 10px; margin: 8px 0; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 13px; }
 th, td { border-bottom: 1px solid #e4e4e4; padding: 3px 8px; text-align: right; white-space: nowrap; }
 th.text, td.text { text-align: left; }
@@ -25,22 +35,43 @@ th[aria-sort="descending"]::after { content: " \\25BC"; }
 tr.group td { background: #fafafa; font-style: italic; text-align: left; }
 td .ci { color: #888; font-size: 11px; }
 .scroll { overflow-x: auto; }
-code { background: #f3f3f3; padding: 0 3px; border-radius: 3px; }
-img.plot { max-width: 100%; border: 1px solid #eee; margin: 6px 0; }
+code { font-family: MONO_STACK; font-size: 0.92em; background: #f3f3f3; padding: 0 3px; border-radius: 3px; }
+figure.plot { margin: 12px 0 20px; }
+figure.plot a.frame { display: block; width: fit-content; max-width: 100%; max-height: 80vh; overflow: auto;
+  border: 1px solid #eee; }
+figure.plot img { display: block; max-width: 100%; height: auto; }
+figure.plot figcaption { color: #555; max-width: 840px; }
 .filters { margin: 8px 0; padding: 6px 8px; background: #f7f7f7; border-radius: 4px; }
 .filters label { margin-right: 12px; }
-.gallery { display: flex; flex-wrap: wrap; gap: 8px; }
-.card { border: 1px solid #ddd; border-radius: 4px; padding: 6px; width: 236px; font-size: 12px; }
+.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 8px; align-items: start; }
+.card { border: 1px solid #ddd; border-radius: 4px; padding: 6px; min-width: 0; font-size: 12px; }
 .card.hidden { display: none; }
-.card img.thumb { display: block; max-width: 224px; height: auto; background: #fff; border: 1px solid #eee; }
+a.zoom { cursor: zoom-in; }
+.card > a.zoom { display: block; width: max-content; max-width: 100%; }
+.card img.thumb { display: block; max-width: 100%; height: auto; background: #fff; border: 1px solid #eee; }
 .card ol { margin: 4px 0 0; padding-left: 20px; }
 .card li.hit { color: #1a7f37; font-weight: 600; }
 .card .meta { color: #666; }
 .card .score { color: #888; float: right; }
 .card li img.thumb { display: inline-block; max-width: 150px; vertical-align: middle; }
 .pair { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
-svg text { font: 11px system-ui, sans-serif; }
-"""
+.pair > div { min-width: 0; }
+svg text { font: 11px FONT_STACK; }
+#lightbox { position: fixed; inset: 0; z-index: 10; background: rgba(0, 0, 0, 0.75); display: flex;
+  flex-direction: column; align-items: center; justify-content: center; gap: 8px; cursor: zoom-out; }
+#lightbox img { background: #fff; min-height: 160px; max-width: 95vw; max-height: 85vh; object-fit: contain; }
+#lightbox div { color: #fff; }
+""".replace("MONO_STACK", MONO_STACK).replace("FONT_STACK", FONT_STACK)
+
+# What the stylesheet and the script draw that is in no page's text: the sort arrows, and the
+# lightbox caption's separators.
+GENERATED_TEXT = "\u25b2\u25bc\u00b7\u00d7"
+
+
+def font_face(url: str) -> str:
+    """The @font-face rule of the shipped CJK glyphs (``url`` relative to the stylesheet)."""
+    return (f'@font-face {{ font-family: "{CJK_FAMILY}"; src: url("{url}") format("woff2"); '
+            "font-weight: 400; font-style: normal; font-display: swap; }\n")
 
 # Sorting: a click on a header cycles ascending -> descending -> the original order; group
 # heading rows hide while a table is sorted. Filters: every .card with data-lang / data-style
@@ -98,12 +129,44 @@ SCRIPT = """
     });
   }
   selects.forEach(function (s) { s.addEventListener('change', applyFilters); });
+  // A thumbnail links to its full-resolution image; a plain click shows it over the page
+  // (click or Escape closes it); a middle or modified click still opens the file itself.
+  var box = null;
+  function closeBox() { if (box) { box.remove(); box = null; } }
+  document.addEventListener('click', function (e) {
+    var a = e.target.closest ? e.target.closest('a.zoom') : null;
+    if (!a || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+    e.preventDefault();
+    closeBox();
+    box = document.createElement('div');
+    box.id = 'lightbox';
+    var img = document.createElement('img');
+    var caption = document.createElement('div');
+    var thumb = a.querySelector('img');
+    img.alt = thumb ? thumb.alt : '';
+    img.addEventListener('load', function () {
+      caption.textContent = img.alt + ' \u00b7 ' + img.naturalWidth + ' \u00d7 ' + img.naturalHeight +
+        ' px, full resolution';
+    });
+    img.src = a.href;
+    box.appendChild(img);
+    box.appendChild(caption);
+    box.addEventListener('click', closeBox);
+    document.body.appendChild(box);
+  });
+  document.addEventListener('keydown', function (e) { if (e.key === 'Escape') closeBox(); });
 })();
 """
 
 
 def esc(text) -> str:
     return html.escape(str(text), quote=True)
+
+
+def slug(text: str) -> str:
+    """A valid HTML id from any text: lower case ASCII letters, digits, '_' and '-', no spaces."""
+    s = re.sub(r"[^a-z0-9_-]+", "-", str(text).lower()).strip("-")
+    return s if s[:1].isalpha() else f"s-{s}".rstrip("-")
 
 
 _CODE = re.compile(r"`([^`]+)`")
@@ -166,7 +229,7 @@ def table_html(table: Table, link=None, table_id: str = "") -> str:
             tds.append(f'<td class="{"text" if i < table.left else "num"}" data-sort="{esc(sort)}">'
                        f"{cell_html(c, link)}</td>")
         rows.append("<tr>" + "".join(tds) + "</tr>")
-    ident = f' id="{esc(table_id)}"' if table_id else ""
+    ident = f' id="{slug(table_id)}"' if table_id else ""
     return (f'<div class="scroll"><table class="sortable"{ident}><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
@@ -190,7 +253,8 @@ def bar_chart(title: str, bars: list[tuple[str, float | None]], width: int = 560
 
 
 def page(title: str, body: str, depth: int = 0, nav: list[tuple[str, str]] = ()) -> str:
-    """A whole HTML document; ``depth``: how many folders below the site root the page sits."""
+    """A whole HTML document; ``depth``: how many folders below the site root the page sits;
+    ``nav``: (href from the site root, text) pairs."""
     up = "../" * depth
     links = "".join(f'<a href="{up}{esc(href)}">{esc(text)}</a>' for href, text in nav)
     return ("<!DOCTYPE html>\n"
@@ -199,3 +263,8 @@ def page(title: str, body: str, depth: int = 0, nav: list[tuple[str, str]] = ())
             f'<link rel="icon" href="data:,"><link rel="stylesheet" href="{up}assets/report.css"></head>'
             f"<body><nav>{links}</nav>{body}"
             f'<script src="{up}assets/report.js"></script></body></html>\n')
+
+
+def with_notice(document: str, text: str) -> str:
+    """``document`` (made by ``page``) with a visible notice under its navigation."""
+    return document.replace("</nav>", f'</nav><p class="notice" role="note">{esc(text)}</p>', 1)

@@ -7,7 +7,13 @@
   scores (words for image -> text, thumbnails for text -> image), filterable by language and style;
 * ``compare/<a>--<b>.html``: the queries one method gets right and the other wrong, with images
   and the paired bootstrap difference;
-* ``thumbs/``: downscaled query and result images, one file per image content (deduplicated).
+* ``thumbs/``: downscaled query and result images, one file per image content (deduplicated);
+  each links to ``images/``, the same image at full resolution as the methods read it (a click
+  shows it over the page);
+* ``assets/``: the stylesheet, the script, and the Chinese glyphs the pages use (``fonts.py``).
+
+Every page of the site has the same navigation; the index shows each plot with a caption, in a
+frame no taller than the window (a tall figure scrolls inside it; a click opens the file).
 
 Only results made on the given dataset are shown; any other is refused and listed. Galleries
 show at most a fixed number of failures per subtask, chosen in one pseudo-random order shared by
@@ -20,19 +26,23 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.cache import default_cache_dir
 from bench.compare import compare_methods
 from bench.data.store import Dataset
 from bench.errors import HwrBenchError
 from bench.leaderboard import Cell, Row, Section, Table, leaderboard_sections
 from bench.protocols import PROTOCOLS, ProtocolKind
 from bench.records import ResultRecord
-from bench.report.html import CSS, SCRIPT, bar_chart, esc, inline, page, paragraph, table_html
+from bench.report import fonts
+from bench.report.html import (CSS, GENERATED_TEXT, SCRIPT, bar_chart, esc, font_face, inline, page, paragraph, slug,
+                               table_html, with_notice)
 from bench.report.outcomes import Outcome, failures, order_key, rankings
 from bench.results import iter_results, method_dir_name
 from bench.retriever import Group
@@ -42,6 +52,17 @@ THUMB_HEIGHT, THUMB_MAX_WIDTH = 32, 224
 GREY_LEVELS = 16                    # thumbnails keep 16 grey levels: a third of the bytes, the ink still legible
 SHOWN = {"image": 12, "text": 5}    # failures shown per subtask (image queries; text queries with 5 images each)
 COMPARE_SHOWN = 24                  # queries per side and protocol on a compare page
+# Captions of the figures `bench plot` makes (bench/plots.py), by file name.
+PLOT_CAPTIONS = {
+    "accuracy_vs_latency.png": "Accuracy against latency: out-of-domain Acc@1 of each method against its latency per "
+                               "image (log scale); marker area follows the parameter count. Ablations and references "
+                               "are left out.",
+    "xling_heatmap.png": "Cross-lingual accuracy: Acc@1 for each image language (rows) and lexicon language "
+                         "(columns), one panel per method; the diagonal is within-language out-of-domain retrieval.",
+    "gallery_size.png": "Gallery size: Acc@1 and search latency per query as distractor words grow the lexicon.",
+    "int8_cim.png": "Quantisation: latency of an int8 method and its fp32 original on this CPU, beside the "
+                    "compute-in-memory estimate.",
+}
 # The protocols with per-query rankings over the dataset's own lexicon and images (the gallery-size
 # protocols add distractor words that are not in the dataset: their queries are ood's).
 GALLERY_PROTOCOLS = tuple(s.name for s in PROTOCOLS.values() if s.kind is ProtocolKind.RETRIEVAL and s.axis is None)
@@ -54,14 +75,33 @@ class ReportSummary:
     thumbnails: int = 0
     refused: list[str] = field(default_factory=list)
     bytes: int = 0
+    font: str = ""                    # the Chinese glyphs shipped, or why none could be (then the pages say so)
+
+
+def plot_caption(name: str) -> str:
+    if name in PLOT_CAPTIONS:
+        return PLOT_CAPTIONS[name]
+    stem = Path(name).stem
+    if stem.startswith("projection_"):
+        return (f"Embedding projection of {stem[len('projection_'):]}: PCA of out-of-domain image and word "
+                "embeddings, colour = semantic id, marker = language.")
+    return stem.replace("_", " ").replace("-", " ").capitalize() + "."
+
+
+def site_nav(pairs, plots) -> list[tuple[str, str]]:
+    """The navigation of every page of a full site (hrefs from the site root)."""
+    return ([("index.html", "Leaderboard")] + ([("index.html#plots", "Plots")] if plots else [])
+            + [("index.html#methods", "Methods")] + ([("index.html#compare", "Compare")] if pairs else []))
 
 
 class Thumbnails:
-    """Downscaled dataset images, one PNG per image content; a page asks for ``img(key)``."""
+    """Downscaled dataset images, one PNG per image content; a page asks for ``img(key)``, which
+    links the thumbnail to the full-resolution image."""
 
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
         self.made: dict[str, tuple[bytes, int, int]] = {}   # content hash -> (PNG, width, height)
+        self.full: dict[str, bytes] = {}                    # content hash -> the full-resolution PNG
 
     def img(self, key: str, css: str, up: str, alt: str) -> str:
         sample = self.dataset.sample(key)
@@ -75,14 +115,20 @@ class Thumbnails:
             image.resize((width, height)).point(lambda v: v // step * 255 // (GREY_LEVELS - 1)).save(
                 buffer, format="PNG", optimize=True)
             self.made[name] = (buffer.getvalue(), width, height)
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")        # full resolution, as the methods read it (greyscale)
+            self.full[name] = buffer.getvalue()
         _, width, height = self.made[name]
-        return (f'<img class="thumb {css}" src="{up}thumbs/{name}.png" width="{width}" height="{height}" '
-                f'alt="{esc(alt)}">')
+        return (f'<a class="zoom" href="{up}images/{name}.png" title="full resolution">'
+                f'<img class="thumb {css}" src="{up}thumbs/{name}.png" width="{width}" height="{height}" '
+                f'alt="{esc(alt)}"></a>')
 
     def write(self, root: Path) -> int:
         (root / "thumbs").mkdir(parents=True, exist_ok=True)
+        (root / "images").mkdir(parents=True, exist_ok=True)
         for name, (data, _, _) in sorted(self.made.items()):
             (root / "thumbs" / f"{name}.png").write_bytes(data)
+            (root / "images" / f"{name}.png").write_bytes(self.full[name])
         return len(self.made)
 
 
@@ -183,8 +229,8 @@ def _gallery(protocol: str, record: ResultRecord, dataset: Dataset, thumbs: Thum
     n_queries = sum(f.queries for f in picked.values())
     langs = {st.data["query_lang"] for st in subtasks.values()}
     styles = {s for st in subtasks.values() for s in st.data.get("query_styles", ())}
-    gid = f"g-{protocol}"
-    head = (f'<h2 id="failures-{esc(protocol)}">Failures: {esc(protocol)}</h2>'
+    gid = f"g-{slug(protocol)}"
+    head = (f'<h2 id="failures-{slug(protocol)}">Failures: {esc(protocol)}</h2>'
             f'<p>{n_failed:,} of {n_queries:,} queries fail (the right item is not ranked first); '
             f'<span id="{gid}-shown">{n_shown}</span> of the {n_shown} picked are shown (at most '
             f'{SHOWN["image"]} per subtask for image queries, {SHOWN["text"]} for word queries, the same '
@@ -195,8 +241,8 @@ def _gallery(protocol: str, record: ResultRecord, dataset: Dataset, thumbs: Thum
 
 
 def render_method_page(name: str, records: dict[str, ResultRecord], dataset: Dataset, thumbs: Thumbnails,
-                       protocols: tuple[str, ...] = GALLERY_PROTOCOLS, in_site: bool = True) -> str:
-    """A method's page; ``in_site`` False for a quick look, which has no index to link back to."""
+                       protocols: tuple[str, ...] = GALLERY_PROTOCOLS, nav: list[tuple[str, str]] = ()) -> str:
+    """A method's page; ``nav``: the site's navigation (none for a quick look, which has no index)."""
     up = "../"
     info = next(iter(records.values())).method
     parts = [f"<h1><code>{esc(name)}</code></h1>",
@@ -230,8 +276,7 @@ def render_method_page(name: str, records: dict[str, ResultRecord], dataset: Dat
         styles |= s
     if galleries:
         parts += [_filters(sorted(langs), sorted(styles))] + galleries
-    return page(f"{name} · hwr-bench report", "".join(parts), depth=1,
-                nav=[("index.html", "Leaderboard")] if in_site else [])
+    return page(f"{name} · hwr-bench report", "".join(parts), depth=1, nav=nav)
 
 
 # -- compare pages --------------------------------------------------------------------------------
@@ -253,7 +298,7 @@ def default_pairs(records: dict[str, dict[str, ResultRecord]]) -> list[tuple[str
 
 
 def render_compare_page(a: str, b: str, records: dict[str, dict[str, ResultRecord]], dataset: Dataset,
-                        thumbs: Thumbnails, results_dir: Path) -> str:
+                        thumbs: Thumbnails, results_dir: Path, nav: list[tuple[str, str]] = ()) -> str:
     up = "../"
     parts = [f"<h1>Compare <code>{esc(a)}</code> and <code>{esc(b)}</code></h1>",
              "<p>Queries one method ranks right (first) and the other wrong, on the same queries, with each "
@@ -270,7 +315,7 @@ def render_compare_page(a: str, b: str, records: dict[str, dict[str, ResultRecor
         if not common:
             continue
         test, n = compare_methods(results_dir, a, b, protocol, "acc@1")
-        parts.append(f'<h2 id="compare-{esc(protocol)}">{esc(protocol)}</h2><p>Acc@1 {esc(a)} − {esc(b)} = '
+        parts.append(f'<h2 id="compare-{slug(protocol)}">{esc(protocol)}</h2><p>Acc@1 {esc(a)} − {esc(b)} = '
                      f"{test.mean_difference:+.4f} (95% CI {test.ci_low:+.4f} to {test.ci_high:+.4f}) over {n:,} "
                      "paired queries.</p>")
         columns = []
@@ -283,28 +328,48 @@ def render_compare_page(a: str, b: str, records: dict[str, dict[str, ResultRecor
                      for name, _, li in wins[:COMPARE_SHOWN]]
             columns.append(f"<div><h3><code>{esc(winner)}</code> right, <code>{esc(loser)}</code> wrong: "
                            f"{len(wins):,} queries ({min(len(wins), COMPARE_SHOWN)} shown)</h3>"
-                           f'<div class="gallery" id="c-{esc(protocol)}-{len(columns)}">{"".join(cards)}</div></div>')
+                           f'<div class="gallery" id="c-{slug(protocol)}-{len(columns)}">{"".join(cards)}</div></div>')
         parts.append('<div class="pair">' + "".join(columns) + "</div>")
-    return page(f"{a} vs {b} · hwr-bench report", "".join(parts), depth=1, nav=[("index.html", "Leaderboard")])
+    return page(f"{a} vs {b} · hwr-bench report", "".join(parts), depth=1, nav=nav)
 
 
 # -- the index ------------------------------------------------------------------------------------
 
+def _without_fingerprint(block: str, dataset: Dataset) -> str:
+    """The leaderboard's dataset paragraph less its sentence naming the dataset and fingerprint,
+    which the index's first paragraph already gives (in full)."""
+    sentences = re.split(r"(?<=[.!?])\s+", block)
+    return " ".join(t for t in sentences if "fingerprint" not in t and dataset.fingerprint[:12] not in t)
+
+
 def render_index(sections: list[Section], dataset: Dataset, plots: list[str], pages: set[str],
-                 pairs: list[tuple[str, str]], refused: list[str]) -> str:
+                 pairs: list[tuple[str, str]], refused: list[str], nav: list[tuple[str, str]] = ()) -> str:
     def link(method: str):
         return method_page(method) if method in pages else None
+
+    used = {"plots", "methods", "compare", "refused"}
+
+    def ident(text: str) -> str:
+        base = candidate = slug(text)
+        n = 1
+        while candidate in used:
+            n += 1
+            candidate = f"{base}-{n}"
+        used.add(candidate)
+        return candidate
 
     parts = []
     for section in sections:
         if section.key == "plots":
-            parts.append("<h2>Plots</h2>" + "".join(f'<figure><img class="plot" src="plots/{esc(p)}" '
-                                                    f'alt="{esc(p)}"><figcaption>{esc(p)}</figcaption></figure>'
-                                                    for p in plots))
+            parts.append('<h2 id="plots">Plots</h2>' + "".join(
+                f'<figure class="plot"><a class="frame" href="plots/{esc(p)}" title="the full figure">'
+                f'<img src="plots/{esc(p)}" alt="{esc(plot_caption(p))}"></a>'
+                f"<figcaption>{esc(plot_caption(p))}</figcaption></figure>"
+                for p in plots))
             continue
         if section.title is not None:
             level = section.level
-            parts.append(f'<h{level} id="{esc(section.key or section.title)}">{inline(section.title)}</h{level}>')
+            parts.append(f'<h{level} id="{ident(section.key or section.title)}">{inline(section.title)}</h{level}>')
         if section.level == 1:   # the leaderboard's "generated by `bench leaderboard`" line is not this page's
             parts.append(f"<p>This report shows dataset <strong>{esc(dataset.name)}</strong>, fingerprint "
                          f"<code>{esc(dataset.fingerprint)}</code>. Generated by <code>bench report</code> from "
@@ -312,8 +377,13 @@ def render_index(sections: list[Section], dataset: Dataset, plots: list[str], pa
                          "(click a header).</p>")
             continue
         for i, block in enumerate(section.blocks):
-            parts.append(table_html(block, link, f"t-{section.key}-{i}") if isinstance(block, Table)
-                         else paragraph(block))
+            if isinstance(block, Table):
+                parts.append(table_html(block, link, ident(f"t-{section.key}-{i}")))
+                continue
+            if section.key == "dataset":
+                block = _without_fingerprint(block, dataset)
+            if block:
+                parts.append(paragraph(block))
     parts.append("<h2 id=\"methods\">Method pages</h2><ul>" + "".join(
         f'<li><a href="{esc(method_page(m))}">{esc(m)}</a></li>' for m in sorted(pages)) + "</ul>")
     if pairs:
@@ -322,8 +392,7 @@ def render_index(sections: list[Section], dataset: Dataset, plots: list[str], pa
     if refused:
         parts.append("<h2 id=\"refused\">Refused results</h2><ul>"
                      + "".join(f"<li>{esc(line)}</li>" for line in refused) + "</ul>")
-    return page("hwr-bench report", "".join(parts), nav=[("index.html", "Leaderboard"), ("#methods", "Methods")]
-                + ([("#compare", "Compare")] if pairs else []))
+    return page("hwr-bench report", "".join(parts), nav=nav)
 
 
 # -- the site -------------------------------------------------------------------------------------
@@ -335,14 +404,12 @@ def _prepare_out(out: Path) -> None:
 
 @contextmanager
 def _staged(out: Path):
-    """A temporary folder beside ``out`` with the assets in it, moved into ``out`` when the block
-    ends without an error (an earlier report there is replaced), removed when it does not."""
+    """A temporary folder beside ``out``, moved into ``out`` when the block ends without an error
+    (an earlier report there is replaced), removed when it does not."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         (tmp / "assets").mkdir()
-        (tmp / "assets" / "report.css").write_text(CSS.lstrip())
-        (tmp / "assets" / "report.js").write_text(SCRIPT.lstrip())
         (tmp / "methods").mkdir()
         yield tmp
         (tmp / MARKER).write_text("Made by `bench report`; the next `bench report --out` here replaces this folder.\n")
@@ -354,15 +421,52 @@ def _staged(out: Path):
         raise
 
 
+def _write_pages(root: Path, documents: dict[str, str], asset_cache: Path) -> str:
+    """Write the pages (path in the site -> HTML), the stylesheet, the script and the Chinese
+    glyphs the pages' text uses; returns what font was shipped, or the notice the pages carry
+    when none could be (then every page says which font is missing)."""
+    texts = [fonts.page_text(d) for d in documents.values()]
+    characters = fonts.needed_characters([*texts, GENERATED_TEXT])
+    css, shipped, problem = CSS.lstrip(), "no font shipped (the pages use only ASCII)", ""
+    if characters:
+        source = fonts.locate(asset_cache)
+        problem = source.missing
+        if source.path is not None:
+            try:
+                data, covered, notice = fonts.cached_subset(source.sha256, source.path, characters)
+            except Exception as exc:   # noqa: BLE001 (a font that cannot be subset must not cost the site)
+                problem = f"subsetting {source.path.name} failed ({type(exc).__name__}: {exc})"
+            else:
+                (root / fonts.OUT).write_bytes(data)
+                (root / fonts.LICENCE_OUT).write_text(
+                    f"{fonts.OUT}: {fonts.NAME} cut down to the {len(covered)} characters this report uses.\n\n"
+                    f"{notice}\n", encoding="utf-8")
+                css = font_face(Path(fonts.OUT).name) + css
+                shipped = (f"{fonts.NAME} (SIL OFL 1.1) subset to {len(covered)} of {len(characters)} characters, "
+                           f"{len(data) / 1024:.0f} KB")
+    if problem and any(fonts.has_cjk(t) for t in texts):
+        shipped = fonts.missing_note(problem)
+        documents = {name: with_notice(d, shipped) for name, d in documents.items()}
+    (root / "assets" / "report.css").write_text(css, encoding="utf-8")
+    (root / "assets" / "report.js").write_text(SCRIPT.lstrip(), encoding="utf-8")
+    for name, document in documents.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(document, encoding="utf-8")
+    return shipped
+
+
 def _size(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
 def build_report(results_dir: Path, dataset: Dataset, out: Path, *, method: str | None = None,
-                 protocol: str | None = None, compare: list[tuple[str, str]] = ()) -> ReportSummary:
+                 protocol: str | None = None, compare: list[tuple[str, str]] = (),
+                 asset_cache: Path | None = None) -> ReportSummary:
     """Write the site into ``out`` (replacing an earlier report there). With ``method`` (and
-    optionally ``protocol``) only that method's page is written, for a quick look."""
+    optionally ``protocol``) only that method's page is written, for a quick look. The Chinese
+    glyphs come from ``asset_cache`` (default: the cache ``bench data assets`` fills)."""
     results_dir, out = Path(results_dir), Path(out)
+    asset_cache = default_cache_dir() if asset_cache is None else Path(asset_cache)
     _prepare_out(out)
     kept, other = split_by_dataset(iter_results(results_dir), dataset)
     refused = [refusal(r, dataset) for r in other]
@@ -371,7 +475,7 @@ def build_report(results_dir: Path, dataset: Dataset, out: Path, *, method: str 
         if r.ok:
             records.setdefault(r.method_name, {})[r.protocol.name] = r
     if method is not None:
-        return _quick_look(results_dir, dataset, out, method, protocol, records, other)
+        return _quick_look(results_dir, dataset, out, method, protocol, records, other, asset_cache)
     for a, b in compare:
         for name in (a, b):
             if name not in records:
@@ -380,26 +484,28 @@ def build_report(results_dir: Path, dataset: Dataset, out: Path, *, method: str 
     pairs = list(dict.fromkeys([*default_pairs(records), *compare]))
     thumbs = Thumbnails(dataset)
     plots = sorted(p.name for p in (results_dir / "plots").glob("*.png"))
+    nav = site_nav(pairs, plots)
     with _staged(out) as tmp:
         if plots:
             (tmp / "plots").mkdir()
             for name in plots:
                 shutil.copyfile(results_dir / "plots" / name, tmp / "plots" / name)
+        documents = {}
         for name in sorted(pages):
-            (tmp / method_page(name)).write_text(render_method_page(name, records[name], dataset, thumbs))
-        if pairs:
-            (tmp / "compare").mkdir()
-            for a, b in pairs:
-                (tmp / compare_page(a, b)).write_text(render_compare_page(a, b, records, dataset, thumbs, results_dir))
+            documents[method_page(name)] = render_method_page(name, records[name], dataset, thumbs, nav=nav)
+        for a, b in pairs:
+            documents[compare_page(a, b)] = render_compare_page(a, b, records, dataset, thumbs, results_dir, nav=nav)
         sections = leaderboard_sections(results_dir, kept)
-        (tmp / "index.html").write_text(render_index(sections, dataset, plots, pages, pairs, refused))
+        documents["index.html"] = render_index(sections, dataset, plots, pages, pairs, refused, nav=nav)
+        font = _write_pages(tmp, documents, asset_cache)
         n_thumbs = thumbs.write(tmp)
     return ReportSummary(out / "index.html", pages=1 + len(pages) + len(pairs), thumbnails=n_thumbs,
-                         refused=refused, bytes=_size(out))
+                         refused=refused, bytes=_size(out), font=font)
 
 
 def _quick_look(results_dir: Path, dataset: Dataset, out: Path, method: str, protocol: str | None,
-                records: dict[str, dict[str, ResultRecord]], other: list[ResultRecord]) -> ReportSummary:
+                records: dict[str, dict[str, ResultRecord]], other: list[ResultRecord],
+                asset_cache: Path) -> ReportSummary:
     if protocol is not None and protocol not in GALLERY_PROTOCOLS:
         raise HwrBenchError(f"--protocol {protocol!r}: no failure gallery for it (choose from "
                             f"{', '.join(GALLERY_PROTOCOLS)})")
@@ -411,8 +517,8 @@ def _quick_look(results_dir: Path, dataset: Dataset, out: Path, method: str, pro
                             f"{dataset.name}{why}; run `bench run --methods {method}` first")
     thumbs = Thumbnails(dataset)
     with _staged(out) as tmp:
-        (tmp / method_page(method)).write_text(render_method_page(method, records[method], dataset, thumbs, wanted,
-                                                                 in_site=False))
+        document = render_method_page(method, records[method], dataset, thumbs, wanted)
+        font = _write_pages(tmp, {method_page(method): document}, asset_cache)
         n_thumbs = thumbs.write(tmp)
     return ReportSummary(out / method_page(method), pages=1, thumbnails=n_thumbs,
-                         refused=[refusal(r, dataset) for r in other], bytes=_size(out))
+                         refused=[refusal(r, dataset) for r in other], bytes=_size(out), font=font)

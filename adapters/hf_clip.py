@@ -29,6 +29,7 @@ import numpy as np
 
 from adapters.weights import CHECKPOINT_FILES, download, find_weights, folder_digest
 from bench.efficiency.params import folder_bytes, safetensors_param_count
+from bench.errors import UnknownMethodError, did_you_mean
 from bench.retriever import Availability, EmbeddingRetriever, MethodInfo
 
 PRESETS: dict[str, str] = {
@@ -60,6 +61,15 @@ class HFContrastiveOptions:
         if "{}" not in self.template:
             raise ValueError(f"option template must hold the word's placeholder {{}}, e.g. "
                              f"'the handwritten word \"{{}}\"' (got {self.template!r})")
+
+
+def check_spec(kind: str, spec: str | None) -> None:
+    """A spec is a preset, a hub name (``org/name``) or a local folder; anything else is refused
+    with the presets listed (it would otherwise surface as "weights not found")."""
+    if spec is None or spec in PRESETS or "/" in spec or Path(spec).expanduser().is_dir():
+        return
+    raise UnknownMethodError(f"{kind}:{spec}: {spec!r} is not a preset{did_you_mean(spec, PRESETS)}, a hub name "
+                             f"(org/name) or a local folder; presets: {', '.join(PRESETS)}")
 
 
 def letterbox(image, fill: int = 255):
@@ -105,6 +115,11 @@ class HFContrastive(EmbeddingRetriever):
         self._explicit = explicit   # a local folder named by the user: never replaced by a download
         self.lookup = find_weights(self.repo_id, explicit)
         self._model = None
+
+    @classmethod
+    def parse_options(cls, spec, raw):
+        check_spec(cls.kind, spec)   # a mistyped preset is a bad name, said before any work
+        return super().parse_options(spec, raw)
 
     @property
     def method_name(self) -> str:

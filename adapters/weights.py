@@ -60,7 +60,7 @@ def find_weights(repo_id: str, explicit: str | os.PathLike | None = None, marker
         if (candidate / marker).is_file():
             return WeightsLookup(repo_id, candidate, tuple(looked))
     cached = _hf_cache(repo_id)
-    looked.append(f"Hugging Face cache ({repo_id})")
+    looked.append(hf_cache_entry(repo_id))
     return WeightsLookup(repo_id, cached, tuple(looked))
 
 
@@ -113,6 +113,15 @@ def download_file(repo_id: str, filenames: tuple[str, ...]) -> tuple[Path | None
         except Exception as exc:   # this file is absent: try the next name
             error = exc
     return None, _failed(error) if error else "nothing to download"
+
+
+def hf_cache_entry(repo_id: str) -> str:
+    """Where the Hugging Face cache keeps ``repo_id`` on this machine, as a path a user can look at."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        return f"the Hugging Face cache ({repo_id}; huggingface_hub is not installed)"
+    return str(Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}")
 
 
 def _hf_cache(repo_id: str) -> Path | None:

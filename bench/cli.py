@@ -22,7 +22,7 @@ UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageE
 
 from bench import plots
 from bench.cache import default_cache_dir, default_dataset_path
-from bench.cli_support import (EXIT_BAD_INPUT, BootstrapOpt, DatasetOpt, DatasetSize, LimitOpt, OfflineOpt,
+from bench.cli_support import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, AllowDirtyOpt, BootstrapOpt, DatasetOpt, DatasetSize, LimitOpt, ReplaceOpt, OfflineOpt,
                                OptionOpt, ProtocolsOpt, QuietOpt, ResultsDirOpt, build_dataset, console, fail, finish,
                                load_or_build_dataset, method_names, method_options, outcome_reporter, protocol_names,
                                split, tracker)
@@ -39,7 +39,8 @@ from bench.families import ops_for
 from bench.leaderboard import write_leaderboard
 from bench.options import option_fields
 from bench.protocols import PROTOCOLS
-from bench.registry import EFFICIENCY, METHODS
+from bench.provenance import check_committed_code
+from bench.registry import EFFICIENCY, METHODS, entry_point_load_error
 from bench.results import method_dir_name
 from bench.retriever import go_offline
 from bench.runner import Overwrite, RunConfig, run as run_all
@@ -118,46 +119,56 @@ def run(
                                           "subtask of each method from nothing and compare them with the stored "
                                           "per-query results (0: no check).")] = 0,
     offline: OfflineOpt = False,
+    strict: Annotated[bool, typer.Option("--strict", metavar="", help="Exit 3 when any requested method is "
+                                         "unavailable here (without it: only when nothing ran).")] = False,
+    allow_dirty: AllowDirtyOpt = False,
     quiet: QuietOpt = False,
 ):
     """Run methods x protocols and write results/<method>/<protocol>.json."""
-    from rich.markup import escape
-
     if offline:
         go_offline()
-
     names = method_names(methods)
     config = RunConfig(methods=names, protocols=protocol_names(protocols), results_dir=results_dir,
                        cache_dir=None if no_cache else (cache_dir or default_cache_dir() / "outputs"),
                        limit=limit, seed=seed, overwrite=overwrite, n_boot=bootstrap,
                        method_options=method_options(names, option + _model_path_option(names, model_path)),
                        method_timeout=method_timeout, lock_wait=lock_wait, batch_size=batch_size,
-                       shard=None if shard is None else parse_shard(shard))
+                       shard=None if shard is None else parse_shard(shard), allow_dirty=allow_dirty)
     if engine is Engine.RAY and shard is not None:
         fail("--shard: --engine ray makes its own shards (--ray-shards)")
+    check_committed_code(results_dir, allow_dirty)   # before the dataset loads, for either engine
     out = console()
     ds = load_or_build_dataset(dataset, quiet)
     out.print(f"Dataset {ds.name} ({len(ds)} samples, fingerprint {ds.fingerprint[:12]})")
     if engine is Engine.RAY:
-        merged = run_on_ray(ds, config, shards=ray_shards, address=ray_address,
-                            report=lambda line: out.print(escape(line)))
-        out.print(f"merged {len(merged)} result(s) into {results_dir}")
-        return
-    _run_here(ds, config, verify_n, quiet, out)
+        _run_on_ray(ds, config, ray_shards, ray_address, out)
+    else:
+        _run_here(ds, config, verify_n, quiet, out, strict)
 
 
-def _run_here(ds, config: RunConfig, verify_n: int, quiet: bool, out) -> None:
+def _run_on_ray(ds, config: RunConfig, shards: int, address: str | None, out) -> None:
+    from rich.markup import escape
+
+    merged = run_on_ray(ds, config, shards=shards, address=address, report=lambda line: out.print(escape(line)))
+    out.print(f"merged {len(merged)} result(s) into {config.results_dir}")
+
+
+def _run_here(ds, config: RunConfig, verify_n: int, quiet: bool, out, strict: bool) -> None:
     """The local engine: run, then (with --verify) check a sample against the stored results."""
     from rich.markup import escape
 
     with tracker(quiet) as progress:
-        outcomes = run_all(ds, config, tracker=progress, report=outcome_reporter(out))
+        reporter = outcome_reporter(out)
+        try:
+            outcomes = run_all(ds, config, tracker=progress, report=reporter)
+        finally:
+            reporter.flush()
         verdicts = []
         if verify_n:
             out.print(f"Verifying: {verify_n} seeded queries per subtask of each method, recomputed here from nothing")
             verdicts = verify(ds, list(config.methods), config.method_options, config.results_dir, verify_n,
                               seed=config.seed, tracker=progress, report=lambda line: out.print(escape(line)))
-    finish(outcomes, verdicts)
+    finish(outcomes, verdicts, strict)
 
 
 @app.command()
@@ -198,6 +209,7 @@ def efficiency(
     results_dir: ResultsDirOpt = Path("results"),
     option: OptionOpt = [],
     offline: OfflineOpt = False,
+    allow_dirty: AllowDirtyOpt = False,
     quiet: QuietOpt = False,
 ):
     """Params, MACs, latency (batch 1 and batched), peak memory and the compute-in-memory
@@ -209,6 +221,7 @@ def efficiency(
 
     names = split(methods) or list(METHODS.tagged(EFFICIENCY))
     options = method_options(names, option)
+    check_committed_code(results_dir, allow_dirty)
     out = console()
     ds = load_or_build_dataset(dataset, quiet)
     for name in names:
@@ -368,6 +381,7 @@ def data_build(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the renders.")] = 0,
     workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Rendering processes (default: "
                                                    "all cores).")] = None,
+    replace: ReplaceOpt = False,
     quiet: QuietOpt = False,
 ):
     """Build a dataset deterministically (same seed and assets, same fingerprint)."""
@@ -376,7 +390,7 @@ def data_build(
 
     out = out or default_dataset_path(size.value, seed)
     start = time.perf_counter()
-    summary = build_dataset(out, size, seed, workers, quiet)
+    summary = build_dataset(out, size, seed, workers, quiet, replace=replace)
     ds = load_dataset(out)
     console().print(f"built {out} in {time.perf_counter() - start:.1f}s: {len(ds)} samples, "
                     f"{len({e.semantic_id for e in ds.lexicon})} concepts, fingerprint {ds.fingerprint[:16]}")
@@ -402,7 +416,8 @@ def data_show(
     console().print(f"wrote {out}")
 
 
-@data_app.command("import")
+@data_app.command("import", epilog=f"table: {importers.TABLE_COLUMNS_HELP}\n\nExample metadata.csv:\n\n"
+                  + "\n\n".join(f"  {line}" for line in importers.TABLE_EXAMPLE.splitlines()))
 def data_import(
     fmt: Annotated[ImportFormat, typer.Argument(help="The source's layout.", metavar="FORMAT")],
     source: Annotated[Path, typer.Argument(help="The folder or file to read.")],
@@ -413,15 +428,22 @@ def data_import(
     name: Annotated[Optional[str], typer.Option("--name", help="Dataset name.")] = None,
     no_compose: Annotated[bool, typer.Option("--no-compose", metavar="", help="hwdb: do not compose lexicon words "
                                              "from a writer's characters.")] = False,
+    replace: ReplaceOpt = False,
 ):
-    """Import a real handwriting set into the hwr-bench schema."""
+    """Import a real handwriting set into the hwr-bench schema.
+
+    iam: the IAM words folder (words.txt + words/). hwdb: CASIA-HWDB .gnt files. table: columns below.
+    Every faulty row is listed in one error and nothing is written; an existing --out is never
+    replaced without --replace.
+    """
 
     readers = {ImportFormat.IAM: lambda: importers.read_iam(source, split_),
                ImportFormat.HWDB: lambda: importers.read_hwdb(source, split_, compose_words=not no_compose),
                ImportFormat.TABLE: lambda: importers.read_table(source, split_)}
     report = importers.import_samples(readers[fmt](), out, name or f"{fmt.value}-{source.name}",
                                       lexicon_mode=lexicon.value,
-                                      builder={"name": f"import:{fmt.value}", "source": str(source)})
+                                      builder={"name": f"import:{fmt.value}", "source": str(source)},
+                                      replace=replace, source=source)
     msg = f"wrote {out}: {report.kept} samples, fingerprint {report.fingerprint[:16]}"
     if report.dropped_not_in_lexicon:
         msg += (f"; dropped {report.dropped_not_in_lexicon} not in the lexicon "
@@ -462,8 +484,7 @@ def _load_command_plugins() -> None:
         try:
             ep.load()(app)
         except Exception as exc:   # a broken plugin loses its commands, not the CLI
-            print(f"warning: commands of plugin {ep.name!r} ({ep.value}) not loaded: "
-                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            print(f"warning: commands not loaded: {entry_point_load_error(ep, exc)}", file=sys.stderr)
 
 
 _load_command_plugins()
@@ -476,12 +497,21 @@ def main() -> None:
         if type(exc).__name__ == "NoArgsIsHelpError":   # plain `bench`: the help, as click shows it
             exc.show()
         else:
-            print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+            # Validation messages of the option parser carry a "Value error, " prefix of their own.
+            message = ' '.join(exc.format_message().split()).replace("Value error, ", "")
+            print(f"error: {message}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
-    except typer.Abort:
-        print("aborted", file=sys.stderr)
-        sys.exit(130)
+    except typer.Abort as exc:
+        if isinstance(exc.__context__, EOFError):   # typer turns EOFError into Abort: a truncated file
+            print(f"error: unexpected end of a file (truncated?): {exc.__context__}", file=sys.stderr)
+            sys.exit(EXIT_BAD_INPUT)
+        code = EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
     except HwrBenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
+    if code == EXIT_INTERRUPTED:   # Ctrl-C (typer returns it as exit code 130)
+        print("interrupted: every result written so far is kept; the same command resumes where it stopped",
+              file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)

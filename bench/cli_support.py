@@ -2,9 +2,11 @@
 input checks and the outcome reporter. A plugin's commands (``hwr_bench.commands``) import these,
 so ``bench train`` and ``bench run`` take ``--dataset`` or ``--bootstrap`` the same way.
 
-Exit codes (the README's table): 0 done; 1 at least one method/protocol pair failed; 2 bad input
-(unknown method, protocol or option, a bad value, an unreadable dataset or result file, a busy
-results folder), reported in one line before any work.
+Exit codes (the README's table): 0 done; 1 at least one method/protocol pair failed or a
+verification disagreed; 2 bad input (unknown method, protocol or option, a bad value, an unreadable
+dataset or result file, a busy results folder), reported in one line before any work; 3 nothing ran
+(every requested method was unavailable here or every protocol inapplicable; with ``--strict``, any
+method unavailable); 130 interrupted (the same command resumes).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from bench.progress import Tracker
 from bench.protocols import default_protocols, get_protocol
 from bench.registry import DEFAULT, METHODS
 
-EXIT_FAILED, EXIT_BAD_INPUT = 1, 2   # 0: done
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_RAN, EXIT_INTERRUPTED = 1, 2, 3, 130   # 0: done
 
 
 class DatasetSize(str, Enum):
@@ -52,6 +54,11 @@ LimitOpt = Annotated[Optional[int], typer.Option(
 OfflineOpt = Annotated[bool, typer.Option("--offline", metavar="", help="Never download: methods whose weights are "
                                           "not here report themselves unavailable, with the fix (as "
                                           "HF_HUB_OFFLINE=1 does).")]
+AllowDirtyOpt = Annotated[bool, typer.Option("--allow-dirty", metavar="", help="Write into the repository's own "
+                                             "results/ although the code has uncommitted changes (the results then "
+                                             "record git.dirty and no commit reproduces them).")]
+ReplaceOpt = Annotated[bool, typer.Option("--replace", metavar="", help="Replace an existing hwr-bench dataset at "
+                                          "--out (a folder holding anything else is never touched).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="No progress (bars on a terminal, lines "
                                                                         "otherwise).")]
 
@@ -106,16 +113,17 @@ def method_options(methods: list[str], options: Iterable[str]) -> dict[str, dict
 
 
 # -- the dataset ----------------------------------------------------------------------------------
-def build_dataset(out: Path, size: DatasetSize, seed: int, workers: Optional[int], quiet: bool) -> dict:
+def build_dataset(out: Path, size: DatasetSize, seed: int, workers: Optional[int], quiet: bool,
+                  replace: bool = False) -> dict:
     out_console = console()
     if size is DatasetSize.TOY:
-        return {"fingerprint": build_toy(out, seed=seed)}
+        return {"fingerprint": build_toy(out, seed=seed, replace=replace)}
     out_console.print("Fetching handwriting assets (fonts, stroke data) into the cache ...")
     fetch_all(default_cache_dir(), report=lambda line: None if quiet else out_console.print(line))
     out_console.print(f"Building the {size.value} benchmark at {out} ...")
     with tracker(quiet) as progress:
         summary = build(out, size=size.value, seed=seed, cache_root=default_cache_dir(), workers=workers,
-                        tracker=progress)
+                        tracker=progress, replace=replace)
     for note in summary["notes"]:
         out_console.print(f"[yellow]note:[/] {note}")
     return summary
@@ -133,18 +141,47 @@ def load_or_build_dataset(dataset: Optional[Path], quiet: bool):
 
 # -- outcomes -------------------------------------------------------------------------------------
 _STYLES = {"ok": "green", "skipped": "dim", "unavailable": "yellow", "not_applicable": "dim", "failed": "red"}
+_COLLAPSED = ("skipped", "unavailable")   # said once per method, not once per protocol
 
 
-def outcome_reporter(out_console=None):
-    """A ``report`` callback for ``bench.runner.run``: one line per method and protocol."""
-    from rich.markup import escape
+class OutcomeReporter:
+    """A ``report`` callback for ``bench.runner.run``: a line per method and protocol computed,
+    failed or inapplicable; results reused and methods unavailable are said once per method
+    (one line with its protocols), not once per protocol. Call ``flush()`` when the run ends."""
 
-    out_console = out_console or console()
+    def __init__(self, out_console=None):
+        self.out = out_console or console()
+        self._pending: list = []
 
-    def report(o) -> None:
-        out_console.print(f"[{_STYLES.get(o.status, '')}]{o.status:>14}[/] {escape(o.method):<24} "
-                          f"{o.protocol:<6} {escape(o.message)}")
-    return report
+    def __call__(self, o) -> None:
+        if self._pending and (o.status not in _COLLAPSED or
+                              (o.method, o.status, o.message) != _same(self._pending[0])):
+            self.flush()
+        if o.status in _COLLAPSED:
+            self._pending.append(o)
+        else:
+            self._line(o.status, o.method, o.protocol, o.message)
+
+    def flush(self) -> None:
+        if self._pending:
+            first, protocols = self._pending[0], [o.protocol for o in self._pending]
+            self._line(first.status, first.method, ",".join(protocols) if len(protocols) <= 2
+                       else f"{len(protocols)} protocols", first.message)
+            self._pending = []
+
+    def _line(self, status: str, method: str, protocol: str, message: str) -> None:
+        from rich.markup import escape
+
+        self.out.print(f"[{_STYLES.get(status, '')}]{status:>14}[/] {escape(method):<24} "
+                       f"{escape(protocol):<6} {escape(message)}")
+
+
+def _same(o) -> tuple:
+    return o.method, o.status, o.message
+
+
+def outcome_reporter(out_console=None) -> OutcomeReporter:
+    return OutcomeReporter(out_console)
 
 
 def summary_line(outcomes) -> str:
@@ -154,15 +191,28 @@ def summary_line(outcomes) -> str:
     parts = [f"computed {count['ok']} result(s)", f"reused {count['skipped'] - kept} stored result(s) (up to date)"]
     if kept:
         parts.append(f"kept {kept} full result(s) a --limit run may not replace")
-    for status, label in (("not_applicable", "not applicable"), ("unavailable", "unavailable here"),
-                          ("failed", "failed")):
-        if count[status]:
-            parts.append(f"{count[status]} {label}")
+    unavailable = sorted({o.method for o in outcomes if o.status == "unavailable"})
+    if count["not_applicable"]:
+        parts.append(f"{count['not_applicable']} not applicable")
+    if unavailable:
+        parts.append(f"{len(unavailable)} method(s) unavailable here ({', '.join(unavailable)})")
+    if count["failed"]:
+        parts.append(f"{count['failed']} failed")
     return "This run " + ", ".join(parts) + "."
 
 
-def finish(outcomes, verdicts=()) -> None:
-    """The run's summary; exit 1 where any method/protocol pair failed or a verification disagreed."""
+def nothing_ran(outcomes, strict: bool = False) -> bool:
+    """No result computed or reused (every method unavailable, every protocol inapplicable), or,
+    with ``strict``, any method unavailable: the run's exit code says so (3)."""
+    statuses = {o.status for o in outcomes}
+    if strict and "unavailable" in statuses:
+        return True
+    return not statuses & {"ok", "skipped", "failed"}
+
+
+def finish(outcomes, verdicts=(), strict: bool = False) -> None:
+    """The run's summary; exit 1 where any method/protocol pair failed or a verification disagreed,
+    3 where nothing ran (see the module's exit codes)."""
     console().print(summary_line(outcomes))
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
@@ -172,6 +222,12 @@ def finish(outcomes, verdicts=()) -> None:
         console().print(f"[red]verification failed for {', '.join(disagreed)} (see the lines above).[/]")
     if failed or disagreed:
         raise typer.Exit(EXIT_FAILED)
+    if nothing_ran(outcomes, strict):
+        what = ("a requested method was unavailable (--strict)"
+                if strict and any(o.status == "unavailable" for o in outcomes)
+                else "no method produced or reused a result")
+        console(stderr=True).print(f"[yellow]nothing ran: {what} (exit {EXIT_NOTHING_RAN}).[/]")
+        raise typer.Exit(EXIT_NOTHING_RAN)
 
 
 def fail(message: str) -> None:

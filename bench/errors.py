@@ -34,12 +34,27 @@ class ResultsBusyError(HwrBenchError):
     """Another run holds the results folder."""
 
 
+def did_you_mean(name: str, known) -> str:
+    """" (did you mean 'x'?)" for the closest known name, or "" (a typo gets a suggestion)."""
+    import difflib
+
+    close = difflib.get_close_matches(name, [k for k in known if k], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 class UnknownMethodError(HwrBenchError):
     pass
 
 
 class UnknownProtocolError(HwrBenchError):
     pass
+
+
+class ProtocolNotApplicable(HwrBenchError):
+    """A protocol cannot be built from this dataset (no test_id images, one render per word, ...).
+
+    The runner records the protocol *not applicable* with this reason and runs the others.
+    """
 
 
 class MethodOutputError(Exception):

@@ -60,7 +60,9 @@ class LockBusy(Exception):
 
 class FolderLock:
     """An exclusive advisory lock on a folder (``.bench.lock`` inside it), released by the OS
-    when the holder exits, even on SIGKILL, so a crash never leaves it stuck."""
+    when the holder exits, even on SIGKILL, so a crash never leaves it stuck. A holder that exits
+    normally (Ctrl-C included) removes the file; a waiter that then holds the lock on the removed
+    file notices (its inode is no longer the path's) and locks the new file instead."""
 
     def __init__(self, folder: Path, wait: float = 0.0):
         self.path = Path(folder) / ".bench.lock"
@@ -77,7 +79,11 @@ class FolderLock:
         while True:
             try:
                 fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                if self._still_the_path():
+                    break
+                self._fh.close()     # the file was removed by the holder we waited for: start over
+                self._fh = open(self.path, "a+")
+                continue
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     self._fh.seek(0)
@@ -91,9 +97,19 @@ class FolderLock:
         self._fh.flush()
         return self
 
+    def _still_the_path(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino == os.fstat(self._fh.fileno()).st_ino
+        except FileNotFoundError:
+            return False
+
     def __exit__(self, *exc) -> None:
         import fcntl
 
+        try:
+            self.path.unlink()       # while still held: nobody can lock this inode in between
+        except FileNotFoundError:
+            pass
         fcntl.flock(self._fh, fcntl.LOCK_UN)
         self._fh.close()
 

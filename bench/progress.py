@@ -2,7 +2,8 @@
 
 ``Tracker(mode="bar")`` draws rich progress bars; ``mode="lines"`` prints one plain line per
 loop every ``every_seconds`` or each 10% (and when it ends), to stderr, so a build or a method
-run is never silent where no terminal is attached; ``mode="off"`` prints nothing.
+run is never silent where no terminal is attached; ``mode="off"`` prints nothing. A loop shorter
+than ``quiet_seconds`` prints no line at all: a log of sub-second phases says nothing a reader needs.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ def _advance(item) -> int:
 
 class Tracker(AbstractContextManager):
     def __init__(self, enabled: bool = True, *, mode: str | None = None, every_seconds: float = 10.0,
+                 quiet_seconds: float = 2.0,
                  write: Callable[[str], None] | None = None, clock: Callable[[], float] = time.monotonic):
         self.mode = mode or ("bar" if enabled else "off")
         if self.mode not in MODES:
             raise ValueError(f"progress mode must be one of {MODES}")
         self.every_seconds = every_seconds
+        self.quiet_seconds = quiet_seconds
         self._write = write or (lambda line: print(line, file=sys.stderr, flush=True))
         self._clock = clock
         self._progress = None
@@ -79,11 +82,13 @@ class Tracker(AbstractContextManager):
             done += _advance(item)
             now = self._clock()
             tenth = int(10 * done / total) if total else 10
-            if done < total and (now - last >= self.every_seconds or tenth > last_tenth):
+            if done < total and now - start >= self.quiet_seconds and (now - last >= self.every_seconds
+                                                                        or tenth > last_tenth):
                 self._write(_line(description, done, total, now - start))
                 last, last_tenth = now, tenth
-        if total:
-            self._write(_line(description, done, total, self._clock() - start))
+        elapsed = self._clock() - start
+        if total and elapsed >= self.quiet_seconds:
+            self._write(_line(description, done, total, elapsed))
 
     def log(self, message: str) -> None:
         if self._progress is not None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from bench.data.distractors import WORDFREQ_VERSION, distractors
 from bench.data.store import Dataset
-from bench.errors import DatasetError, UnknownProtocolError
+from bench.errors import ProtocolNotApplicable, UnknownProtocolError, did_you_mean
 from bench.schema import LANGUAGES, XLING_DIRECTIONS, lexicon_key
 
 
@@ -46,6 +46,7 @@ class RetrievalTask:
     aggregate: str                   # "pooled" over all queries, or "mean" of subtasks
     n_dropped: int = 0               # queries without any relevant gallery item
     timed_queries: int = 0           # per subtask, queries timed uncached for a search latency (0: none)
+    reads: str = ""                  # what its queries are, for a "not applicable" reason
 
     def all_image_keys(self) -> list[str]:
         return sorted({k for st in self.subtasks
@@ -140,7 +141,13 @@ class ProtocolSpec:
     axis: tuple[str, int] | None = None
 
     def task(self, ds: Dataset, limit: int | None = None, seed: int = 0):
-        return self.build(self, ds, limit=limit, seed=seed)
+        """The task on ``ds``; ``ProtocolNotApplicable`` where the dataset cannot support it."""
+        task = self.build(self, ds, limit=limit, seed=seed)
+        if isinstance(task, RetrievalTask) and not task.subtasks:
+            raise ProtocolNotApplicable(f"the dataset has no queries for it (it reads {task.reads})")
+        if isinstance(task, TopologyTask) and not task.image_keys:
+            raise ProtocolNotApplicable("the dataset has no test_ood images")
+        return task
 
 
 def _limit(keys: list[str], limit: int | None, seed: int, salt: str) -> list[str]:
@@ -172,13 +179,15 @@ def _image_to_lexicon(ds: Dataset, split: str, pairs, limit, seed) -> tuple[list
 def build_within(split: str):
     def build(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed: int = 0) -> RetrievalTask:
         subtasks, dropped = _image_to_lexicon(ds, split, [(l, l) for l in LANGUAGES], limit, seed)
-        return RetrievalTask(spec.name, spec.version, tuple(subtasks), "pooled", dropped)
+        return RetrievalTask(spec.name, spec.version, tuple(subtasks), "pooled", dropped,
+                             reads=f"{split} images with a lexicon word")
     return build
 
 
 def build_xling(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed: int = 0) -> RetrievalTask:
     subtasks, dropped = _image_to_lexicon(ds, "test_ood", XLING_DIRECTIONS, limit, seed)
-    return RetrievalTask(spec.name, spec.version, tuple(subtasks), "mean", dropped)
+    return RetrievalTask(spec.name, spec.version, tuple(subtasks), "mean", dropped,
+                         reads="test_ood images with a lexicon word in another language")
 
 
 def build_t2i(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed: int = 0) -> RetrievalTask:
@@ -194,7 +203,7 @@ def build_t2i(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed:
         relevant = tuple(tuple(by_id[ds.lexicon_entry(k).semantic_id]) for k in keys)
         subtasks.append(Subtask(lang, "text", tuple(keys), lang, "image",
                                 tuple(s.key for s in images), lang, relevant))
-    return RetrievalTask(spec.name, spec.version, tuple(subtasks), "pooled")
+    return RetrievalTask(spec.name, spec.version, tuple(subtasks), "pooled", reads="test_ood images")
 
 
 def _by_concept(ds: Dataset, split: str, limit: int | None, seed: int) -> list[int]:
@@ -217,8 +226,8 @@ def build_rd(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed: 
             per_class[s.semantic_id] = per_class.get(s.semantic_id, 0) + 1
         single = sorted(sid for sid, n in per_class.items() if n < 2)
         if single:
-            raise DatasetError(f"test_ood ({lang})", f"R/D needs at least 2 images per word; {len(single)} word(s) "
-                               f"have one (e.g. semantic id {single[0]})")
+            raise ProtocolNotApplicable(f"R/D needs at least 2 test_ood images per word; {len(single)} {lang} "
+                                        f"word(s) have one (e.g. semantic id {single[0]})")
         image_keys += sorted(s.key for s in samples)
     text_keys = sorted(e.key for e in ds.lexicon if e.semantic_id in ids)
     return TopologyTask(spec.name, spec.version, tuple(image_keys), tuple(text_keys))
@@ -255,7 +264,8 @@ def build_gallery(size: int | None):
             relevant = tuple((index[ds.sample(k).semantic_id],) for k in keys)
             subtasks.append(Subtask(lang, "image", tuple(keys), lang, "text", tuple(e.key for e in gallery),
                                     lang, relevant))
-        return RetrievalTask(spec.name, spec.version, tuple(subtasks), "pooled", dropped, timed_queries=TIMED_QUERIES)
+        return RetrievalTask(spec.name, spec.version, tuple(subtasks), "pooled", dropped, timed_queries=TIMED_QUERIES,
+                             reads="test_ood images with a lexicon word")
     return build
 
 
@@ -313,7 +323,8 @@ def get_protocol(name: str) -> ProtocolSpec:
     try:
         return PROTOCOLS[name]
     except KeyError:
-        raise UnknownProtocolError(f"unknown protocol {name!r} (known: {', '.join(PROTOCOLS)})") from None
+        raise UnknownProtocolError(f"unknown protocol {name!r}{did_you_mean(name, PROTOCOLS)} "
+                                   f"(known: {', '.join(PROTOCOLS)})") from None
 
 
 def axis_specs(axis: str) -> list[ProtocolSpec]:

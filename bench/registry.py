@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Callable, Mapping
 
-from bench.errors import HwrBenchError, UnknownMethodError
+from bench.errors import HwrBenchError, UnknownMethodError, did_you_mean
+from bench.options import OptionError
 
 ENTRY_POINT_GROUP = "hwr_bench.adapters"
 
@@ -101,8 +102,14 @@ class Registry:
         prefix, sep, spec = name.partition(":")
         if sep and spec and f"{prefix}:" in regs:
             return regs[f"{prefix}:"], spec
-        known = ", ".join(sorted(regs)) or "none registered; is hwr-bench installed (pip install -e .)?"
-        raise UnknownMethodError(f"unknown method {name!r} (known: {known}; see `bench methods`)")
+        if not regs:
+            raise UnknownMethodError(f"unknown method {name!r} (none registered; is hwr-bench installed "
+                                     "(pip install -e .)?)")
+        hint = did_you_mean(name, [n for n in regs if not n.endswith(":")])
+        if sep and f"{prefix}:" in regs:
+            hint = f" ({prefix}: takes a spec after the colon, e.g. {prefix}:NAME)"
+        raise UnknownMethodError(f"unknown method {name!r}{hint}; `bench methods` lists the "
+                                 f"{len(regs)} registered names and prefixes")
 
     def method_class(self, name: str):
         registration, _ = self.resolve(name)
@@ -112,16 +119,42 @@ class Registry:
         """Resolve ``name`` and validate its options without building the method (input checks)."""
         registration, spec = self.resolve(name)
         cls = load_target(registration.target)
-        return cls.parse_options(spec, options)
+        try:
+            return cls.parse_options(spec, options)
+        except OptionError as exc:
+            raise exc.for_method(name) from None
 
     def create(self, name: str, options: Mapping[str, Any] | None = None):
         """Instantiate a method by name. Raises UnknownMethodError, OptionError or the adapter's own error."""
         registration, spec = self.resolve(name)
-        cls = load_target(registration.target)
-        return cls(spec=spec, options=cls.parse_options(spec, options))
+        return load_target(registration.target)(spec=spec, options=self.check(name, options))
 
 
 PLUGIN_GROUP = "hwr_bench.plugins"
+
+
+def shadowing_distributions(import_name: str, own: str | None) -> list[str]:
+    """Other installed distributions that also provide the top-level import name ``import_name``.
+
+    hwr-bench installs the import names ``bench`` and ``adapters``; another distribution with the
+    same name (e.g. AdapterHub's ``adapters``) shadows one of them, and the plugin's import fails
+    somewhere deep inside the other package.
+    """
+    from importlib.metadata import packages_distributions
+
+    return sorted(set(packages_distributions().get(import_name, [])) - {own})
+
+
+def entry_point_load_error(ep, exc: BaseException) -> str:
+    """One line on why an entry point does not load, naming a shadowing distribution if one is why."""
+    top = ep.value.split(":")[0].split(".")[0]
+    own = ep.dist.name if ep.dist is not None else None
+    others = shadowing_distributions(top, own)
+    if others:
+        return (f"plugin {ep.name!r} ({ep.value}) does not load: the import name {top!r} is also installed by "
+                f"{', '.join(others)}, which shadows {own or 'it'}'s; use a virtual environment without it "
+                f"(pip uninstall {others[0]})")
+    return f"plugin {ep.name!r} ({ep.value}) does not load: {type(exc).__name__}: {exc}"
 
 
 def _load_plugin_hooks(registry: Registry) -> None:
@@ -130,7 +163,7 @@ def _load_plugin_hooks(registry: Registry) -> None:
         try:
             hook = ep.load()
         except Exception as exc:
-            raise RegistryError(f"plugin {ep.name!r} ({ep.value}) does not load: {type(exc).__name__}: {exc}") from None
+            raise RegistryError(entry_point_load_error(ep, exc)) from None
         hook(registry)
 
 

@@ -23,13 +23,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from bench.data.store import Dataset
-from bench.errors import HwrBenchError, ResultsBusyError
+from bench.errors import HwrBenchError, ProtocolNotApplicable, ResultsBusyError
 from bench.families import ops_for
 from bench.io import FolderLock, LockBusy
 from bench.outputs import MethodOutputs
 from bench.progress import NULL_TRACKER, Tracker
 from bench.protocols import ProtocolKind, ProtocolSpec, RetrievalTask, get_protocol, restrict
-from bench.provenance import environment, provenance
+from bench.provenance import check_committed_code, environment, provenance
 from bench.records import (STATUS_FAILED, STATUS_NOT_APPLICABLE, STATUS_OK, STATUS_UNAVAILABLE, ConfigRecord,
                            DatasetRecord, ProtocolRecord, ResultRecord)
 from bench.registry import METHODS, check_name
@@ -65,6 +65,7 @@ class RunConfig:
     shard: tuple[int, int] | None = None  # (i, n): this run's slice of the queries (bench.shard)
     lock_wait: float = 0.0                # seconds to wait for another run's lock on results_dir
     batch_size: int | None = None         # images per method call (None: the method's own)
+    allow_dirty: bool = False             # write into the repository's results/ from uncommitted code
 
     def __post_init__(self) -> None:
         self.overwrite = Overwrite(self.overwrite)   # "always" from code is as good as Overwrite.ALWAYS
@@ -104,6 +105,7 @@ def _deadline(seconds: float | None):
 def run(dataset: Dataset, config: RunConfig, *, tracker: Tracker = NULL_TRACKER,
         report: Callable[[Outcome], None] = lambda o: None) -> list[Outcome]:
     """Run every method on every protocol, holding the results folder's lock throughout."""
+    check_committed_code(config.results_dir, config.allow_dirty)
     session = _Session(dataset, config, tracker, report)   # bad protocol names fail before the lock
     try:
         with FolderLock(config.results_dir, wait=config.lock_wait):
@@ -151,11 +153,20 @@ class _Session:
         self.dataset, self.config, self.tracker, self._report = dataset, config, tracker, report
         self.outcomes: list[Outcome] = []
         specs = [get_protocol(p) for p in config.protocols]  # unknown names fail before any work
-        tasks = {spec.name: spec.task(dataset, limit=config.limit, seed=config.seed) for spec in specs}
+        # A protocol the dataset cannot support is recorded not applicable, with its reason, for
+        # every method; the others run.
+        self.inapplicable: dict[str, str] = {}
+        tasks = {}
+        for spec in specs:
+            try:
+                tasks[spec.name] = spec.task(dataset, limit=config.limit, seed=config.seed)
+            except ProtocolNotApplicable as exc:
+                self.inapplicable[spec.name] = str(exc)
         if config.shard is not None:
             tasks = {name: shard_task(task, *config.shard) for name, task in tasks.items()}
         self.tasks = {name: task for name, task in tasks.items() if task is not None}
-        self.specs: list[ProtocolSpec] = [spec for spec in specs if spec.name in self.tasks]
+        self.specs: list[ProtocolSpec] = [spec for spec in specs
+                                          if spec.name in self.tasks or spec.name in self.inapplicable]
         self._decoded = False
 
     def emit(self, outcome: Outcome) -> None:
@@ -211,9 +222,11 @@ class _Session:
             self.emit(Outcome(name, spec.name, STATUS_SKIPPED, "kept the full result: a --limit run never replaces "
                               "it (use another --results-dir for a quick look)", path))
             return
-        task = self.tasks[spec.name]
+        task = self.tasks.get(spec.name)
         reason = None
-        if spec.kind.needs_embeddings and not ops_for(method).embeds:
+        if task is None:
+            reason = short = f"not applicable to this dataset: {self.inapplicable[spec.name]}"
+        elif spec.kind.needs_embeddings and not ops_for(method).embeds:
             reason, short = f"{spec.name} needs embeddings; this method is {method.family.value}-based", "needs embeddings"
         elif isinstance(task, RetrievalTask):
             task = restrict(task, method.answers)

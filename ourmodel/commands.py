@@ -15,10 +15,11 @@ from typing import Annotated, Optional
 import typer
 
 from bench.cache import default_cache_dir, default_dataset_path
-from bench.cli_support import (BootstrapOpt, DatasetOpt, LimitOpt, ProtocolsOpt, QuietOpt,
+from bench.cli_support import (AllowDirtyOpt, BootstrapOpt, DatasetOpt, LimitOpt, ProtocolsOpt, QuietOpt,
                                ResultsDirOpt, console, finish, load_or_build_dataset, outcome_reporter,
                                protocol_names, split, tracker)
 from bench.errors import HwrBenchError
+from bench.provenance import check_committed_code
 from bench.summary import DEFAULT_BOOTSTRAP
 
 
@@ -72,6 +73,7 @@ def ablate(
     bootstrap: BootstrapOpt = DEFAULT_BOOTSTRAP,
     results_dir: ResultsDirOpt = Path("results"),
     dataset: DatasetOpt = None,
+    allow_dirty: AllowDirtyOpt = False,
     quiet: QuietOpt = False,
 ):
     """The paper's Table 5 at a reduced budget: train each variant with one learning signal
@@ -79,6 +81,7 @@ def ablate(
     from bench.runner import RunConfig, run as run_all
     from ourmodel.ablation import ABLATIONS, train_ablations
 
+    check_committed_code(results_dir, allow_dirty)   # before minutes of training, not after
     names = split(variants) if variants else list(ABLATIONS)
     unknown = [n for n in names if n not in ABLATIONS]
     if unknown:
@@ -92,8 +95,14 @@ def ablate(
     methods = [f"ours-ablate:{n}" for n in names]
     config = RunConfig(methods=methods, protocols=protocol_list, results_dir=results_dir,
                        cache_dir=default_cache_dir() / "outputs", limit=limit, n_boot=bootstrap,
-                       method_options={m: {"checkpoint": str(checkpoints[n])} for m, n in zip(methods, names)})
-    finish(run_all(ds, config, report=outcome_reporter(out_console)))
+                       method_options={m: {"checkpoint": str(checkpoints[n])} for m, n in zip(methods, names)},
+                       allow_dirty=allow_dirty)
+    reporter = outcome_reporter(out_console)
+    try:
+        outcomes = run_all(ds, config, report=reporter)
+    finally:
+        reporter.flush()
+    finish(outcomes)
 
 
 def curves(

@@ -63,7 +63,7 @@ def test_rd_limit_keeps_whole_classes_and_singletons_are_refused(toy_dataset, tm
     import pytest
 
     from bench.data.store import load_dataset
-    from bench.errors import DatasetError
+    from bench.errors import ProtocolNotApplicable
 
     task = _build("rd", toy_dataset, limit=7, seed=3)
     ids = [toy_dataset.sample(k).semantic_id for k in task.image_keys]
@@ -71,7 +71,7 @@ def test_rd_limit_keeps_whole_classes_and_singletons_are_refused(toy_dataset, tm
     # One OOD image per word and language: the radius is undefined, refused, never reported as 0.
     single = load_dataset(toy_dataset.root)
     single.samples = [s for s in single.samples if s.split != "test_ood" or s.key.endswith("s5-test_ood")]
-    with pytest.raises(DatasetError, match="at least 2 images per word"):
+    with pytest.raises(ProtocolNotApplicable, match="at least 2 test_ood images per word"):
         _build("rd", single)
 
 

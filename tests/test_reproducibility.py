@@ -92,15 +92,23 @@ def test_progress_lines_without_a_terminal():
     for _ in tracker.track([[1] * 5 for _ in range(20)], 100, "ours: images"):
         now[0] += 0.5
     assert lines[-1] == "ours: images: 100/100 (100%), 10 s"
-    assert len(lines) == 10 and lines[0].startswith("ours: images: 10/100 (10%), 1 s, about 9 s left")
+    # Nothing in the first 2 s (quiet_seconds), then each 10 %.
+    assert len(lines) == 9 and lines[0].startswith("ours: images: 20/100 (20%), 2 s, about 8 s left")
     slow, now[0] = [], 0.0
     tracker = Tracker(mode="lines", write=slow.append, clock=lambda: now[0], every_seconds=10)
     for _ in tracker.track(range(1000), 1000, "slow"):
         now[0] += 0.1      # 100 s in all: a line every 10 s or 10 %, whichever comes first
     assert 9 <= len(slow) <= 11
     jobs, now[0] = [], 0.0   # (language, batch) jobs count by their batch, not by the tuple
-    list(Tracker(mode="lines", write=jobs.append, clock=lambda: now[0]).track([("en", [1] * 64)] * 2, 128, "x"))
+
+    def step():
+        now[0] += 5.0
+        return now[0]
+    list(Tracker(mode="lines", write=jobs.append, clock=step).track([("en", [1] * 64)] * 2, 128, "x"))
     assert jobs[-1].startswith("x: 128/128 (100%)")
+    brief, now[0] = [], 0.0   # a sub-second loop says nothing
+    list(Tracker(mode="lines", write=brief.append, clock=lambda: now[0]).track(range(100), 100, "brief"))
+    assert brief == []
 
 
 MACHINE_PATH = re.compile(r"(/root/|/home/[a-z]|/work/|/tmp/|site-packages|\.cache/hwr-bench)")

@@ -32,3 +32,14 @@ def test_the_test_command_installs_the_browser_the_report_test_drives():
     tests = _readme_commands()[1]
     assert re.search(r"apt-get install -y -q [^&]*\bchromium\b", tests)
     assert "[dev]" in tests and "playwright" in ROOT.joinpath("pyproject.toml").read_text()
+
+
+def test_the_readme_documents_the_table_import_columns_and_every_exit_code():
+    from bench.cli_support import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NOTHING_RAN
+    from bench.data.importers import table_columns_markdown
+
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- BEGIN table-columns[^\n]*-->\n(.*?)\n<!-- END table-columns -->", readme, re.S)
+    assert block and block.group(1) == table_columns_markdown()   # generated, and current
+    codes = {int(c) for c in re.findall(r"^\| (\d+) \|", readme, re.M)}
+    assert {0, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_RAN, EXIT_INTERRUPTED} <= codes

@@ -546,3 +546,14 @@ def _check_fields(s: RawSample) -> None:
                            field="split")
     if not s.text.strip():
         raise DatasetError(s.origin, "empty text", field="text")
+
+
+def table_columns_markdown() -> str:
+    """The README's block on the table import (generated from TABLE_COLUMNS; a test keeps it current)."""
+    rows = ["| column | required | meaning |", "| --- | --- | --- |"]
+    rows += [f"| {' or '.join(f'`{n}`' for n in c.names)} | {'yes' if c.required else 'no'} | {c.meaning} |"
+             for c in TABLE_COLUMNS]
+    return ("`bench data import table` reads a folder of images with a `metadata.csv` or `metadata.jsonl` "
+            "(a row per image), a Parquet file or folder, or a `datasets` save_to_disk folder; other "
+            "columns are ignored.\n\n" + "\n".join(rows)
+            + "\n\nA three-line `metadata.csv` beside an `img/` folder:\n\n```text\n" + TABLE_EXAMPLE + "\n```")

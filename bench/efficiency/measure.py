@@ -23,7 +23,7 @@ from bench.efficiency.cim import PRESETS, estimate
 from bench.efficiency.layers import total_macs
 from bench.families import ops_for
 from bench.io import write_json_atomic
-from bench.provenance import cpu_model, environment
+from bench.provenance import cpu_model, environment, provenance
 from bench.registry import METHODS
 from bench.results import EFFICIENCY_FILE, method_dir_name
 from bench.schema import LANGUAGES
@@ -58,7 +58,7 @@ def measure(name: str, options: dict, dataset_path: str) -> dict:
     available = method.availability()
     info = method.info
     record: dict = {"schema_version": EFFICIENCY_SCHEMA_VERSION, "method": method.record(), "params": info.params,
-                    "model_bytes": info.model_bytes, "environment": environment(),
+                    "model_bytes": info.model_bytes, "environment": environment(), "provenance": provenance(),
                     "threads": onnx_threads(),
                     "cpu": cpu_model()}
     if not available.ok:

@@ -44,14 +44,39 @@ def write_json_atomic(path: Path, obj) -> None:
     write_bytes_atomic(path, dumps_json(obj).encode())
 
 
-def write_json_gz_atomic(path: Path, obj) -> None:
+def write_json_gz_atomic(path: Path, obj) -> str:
+    """Write ``obj`` as gzipped JSON; returns the SHA-256 of the bytes written."""
     raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
     # mtime=0 keeps the compressed bytes a pure function of the content.
-    write_bytes_atomic(path, gzip.compress(raw, compresslevel=6, mtime=0))
+    data = gzip.compress(raw, compresslevel=6, mtime=0)
+    write_bytes_atomic(path, data)
+    return hashlib.sha256(data).hexdigest()
 
 
-def read_json_gz(path: Path):
-    return json.loads(gzip.decompress(Path(path).read_bytes()))
+MAX_JSON_GZ_BYTES = 512 << 20   # decompressed; the largest committed sidecar is ~10 MB
+
+
+class CompressedFileError(ValueError):
+    """A gzip file that is truncated, corrupt, or expands past the bound."""
+
+
+def read_json_gz(path: Path, max_bytes: int = MAX_JSON_GZ_BYTES):
+    """Gzipped JSON, decompressed in pieces up to ``max_bytes`` (a small bomb cannot fill memory)."""
+    import zlib
+
+    out, size = [], 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise CompressedFileError(f"expands past {max_bytes >> 20} MiB")
+                out.append(chunk)
+        return json.loads(b"".join(out))
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise CompressedFileError(f"truncated or corrupt gzip ({exc or type(exc).__name__})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CompressedFileError(f"not JSON ({exc})") from None
 
 
 class LockBusy(Exception):

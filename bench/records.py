@@ -134,6 +134,7 @@ class ResultRecord:
     timings: Timings | None = None
     metrics: dict | None = None
     rankings_file: str | None = None
+    rankings_sha256: str | None = None  # of the sidecar's bytes: a result and its sidecar are one pair
     error: dict | None = None
     merged_from: list[str] | None = None
     schema_version: int = RESULT_SCHEMA_VERSION
@@ -178,6 +179,8 @@ class ResultRecord:
                "config": self.config.to_json(), "provenance": self.provenance, "environment": self.environment,
                "timings": None if self.timings is None else self.timings.to_json(), "metrics": self.metrics,
                "rankings_file": self.rankings_file, "error": self.error}
+        if self.rankings_sha256 is not None:   # absent from records older than the field
+            out["rankings_sha256"] = self.rankings_sha256
         if self.merged_from is not None:
             out["merged_from"] = self.merged_from
         return out
@@ -189,7 +192,8 @@ class ResultRecord:
                    dataset=DatasetRecord(**data["dataset"]), config=ConfigRecord(**data["config"]),
                    provenance=data.get("provenance") or {}, environment=data.get("environment") or {},
                    run_key=data.get("run_key"), timings=Timings.from_json(data.get("timings")),
-                   metrics=data.get("metrics"), rankings_file=data.get("rankings_file"), error=data.get("error"),
+                   metrics=data.get("metrics"), rankings_file=data.get("rankings_file"),
+                   rankings_sha256=data.get("rankings_sha256"), error=data.get("error"),
                    merged_from=data.get("merged_from"), schema_version=data["schema_version"], path=path)
 
 

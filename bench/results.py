@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 
 from bench import RESULT_SCHEMA_VERSION
 from bench.errors import HwrBenchError
-from bench.io import read_json_gz, write_json_atomic, write_json_gz_atomic
+from bench.io import CompressedFileError, file_sha256, read_json_gz, write_json_atomic, write_json_gz_atomic
 from bench.records import ResultRecord
 
 EFFICIENCY_FILE = "efficiency.json"
@@ -63,10 +65,45 @@ def read_result(path: Path) -> ResultRecord:
         if fld not in data:
             raise ResultFileError(f"{path}: field {fld!r}: missing")
     data = upgrade(data, Path(path))
+    _check_types(data, Path(path))
     try:
         return ResultRecord.from_json(data, Path(path))
     except (KeyError, TypeError) as exc:
         raise ResultFileError(f"{path}: malformed result record ({type(exc).__name__}: {exc})") from None
+
+
+# What every reader of a result relies on: each top-level field's types, and numbers in "metrics".
+_OPTIONAL = type(None)
+_FIELD_TYPES = {"status": (str,), "method": (dict,), "protocol": (dict,), "dataset": (dict,), "config": (dict,),
+                "metrics": (dict, _OPTIONAL), "error": (dict, _OPTIONAL), "timings": (dict, _OPTIONAL),
+                "rankings_file": (str, _OPTIONAL), "rankings_sha256": (str, _OPTIONAL)}
+_TYPE_NAMES = {str: "a string", dict: "an object", _OPTIONAL: "null", float: "a number"}
+
+
+def _wrong_type(path: Path, where: str, expected: tuple) -> ResultFileError:
+    return ResultFileError(f"{path}: field {where!r}: expected {' or '.join(_TYPE_NAMES[t] for t in expected)}")
+
+
+def _check_types(data: dict, path: Path) -> None:
+    """One clear line for a field of the wrong type (a hand-edited or foreign file), instead of a
+    traceback later, somewhere in the leaderboard or the report."""
+    for name, expected in _FIELD_TYPES.items():
+        if name in data and not isinstance(data[name], expected):
+            raise _wrong_type(path, name, expected)
+    if not isinstance(data["method"].get("name"), str):
+        raise _wrong_type(path, "method.name", (str,))
+    metrics = data.get("metrics") or {}
+    subtasks = metrics.get("subtasks") or {}
+    if not isinstance(subtasks, dict):
+        raise _wrong_type(path, "metrics.subtasks", (dict,))
+    blocks = {"overall": metrics.get("overall"), **{f"subtasks.{k}": v for k, v in subtasks.items()}}
+    for where, block in blocks.items():
+        if block is not None and not isinstance(block, dict):
+            raise _wrong_type(path, f"metrics.{where}", (dict,))
+        for metric, cell in (block or {}).items():
+            value = cell.get("value") if isinstance(cell, dict) else None
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise _wrong_type(path, f"metrics.{where}.{metric}.value", (float,))
 
 
 def iter_results(results_dir: Path) -> list[ResultRecord]:
@@ -76,11 +113,45 @@ def iter_results(results_dir: Path) -> list[ResultRecord]:
 
 
 def write_result(path: Path, record: ResultRecord, rankings: dict | None) -> None:
-    # Sidecar first: a result file never points at rankings that are not there yet.
+    """The sidecar first, then the result naming the sidecar's digest: a result file never points
+    at rankings that are not there yet, and a pair torn by a crash is detected (``pair_is_whole``)."""
+    digest = None
     if rankings is not None:
-        write_json_gz_atomic(rankings_path(path), rankings)
-    write_json_atomic(path, record.to_json())
+        digest = write_json_gz_atomic(rankings_path(path), rankings)
+    write_json_atomic(path, replace(record, rankings_sha256=digest).to_json())
+
+
+def pair_is_whole(record: ResultRecord) -> bool:
+    """Whether a stored result's sidecar is there and is the one written with it (records from
+    before the digest was stored are checked for the sidecar's presence only)."""
+    if not record.rankings_file or record.path is None:
+        return True
+    sidecar = record.path.with_name(record.rankings_file)
+    if not sidecar.is_file():
+        return False
+    return record.rankings_sha256 is None or file_sha256(sidecar) == record.rankings_sha256
 
 
 def read_rankings(result_file: Path) -> dict:
-    return read_json_gz(rankings_path(result_file))
+    path = rankings_path(Path(result_file))
+    try:
+        return read_json_gz(path)
+    except FileNotFoundError:
+        raise ResultFileError(f"{path}: missing (the rankings sidecar of {Path(result_file).name}); "
+                              "re-run the method on this protocol") from None
+    except (OSError, CompressedFileError) as exc:
+        raise ResultFileError(f"{path}: not a readable rankings sidecar: {exc}") from None
+
+
+TEMP_FILE = re.compile(r"^\..+\.json(\.gz)?\.[A-Za-z0-9_]+\.tmp$")   # write_bytes_atomic's temp names
+
+
+def sweep_temp_files(results_dir: Path) -> list[Path]:
+    """Remove the temporary files an interrupted write left (only names ``write_bytes_atomic``
+    makes; call it holding the folder's lock, so no live write is touched)."""
+    gone = []
+    for path in sorted(Path(results_dir).glob("*/.*.tmp")):
+        if TEMP_FILE.match(path.name) and path.is_file() and not path.is_symlink():
+            path.unlink()
+            gone.append(path)
+    return gone

@@ -33,7 +33,8 @@ from bench.provenance import check_committed_code, environment, provenance
 from bench.records import (STATUS_FAILED, STATUS_NOT_APPLICABLE, STATUS_OK, STATUS_UNAVAILABLE, ConfigRecord,
                            DatasetRecord, ProtocolRecord, ResultRecord)
 from bench.registry import METHODS, check_name
-from bench.results import ResultFileError, read_result, result_path, write_result
+from bench.results import (ResultFileError, pair_is_whole, read_result, result_path, sweep_temp_files,
+                           write_result)
 from bench.retriever import Retriever, RunContext
 from bench.shard import shard_label, shard_task
 from bench.summary import DEFAULT_BOOTSTRAP, summarise
@@ -109,6 +110,7 @@ def run(dataset: Dataset, config: RunConfig, *, tracker: Tracker = NULL_TRACKER,
     session = _Session(dataset, config, tracker, report)   # bad protocol names fail before the lock
     try:
         with FolderLock(config.results_dir, wait=config.lock_wait):
+            sweep_temp_files(config.results_dir)   # what an interrupted write left; under the lock
             for name in config.methods:
                 session.run_method(name)
     except LockBusy as busy:
@@ -306,7 +308,8 @@ def _should_skip(path: Path, key: str, overwrite: Overwrite) -> bool:
         return False
     if overwrite is Overwrite.NEVER:
         return True
-    return existing.status in (STATUS_OK, STATUS_NOT_APPLICABLE) and existing.run_key == key
+    return (existing.status in (STATUS_OK, STATUS_NOT_APPLICABLE) and existing.run_key == key
+            and pair_is_whole(existing))
 
 
 def _headline(metrics: dict) -> str:

@@ -1,4 +1,9 @@
-"""``bench run --verify N``: recompute a seeded sample of stored per-query results and compare.
+"""``bench run --verify N``: check stored results against their evidence, and the evidence against
+the methods.
+
+First, with no model: every stored result's metrics are recomputed from its own rankings sidecar
+(``bench.summary.summarise``, the same bootstrap seed and resample count) and must equal what the
+result file says, so an edited headline number or a sidecar from another run is caught.
 
 A user who runs the main job on a fresh machine finds most results up to date (reused from
 ``results/``). Verification recomputes, here and from nothing (a fresh, temporary cache), the
@@ -31,6 +36,7 @@ from bench.registry import METHODS
 from bench.results import ResultFileError, read_rankings, read_result, result_path
 from bench.retriever import RunContext
 from bench.shard import select_queries
+from bench.summary import summarise
 
 # Stored scores are rounded to 5 decimals, and float32 networks round differently with different
 # SIMD widths (AVX2 vs AVX-512): between an AMD EPYC (AVX2) and an Intel Xeon (AVX-512) PP-OCRv4's
@@ -49,6 +55,7 @@ class Verdict:
     protocols: list[str] = field(default_factory=list)
     skipped: str = ""                  # why nothing could be checked
     error: str = ""                    # the verification itself crashed
+    results_checked: int = 0           # stored results whose metrics were recomputed from their sidecar
 
     @property
     def agrees(self) -> bool:
@@ -61,14 +68,17 @@ class Verdict:
     def line(self) -> str:
         if self.error:
             return f"FAILED        {self.method}: verification crashed: {self.error}"
+        if self.disagreements:
+            return (f"DISAGREE      {self.method}: {len(self.disagreements)} difference(s) among "
+                    f"{self.results_checked} stored result(s) and {self.checked} sampled queries; "
+                    f"first: {self.disagreements[0]}")
+        metrics = f"; the metrics of {self.results_checked} stored result(s) match their rankings" \
+            if self.results_checked else ""
         if self.skipped:
-            return f"not verified  {self.method}: {self.skipped}"
+            return f"not verified  {self.method}: {self.skipped}{metrics}"
         where = ", ".join(self.protocols)
-        if self.agrees:
-            return f"agree         {self.method}: {self.checked}/{self.checked} sampled queries recomputed here " \
-                   f"match the stored per-query results ({where})"
-        return (f"DISAGREE      {self.method}: {len(self.disagreements)}/{self.checked} sampled queries differ "
-                f"({where}); first: {self.disagreements[0]}")
+        return f"agree         {self.method}: {self.checked}/{self.checked} sampled queries recomputed here " \
+               f"match the stored per-query results ({where}){metrics}"
 
 
 def sample_queries(query_keys: list[str], n: int, seed: int, label: str) -> list[str]:
@@ -99,9 +109,46 @@ def _compare(label: str, fresh: dict, stored: dict) -> list[str]:
     return out
 
 
+SUMMARY_FIELDS = ("aggregate", "overall", "subtasks", "by_style", "nes_basis")   # what summarise() writes
+
+
+def metric_differences(path: Path, record) -> list[str]:
+    """Where a stored result's metrics differ from those recomputed from its rankings sidecar."""
+    stored = record.metrics or {}
+    fresh = summarise(read_rankings(path), stored.get("aggregate", "pooled"), n_boot=record.config.n_bootstrap,
+                      seed=record.config.seed)
+    out = []
+    for fld in SUMMARY_FIELDS:
+        if fresh.get(fld) != stored.get(fld):
+            out.append(f"{record.protocol.name} metrics: {_first_difference(fld, stored.get(fld), fresh.get(fld))}")
+    return out
+
+
+def _first_difference(where: str, stored, fresh) -> str:
+    if isinstance(stored, dict) and isinstance(fresh, dict):
+        for key in sorted(set(stored) | set(fresh), key=str):
+            if stored.get(key) != fresh.get(key):
+                return _first_difference(f"{where}.{key}", stored.get(key), fresh.get(key))
+    return f"{where} is {stored!r} in the result file but {fresh!r} from its rankings"
+
+
+def check_stored_metrics(name: str, results_dir: Path, verdict: Verdict) -> None:
+    """Recompute every stored result's metrics of ``name`` from its sidecar (no model needed)."""
+    for spec in PROTOCOLS.values():
+        path = result_path(results_dir, name, spec.name)
+        if not path.exists():
+            continue
+        record = read_result(path)
+        if not record.ok or not record.rankings_file:
+            continue
+        verdict.results_checked += 1
+        verdict.disagreements += metric_differences(path, record)
+
+
 def verify_method(dataset: Dataset, name: str, options: dict | None, results_dir: Path, n: int, *,
                   cache_dir: Path | None, seed: int = 0, tracker: Tracker = NULL_TRACKER) -> Verdict:
     verdict = Verdict(name)
+    check_stored_metrics(name, results_dir, verdict)
     method = METHODS.create(name, options)
     available = method.availability()
     if not available.ok:
@@ -143,7 +190,7 @@ def verify_method(dataset: Dataset, name: str, options: dict | None, results_dir
             verdict.checked += len(payload["query_keys"])
             verdict.disagreements += _compare(f"{spec.name} {st_name}", payload, stored[st_name])
         verdict.protocols.append(spec.name)
-    if not verdict.checked:
+    if not verdict.checked and not verdict.disagreements:
         verdict.skipped = "no stored per-query results of this configuration to compare with"
     return verdict
 

@@ -119,3 +119,69 @@ def test_own_lexicon_for_out_of_lexicon_vocabulary(tmp_path):
     importers.import_samples(importers.read_iam(tmp_path / "iam"), tmp_path / "out", "own", lexicon_mode="own")
     ds = load_dataset(tmp_path / "out")
     assert sorted(e.text for e in ds.lexicon) == ["Japan", "carrot", "the"]
+
+
+# -- image modes: what a scanner or an editor saves must not import blank ----------------------------
+
+def _saved(im, fmt="PNG", **kw) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def _grey_values(data: bytes) -> list[int]:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(importers._decode_png(data))) as im:
+        assert im.mode == "L"
+        return list(im.tobytes())
+
+
+def _pixels(mode, values, **info):
+    from PIL import Image
+
+    im = Image.new(mode, (len(values), 1))
+    im.putdata(values)
+    im.info.update(info)
+    return im
+
+
+def _palette(indices, transparent_index):
+    im = _pixels("P", indices)
+    im.putpalette([0, 0, 0, 90, 90, 90])    # index 0 black, 1 grey
+    return _saved(im, transparency=transparent_index)
+
+
+# (case, encoded image, grey values expected): black 0, white 255; transparency goes onto white.
+MODE_CASES = [
+    ("16-bit grey PNG ('I;16')", lambda: _saved(_pixels("I;16", [0, 257, 32896, 65535])), [0, 1, 128, 255]),
+    ("32-bit grey TIFF ('I'), 16-bit range", lambda: _saved(_pixels("I", [0, 32896, 65535, 70000]), "TIFF"),
+     [0, 128, 255, 255]),
+    ("16-bit grey PNG with a transparent value", lambda: _saved(_pixels("I;16", [0, 0, 1028]), transparency=0),
+     [255, 255, 4]),
+    ("RGBA: transparent, half, opaque black", lambda: _saved(_pixels("RGBA", [(0, 0, 0, 0), (0, 0, 0, 128),
+                                                                              (0, 0, 0, 255)])), [255, 127, 0]),
+    ("LA: transparent, half, opaque black", lambda: _saved(_pixels("LA", [(0, 0), (0, 128), (0, 255)])),
+     [255, 127, 0]),
+    ("P with a transparent palette entry", lambda: _palette([0, 1, 0], transparent_index=0), [255, 90, 255]),
+    ("L with a transparent value (tRNS)", lambda: _saved(_pixels("L", [0, 0, 50]), transparency=0), [255, 255, 50]),
+    ("RGB with a transparent colour (tRNS)", lambda: _saved(_pixels("RGB", [(0, 0, 0), (60, 60, 60)]),
+                                                            transparency=(0, 0, 0)), [255, 60]),
+]
+
+
+@pytest.mark.parametrize("make, expected", [c[1:] for c in MODE_CASES], ids=[c[0] for c in MODE_CASES])
+def test_image_modes_convert_to_the_grey_a_reader_sees(make, expected):
+    values = _grey_values(make())
+    assert all(abs(v - e) <= 1 for v, e in zip(values, expected)) and len(values) == len(expected), values
+
+
+def test_plain_modes_convert_as_before():
+    """A guard (this passed before the mode handling too): 1-bit, grey and RGB keep Pillow's own conversion."""
+    assert _grey_values(_saved(_pixels("1", [0, 1]))) == [0, 255]
+    assert _grey_values(_saved(_pixels("L", [0, 77, 255]))) == [0, 77, 255]
+    assert _grey_values(_saved(_pixels("RGB", [(255, 0, 0), (0, 0, 0), (255, 255, 255)]))) == [76, 0, 255]

@@ -19,6 +19,19 @@ bad file is reported here and never reaches a run: a table or IAM import reads
 every row, then raises one ``ImportFaultsError`` naming each faulty row (1-based,
 with its line in metadata.csv/jsonl or words.txt) and file, and writes nothing.
 The output folder is checked before anything is read (``store.check_output``).
+
+Bounds on what a source may make the importer do (each a per-row fault naming the file):
+
+* an image file must resolve, symlinks followed, inside the source folder, unless the
+  reader is given ``allow_outside=True`` (the CLI's ``--allow-outside-source``);
+* an image file must be a regular file of at most ``MAX_IMAGE_BYTES`` (checked with stat,
+  before reading) and an image at most ``MAX_IMAGE_PIXELS`` (read from its header, before
+  decoding);
+* 16-bit images are scaled to 8 bits and transparent ones composited onto white before they
+  become grey, so neither turns into a blank page;
+* ``semantic_id`` is an integer from 0 to ``MAX_SEMANTIC_ID``; text fields are text without
+  control characters. metadata.csv may be separated by ``,``, ``;`` or tabs and may start with
+  a byte-order mark; a file that is not UTF-8 is refused naming its first bad line.
 """
 
 from __future__ import annotations
@@ -26,7 +39,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
+import stat
 import struct
+import unicodedata
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -62,6 +80,19 @@ class ImportReport:
 
 MAX_LISTED_FAULTS = 20
 
+# Bounds on one image. A handwritten word or line scanned at 300 dpi is well under 1 Mpx and a
+# whole A4 page at 300 dpi is 8.7 Mpx; 16 Mpx admits both (and a 16 Mpx phone photo) while
+# refusing the poster-sized scans that made `bench run` hold gigabytes: every image is decoded
+# and kept in memory during a run (a 169 Mpx PNG is 169 MB as grey, 676 MB as RGBA while
+# converted). The byte cap is checked with stat before a file is read, the pixel cap from the
+# image header before it is decoded.
+MAX_IMAGE_BYTES = 64 * 2**20
+MAX_IMAGE_PIXELS = 16_000_000
+# Concept ids index a lexicon of a few thousand words; the bound keeps them in every integer
+# type downstream (Parquet int64, 32-bit indices) and refuses a mistyped 25-digit id in one line.
+MAX_SEMANTIC_ID = 2**31 - 1
+ALLOW_OUTSIDE_FLAG = "--allow-outside-source"   # how messages name ``allow_outside=True``
+
 
 class ImportFaultsError(DatasetError):
     """Rows of a source that cannot be imported, all of them, found in one pass.
@@ -87,16 +118,71 @@ class _ImageFault(Exception):
     """An image that cannot be read or decoded; the message is for the user, no Python reprs."""
 
 
+def _size(n: int) -> str:
+    value, unit = (n / 2**30, "GiB") if n >= 2**30 else (n / 2**20, "MiB")
+    return f"{value:.1f}".rstrip("0").rstrip(".") + f" {unit}"
+
+
+def _too_large(what: str, n: int) -> _ImageFault:
+    return _ImageFault(f"{what} is {n:,} bytes ({_size(n)}), over the limit of {_size(MAX_IMAGE_BYTES)} per image")
+
+
+def _too_many_pixels(pixels: int, size: tuple[int, int] | None = None) -> _ImageFault:
+    dims = f"{size[0]} x {size[1]} = " if size else ""
+    return _ImageFault(f"image is {dims}{pixels:,} pixels, over the limit of {MAX_IMAGE_PIXELS:,} per image")
+
+
+def _to_grey(im):
+    """``im`` as 8-bit grey ("L"): 16/32-bit grey scaled to 8 bits, transparency onto white.
+
+    Pillow's own ``convert("L")`` clips 16-bit values (a 16-bit scan turns white) and drops alpha
+    (transparent ink on a transparent page turns black).
+    """
+    from PIL import Image
+
+    if im.mode == "I" or im.mode.startswith("I;16"):
+        import numpy as np
+
+        values = np.asarray(im).astype(np.int32)   # 65535 * 255 fits
+        grey = Image.fromarray(((np.clip(values, 0, 65535) * 255 + 32767) // 65535).astype(np.uint8), "L")
+        transparent = im.info.get("transparency")   # a 16-bit grey PNG's tRNS: one value
+        if isinstance(transparent, int) and not isinstance(transparent, bool):
+            grey.paste(255, mask=Image.fromarray(((values == transparent) * 255).astype(np.uint8), "L"))
+        return grey
+    if im.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in im.info:
+        rgba = im.convert("RGBA")   # applies a palette's or a tRNS chunk's transparency too
+        return Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), rgba).convert("L")
+    return im.convert("L")
+
+
 def _decode_png(data: bytes) -> bytes:
-    """The image re-encoded as greyscale PNG; raises _ImageFault saying why it cannot be."""
+    """The image re-encoded as greyscale PNG; raises _ImageFault saying why it cannot be.
+
+    The pixel count is read from the header (Pillow opens lazily) and checked before decoding;
+    Pillow's own decompression-bomb warning and error become this fault, never a warning.
+    """
     from PIL import Image
 
     if not data:
         raise _ImageFault("cannot decode image (the file is empty)")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise _too_large("image", len(data))
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            grey = im.convert("L")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # checked below, by our bound
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise _too_many_pixels(width * height, (width, height))
+                im.load()
+                grey = _to_grey(im)
+    except _ImageFault:
+        raise
+    except Image.DecompressionBombError as exc:   # over twice Pillow's limit: raised by open()
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        if pixels:
+            raise _too_many_pixels(int(pixels.group(1))) from None
+        raise _ImageFault(f"image is over the limit of {MAX_IMAGE_PIXELS:,} pixels per image") from None
     except Exception as exc:  # Pillow raises many types for truncated or broken data
         raise _ImageFault(f"cannot decode image ({decode_failure(exc)})") from None
     buf = io.BytesIO()
@@ -104,13 +190,51 @@ def _decode_png(data: bytes) -> bytes:
     return buf.getvalue()
 
 
-def _read_image_file(path: Path) -> bytes:
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "not a plain file"
+
+
+def _read_image_file(path: Path, base: Path | None = None, allow_outside: bool = False) -> bytes:
+    """The bytes of an image file; raises _ImageFault saying why they cannot be read.
+
+    With ``base`` (the source folder) the file must resolve inside it, symlinks followed, unless
+    ``allow_outside``. It must be a regular file of at most ``MAX_IMAGE_BYTES``, checked before
+    it is opened (a pipe or device is never opened; a 2 GiB file is never read).
+    """
+    if "\x00" in str(path):
+        raise _ImageFault("the path holds a NUL character")
     try:
-        return path.read_bytes()
+        real = path.resolve()
+    except (OSError, RuntimeError) as exc:   # RuntimeError: a symlink loop (Python < 3.13)
+        raise _ImageFault(f"cannot resolve the path ({getattr(exc, 'strerror', None) or 'symlink loop?'})") from None
+    if base is not None and not allow_outside:
+        root = base.resolve()
+        if real != root and root not in real.parents:
+            how = f" (it resolves to {real})" if real != Path(os.path.abspath(path)) else ""
+            raise _ImageFault(f"outside the source folder{how}; images are read only from inside it "
+                              f"unless {ALLOW_OUTSIDE_FLAG} is given")
+    try:
+        info = real.stat()
     except FileNotFoundError:
         raise _ImageFault("missing image file") from None
     except OSError as exc:
         raise _ImageFault(f"cannot read image file ({exc.strerror or type(exc).__name__})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise _ImageFault(f"not a regular file ({_file_kind(info.st_mode)})")
+    if info.st_size > MAX_IMAGE_BYTES:
+        raise _too_large("image file", info.st_size)
+    try:
+        with open(real, "rb") as fh:
+            data = fh.read(MAX_IMAGE_BYTES + 1)   # bounded even if the file grew since stat
+    except OSError as exc:
+        raise _ImageFault(f"cannot read image file ({exc.strerror or type(exc).__name__})") from None
+    if len(data) > MAX_IMAGE_BYTES:
+        raise _ImageFault(f"image file is over the limit of {_size(MAX_IMAGE_BYTES)} per image (it grew while read)")
+    return data
 
 
 def _shown(path: Path, base: Path) -> str:
@@ -128,8 +252,12 @@ def _check_split_arg(split: str) -> None:
 
 # -- IAM -----------------------------------------------------------------------------------
 
-def read_iam(root: Path, split: str = "test_ood") -> Iterator[RawSample]:
-    """IAM words: ``root/words.txt`` and ``root/words/<a01>/<a01-000u>/<id>.png``."""
+def read_iam(root: Path, split: str = "test_ood", *, allow_outside: bool = False) -> Iterator[RawSample]:
+    """IAM words: ``root/words.txt`` and ``root/words/<a01>/<a01-000u>/<id>.png``.
+
+    An image that resolves outside ``root`` (a word id with ``../``, a symlink) is a fault unless
+    ``allow_outside``.
+    """
     root = Path(root)
     words = root / "words.txt"
     if not words.is_file():
@@ -158,7 +286,7 @@ def read_iam(root: Path, split: str = "test_ood") -> Iterator[RawSample]:
         form = "-".join(word_id.split("-")[:2])
         path = root / "words" / form.split("-")[0] / form / f"{word_id}.png"
         try:
-            png = _decode_png(_read_image_file(path))
+            png = _decode_png(_read_image_file(path, root, allow_outside))
         except _ImageFault as fault:
             faults.append(f"words.txt line {lineno}: {_shown(path, root)}: {fault}")
             continue
@@ -299,10 +427,13 @@ def _require_columns(path: Path, columns) -> None:
 
 
 def _read_text(path: Path) -> str:
+    data = path.read_bytes()
     try:
-        return path.read_text(encoding="utf-8-sig")   # -sig: a spreadsheet's byte-order mark
+        return data.decode("utf-8-sig")   # -sig: a spreadsheet's byte-order mark
     except UnicodeDecodeError as exc:
-        raise DatasetError(path, f"not UTF-8 text (byte {exc.start})") from None
+        line = data[:exc.start].count(b"\n") + 1
+        raise DatasetError(path, f"not UTF-8 text (line {line}, byte 0x{data[exc.start]:02x}); save it as "
+                           "UTF-8 (a spreadsheet's \"CSV UTF-8\")") from None
 
 
 # (where, row, problem): ``where`` names the row for messages ("row 3 (metadata.csv line 4)",
@@ -358,14 +489,53 @@ def _parquet_rows(files: list[Path]) -> TableRows:
             yield (f"row {i}" if len(files) == 1 else f"{f.name} row {i}"), row, None
 
 
+CSV_DELIMITERS = (",", ";", "\t")
+
+
+def _has_required(columns) -> bool:
+    return all(any(n in columns for n in c.names) for c in TABLE_COLUMNS if c.required)
+
+
+def _csv_delimiter(text: str) -> str:
+    """The delimiter of ``CSV_DELIMITERS`` whose split of the header names the required columns.
+
+    A spreadsheet saved in a locale with a decimal comma writes ``;``; a header decides, not a
+    guess over the data (csv.Sniffer picks a letter when the rows are few). With none, the one
+    splitting the header most, so the missing-column error lists the columns as the file has them.
+    """
+    header = text.split("\n", 1)[0]
+    splits = {d: [f.strip() for f in next(csv.reader([header], delimiter=d), [])] for d in CSV_DELIMITERS}
+    return next((d for d, cols in splits.items() if _has_required(cols)),
+                max(CSV_DELIMITERS, key=lambda d: len(splits[d])))
+
+
 def _csv_rows(meta: Path) -> TableRows:
-    reader = csv.DictReader(io.StringIO(_read_text(meta), newline=""))
-    if not reader.fieldnames:
-        raise DatasetError(meta, "empty (expected a header line naming the columns)")
-    reader.fieldnames = [str(f).strip() for f in reader.fieldnames]
-    _require_columns(meta, reader.fieldnames)
-    for i, row in enumerate(reader, 1):
-        yield f"row {i} ({meta.name} line {reader.line_num})", row, None
+    text = _read_text(meta)
+    fetched = [0]   # lines handed to the csv reader: its line_num lags on an error
+
+    def lines():
+        for line in io.StringIO(text, newline=""):
+            fetched[0] += 1
+            yield line
+
+    reader = csv.DictReader(lines(), delimiter=_csv_delimiter(text))
+    try:
+        if not reader.fieldnames:
+            raise DatasetError(meta, "empty (expected a header line naming the columns)")
+        reader.fieldnames = [str(f).strip() for f in reader.fieldnames]
+        _require_columns(meta, reader.fieldnames)
+        for i, row in enumerate(reader, 1):
+            yield f"row {i} ({meta.name} line {reader.line_num})", row, None
+    except csv.Error as exc:   # e.g. a field over csv's 128 KiB limit: the rest cannot be split reliably
+        raise DatasetError(meta, f"line {fetched[0]}: not readable as CSV ({exc})") from None
+
+
+_MAX_INT_DIGITS = 30
+
+
+def _parse_int(digits: str):
+    """JSON integers: a long one stays text (Python refuses over 4,300 digits); bounds say why."""
+    return int(digits) if len(digits) <= _MAX_INT_DIGITS else digits
 
 
 def _jsonl_rows(meta: Path) -> TableRows:
@@ -376,9 +546,12 @@ def _jsonl_rows(meta: Path) -> TableRows:
         n += 1
         where = f"row {n} ({meta.name} line {lineno})"
         try:
-            row = json.loads(line)
+            row = json.loads(line, parse_int=_parse_int)
         except ValueError as exc:
             yield where, None, f"not valid JSON ({getattr(exc, 'msg', exc)})"
+            continue
+        except RecursionError:
+            yield where, None, "not valid JSON (nested too deeply)"
             continue
         yield (where, row, None) if isinstance(row, dict) else (where, None, "not a JSON object")
 
@@ -406,28 +579,62 @@ def _image_data(value, base: Path) -> tuple[str, "bytes | Path"]:
         value.save(buf, format="PNG")
         return "embedded image", buf.getvalue()
     if isinstance(value, str) and value.strip():
+        if "\x00" in value:
+            raise _ImageFault("the path holds a NUL character")
         path = Path(value) if Path(value).is_absolute() else base / value
         return _shown(path, base), path
     raise _ImageFault(f"no usable image (a {type(value).__name__} value)")
 
 
+def _quoted(value, limit: int = 40) -> str:
+    """``repr`` of a user's value for a message, cut to ``limit`` characters."""
+    text = str(value)
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
+_TOO_LARGE = -1
+
+
 def _semantic_id(value) -> int | None:
+    """The id of a semantic_id cell; None when it is not a non-negative integer, ``_TOO_LARGE``
+    when it is over ``MAX_SEMANTIC_ID``."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
     if isinstance(value, float):
-        return int(value) if value.is_integer() and value >= 0 else None
-    text = str(value).strip()
-    return int(text) if text.isascii() and text.isdigit() else None
+        if not value.is_integer():   # also inf and nan
+            return _TOO_LARGE if value == float("inf") else None
+        value = int(value)
+    if not isinstance(value, int):
+        text = str(value).strip()
+        if not (text.isascii() and text.isdigit()):
+            return None
+        value = int(text) if len(text) <= _MAX_INT_DIGITS else MAX_SEMANTIC_ID + 1
+    if value < 0:
+        return None
+    return value if value <= MAX_SEMANTIC_ID else _TOO_LARGE
 
 
-def read_table(source: Path, split: str = "test_ood") -> Iterator[RawSample]:
+def _text_problem(name: str, value) -> str | None:
+    """Why a text field's value is not usable text, or None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        kind = {list: "a list", dict: "an object", float: "a number", bool: "true/false"}.get(
+            type(value), f"a {type(value).__name__}")
+        return f"field {name!r}: must be text, got {kind} ({_quoted(value)})"
+    if isinstance(value, str):
+        for ch in value:
+            if 0xD800 <= ord(ch) <= 0xDFFF:
+                return f"field {name!r}: not valid Unicode (a lone surrogate U+{ord(ch):04X})"
+            if unicodedata.category(ch) == "Cc":
+                return f"field {name!r}: holds a control character (U+{ord(ch):04X}) in {_quoted(value)}"
+    return None
+
+
+def read_table(source: Path, split: str = "test_ood", *, allow_outside: bool = False) -> Iterator[RawSample]:
     """Samples of a table (see ``TABLE_COLUMNS``); every faulty row is found before raising.
 
-    A row with a fault (a missing or undecodable image, an unknown language, ...) is not
-    yielded; after the last row one ``ImportFaultsError`` lists them all, so an import either
-    takes every row or writes nothing.
+    A row with a fault (a missing or undecodable image, an unknown language, an image file
+    outside the source folder without ``allow_outside``, ...) is not yielded; after the last row
+    one ``ImportFaultsError`` lists them all, so an import either takes every row or writes nothing.
     """
     _check_split_arg(split)
     source = Path(source)
@@ -440,23 +647,30 @@ def read_table(source: Path, split: str = "test_ood") -> Iterator[RawSample]:
         problems = [problem] if problem else []
         png = None
         if row is not None:
-            text, lang = _cell(row, "text"), _cell(row, "lang")
-            for col, value in (("text", text), ("lang", lang)):
-                if value is None:
+            for col in ("text", "lang", "split", "style", "key"):
+                value = _cell(row, col)
+                bad = _text_problem(col, value) if value is not None else None
+                if bad:
+                    problems.append(bad)
+                    row = {**row, col: None}   # reported once, here
+                elif col in ("text", "lang") and _cell(row, col) is None:
                     problems.append(f"field {col!r}: missing or empty")
+            text, lang = _cell(row, "text"), _cell(row, "lang")
             if lang is not None and str(lang) not in LANGUAGES:
-                problems.append(f"field 'lang': unknown language {str(lang)!r} (expected one of "
+                problems.append(f"field 'lang': unknown language {_quoted(lang)} (expected one of "
                                 f"{', '.join(LANGUAGES)})")
             row_split = str(_cell(row, "split") or split)
             if row_split not in SPLITS:
-                problems.append(f"field 'split': unknown split {row_split!r} (expected one of "
+                problems.append(f"field 'split': unknown split {_quoted(row_split)} (expected one of "
                                 f"{', '.join(SPLITS)})")
             sid = _cell(row, "semantic_id")
             if sid is not None and _semantic_id(sid) is None:
-                problems.append(f"field 'semantic_id': must be a non-negative integer, got {str(sid)!r}")
+                problems.append(f"field 'semantic_id': must be a non-negative integer, got {_quoted(sid)}")
+            elif sid is not None and _semantic_id(sid) == _TOO_LARGE:
+                problems.append(f"field 'semantic_id': {_quoted(sid)} is over the limit of {MAX_SEMANTIC_ID}")
             key = str(_cell(row, "key") or f"row-{n_rows - 1:07d}")
             if key in first_row_of_key:
-                problems.append(f"field 'key': duplicate key {key!r} (also {first_row_of_key[key]})")
+                problems.append(f"field 'key': duplicate key {_quoted(key)} (also {first_row_of_key[key]})")
             first_row_of_key.setdefault(key, where.split(" (")[0])
             column = next((c for c in IMAGE_COLUMNS if _cell(row, c) is not None), None)
             if column is None:
@@ -466,7 +680,8 @@ def read_table(source: Path, split: str = "test_ood") -> Iterator[RawSample]:
                 label = f"field {column!r}"
                 try:
                     label, data = _image_data(row[column], base)
-                    png = _decode_png(_read_image_file(data) if isinstance(data, Path) else data)
+                    png = _decode_png(_read_image_file(data, base, allow_outside) if isinstance(data, Path)
+                                      else data)
                 except _ImageFault as fault:
                     problems.append(f"{label}: {fault}")
         if problems:

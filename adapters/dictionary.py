@@ -106,14 +106,10 @@ class DictionaryPivot(OnEngine, ScoringRetriever):
         out = {}
         for target, words in lexicons.items():
             entries = ds.lexicon_for(target)
-            if [e.text for e in entries] == list(words):
-                target_ids = [e.semantic_id for e in entries]
-            else:   # another word list (a gallery with distractors): look each word up
-                by_text: dict[str, int] = {}
-                for e in entries:
-                    by_text.setdefault(e.text, e.semantic_id)
-                target_ids = [by_text.get(w, -1) for w in words]
-            out[target] = pivot_scores(source, source_ids, target_ids)
+            # ``answers`` admits cross-lingual subtasks only, whose gallery is the target lexicon.
+            if [e.text for e in entries] != list(words):
+                raise ValueError(f"{self.method_name} pivots into the {target} lexicon only, not another word list")
+            out[target] = pivot_scores(source, source_ids, [e.semantic_id for e in entries])
         return out
 
 

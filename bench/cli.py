@@ -429,6 +429,9 @@ def data_import(
     no_compose: Annotated[bool, typer.Option("--no-compose", metavar="", help="hwdb: do not compose lexicon words "
                                              "from a writer's characters.")] = False,
     replace: ReplaceOpt = False,
+    allow_outside_source: Annotated[bool, typer.Option(importers.ALLOW_OUTSIDE_FLAG, metavar="", help="Read image "
+                                                       "paths that resolve outside SOURCE (../, absolute, "
+                                                       "symlinks); refused otherwise.")] = False,
 ):
     """Import a real handwriting set into the hwr-bench schema.
 
@@ -437,17 +440,19 @@ def data_import(
     replaced without --replace.
     """
 
-    readers = {ImportFormat.IAM: lambda: importers.read_iam(source, split_),
+    readers = {ImportFormat.IAM: lambda: importers.read_iam(source, split_, allow_outside=allow_outside_source),
                ImportFormat.HWDB: lambda: importers.read_hwdb(source, split_, compose_words=not no_compose),
-               ImportFormat.TABLE: lambda: importers.read_table(source, split_)}
+               ImportFormat.TABLE: lambda: importers.read_table(source, split_, allow_outside=allow_outside_source)}
     report = importers.import_samples(readers[fmt](), out, name or f"{fmt.value}-{source.name}",
                                       lexicon_mode=lexicon.value,
                                       builder={"name": f"import:{fmt.value}", "source": str(source)},
                                       replace=replace, source=source)
-    msg = f"wrote {out}: {report.kept} samples, fingerprint {report.fingerprint[:16]}"
-    if report.dropped_not_in_lexicon:
+    from rich.markup import escape
+
+    msg = f"wrote {escape(str(out))}: {report.kept} samples, fingerprint {report.fingerprint[:16]}"
+    if report.dropped_not_in_lexicon:   # words from the user's data: never read as markup
         msg += (f"; dropped {report.dropped_not_in_lexicon} not in the lexicon "
-                f"(e.g. {', '.join(report.dropped_examples)})")
+                f"(e.g. {', '.join(escape(e) for e in report.dropped_examples)})")
     console().print(msg)
 
 

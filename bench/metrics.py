@@ -38,22 +38,12 @@ from bench.text import normalise_text
 TOP_K = (1, 3, 5)
 
 
-def acc_at_k(first_ranks: np.ndarray, k: int) -> float:
-    first_ranks = np.asarray(first_ranks)
-    return float(np.mean(first_ranks <= k)) if first_ranks.size else float("nan")
-
-
 def hits_at_k(first_ranks: np.ndarray, k: int) -> np.ndarray:
     return (np.asarray(first_ranks) <= k).astype(np.float64)
 
 
 def reciprocal_ranks(first_ranks: np.ndarray) -> np.ndarray:
     return 1.0 / np.asarray(first_ranks, dtype=np.float64)
-
-
-def mean_reciprocal_rank(first_ranks: np.ndarray) -> float:
-    rr = reciprocal_ranks(first_ranks)
-    return float(rr.mean()) if rr.size else float("nan")
 
 
 def average_precision(relevant_ranks: Sequence[int]) -> float:

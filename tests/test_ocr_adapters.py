@@ -8,7 +8,6 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from adapters.easyocr import EasyOCR
-from bench.cache import default_cache_dir
 from bench.data import assets as assets_mod
 from bench.data.toy import TOY_CONCEPTS
 from bench.options import OptionError
@@ -26,12 +25,8 @@ FONTS = {"en": ("comic-neue", "ComicNeue-Regular.otf"), "es": ("comic-neue", "Co
 
 
 @pytest.fixture(scope="module")
-def font_files():
-    root = default_cache_dir()
-    got = assets_mod.fetch_all(root, sorted({name for name, _ in FONTS.values()}), report=lambda line: None)
-    if len(got) < 2:
-        pytest.skip("the clean fonts could not be fetched from the package registries here")
-    return {lang: assets_mod.assets_dir(root) / name / file for lang, (name, file) in FONTS.items()}
+def font_files(asset_cache):
+    return {lang: assets_mod.assets_dir(asset_cache) / name / file for lang, (name, file) in FONTS.items()}
 
 
 def render(text: str, font_file) -> Image.Image:

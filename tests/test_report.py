@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from bench import plots
-from bench.cache import default_cache_dir
 from bench.errors import HwrBenchError
 from bench.registry import METHODS as REGISTRY
 from bench.report import build_report
@@ -45,15 +44,11 @@ def toy_results(tmp_path_factory, toy_dataset):
 
 
 @pytest.fixture(scope="session")
-def cjk_font_cache():
-    """The asset cache with the pinned CJK font the report ships (fetched if missing, as the
-    builder's tests do); skips where it cannot be had."""
-    from bench.data.assets import fetch_all
+def cjk_font_cache(asset_cache):
+    """The session's asset cache, holding the pinned CJK font the report ships."""
     from bench.report import fonts
 
-    root = default_cache_dir()
-    if fonts.locate(root).path is None:
-        fetch_all(root, [fonts.ASSET], report=lambda line: None)
+    root = asset_cache
     found = fonts.locate(root)
     if found.path is None:
         pytest.skip(f"the report's CJK font cannot be had here: {found.missing}")

@@ -43,3 +43,22 @@ def test_the_readme_documents_the_table_import_columns_and_every_exit_code():
     assert block and block.group(1) == table_columns_markdown()   # generated, and current
     codes = {int(c) for c in re.findall(r"^\| (\d+) \|", readme, re.M)}
     assert {0, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_RAN, EXIT_INTERRUPTED} <= codes
+
+
+def test_ci_fails_a_run_with_a_skipped_test_and_a_run_with_no_tests(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "test_x.py").write_text("import pytest\n\ndef test_a():\n    pytest.skip('no chromium')\n\n"
+                                        "def test_b():\n    assert True\n")
+    (tmp_path / "empty").mkdir()
+
+    def pytest_in(target, ci):
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "tests"), "CI": "true" if ci else ""}
+        return subprocess.run([sys.executable, "-m", "pytest", "-p", "ci_skips", "-q", "-p", "no:cacheprovider",
+                               str(target)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert pytest_in(tmp_path / "test_x.py", ci=False).returncode == 0
+    ci = pytest_in(tmp_path / "test_x.py", ci=True)
+    assert ci.returncode == 1 and "test_x.py::test_a: Skipped: no chromium" in ci.stdout
+    assert pytest_in(tmp_path / "empty", ci=True).returncode == 5     # no tests: a failure, not a pass

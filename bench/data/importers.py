@@ -384,7 +384,8 @@ class TableColumn:
 # The one description of what `bench data import table` reads; the help texts are made from it.
 TABLE_COLUMNS: tuple[TableColumn, ...] = (
     TableColumn(("image", "file_name", "path"), True,
-                "the image file, relative to the source folder or absolute, or in Parquet and datasets "
+                "the image file, a path inside the source folder (outside it only with --allow-outside-source), "
+                "or in Parquet and datasets "
                 "folders the image itself"),
     TableColumn(("text",), True, "the word as written"),
     TableColumn(("lang",), True, f"{', '.join(LANGUAGES[:-1])} or {LANGUAGES[-1]}"),

@@ -9,9 +9,11 @@ stale; a row computed on a subset of the queries is marked as such.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from bench.efficiency.measure import load_efficiency, quantised_pairs
 from bench.errors import HwrBenchError
@@ -60,19 +62,55 @@ def _num_cell(value, text: str | None = None, best=None, interval: str = "") -> 
     return Cell(shown, sort=value, best=value is not None and best is not None and value == best, interval=interval)
 
 
+# Text from data (method names, reasons, notes, group names) must not change the Markdown's
+# structure: a line break would end a table row or a list item and could start a heading, a '|' in
+# a table cell would end the cell, and a '<' could open raw HTML. Such text is put on one line, its
+# pipes and '<' escaped with a backslash (Markdown shows them plainly), and a name shown as code
+# gets a fence its own backticks cannot close.
+_LINE_BREAKS = re.compile(r"[ \t]*[\r\n]+[ \t]*")
+
+
+def one_line(text) -> str:
+    """``text`` with every line break (and the blanks around it) made one space."""
+    return _LINE_BREAKS.sub(" ", str(text))
+
+
+def escape_pipes(code: str) -> str:
+    """A code span for a table cell: every '|' escaped with a backslash (the table reads it as the
+    cell's text, not its end; a code span's backslashes are otherwise literal, so none is doubled)."""
+    return code.replace("|", "\\|")
+
+
+def md_text(text) -> str:
+    """Free text from data, safe anywhere in the Markdown: one line; '|' and '<' escaped (a
+    backslash already before one is doubled, so that it still shows)."""
+    return re.sub(r"(\\*)([|<])", lambda m: m.group(1) * 2 + "\\" + m.group(2), one_line(text))
+
+
+def md_code(text) -> str:
+    """``text`` on one line as a code span (pipes not escaped: for paragraphs; a table cell
+    escapes them as code)."""
+    text = one_line(text)
+    runs = [len(r) for r in re.findall(r"`+", text)]
+    fence = "`" * (max(runs) + 1 if runs else 1)
+    pad = " " if text[:1] == "`" or text[-1:] == "`" or (text[:1] == " " and text[-1:] == " ") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def cell_markdown(c: Cell) -> str:
-    text = f"`{c.text}`" if c.code else c.text
+    text = escape_pipes(md_code(c.text)) if c.code else md_text(c.text)
     if c.best:
         text = f"**{text}**"
-    return text + c.suffix + (f" ({c.interval})" if c.interval else "")
+    return text + md_text(c.suffix) + (f" ({md_text(c.interval)})" if c.interval else "")
 
 
 def table_markdown(table: Table) -> str:
     n = len(table.header)
-    out = ["| " + " | ".join(table.header) + " |",
+    out = ["| " + " | ".join(md_text(h) for h in table.header) + " |",
            "|" + "|".join(["---"] * table.left + ["---:"] * (n - table.left)) + "|"]
     for row in table.rows:
-        cells = [f"*{row.heading}*"] + [""] * (n - 1) if row.heading is not None else [cell_markdown(c) for c in row.cells]
+        cells = ([f"*{md_text(row.heading)}*"] + [""] * (n - 1) if row.heading is not None
+                 else [cell_markdown(c) for c in row.cells])
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
 
@@ -127,8 +165,8 @@ def leaderboard_sections(results_dir: Path, results: list[ResultRecord] | None =
     if ref_fp:
         names = sorted({r.dataset.name for r in results if r.ok and r.dataset.fingerprint == ref_fp})
         notes = sorted({r.dataset.note or "" for r in results if r.dataset.fingerprint == ref_fp} - {""})
-        sections.append(Section(None, (f"Dataset: {', '.join(names)} (fingerprint `{ref_fp[:16]}`)."
-                                       + "".join(f" Note: {n}." for n in notes),), key="dataset"))
+        sections.append(Section(None, (f"Dataset: {', '.join(map(md_text, names))} (fingerprint `{ref_fp[:16]}`)."
+                                       + "".join(f" Note: {md_text(n)}." for n in notes),), key="dataset"))
     efficiency = load_efficiency(results_dir)
     eligible = _above_chance(results)
     used_marks: set[str] = set()
@@ -167,7 +205,7 @@ def sections_markdown(sections: list[Section]) -> str:
     lines: list[str] = []
     for section in sections:
         if section.title is not None:
-            lines += ["#" * section.level + " " + section.title, ""]
+            lines += ["#" * section.level + " " + one_line(section.title), ""]
         for block in section.blocks:
             lines += [table_markdown(block) if isinstance(block, Table) else block, ""]
     return "\n".join(lines)
@@ -194,7 +232,8 @@ def _plots_section(results_dir: Path) -> list[Section]:
     if not figures:
         return []
     return [Section("Plots", ("Made by `bench plot` from these results:",
-                              "\n".join(f"- [{name}]({results_dir.name}/plots/{name})" for name in figures)),
+                              "\n".join(f"- [{md_text(name)}]({quote(results_dir.name)}/plots/{quote(name)})"
+                                        for name in figures)),
                     key="plots")]
 
 
@@ -210,12 +249,15 @@ def _not_run_section(results: list[ResultRecord]) -> list[Section]:
         if r.status == STATUS_NOT_APPLICABLE:
             not_applicable.setdefault(r.method_name, []).append(r)
             continue
-        fix = f" Fix: {r.error['fix']}" if (r.error or {}).get("fix") else ""
-        lines.append(f"- `{r.method_name}` / `{r.protocol.name}`: {r.status}. {describe_error(r.error)}{fix}".rstrip())
+        fix = f" Fix: {md_text(r.error['fix'])}" if (r.error or {}).get("fix") else ""
+        lines.append(f"- {md_code(r.method_name)} / {md_code(r.protocol.name)}: {md_text(r.status)}. "
+                     f"{md_text(describe_error(r.error))}{fix}".rstrip())
     for method, rows in not_applicable.items():
-        reasons = sorted({describe_error(r.error).replace(f" {r.protocol.name}'s ", " their ") for r in rows} - {""})
-        protocols = ", ".join(f"`{r.protocol.name}`" for r in rows)
-        lines.append(f"- `{method}`: not applicable to {protocols}" + (f" ({'; '.join(reasons)})" if reasons else ""))
+        reasons = sorted({md_text(describe_error(r.error).replace(f" {r.protocol.name}'s ", " their "))
+                          for r in rows} - {""})
+        protocols = ", ".join(md_code(r.protocol.name) for r in rows)
+        lines.append(f"- {md_code(method)}: not applicable to {protocols}"
+                     + (f" ({'; '.join(reasons)})" if reasons else ""))
     return [Section("Not in the tables", ("\n".join(lines),), key="not-run")]
 
 

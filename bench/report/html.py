@@ -169,24 +169,66 @@ def slug(text: str) -> str:
     return s if s[:1].isalpha() else f"s-{s}".rstrip("-")
 
 
-_CODE = re.compile(r"`([^`]+)`")
+_CODE = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")   # a code span: any fence its text cannot close
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _EM = re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")       # Markdown's backslash escapes: \| shows |
+_TOKEN = re.compile("\x00([0-9]+)\x00")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+SAFE_SCHEMES = ("http", "https")
+
+
+def safe_href(url: str) -> str | None:
+    """``url`` if a link to it is safe: http(s), relative, or '#'; None for any other scheme
+    (javascript:, data:, vbscript:, file: ...). A browser drops control characters and blanks
+    around a URL and tabs and newlines inside it before reading its scheme, so a URL holding any
+    of them is refused outright rather than guessed at."""
+    if not url or any(ord(ch) <= 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in url):
+        return None
+    scheme = _SCHEME.match(url)
+    if scheme is not None and scheme.group(1).lower() not in SAFE_SCHEMES:
+        return None
+    return url
 
 
 def inline(text: str) -> str:
-    """The Markdown the leaderboard's paragraphs use: `code`, **bold**, *emphasis*, [text](url)."""
-    parts = _CODE.split(text)
-    out = []
-    for i, part in enumerate(parts):
-        if i % 2:
+    """The Markdown the leaderboard's paragraphs use: `code`, **bold**, *emphasis*, [text](url)
+    and backslash escapes. Everything else is escaped text; a link to anything but http(s), a
+    relative path or '#' stays plain text, as written."""
+    text, out, start = str(text).replace("\x00", "\ufffd"), [], 0
+    pieces = []                       # (is code, text)
+    for m in _CODE.finditer(text):
+        pieces += [(False, text[start:m.start()]), (True, m.group(2))]
+        start = m.end()
+    pieces.append((False, text[start:]))
+    for is_code, part in pieces:
+        if is_code:
+            if part[:1] == part[-1:] == " " and part.strip():
+                part = part[1:-1]
             out.append(f"<code>{esc(part)}</code>")
             continue
+        held: list[str] = []          # finished pieces, kept out of the later substitutions
+
+        def hold(piece: str) -> str:
+            held.append(piece)
+            return f"\x00{len(held) - 1}\x00"
+
+        part = _ESCAPED.sub(lambda m: hold(esc(m.group(1))), part)
         part = esc(part)
-        part = _LINK.sub(lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', part)
+
+        def link(m: re.Match) -> str:
+            url = safe_href(html.unescape(_TOKEN.sub(lambda t: html.unescape(held[int(t.group(1))]), m.group(2))))
+            if url is None:
+                return m.group(0)
+            return f'<a href="{hold(esc(url))}">{m.group(1)}</a>'
+
+        part = _LINK.sub(link, part)
         part = _BOLD.sub(r"<strong>\1</strong>", part)
-        out.append(_EM.sub(r"<em>\1</em>", part))
+        part = _EM.sub(r"<em>\1</em>", part)
+        while _TOKEN.search(part):
+            part = _TOKEN.sub(lambda t: held[int(t.group(1))], part)
+        out.append(part)
     return "".join(out)
 
 

@@ -15,7 +15,10 @@
 Every page of the site has the same navigation; the index shows each plot with a caption, in a
 frame no taller than the window (a tall figure scrolls inside it; a click opens the file).
 
-Only results made on the given dataset are shown; any other is refused and listed. Galleries
+Only results made on the given dataset are shown; any other is refused and listed. A gallery or
+comparison whose rankings sidecar is missing, truncated or malformed is left out with a note on its
+page saying which file, listed on the index and in the summary's ``refused``; the rest of the site is
+written (a quick look at one protocol's gallery is the command's error instead). Galleries
 show at most a fixed number of failures per subtask, chosen in one pseudo-random order shared by
 all methods (``Outcome.order``), and say how many there were. The site is built in a temporary
 folder and moved into place, so it is complete or absent, and it is byte-identical for the same
@@ -34,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.cache import default_cache_dir
-from bench.compare import compare_methods
+from bench.compare import RankingsError, compare_methods
 from bench.data.store import Dataset
 from bench.errors import HwrBenchError
 from bench.leaderboard import Cell, Row, Section, Table, leaderboard_sections
@@ -73,7 +76,7 @@ class ReportSummary:
     index: Path                       # the page to open
     pages: int = 0
     thumbnails: int = 0
-    refused: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)   # results (or their galleries) left out, and why
     bytes: int = 0
     font: str = ""                    # the Chinese glyphs shipped, or why none could be (then the pages say so)
 
@@ -240,9 +243,19 @@ def _gallery(protocol: str, record: ResultRecord, dataset: Dataset, thumbs: Thum
     return head + body, langs, styles
 
 
+def _left_out(heading: str, exc: RankingsError, skipped: list[str] | None, what: str) -> str:
+    """The visible note that stands in for a gallery whose rankings sidecar cannot be read."""
+    if skipped is not None and f"{exc} ({what} not shown)" not in skipped:
+        skipped.append(f"{exc} ({what} not shown)")
+    return f'{heading}<p class="notice" role="note">Not shown: {esc(exc)}</p>'
+
+
 def render_method_page(name: str, records: dict[str, ResultRecord], dataset: Dataset, thumbs: Thumbnails,
-                       protocols: tuple[str, ...] = GALLERY_PROTOCOLS, nav: list[tuple[str, str]] = ()) -> str:
-    """A method's page; ``nav``: the site's navigation (none for a quick look, which has no index)."""
+                       protocols: tuple[str, ...] = GALLERY_PROTOCOLS, nav: list[tuple[str, str]] = (),
+                       skipped: list[str] | None = None) -> str:
+    """A method's page; ``nav``: the site's navigation (none for a quick look, which has no index).
+    A gallery whose rankings sidecar is missing or unreadable is replaced by a note saying so (and
+    the note's line is added to ``skipped``); the rest of the page is written."""
     up = "../"
     info = next(iter(records.values())).method
     parts = [f"<h1><code>{esc(name)}</code></h1>",
@@ -270,7 +283,12 @@ def render_method_page(name: str, records: dict[str, ResultRecord], dataset: Dat
         r = records.get(protocol)
         if r is None or not r.rankings_file:
             continue
-        html_part, l, s = _gallery(protocol, r, dataset, thumbs, up)
+        try:
+            html_part, l, s = _gallery(protocol, r, dataset, thumbs, up)
+        except RankingsError as exc:
+            galleries.append(_left_out(f'<h2 id="failures-{slug(protocol)}">Failures: {esc(protocol)}</h2>', exc,
+                                       skipped, f"the failure gallery of {name!r} on {protocol!r}"))
+            continue
         galleries.append(html_part)
         langs |= l
         styles |= s
@@ -298,7 +316,8 @@ def default_pairs(records: dict[str, dict[str, ResultRecord]]) -> list[tuple[str
 
 
 def render_compare_page(a: str, b: str, records: dict[str, dict[str, ResultRecord]], dataset: Dataset,
-                        thumbs: Thumbnails, results_dir: Path, nav: list[tuple[str, str]] = ()) -> str:
+                        thumbs: Thumbnails, results_dir: Path, nav: list[tuple[str, str]] = (),
+                        skipped: list[str] | None = None) -> str:
     up = "../"
     parts = [f"<h1>Compare <code>{esc(a)}</code> and <code>{esc(b)}</code></h1>",
              "<p>Queries one method ranks right (first) and the other wrong, on the same queries, with each "
@@ -308,7 +327,12 @@ def render_compare_page(a: str, b: str, records: dict[str, dict[str, ResultRecor
         ra, rb = records[a].get(protocol), records[b].get(protocol)
         if ra is None or rb is None or not ra.rankings_file or not rb.rankings_file:
             continue
-        sa, sb = rankings(ra), rankings(rb)
+        try:
+            sa, sb = rankings(ra), rankings(rb)
+        except RankingsError as exc:
+            parts.append(_left_out(f'<h2 id="compare-{slug(protocol)}">{esc(protocol)}</h2>', exc, skipped,
+                                   f"the comparison of {a!r} and {b!r} on {protocol!r}"))
+            continue
         index_b = {name: {k: i for i, k in enumerate(st.keys)} for name, st in sb.items()}
         common = [(name, i, index_b[name][k]) for name, st in sa.items() if name in index_b
                   for i, k in enumerate(st.keys) if k in index_b[name]]
@@ -343,11 +367,12 @@ def _without_fingerprint(block: str, dataset: Dataset) -> str:
 
 
 def render_index(sections: list[Section], dataset: Dataset, plots: list[str], pages: set[str],
-                 pairs: list[tuple[str, str]], refused: list[str], nav: list[tuple[str, str]] = ()) -> str:
+                 pairs: list[tuple[str, str]], refused: list[str], nav: list[tuple[str, str]] = (),
+                 skipped: list[str] = ()) -> str:
     def link(method: str):
         return method_page(method) if method in pages else None
 
-    used = {"plots", "methods", "compare", "refused"}
+    used = {"plots", "methods", "compare", "refused", "unreadable"}
 
     def ident(text: str) -> str:
         base = candidate = slug(text)
@@ -392,6 +417,11 @@ def render_index(sections: list[Section], dataset: Dataset, plots: list[str], pa
     if refused:
         parts.append("<h2 id=\"refused\">Refused results</h2><ul>"
                      + "".join(f"<li>{esc(line)}</li>" for line in refused) + "</ul>")
+    if skipped:
+        parts.append("<h2 id=\"unreadable\">Unreadable rankings</h2><p>These results' per-query rankings could not "
+                     "be read, so the galleries built from them are left out (their rows in the tables above come "
+                     "from the result files and stand):</p><ul>"
+                     + "".join(f"<li>{esc(line)}</li>" for line in skipped) + "</ul>")
     return page("hwr-bench report", "".join(parts), nav=nav)
 
 
@@ -490,17 +520,20 @@ def build_report(results_dir: Path, dataset: Dataset, out: Path, *, method: str 
             (tmp / "plots").mkdir()
             for name in plots:
                 shutil.copyfile(results_dir / "plots" / name, tmp / "plots" / name)
-        documents = {}
+        documents, skipped = {}, []
         for name in sorted(pages):
-            documents[method_page(name)] = render_method_page(name, records[name], dataset, thumbs, nav=nav)
+            documents[method_page(name)] = render_method_page(name, records[name], dataset, thumbs, nav=nav,
+                                                              skipped=skipped)
         for a, b in pairs:
-            documents[compare_page(a, b)] = render_compare_page(a, b, records, dataset, thumbs, results_dir, nav=nav)
+            documents[compare_page(a, b)] = render_compare_page(a, b, records, dataset, thumbs, results_dir, nav=nav,
+                                                                skipped=skipped)
         sections = leaderboard_sections(results_dir, kept)
-        documents["index.html"] = render_index(sections, dataset, plots, pages, pairs, refused, nav=nav)
+        documents["index.html"] = render_index(sections, dataset, plots, pages, pairs, refused, nav=nav,
+                                               skipped=skipped)
         font = _write_pages(tmp, documents, asset_cache)
         n_thumbs = thumbs.write(tmp)
     return ReportSummary(out / "index.html", pages=1 + len(pages) + len(pairs), thumbnails=n_thumbs,
-                         refused=refused, bytes=_size(out), font=font)
+                         refused=refused + skipped, bytes=_size(out), font=font)
 
 
 def _quick_look(results_dir: Path, dataset: Dataset, out: Path, method: str, protocol: str | None,
@@ -515,10 +548,14 @@ def _quick_look(results_dir: Path, dataset: Dataset, out: Path, method: str, pro
         why = f" (refused: {refusal(from_other[0], dataset)})" if from_other else ""
         raise HwrBenchError(f"no result for {method!r} on {protocol or 'any protocol'} in {results_dir} made on "
                             f"{dataset.name}{why}; run `bench run --methods {method}` first")
+    if protocol is not None and records[method][protocol].rankings_file:
+        # The one gallery asked for: an unreadable sidecar is the command's error, not a note.
+        rankings(records[method][protocol])
     thumbs = Thumbnails(dataset)
+    skipped: list[str] = []
     with _staged(out) as tmp:
-        document = render_method_page(method, records[method], dataset, thumbs, wanted)
+        document = render_method_page(method, records[method], dataset, thumbs, wanted, skipped=skipped)
         font = _write_pages(tmp, {method_page(method): document}, asset_cache)
         n_thumbs = thumbs.write(tmp)
     return ReportSummary(out / method_page(method), pages=1, thumbnails=n_thumbs,
-                         refused=[refusal(r, dataset) for r in other], bytes=_size(out), font=font)
+                         refused=[refusal(r, dataset) for r in other] + skipped, bytes=_size(out), font=font)

@@ -30,7 +30,31 @@ def test_text_anchors_are_cached_in_the_runs_cache_and_nowhere_else(tmp_path, mo
     assert not (tmp_path / "default").exists()
 
 
-def test_ours_runs_every_protocol_with_a_checkpoint(tmp_path, toy_dataset):
+def test_shipped_ours_runs_every_protocol(tmp_path, toy_dataset, monkeypatch):
+    """The default ``ours``: the shipped generation-2 checkpoint on PP-OCRv6 posteriors. On the toy
+    set's printed words it must find the right word (an untrained head would be near 1 in 12).
+    tests/test_shipped_ours.py checks it against its committed per-query results."""
+    from adapters.ours import SHIPPED
+    from bench.io import file_sha256
+
+    monkeypatch.delenv("HWR_BENCH_OURS_CHECKPOINT", raising=False)
+    config = RunConfig(methods=["ours"], protocols=["id", "ood", "xling", "rd"], results_dir=tmp_path / "results",
+                       cache_dir=tmp_path / "cache", limit=4, n_boot=50)
+    outcomes = run(toy_dataset, config)
+    assert {o.protocol: o.status for o in outcomes} == {"id": "ok", "ood": "ok", "xling": "ok", "rd": "ok"}
+    results = {p: json.loads(result_path(tmp_path / "results", "ours", p).read_text()) for p in ("ood", "xling", "rd")}
+    method = results["ood"]["method"]
+    assert method["version"] == f"ckpt-{file_sha256(SHIPPED / 'model.safetensors')[:16]}"
+    assert method["config"]["backbone"] == "PP-OCRv6 rec (frozen)"
+    assert "256-d spelling vector" in method["config"]["anchor"]
+    assert 6_000_000 < method["params"] < 7_000_000   # frozen PP-OCRv6 small rec plus the head
+    assert results["ood"]["metrics"]["overall"]["acc@1"]["value"] >= 0.75
+    assert results["xling"]["metrics"]["overall"]["acc@1"]["value"] >= 0.5
+
+
+def test_a_generation_1_checkpoint_runs_every_protocol_on_ppocrv4(tmp_path, toy_dataset):
+    """A checkpoint without ``source`` in its config (generation 1) still runs, on PP-OCRv4's
+    120-d sequence features (an untrained head: this checks the plumbing, not accuracy)."""
     torch.manual_seed(0)
     model = DualEncoder(ModelConfig(feature_dim=120))
     model.eval()
@@ -41,6 +65,7 @@ def test_ours_runs_every_protocol_with_a_checkpoint(tmp_path, toy_dataset):
     outcomes = run(toy_dataset, config)
     assert {o.protocol: o.status for o in outcomes} == {"id": "ok", "ood": "ok", "xling": "ok", "rd": "ok"}
     data = json.loads(result_path(tmp_path / "results", "ours", "ood").read_text())
+    assert data["method"]["config"]["backbone"] == "PP-OCRv4 rec (frozen)"
     assert 3_000_000 < data["method"]["params"] < 5_000_000  # frozen PP-OCRv4 rec (~2.7M) plus the head (~1.0M)
     assert data["method"]["version"].startswith("ckpt-")
     assert data["timings"]["images_computed"] > 0 and data["timings"]["latency_ms_per_image"] > 0

@@ -276,3 +276,62 @@ def test_random_rd_reference_depends_on_class_size():
     assert three == pytest.approx(1.0, abs=0.05)
     assert nine > 1.5 * three
     assert metrics.random_rd(np.repeat(np.arange(300), 3), 128) == three     # seeded
+
+
+# -- what mutation testing showed no test held (benchmarks/mutation.py) --------------------------
+
+def test_random_rd_reference_is_the_seeded_five_draw_mean():
+    # The leaderboard's "random" R/D column is this function with its defaults (5 draws, seed 0).
+    labels = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3]
+    assert round(metrics.random_rd(labels, 16), 10) == 0.9021816913
+    rng = np.random.default_rng(0)
+    draws = [metrics.rd_ratio(rng.standard_normal((len(labels), 16)), labels).ratio for _ in range(5)]
+    assert metrics.random_rd(labels, 16) == pytest.approx(np.mean(draws), abs=0)
+
+
+def test_rd_ratio_reads_directions_only_and_takes_pairs():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((8, 5))
+    labels = [0, 0, 1, 1, 2, 2, 3, 3]                       # two members per class is enough
+    scaled = x * rng.uniform(0.01, 0.5, size=(8, 1))         # norms below 1: every row rescaled
+    assert metrics.rd_ratio(scaled, labels).ratio == pytest.approx(metrics.rd_ratio(x, labels).ratio, rel=1e-12)
+    same = np.vstack([x[:2], x[:2]])                          # two classes with one centroid
+    assert metrics.rd_ratio(same, [0, 0, 1, 1]).ratio == float("inf")
+
+
+def test_percentile_interval_is_the_central_95_percent():
+    reps = np.arange(1001, dtype=float)
+    assert metrics.percentile_interval(reps) == pytest.approx((25.0, 975.0), abs=1e-9)
+    assert metrics.percentile_interval(reps, level=0.5) == pytest.approx((250.0, 750.0), abs=1e-9)
+
+
+def test_paired_bootstrap_p_value_formula_and_input_checks():
+    a, b = np.ones(50), np.zeros(50)
+    test = metrics.paired_bootstrap(a, b, n_boot=999)
+    assert test.p_value == 2 / 1000 and test.n_queries == 50          # every replicate above zero
+    assert metrics.paired_bootstrap(np.ones(1), np.zeros(1), n_boot=99).n_queries == 1
+    for bad in ((np.ones(3), np.ones(4)), (np.ones((2, 2)), np.ones((2, 2))), (np.ones(0), np.ones(0)),
+                (np.ones((1, 2)), np.ones(2))):
+        with pytest.raises(ValueError, match="equal-length, non-empty 1-D"):
+            metrics.paired_bootstrap(*bad, n_boot=10)
+
+
+def test_bootstrap_without_clusters_resamples_each_query_alone():
+    a, b = np.array([1.0, 0.0, 1.0]), np.array([0.0, 1.0])
+    naive = metrics.bootstrap_means([a, b], n_boot=300, seed=3)
+    explicit = metrics.bootstrap_means([a, b], [np.arange(3), np.arange(3, 5)], n_boot=300, seed=3)
+    assert np.array_equal(naive, explicit)
+
+
+def test_bootstrap_mean_of_groups_counts_a_group_drawn_once():
+    # Group 1 is always 1, group 2 always 0; a replicate's value is the mean over the groups drawn.
+    reps = metrics.bootstrap_means([np.ones(1), np.zeros(2)], [np.array([0]), np.array([1, 2])],
+                                   combine="mean", n_boot=400, seed=5)
+    w = np.random.default_rng(5).multinomial(3, np.full(3, 1 / 3), size=400)
+    expected = [np.mean([v for v, drawn in ((1.0, w0 > 0), (0.0, w1 + w2 > 0)) if drawn]) for w0, w1, w2 in w]
+    assert np.array_equal(reps, np.array(expected))
+
+
+def test_nes_needs_both_texts():
+    values = metrics.per_query_values(np.array([1, 2]), ["a", "b"], None)
+    assert "nes" not in values and set(values) == {"acc@1", "acc@3", "acc@5", "mrr"}

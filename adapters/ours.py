@@ -28,7 +28,8 @@ from bench.retriever import Availability, EmbeddingRetriever, MethodInfo, RunCon
 from ourmodel.anchors import text_inputs
 from ourmodel.inference import NumpyDualEncoder
 from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, backbone
-from ourmodel.quantize import BACKBONE_FILE, RECIPE, default_checkpoint_dir, default_int8_dir, quantised_source
+from ourmodel.quantize import (BACKBONE_FILE, RECIPE, default_checkpoint_dir, default_int8_dir, quantised_alphabet,
+                               quantised_source)
 
 SHIPPED = default_checkpoint_dir()
 
@@ -170,6 +171,17 @@ class OursInt8(Ours):
             return Availability.no(f"the int8 backbone in {self.int8_dir} was quantised from {quantised!r}, but the "
                                    f"head in {self.checkpoint} reads {self.source.name!r}",
                                    f"bench quantize --out {self.int8_dir} --checkpoint {self.checkpoint}")
+        # A posterior graph's classifier is cut to an alphabet's groups: the head's inputs are
+        # those groups, so the graph must have been quantised for the head's alphabet.
+        if (self.checkpoint / "model.safetensors").is_file() and self.source.posteriors:
+            alphabet = quantised_alphabet(self.int8_dir)
+            if alphabet != self.config.get("alphabet", ""):
+                what = ("records no alphabet" if alphabet is None else
+                        f"was quantised for another alphabet ({len(alphabet)} characters)")
+                return Availability.no(f"the int8 backbone in {self.int8_dir} {what}, but the head in "
+                                       f"{self.checkpoint} reads the posteriors of its own "
+                                       f"({len(self.config.get('alphabet', ''))} characters)",
+                                       f"bench quantize --out {self.int8_dir} --checkpoint {self.checkpoint}")
         # A head tuned on int8 posteriors records the graph it was tuned on; re-quantising the
         # folder's graph (bench quantize --out) leaves that head reading another graph's outputs.
         tuned_on = self.config.get("extra", {}).get("backbone_int8_sha256")

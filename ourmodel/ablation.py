@@ -25,20 +25,30 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
 }
 
 
-def ablation_config(name: str, steps: int) -> TrainConfig:
+def ablation_config(name: str, steps: int, concepts: int | None = None) -> TrainConfig:
+    """Variant ``name``'s options at ``steps`` steps; on training data of fewer ``concepts`` than
+    the recipe's batch holds (``batch_size / instances``), the batch shrinks to hold each concept once."""
     if name not in ABLATIONS:
         raise ValueError(f"unknown ablation {name!r} (known: {', '.join(ABLATIONS)})")
     base = TrainConfig(steps=steps, val_every=steps, checkpoint_every=max(50, steps // 4))
+    if concepts is not None and 0 < concepts < base.batch_size // base.instances:
+        base = replace(base, batch_size=concepts * base.instances)
     return replace(base, **ABLATIONS[name][1])
 
 
 def train_ablations(dataset, out: Path, cache_root: Path | None, steps: int, names, *, log=print) -> dict[str, Path]:
     """Train every named variant into ``out/NAME`` (resuming where a run stopped)."""
+    concepts = len({s.semantic_id for s in dataset.select(split="train")})
+    recipe = TrainConfig()
+    if concepts < recipe.batch_size // recipe.instances:
+        log(f"note: {dataset.name}'s train split has {concepts} concepts, fewer than the recipe's batch of "
+            f"{recipe.batch_size} ({recipe.batch_size // recipe.instances} concepts x {recipe.instances}); "
+            f"each variant trains on batches of {concepts * recipe.instances}")
     done = {}
     for name in names:
         folder = Path(out) / name
         if not (folder / "final" / "model.safetensors").is_file():
             log(f"training ablation {name} ({steps} steps)")
-            run_training(dataset, folder, ablation_config(name, steps), cache_root, log=log)
+            run_training(dataset, folder, ablation_config(name, steps, concepts), cache_root, log=log)
         done[name] = folder / "final"
     return done

@@ -58,8 +58,12 @@ def train(
     ds = load_or_build_dataset(dataset, quiet)
     out_console = console()
     with tracker(quiet) as progress:
-        run_training(ds, out, cfg, default_cache_dir(), extra_train=extra, tracker=progress, log=out_console.print)
-    out_console.print(f"trained model in {out / 'final'}")
+        model = run_training(ds, out, cfg, default_cache_dir(), extra_train=extra, tracker=progress,
+                             log=out_console.print)
+    if model.finished:
+        out_console.print(f"trained model in {out / 'final'}")
+    else:   # stopped by max_seconds: training logged where, and how to resume; no final/ yet
+        out_console.print(f"no {out / 'final'} yet: the run is not finished ({cfg.steps} steps)")
 
 
 def ablate(
@@ -114,6 +118,10 @@ def curves(
     from ourmodel.curves import plot_curves
 
     files = {(r.parent.name if r.is_file() else r.name): (r if r.is_file() else r / "curve.jsonl") for r in runs}
+    for path in files.values():
+        if not path.is_file():
+            raise HwrBenchError(f"{path}: no such file; pass a training run folder (`bench train --out DIR` "
+                                "writes DIR/curve.jsonl) or its curve.jsonl")
     plot_curves(files, out, x=x.value)
     console().print(f"wrote {out}")
 

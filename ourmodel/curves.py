@@ -10,7 +10,28 @@ METRICS = (("test_id_acc1", "in-domain Acc@1"), ("test_ood_acc1", "OOD Acc@1"),
 
 
 def read_curve(path: Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    """A run's ``curve.jsonl``: one JSON record per validation (``step``, ``images_seen``,
+    ``seconds``, ``val``); a file that is not one is one error naming the file and line."""
+    from bench.errors import HwrBenchError
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HwrBenchError(f"{path}: cannot read it ({exc})") from None
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise HwrBenchError(f"{path}: line {number}: not JSON ({exc}); not a curve `bench train` wrote") from None
+        if not (isinstance(record, dict) and isinstance(record.get("val"), dict)
+                and all(isinstance(record.get(k), (int, float)) for k in ("step", "images_seen", "seconds"))):
+            raise HwrBenchError(f"{path}: line {number}: expected a record with step, images_seen, seconds and "
+                                "val; not a curve `bench train` wrote")
+        records.append(record)
+    return records
 
 
 def step_axis_label(curves: list[list[dict]]) -> str:
@@ -30,7 +51,7 @@ def plot_curves(runs: dict[str, Path], out: Path, x: str = "step") -> Path:
     for label, curve in curves.items():
         xs = [r[x] / (60 if x == "seconds" else 1) for r in curve]
         for ax, (key, _) in zip(axes, METRICS):
-            ax.plot(xs, [r["val"].get(key) for r in curve], marker="o", ms=3, label=label)
+            ax.plot(xs, [r["val"].get(key, float("nan")) for r in curve], marker="o", ms=3, label=label)
     step_label = step_axis_label(list(curves.values()))
     for ax, (_, title) in zip(axes, METRICS):
         ax.set_title(title, fontsize=10)

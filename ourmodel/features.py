@@ -13,7 +13,11 @@ from bench.cache import VectorCache
 def cached_features(extract: Callable[[list], np.ndarray], namespace: str, cache_root: Path | None,
                     hashes: Sequence[str], load_image: Callable[[int], object], *, chunk: int = 256,
                     progress: Callable[[int], None] = lambda n: None) -> np.ndarray:
-    """Features for items ``i`` (content hash ``hashes[i]``, image ``load_image(i)``), shape (N, ...)."""
+    """Features for items ``i`` (content hash ``hashes[i]``, image ``load_image(i)``), shape (N, ...).
+
+    No items: ``extract([])``, an empty array of the extractor's trailing shape."""
+    if not len(hashes):
+        return np.asarray(extract([]))
     cache = VectorCache(cache_root, namespace)
     found = cache.lookup(list(hashes))
     todo = [i for i, v in enumerate(found) if v is None]

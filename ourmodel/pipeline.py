@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from bench.data.store import Dataset
+from bench.errors import HwrBenchError, did_you_mean
 from bench.progress import NULL_TRACKER
 from bench.schema import LANGUAGES, XLING_DIRECTIONS
 from bench.text_encoder import anchor_version, embed_anchors
@@ -20,8 +21,8 @@ from ourmodel.features import cached_features
 from ourmodel.images import image_batch
 from ourmodel.model import ModelConfig
 from ourmodel.ppocr import PPOCR_V4, PPOCR_V6, Backbone, PPOCRFeatures, lexicon_alphabet
-from ourmodel.quantize import BACKBONE_FILE, default_int8_dir, quantised_source
-from ourmodel.train import TrainConfig, TrainingData, train
+from ourmodel.quantize import BACKBONE_FILE, default_int8_dir, quantised_alphabet, quantised_source
+from ourmodel.train import TrainConfig, TrainConfigError, TrainingData, train
 
 
 def source_alphabet(ds: Dataset, source: Backbone) -> str:
@@ -73,15 +74,22 @@ class TrainingBackbone:
     def inputs(self, ds: Dataset, cache_root: Path | None):
         if self.source is None:
             return image_inputs(ds, cache_root)
-        return ppocr_inputs(ds, cache_root, self.source, self.int8_file() if self.int8 else None)
+        return ppocr_inputs(ds, cache_root, self.source,
+                            self.int8_file(source_alphabet(ds, self.source)) if self.int8 else None)
 
-    def int8_file(self) -> Path:
-        """The shipped int8 backbone, checked to be this source's graph (``bench quantize`` records it)."""
+    def int8_file(self, alphabet: str | None = None) -> Path:
+        """The shipped int8 backbone, checked to be this source's graph (``bench quantize`` records
+        it) and, given ``alphabet``, a posterior graph's groups to be that alphabet's."""
         quantised = quantised_source(default_int8_dir())
         if quantised != self.source.name:
-            raise ValueError(f"{default_int8_dir()}: the int8 backbone there was quantised from {quantised!r}, not "
-                             f"{self.source.name!r}; run `bench quantize --out {default_int8_dir()}` for a "
-                             f"checkpoint on {self.source.name}")
+            raise TrainConfigError(f"{default_int8_dir()}: the int8 backbone there was quantised from {quantised!r}, "
+                                   f"not {self.source.name!r}; run `bench quantize --out {default_int8_dir()}` for a "
+                                   f"checkpoint on {self.source.name}", "backbone")
+        if alphabet is not None and self.source.posteriors and quantised_alphabet(default_int8_dir()) != alphabet:
+            raise TrainConfigError(f"{default_int8_dir()}: the int8 backbone there was not quantised for this "
+                                   f"dataset's alphabet ({len(alphabet)} characters); run `bench quantize --out "
+                                   f"{default_int8_dir()} --checkpoint DIR` with a checkpoint trained on this "
+                                   "dataset", "backbone")
         return default_int8_dir() / BACKBONE_FILE
 
     def provenance(self) -> dict:
@@ -113,11 +121,17 @@ def validation_subsets(ds: Dataset, n: int, seed: int = 0) -> dict[str, list]:
     return subsets
 
 
-def make_validator(ds: Dataset, inputs_for, cache_root: Path | None, n: int, seed: int = 0, spelling_dim: int = 0):
+def make_validator(ds: Dataset, inputs_for, cache_root: Path | None, n: int, seed: int = 0, spelling_dim: int = 0,
+                   log=print):
     """Acc@1 on fixed subsets of test_id and test_ood (within-language and cross-lingual), and
-    text->text cross-lingual Acc@1 of the projected anchors."""
-    subsets = {split: (chosen, torch.from_numpy(np.ascontiguousarray(inputs_for(chosen))))
-               for split, chosen in validation_subsets(ds, n, seed).items()}
+    text->text cross-lingual Acc@1 of the projected anchors. A split without images is skipped
+    (its metrics are left out of the records), with a note."""
+    subsets = {}
+    for split, chosen in validation_subsets(ds, n, seed).items():
+        if not chosen:
+            log(f"note: {ds.name} has no {split} images; validation skips {split}")
+            continue
+        subsets[split] = (chosen, torch.from_numpy(np.ascontiguousarray(inputs_for(chosen))))
     lexicon = sorted(ds.lexicon, key=lambda e: (e.lang, e.semantic_id))
     anchors = torch.from_numpy(text_inputs([e.text for e in lexicon], [e.lang for e in lexicon], cache_root, spelling_dim))
     by_lang = {lang: [i for i, e in enumerate(lexicon) if e.lang == lang] for lang in LANGUAGES}
@@ -135,11 +149,13 @@ def make_validator(ds: Dataset, inputs_for, cache_root: Path | None, n: int, see
             img = np.concatenate([model.encode_images(x[i:i + 512]).numpy() for i in range(0, len(x), 512)])
             truth = np.array([s.semantic_id for s in samples])
             langs = np.array([s.lang for s in samples])
-            hits = [top1(img[langs == l], l) == truth[langs == l] for l in LANGUAGES]
+            hits = [top1(img[langs == l], l) == truth[langs == l] for l in LANGUAGES if (langs == l).any()]
             out[f"{split}_acc1"] = round(float(np.concatenate(hits).mean()), 4)
             if split == "test_ood":
-                out["xling_acc1"] = round(float(np.mean([
-                    (top1(img[langs == a], b) == truth[langs == a]).mean() for a, b in XLING_DIRECTIONS])), 4)
+                xling = [(top1(img[langs == a], b) == truth[langs == a]).mean() for a, b in XLING_DIRECTIONS
+                         if (langs == a).any()]
+                if xling:
+                    out["xling_acc1"] = round(float(np.mean(xling)), 4)
         t2t = []
         for a, b in XLING_DIRECTIONS:
             t2t.append((top1(text[by_lang[a]], b) == sid[by_lang[a]]).mean())
@@ -161,31 +177,70 @@ def anchor_text_xling(ds: Dataset, cache_root: Path | None) -> float:
 
 
 def load_train_config(path: Path | None, overrides: dict) -> TrainConfig:
-    data = json.loads(Path(path).read_text()) if path else {}
-    data.update(overrides)
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{path}: unknown training option(s) {', '.join(unknown)}")
-    return TrainConfig(**data)
+    """The options of the JSON file ``path`` (if any), then ``overrides`` (``--set``); a bad file
+    or option is one error naming it (the file, or ``--set KEY``)."""
+    data = {}
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise HwrBenchError(f"--config {path}: no such file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise HwrBenchError(f"--config {path}: cannot read it ({exc})") from None
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise HwrBenchError(f"--config {path}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise HwrBenchError(f"--config {path}: expected a JSON object of training options "
+                                f"(ourmodel/train.py TrainConfig), got {type(data).__name__}")
+
+    def where(key: str) -> str:
+        return f"--set {key}" if key in overrides else f"--config {path}"
+
+    data = {**data, **overrides}
+    known = [f.name for f in fields(TrainConfig)]
+    for key in data:
+        if key not in known:
+            raise HwrBenchError(f"{where(key)}: unknown training option {key!r}{did_you_mean(key, known)} "
+                                "(the options: ourmodel/train.py TrainConfig)")
+    try:
+        config = TrainConfig(**data)
+    except TrainConfigError as exc:   # its message starts with the option's name
+        if exc.option in overrides:
+            raise TrainConfigError(f"--set {exc}", exc.option) from None
+        if exc.option in data:
+            raise TrainConfigError(f"--config {path}: {exc}", exc.option) from None
+        raise
+    if config.backbone not in TRAINING_BACKBONES:
+        raise TrainConfigError(f"{where('backbone')}: unknown backbone {config.backbone!r}"
+                               f"{did_you_mean(config.backbone, TRAINING_BACKBONES)} "
+                               f"(choose from {', '.join(TRAINING_BACKBONES)})", "backbone")
+    return config
 
 
 def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path | None, *,
                  extra_train: list[Dataset] = (), tracker=None, log=print):
+    """Train (or resume) into ``out`` and, once every step is done, write ``out/final``; the
+    returned model's ``finished`` is False when ``config.max_seconds`` stopped it first (resumable)."""
     if config.backbone not in TRAINING_BACKBONES:
-        raise ValueError(f"unknown backbone {config.backbone!r} (choose from {', '.join(TRAINING_BACKBONES)})")
+        raise TrainConfigError(f"unknown backbone {config.backbone!r}"
+                               f"{did_you_mean(config.backbone, TRAINING_BACKBONES)} "
+                               f"(choose from {', '.join(TRAINING_BACKBONES)})", "backbone")
     started = time.perf_counter()
     choice = TRAINING_BACKBONES[config.backbone]
     inputs_for = choice.inputs(ds, cache_root)
     data = TrainingData(ds, inputs_for, cache_root, extra=[(d, choice.inputs(d, cache_root)) for d in extra_train],
                         spelling_dim=config.spelling_dim)
-    validate = make_validator(ds, inputs_for, cache_root, config.val_queries, config.seed, config.spelling_dim)
+    validate = make_validator(ds, inputs_for, cache_root, config.val_queries, config.seed, config.spelling_dim,
+                              log=log)
     prep = time.perf_counter() - started
     source = choice.source or PPOCR_V4   # recorded for a PP-OCR head; the mnv3 tower ignores it
     alphabet = source_alphabet(ds, source)
     if config.distill:
         if not alphabet:
-            raise ValueError(f"distill: backbone {config.backbone!r} gives no posteriors to score words with")
+            raise TrainConfigError(f"distill: backbone {config.backbone!r} gives no posteriors to score words with "
+                                   "(distillation needs backbone=ppocrv6)", "distill")
         # The teacher is cached by what its inputs are: the backbone's digests and the data.
         data.attach_teacher(alphabet, config.distill_k, cache_root,
                             inputs_key=json.dumps(choice.provenance(), sort_keys=True), log=log)
@@ -198,6 +253,8 @@ def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path |
         "train_dataset": ds.name, "train_fingerprints": data.fingerprints,
         "train_images": len(data.samples)})
     model = train(data, validate, out, config, model_config, tracker=tracker or NULL_TRACKER, log=log)
+    if not model.finished:
+        return model          # stopped by max_seconds: no final/ until every step is done
     summary = {"feature_and_anchor_seconds": round(prep, 1), "anchor_text_xling_acc1": round(anchor_text_xling(ds, cache_root), 4),
                "train_config": asdict(config)}
     model.config.extra.update(summary)

@@ -209,5 +209,7 @@ class PPOCRFeatures:
         for i in range(0, len(images), batch_size):
             x = self.session.run([self.output_name], {self.input_name: preprocess(images[i:i + batch_size])})[0]
             out.append(x if self.groups is None else self.groups(x))
-        width = self.groups.size if self.groups is not None else 0
-        return np.concatenate(out) if out else np.zeros((0, WIDTH // 8, width), dtype=np.float32)
+        if out:
+            return np.concatenate(out)
+        width = self.session.get_outputs()[0].shape[-1] if self.groups is None else self.groups.size
+        return np.zeros((0, WIDTH // 8, width if isinstance(width, int) else 0), dtype=np.float32)

@@ -60,6 +60,16 @@ def quantised_source(folder: Path) -> str | None:
     return json.loads(record.read_text()).get("source", "ppocrv4-features")
 
 
+def quantised_alphabet(folder: Path) -> str | None:
+    """The alphabet a posterior graph in an int8 folder was restricted to (``quantization.json``),
+    or None when the folder has no record or the record names none."""
+    record = Path(folder) / "quantization.json"
+    if not record.is_file():
+        return None
+    alphabet = json.loads(record.read_text()).get("alphabet")
+    return alphabet if isinstance(alphabet, str) else None
+
+
 def constants_to_initializers(model):
     import onnx
 

@@ -21,9 +21,12 @@ schedule is fixed in advance, nothing is selected on it.
 from __future__ import annotations
 
 import json
+import random
 import re
 import time
-from dataclasses import asdict, dataclass, field
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.data.store import Dataset
-from bench.errors import HwrBenchError
+from bench.errors import DatasetError, HwrBenchError, did_you_mean
 from bench.progress import NULL_TRACKER, Tracker
 from ourmodel.anchors import text_inputs
 from ourmodel.losses import total_loss
@@ -40,6 +43,19 @@ from ourmodel.sampler import BalancedBatchSampler
 
 
 DISTILL_OVER = ("language", "lexicon")   # TrainConfig.distill_over's choices
+SEM = ("paper", "supcon", "off")          # TrainConfig.sem's choices
+# Options a stopped run may be resumed with a different value of: they change when training
+# stops, not what it computes.
+RESUMABLE_CHANGES = ("max_seconds",)
+
+
+class TrainConfigError(HwrBenchError, ValueError):
+    """A training option that cannot be used (wrong type, out of range, not a choice), or a run
+    folder that holds another config; ``option`` names the option at fault where there is one."""
+
+    def __init__(self, message: str, option: str | None = None):
+        super().__init__(message)
+        self.option = option
 
 
 @dataclass
@@ -80,8 +96,47 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.distill_over not in DISTILL_OVER:
-            raise ValueError(f"distill_over {self.distill_over!r}: choose from {', '.join(DISTILL_OVER)}")
+        hints = typing.get_type_hints(TrainConfig)
+        for f in fields(self):
+            _check_type(f.name, getattr(self, f.name), hints[f.name])
+        for name, choices in (("distill_over", DISTILL_OVER), ("sem", SEM)):
+            value = getattr(self, name)
+            if value not in choices:
+                raise TrainConfigError(f"{name} {value!r}: choose from {', '.join(choices)}"
+                                       f"{did_you_mean(value, choices)}", name)
+        for name in ("steps", "batch_size", "instances", "val_every", "val_queries", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise TrainConfigError(f"{name} {getattr(self, name)!r}: must be at least 1", name)
+        if self.threads is not None and self.threads < 1:
+            raise TrainConfigError(f"threads {self.threads!r}: must be at least 1 (or null: all cores)", "threads")
+        if self.max_seconds is not None and self.max_seconds < 0:
+            raise TrainConfigError(f"max_seconds {self.max_seconds!r}: must be at least 0 (or null: no limit)",
+                                   "max_seconds")
+        if self.batch_size % self.instances:
+            raise TrainConfigError(f"batch_size {self.batch_size}: must be a multiple of instances "
+                                   f"({self.instances})", "batch_size")
+
+
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", dict: "a JSON object"}
+
+
+def _check_type(name: str, value, hint) -> None:
+    """``value`` is of the option's declared type (``int | None`` and the like; an int is a float)."""
+    allowed = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    for kind in allowed:
+        if kind is type(None) and value is None:
+            return
+        if kind is bool and isinstance(value, bool):
+            return
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return
+        if kind in (str, dict) and isinstance(value, kind):
+            return
+    wanted = " or ".join("null" if k is type(None) else _KINDS.get(k, getattr(k, "__name__", str(k)))
+                         for k in allowed)
+    raise TrainConfigError(f"{name}: expected {wanted}, got {json.dumps(value, default=repr)}", name)
 
 
 class TrainingData:
@@ -94,7 +149,8 @@ class TrainingData:
         parts = [(ds, inputs_for)] + list(extra)
         for other, _ in parts[1:]:
             if {(e.semantic_id, e.lang, e.text) for e in other.lexicon} != {(e.semantic_id, e.lang, e.text) for e in ds.lexicon}:
-                raise ValueError(f"{other.root}: lexicon differs from {ds.root}")
+                raise DatasetError(other.root, f"lexicon differs from {ds.root}'s; an extra training set must "
+                                   "share the dataset's lexicon")
         self.samples = [s for d, _ in parts for s in d.select(split=split)]
         self.inputs = np.concatenate([fn(d.select(split=split)) for d, fn in parts])
         self.ids = np.array([s.semantic_id for s in self.samples])
@@ -125,8 +181,17 @@ def _rows(data: TrainingData, idx) -> np.ndarray:
 
 def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config: ModelConfig, *,
           tracker: Tracker = NULL_TRACKER, log=print) -> DualEncoder:
-    """Train (or resume) into ``out``; ``val(model) -> dict`` computes validation metrics."""
+    """Train (or resume) into ``out``; ``val(model) -> dict`` computes validation metrics.
+
+    A run stopped by ``max_seconds`` (or interrupted) resumes from ``out/last`` (weights, optimiser,
+    step and random number generators' states) and ends with the weights an uninterrupted run
+    ends with. The returned model's ``finished`` is False when ``max_seconds`` stopped it early."""
     out = Path(out)
+    sampler = batch_sampler(data, config)      # refused before anything is written
+    state_file = out / "last" / "train_state.pt"
+    state = load_train_state(state_file) if state_file.exists() else None
+    if state is not None:
+        check_same_config(out, state["config"], config)
     out.mkdir(parents=True, exist_ok=True)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -140,19 +205,19 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
         {"params": list(model.visual.parameters()) + [model.logit_scale], "lr": config.lr},
         {"params": model.text.parameters(), "lr": config.lr * config.text_lr_scale},
     ], weight_decay=config.weight_decay)
-    state_file = out / "last" / "train_state.pt"
     step, elapsed = 0, 0.0
-    if state_file.exists():
-        state = load_train_state(state_file)
-        if state["config"] != asdict(config):
-            raise RuntimeError(f"{out}: a run with a different config is there; use another --out")
+    if state is not None:
         model.load_state_dict(DualEncoder.load(out / "last").state_dict())
         optim.load_state_dict(state["optim"])
         step, elapsed = state["step"], state["elapsed"]
+        if "rng" in state:
+            _set_rng_state(state["rng"], state_file)
+        else:
+            log(f"note: {state_file} has no random number generators' state (written by an older version); "
+                "the resumed run's random draws differ from an uninterrupted run's")
         log(f"resuming at step {step} ({elapsed:.0f}s trained)")
     (out / "train_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
 
-    sampler = BalancedBatchSampler(data.ids, data.langs, config.batch_size, config.instances, config.seed)
     anchors = torch.from_numpy(data.anchors)
     lex_ids = torch.from_numpy(data.lex_ids)
     inputs = torch.from_numpy(np.ascontiguousarray(data.inputs))
@@ -161,6 +226,7 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
     curve = out / "curve.jsonl"
     started = time.perf_counter() - elapsed
     batches = _batches(sampler, step)
+    done = step
     for step in tracker.track(range(step, config.steps), config.steps - step, "training"):
         stage_scale = 0.1 if step >= stage2_at else 1.0
         for g, base in zip(optim.param_groups, (config.lr, config.lr * config.text_lr_scale)):
@@ -214,10 +280,48 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
                 fh.write(json.dumps(record) + "\n")
             log(json.dumps(record))
         if timeout:
-            log(f"stopped after {config.max_seconds}s at step {done}; run again to resume")
             break
     model.eval()
+    model.finished = done >= config.steps
+    if not model.finished:
+        log(f"stopped after {config.max_seconds}s at step {done}; run again to resume "
+            "(the same command: the same --out and options; max_seconds may differ)")
     return model
+
+
+def batch_sampler(data: TrainingData, config: TrainConfig) -> BalancedBatchSampler:
+    """The run's batches; a batch larger than the training data allows is one clear error."""
+    try:
+        return BalancedBatchSampler(data.ids, data.langs, config.batch_size, config.instances, config.seed)
+    except ValueError:
+        concepts = len(set(data.ids.tolist()))
+        fits = concepts * config.instances
+        raise TrainConfigError(
+            f"batch_size {config.batch_size}: a batch holds batch_size / instances = "
+            f"{config.batch_size // config.instances} distinct concepts, the training data has {concepts}"
+            + (f"; lower it: --set batch_size={fits}" if fits else "; it has no training images"),
+            "batch_size") from None
+
+
+def _identity(config: dict) -> dict:
+    """What a run folder's config must match to be resumed: every option but those in
+    ``RESUMABLE_CHANGES``."""
+    return {k: v for k, v in config.items() if k not in RESUMABLE_CHANGES}
+
+
+def check_same_config(out: Path, there: dict, config: TrainConfig) -> None:
+    """A run folder's state is resumed only with its own options (``RESUMABLE_CHANGES`` aside);
+    otherwise one error line saying which options differ, and the way out."""
+    if not isinstance(there, dict):
+        raise TrainStateError(f"{out / 'last' / 'train_state.pt'}: its config is not a dict; delete it (or use "
+                              "another --out) to train from the start")
+    old, new = _identity(there), _identity(asdict(config))
+    differs = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    if differs:
+        shown = ", ".join(f"{k} {json.dumps(old.get(k), default=repr)} there, {json.dumps(new.get(k), default=repr)} "
+                          "here" for k in differs[:3]) + (f" and {len(differs) - 3} more" if len(differs) > 3 else "")
+        raise TrainConfigError(f"{out}: a run with a different config is there; use another --out, or the same "
+                               f"options to resume it ({shown})", differs[0])
 
 
 def _distill_loss(logits: torch.Tensor, data: TrainingData, idx, tau: float, over: str = "language") -> torch.Tensor:
@@ -301,9 +405,33 @@ def load_train_state(state_file: Path) -> dict:
     return state
 
 
+def _rng_state() -> dict:
+    """torch's, numpy's and Python's global generators, as tensors and plain lists (so the state
+    still loads with ``weights_only=True``)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {"torch": torch.get_rng_state(),
+            "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+            "python": [version, list(internal), gauss_next]}
+
+
+def _set_rng_state(rng: dict, state_file: Path) -> None:
+    try:
+        torch.set_rng_state(rng["torch"])
+        name, keys, pos, has_gauss, cached = rng["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        version, internal, gauss_next = rng["python"]
+        random.setstate((version, tuple(internal), gauss_next))
+    except Exception as exc:   # noqa: BLE001 (a malformed state fails in any of several ways)
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrainStateError(f"{state_file}: its random number generators' state is malformed ({why}); delete "
+                              "it (or use another --out) to train from the start") from None
+
+
 def _checkpoint(model, optim, config, out: Path, step: int, elapsed: float) -> None:
     folder = out / "last"
     model.save(folder)
     tmp = folder / "train_state.pt.tmp"
-    torch.save({"optim": optim.state_dict(), "step": step, "elapsed": elapsed, "config": asdict(config)}, tmp)
+    torch.save({"optim": optim.state_dict(), "step": step, "elapsed": elapsed, "config": asdict(config),
+                "rng": _rng_state()}, tmp)
     tmp.replace(folder / "train_state.pt")

@@ -6,6 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from bench.errors import HwrBenchError
 from ourmodel.images import image_batch
 from ourmodel.inference import NumpyDualEncoder
 from ourmodel.losses import infonce, semantic_consistency, supervised_contrastive, total_loss
@@ -167,6 +168,105 @@ def test_run_training_mnv3_end_to_end_and_resume(tmp_path, toy_dataset):
     lines = []
     run_training(toy_dataset, tmp_path / "run", cfg, None, log=lines.append)
     assert any("resuming at step 4" in l for l in lines)
-    # A different config in the same folder is refused rather than mixed in.
-    with pytest.raises(RuntimeError, match="different config"):
+    # A different config in the same folder is refused rather than mixed in (one line naming what differs).
+    with pytest.raises(HwrBenchError, match=r"different config is there; .*\(lr 0.002 there, 1.0 here\)$"):
         run_training(toy_dataset, tmp_path / "run", load_train_config(None, {**cfg.__dict__, "lr": 1.0}), None)
+
+
+def test_a_stopped_run_writes_no_final_until_it_is_resumed_to_its_end(tmp_path, toy_dataset):
+    cfg = {"backbone": "mnv3", "steps": 2, "batch_size": 24, "val_every": 1, "checkpoint_every": 1,
+           "val_queries": 2, "threads": 2}
+    lines = []
+    model = run_training(toy_dataset, tmp_path / "run", load_train_config(None, {**cfg, "max_seconds": 0}), None,
+                         log=lines.append)
+    assert not model.finished and not (tmp_path / "run" / "final").exists()
+    assert any("stopped after 0s at step 1; run again to resume" in l for l in lines)
+    model = run_training(toy_dataset, tmp_path / "run", load_train_config(None, cfg), None, log=lines.append)
+    assert model.finished and (tmp_path / "run" / "final" / "model.safetensors").is_file()
+
+
+def _feature_data(toy_dataset, dim: int = 8) -> TrainingData:
+    """Toy training data with made-up per-frame features (a fixed function of each image's content)."""
+    def inputs_for(samples):
+        return np.stack([np.random.default_rng(int(s.content_hash[:12], 16)).standard_normal((40, dim))
+                         .astype(np.float32) for s in samples])
+    return TrainingData(toy_dataset, inputs_for, cache_root=None)
+
+
+def test_an_interrupted_and_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, toy_dataset):
+    """Dropout, feature noise and frame stretching draw from torch's generator; the training state
+    keeps its (and numpy's and Python's) state, so stopping and resuming changes nothing."""
+    from ourmodel.train import load_train_state
+
+    data = _feature_data(toy_dataset)
+    model_config = ModelConfig(feature_dim=8, input_proj=16)
+    base = dict(steps=4, batch_size=12, instances=3, val_every=100, checkpoint_every=100, threads=1,
+                feature_noise=0.1, time_stretch=0.2, seed=3)
+    quiet = dict(log=lambda line: None)
+
+    def weights(folder):
+        return DualEncoder.load(folder).state_dict()
+
+    def same(a, b):
+        return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    straight = train(data, lambda m: {}, tmp_path / "straight", TrainConfig(**base), model_config, **quiet)
+    assert straight.finished
+    # Stopped after step 1 and again after step 2 (max_seconds=0 stops after every step), then finished.
+    for expected in (1, 2):
+        parts = train(data, lambda m: {}, tmp_path / "parts", TrainConfig(**base, max_seconds=0), model_config,
+                      **quiet)
+        assert not parts.finished
+        assert load_train_state(tmp_path / "parts" / "last" / "train_state.pt")["step"] == expected
+    state = load_train_state(tmp_path / "parts" / "last" / "train_state.pt")   # weights_only=True loads the RNG state
+    assert set(state["rng"]) == {"torch", "numpy", "python"}
+    import shutil
+    shutil.copytree(tmp_path / "parts", tmp_path / "no-rng")
+    parts = train(data, lambda m: {}, tmp_path / "parts", TrainConfig(**base), model_config, **quiet)
+    assert parts.finished
+    assert same(weights(tmp_path / "straight" / "last"), weights(tmp_path / "parts" / "last"))
+    # Without the generators' state the resumed run draws other noise, and ends elsewhere.
+    del state["rng"]
+    torch.save(state, tmp_path / "no-rng" / "last" / "train_state.pt")
+    lines = []
+    train(data, lambda m: {}, tmp_path / "no-rng", TrainConfig(**base), model_config, log=lines.append)
+    assert any("no random number generators' state" in line for line in lines)
+    assert not same(weights(tmp_path / "straight" / "last"), weights(tmp_path / "no-rng" / "last"))
+
+
+@pytest.mark.parametrize("path_text, overrides, message", [
+    (None, {"stepz": 3}, "--set stepz: unknown training option 'stepz' (did you mean 'steps'?)"),
+    ('{"steps": 3, "lrr": 0.1}', {}, "CONFIG: unknown training option 'lrr' (did you mean 'lr'?)"),
+    ("{steps: 3}", {}, "CONFIG: not valid JSON"),
+    ("[1, 2]", {}, "CONFIG: expected a JSON object of training options"),
+    ('{"steps": "3"}', {}, 'CONFIG: steps: expected an integer, got "3"'),
+    (None, {"steps": "abc"}, '--set steps: expected an integer, got "abc"'),
+    (None, {"steps": True}, "--set steps: expected an integer, got true"),
+    (None, {"lr": True}, "--set lr: expected a number, got true"),
+    (None, {"threads": 1.5}, "--set threads: expected an integer or null, got 1.5"),
+    (None, {"i2t": 1}, "--set i2t: expected true or false, got 1"),
+    (None, {"extra": [1]}, "--set extra: expected a JSON object, got [1]"),
+    (None, {"distill_over": "x"}, "--set distill_over 'x': choose from language, lexicon"),
+    (None, {"sem": "suppcon"}, "--set sem 'suppcon': choose from paper, supcon, off (did you mean 'supcon'?)"),
+    (None, {"batch_size": 100}, "--set batch_size 100: must be a multiple of instances (3)"),
+    (None, {"steps": 0}, "--set steps 0: must be at least 1"),
+    (None, {"max_seconds": -1}, "--set max_seconds -1: must be at least 0"),
+    (None, {"backbone": "ppocr6"}, "--set backbone: unknown backbone 'ppocr6' (did you mean 'ppocrv6'?)"),
+])
+def test_a_bad_training_option_is_one_line_naming_it(tmp_path, path_text, overrides, message):
+    path = None
+    if path_text is not None:
+        path = tmp_path / "train.json"
+        path.write_text(path_text)
+    with pytest.raises(HwrBenchError) as caught:
+        load_train_config(path, overrides)
+    text = str(caught.value)
+    assert message.replace("CONFIG", f"--config {path}") in text and "\n" not in text
+
+
+def test_good_training_options_keep_their_values():
+    cfg = load_train_config(None, {"lr": 1, "threads": None, "max_seconds": 2.5, "sem": "supcon", "extra": {"a": 1}})
+    assert cfg.lr == 1 and cfg.threads is None and cfg.max_seconds == 2.5 and cfg.sem == "supcon"
+    assert load_train_config(None, {}) == TrainConfig()
+    with pytest.raises(HwrBenchError, match="--config nowhere.json: no such file"):
+        load_train_config("nowhere.json", {})

@@ -80,8 +80,24 @@ def test_int8_backbone_from_another_source_than_the_head_is_unavailable(tmp_path
     method = create("ours-int8", {"int8_dir": str(tmp_path)})                   # head: the shipped fp32 checkpoint
     avail = method.availability()
     assert not avail.ok and "'ppocrv4-features'" in avail.reason and "bench quantize" in avail.fix
-    (tmp_path / "quantization.json").write_text(json.dumps({"source": method.config["source"]}))
+    record = {"source": method.config["source"], "alphabet": method.config["alphabet"]}
+    (tmp_path / "quantization.json").write_text(json.dumps(record))
     assert create("ours-int8", {"int8_dir": str(tmp_path)}).availability().ok
+
+
+@pytest.mark.parametrize("alphabet, reason", [("abc", "quantised for another alphabet (3 characters)"),
+                                              (None, "records no alphabet")])
+def test_int8_posterior_backbone_for_another_alphabet_than_the_head_is_unavailable(tmp_path, alphabet, reason):
+    """A PP-OCRv6 graph is cut to an alphabet's groups: the head must read that alphabet's posteriors."""
+    from ourmodel.quantize import BACKBONE_FILE
+
+    (tmp_path / BACKBONE_FILE).write_bytes(b"not used")
+    method = create("ours-int8", {"int8_dir": str(tmp_path)})                   # head: the shipped fp32 checkpoint
+    record = {"source": method.config["source"]} | ({} if alphabet is None else {"alphabet": alphabet})
+    (tmp_path / "quantization.json").write_text(json.dumps(record))
+    avail = create("ours-int8", {"int8_dir": str(tmp_path)}).availability()
+    assert not avail.ok and reason in avail.reason and str(method.checkpoint) in avail.reason
+    assert avail.fix == f"bench quantize --out {tmp_path} --checkpoint {method.checkpoint}"
 
 
 def test_a_head_tuned_on_another_int8_graph_is_unavailable(tmp_path):

@@ -110,7 +110,19 @@ class _Deadline:
         return left
 
 
-class _DeadlineSocket(socket.socket):
+class _BoundedReads:
+    """Reads that first arm the socket with what is left of its deadline (``_arm``)."""
+
+    def recv_into(self, *args, **kwargs):
+        self._arm()
+        return super().recv_into(*args, **kwargs)
+
+    def recv(self, *args, **kwargs):
+        self._arm()
+        return super().recv(*args, **kwargs)
+
+
+class _DeadlineSocket(_BoundedReads, socket.socket):
     """A socket whose every wait is bounded by what is left of one deadline (plain http)."""
 
     deadline: _Deadline
@@ -118,20 +130,12 @@ class _DeadlineSocket(socket.socket):
     def _arm(self):
         self.settimeout(self.deadline.left())
 
-    def recv_into(self, *args, **kwargs):
-        self._arm()
-        return super().recv_into(*args, **kwargs)
-
-    def recv(self, *args, **kwargs):
-        self._arm()
-        return super().recv(*args, **kwargs)
-
     def sendall(self, *args, **kwargs):
         self._arm()   # sendall's timeout bounds the whole call
         return super().sendall(*args, **kwargs)
 
 
-class _DeadlineSSLSocket(ssl.SSLSocket):
+class _DeadlineSSLSocket(_BoundedReads, ssl.SSLSocket):
     """The same for TLS: each read, write and the handshake get what is left of the deadline."""
 
     deadline: _Deadline | None = None
@@ -139,14 +143,6 @@ class _DeadlineSSLSocket(ssl.SSLSocket):
     def _arm(self):
         if self.deadline is not None:
             self.settimeout(self.deadline.left())
-
-    def recv_into(self, *args, **kwargs):
-        self._arm()
-        return super().recv_into(*args, **kwargs)
-
-    def recv(self, *args, **kwargs):
-        self._arm()
-        return super().recv(*args, **kwargs)
 
     def send(self, *args, **kwargs):
         self._arm()

@@ -56,7 +56,7 @@ def test_ci_fails_a_run_with_a_skipped_test_and_a_run_with_no_tests(tmp_path):
 
     def pytest_in(target, ci):
         env = {**os.environ, "PYTHONPATH": str(ROOT / "tests"), "CI": "true" if ci else ""}
-        return subprocess.run([sys.executable, "-m", "pytest", "-p", "ci_skips", "-q", "-p", "no:cacheprovider",
+        return subprocess.run([sys.executable, "-m", "pytest", "-p", "conftest", "-q", "-p", "no:cacheprovider",
                                str(target)], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert pytest_in(tmp_path / "test_x.py", ci=False).returncode == 0
     ci = pytest_in(tmp_path / "test_x.py", ci=True)

@@ -335,3 +335,25 @@ def test_bootstrap_mean_of_groups_counts_a_group_drawn_once():
 def test_nes_needs_both_texts():
     values = metrics.per_query_values(np.array([1, 2]), ["a", "b"], None)
     assert "nes" not in values and set(values) == {"acc@1", "acc@3", "acc@5", "mrr"}
+
+
+def test_paired_bootstrap_is_reproducible_and_its_interval_comes_from_n_boot_replicates():
+    rng = np.random.default_rng(2)
+    a, b = rng.random(60), rng.random(60)
+    test = metrics.paired_bootstrap(a, b, n_boot=50)
+    assert test == metrics.paired_bootstrap(a, b, n_boot=50, seed=0)      # `bench compare` is seeded: 0
+    reps = metrics.bootstrap_means([a - b], None, n_boot=50, seed=0)
+    assert (test.ci_low, test.ci_high) == tuple(float(v) for v in metrics.percentile_interval(reps))
+    with pytest.raises(ValueError, match=r"^paired bootstrap needs two equal-length, non-empty 1-D arrays$"):
+        metrics.paired_bootstrap(np.ones(2), np.ones(3))
+
+
+def test_rd_ratio_messages_and_a_zero_vector():
+    with pytest.raises(ValueError, match=r"^R/D needs at least two classes$"):
+        metrics.rd_ratio(np.eye(3), [0, 0, 0])
+    labels = [0, 0, 1, 2, 3, 4, 5, 6]
+    with pytest.raises(ValueError, match=r"^R/D needs at least 2 members per class; 6 class\(es\) have one "
+                                         r"\(e\.g\. 1, 2, 3, 4, 5\)$"):
+        metrics.rd_ratio(np.eye(8), labels)
+    x = np.vstack([np.zeros(3), np.eye(3)[:1], np.eye(3)[1:3]])   # a zero row stays zero, not NaN
+    assert np.isfinite(metrics.rd_ratio(x, [0, 0, 1, 1]).ratio)

@@ -55,6 +55,16 @@ def _diff(name: str) -> str:
                      if line[:1] in "+-" and not line.startswith(("+++", "---")))
 
 
+def _explanation(name: str, explained: dict[str, str]) -> str:
+    """The explanation of a survivor: by its exact name, else by the first glob pattern that matches
+    (a whole function's mutants can share one, e.g. code that runs at import time)."""
+    from fnmatch import fnmatchcase
+
+    if name in explained:
+        return explained[name]
+    return next((why for pattern, why in explained.items() if fnmatchcase(name, pattern)), "")
+
+
 def summarise(seconds: float | None) -> dict:
     codes = _statuses()
     if not codes:
@@ -70,7 +80,7 @@ def summarise(seconds: float | None) -> dict:
         count[status] += 1
         if status in ("survived", "not tested"):
             survivors.append({"mutant": name, "status": status, "diff": _diff(name),
-                              "explanation": explained.get(name, "")})
+                              "explanation": _explanation(name, explained)})
     checked = {m: sum(v for k, v in c.items() if k != "not checked") for m, c in per_module.items()}
     killed = {m: c["killed"] for m, c in per_module.items()}
     total_checked, total_killed = sum(checked.values()), sum(killed.values())

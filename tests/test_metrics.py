@@ -357,3 +357,10 @@ def test_rd_ratio_messages_and_a_zero_vector():
         metrics.rd_ratio(np.eye(8), labels)
     x = np.vstack([np.zeros(3), np.eye(3)[:1], np.eye(3)[1:3]])   # a zero row stays zero, not NaN
     assert np.isfinite(metrics.rd_ratio(x, [0, 0, 1, 1]).ratio)
+
+
+def test_rd_ratio_computes_in_float64_whatever_the_embedding_dtype():
+    x = np.random.default_rng(4).standard_normal((6, 7))
+    labels = [0, 0, 1, 1, 2, 2]
+    assert metrics.rd_ratio(x.astype(np.float32), labels) == metrics.rd_ratio(x.astype(np.float32).astype(np.float64),
+                                                                              labels)

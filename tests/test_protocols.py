@@ -1,4 +1,6 @@
-from bench.protocols import PROTOCOLS
+import pytest
+
+from bench.protocols import PROTOCOLS, get_protocol
 from bench.schema import XLING_DIRECTIONS
 
 
@@ -97,3 +99,36 @@ def test_gallery_sizes_grow_the_gallery_only(toy_dataset):
     # The 10k gallery is the head of the 50k one (distractors in frequency order), and deterministic.
     assert tasks["gallery-50k"].subtasks[0].gallery_keys[:10_000] == tasks["gallery-10k"].subtasks[0].gallery_keys
     assert _build("gallery-10k", toy_dataset) == tasks["gallery-10k"]
+
+
+def test_column_helpers_and_registration_a_plugin_uses():
+    from bench.protocols import (Column, ProtocolKind, ProtocolSpec, overall, per_subtask, register_protocol,
+                                 unregister_protocol)
+
+    assert overall("mrr", "MRR", ci=True) == Column("MRR", ("overall", "mrr", "value"),
+                                                    ci_path=("overall", "mrr", "ci95"))
+    assert overall("acc@3") == Column("acc@3", ("overall", "acc@3", "value"))
+    assert per_subtask("en", "map", "mAP en") == Column("mAP en", ("subtasks", "en", "map", "value"))
+    metrics = {"overall": {"mrr": {"value": 0.5, "ci95": [0.4, 0.6]}}, "subtasks": {"en": {"map": {"value": 0.25}}}}
+    assert overall("mrr", ci=True).value(metrics) == 0.5 and overall("mrr", ci=True).interval(metrics) == [0.4, 0.6]
+    assert per_subtask("en", "map", "x").value(metrics) == 0.25 and per_subtask("zh", "map", "x").value(metrics) is None
+    assert overall("mrr").interval(metrics) is None and overall("nes").value(None) is None
+    spec = ProtocolSpec("plugin-x", "1", ProtocolKind.RETRIEVAL, "a plugin's protocol", lambda *a, **k: None)
+    try:
+        assert register_protocol(spec) is spec and get_protocol("plugin-x") is spec
+        with pytest.raises(ValueError, match="'plugin-x' is already registered"):
+            register_protocol(spec)
+    finally:
+        unregister_protocol("plugin-x")
+    with pytest.raises(Exception, match="unknown protocol 'plugin-x'"):
+        get_protocol("plugin-x")
+
+
+def test_each_within_protocol_reads_its_own_split(toy_dataset):
+    for name, split in (("id", "test_id"), ("ood", "test_ood")):
+        task = _build(name, toy_dataset)
+        keys = {k for st in task.subtasks for k in st.query_keys}
+        assert keys == {s.key for s in toy_dataset.select(split=split)} and task.reads == f"{split} images with a lexicon word"
+        assert task.aggregate == "pooled" and task.timed_queries == 0
+    gallery = _build("gallery-lexicon", toy_dataset)
+    assert gallery.timed_queries == 10 and all(len(st.query_keys) <= 100 for st in gallery.subtasks)

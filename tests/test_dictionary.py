@@ -113,3 +113,79 @@ def test_every_built_in_reader_has_its_dictionary_row():
     # ... and the main job runs the dictionary row of every reader it runs.
     default = set(METHODS.tagged("default"))
     assert all(f"{n}+dict" in default for n in readers if n in default)
+
+
+def test_an_images_pivot_scores_do_not_depend_on_the_other_images_in_its_batch():
+    # Batches change with --batch-size and sharding: each image's floor (for target words with no
+    # source synonym) comes from its own scores only.
+    source = np.array([[0.9, 0.1, 0.4], [-300.0, -100.0, -200.0], [5.0, 7.0, 6.0]], dtype=np.float32)
+    together = pivot_scores(source, [10, 11, 12], [12, 99, 10, 98])
+    for i in range(len(source)):
+        np.testing.assert_array_equal(together[i], pivot_scores(source[i:i + 1], [10, 11, 12], [12, 99, 10, 98])[0])
+    # One below its own lowest score (5): the value a rankings file stores when such a word makes the
+    # top k (`bench run --verify` compares them), so changing it changes stored results (and needs a
+    # PIVOT_VERSION bump).
+    np.testing.assert_array_equal(together[2], [6.0, 4.0, 5.0, 4.0])
+
+
+def test_pivot_into_an_empty_word_list_is_an_empty_score_matrix():
+    out = pivot_scores(np.zeros((2, 3), dtype=np.float32), [10, 11, 12], [])
+    assert out.shape == (2, 0)
+
+
+def test_the_engines_options_reach_the_engine():
+    from bench.registry import METHODS
+
+    method = METHODS.create("rapidocr+dict", {"rec_batch": "8"})
+    assert method.ocr.options.rec_batch == 8
+    assert method.info.config["engine_config"]["rec_batch"] == 8   # so also its cache key and results
+
+
+def _pivot(name, dataset, cache_dir):
+    from bench.registry import METHODS
+    from bench.retriever import RunContext
+
+    method = METHODS.create(name)
+    method.prepare(RunContext(dataset=dataset, seed=0, cache_dir=cache_dir))
+    return method
+
+
+def _pivoted_correctly(scores, items, dataset, target):
+    ids = np.array([e.semantic_id for e in dataset.lexicon_for(target)])
+    return [int(ids[np.argmax(row)]) for row in scores] == [dataset.sample(it.key).semantic_id for it in items]
+
+
+def test_scoring_before_prepare_names_the_method_and_the_missing_step(engines):
+    from bench.registry import METHODS
+
+    with pytest.raises(RuntimeError, match=r"^dict:truth-reader: prepare\(\) was not called; the dictionary is "):
+        METHODS.create("dict:truth-reader").score_texts([], "en", {"zh": []})
+
+
+def test_a_reader_pivot_reads_what_its_engine_has_not_and_caches_it_for_the_engine(tmp_path, toy_dataset, engines):
+    from bench.families import transcript_cache
+
+    items = toy_dataset.image_items([s.key for s in toy_dataset.select(lang="en")][:5])
+    assert len(items) == 5
+    fake_methods.TruthReader.calls.update(images=0)
+    method = _pivot("dict:truth-reader", toy_dataset, tmp_path)
+    zh = [e.text for e in toy_dataset.lexicon_for("zh")]
+    out = method.score_texts(items, "en", {"zh": zh})
+    assert _pivoted_correctly(out["zh"], items, toy_dataset, "zh")
+    assert fake_methods.TruthReader.calls["images"] == len(items)      # the engine read them, once
+    cached = transcript_cache(tmp_path, method.ocr.info).lookup([it.content_hash for it in items])
+    assert cached == [toy_dataset.sample(it.key).text for it in items]  # ... into the engine's own cache
+    with pytest.raises(ValueError, match="^dict:truth-reader pivots into the zh lexicon only, not another word list$"):
+        method.score_texts(items, "en", {"zh": zh[::-1]})
+    assert fake_methods.TruthReader.calls["images"] == len(items)
+
+
+def test_a_scorer_pivot_reuses_the_scores_its_engine_cached(tmp_path, toy_dataset, engines):
+    run(toy_dataset, _config(tmp_path, ["truth-scorer"], ["id"]))
+    fake_methods.TruthScorer.calls.update(images=0)
+    items = toy_dataset.image_items([s.key for s in toy_dataset.select(split="test_id", lang="es")][:5])  # id's queries
+    assert len(items) == 5
+    method = _pivot("dict:truth-scorer", toy_dataset, tmp_path / "cache")
+    out = method.score_texts(items, "es", {"en": [e.text for e in toy_dataset.lexicon_for("en")]})
+    assert _pivoted_correctly(out["en"], items, toy_dataset, "en")
+    assert fake_methods.TruthScorer.calls["images"] == 0

@@ -91,9 +91,7 @@ class DictionaryPivot(OnEngine, ScoringRetriever):
         if self.ocr.family is Family.SCORING:
             scores = self._engine_outputs.lexicon_scores({it.key: {lang} for it in items}, self.ocr.score_texts)
             return np.stack([scores[lang][it.key] for it in items])
-        if self._transcripts is None:
-            self._transcripts = transcript_cache(None, self.ocr.info)
-        transcripts = cached_transcripts(self._transcripts, self.ocr, items)
+        transcripts = cached_transcripts(self._transcripts, self.ocr, items)   # prepare() opened the cache
         return edit_similarities([normalise_text(t) for t in transcripts],
                                  [normalise_text(e.text) for e in ds.lexicon_for(lang)])
 

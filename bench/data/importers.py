@@ -630,6 +630,31 @@ def _text_problem(name: str, value) -> str | None:
     return None
 
 
+def _row_field_faults(row: dict, split: str, problems: list[str]) -> tuple[dict, str]:
+    """Append the faults of a row's text fields to ``problems``; returns the row (a faulty text
+    field blanked, so it is reported once) and the row's split."""
+    for col in ("text", "lang", "split", "style", "key"):
+        value = _cell(row, col)
+        bad = _text_problem(col, value) if value is not None else None
+        if bad:
+            problems.append(bad)
+            row = {**row, col: None}
+        elif col in ("text", "lang") and _cell(row, col) is None:
+            problems.append(f"field {col!r}: missing or empty")
+    lang = _cell(row, "lang")
+    if lang is not None and str(lang) not in LANGUAGES:
+        problems.append(f"field 'lang': unknown language {_quoted(lang)} (expected one of {', '.join(LANGUAGES)})")
+    row_split = str(_cell(row, "split") or split)
+    if row_split not in SPLITS:
+        problems.append(f"field 'split': unknown split {_quoted(row_split)} (expected one of {', '.join(SPLITS)})")
+    sid = _cell(row, "semantic_id")
+    if sid is not None and _semantic_id(sid) is None:
+        problems.append(f"field 'semantic_id': must be a non-negative integer, got {_quoted(sid)}")
+    elif sid is not None and _semantic_id(sid) == _TOO_LARGE:
+        problems.append(f"field 'semantic_id': {_quoted(sid)} is over the limit of {MAX_SEMANTIC_ID}")
+    return row, row_split
+
+
 def read_table(source: Path, split: str = "test_ood", *, allow_outside: bool = False) -> Iterator[RawSample]:
     """Samples of a table (see ``TABLE_COLUMNS``); every faulty row is found before raising.
 
@@ -648,27 +673,8 @@ def read_table(source: Path, split: str = "test_ood", *, allow_outside: bool = F
         problems = [problem] if problem else []
         png = None
         if row is not None:
-            for col in ("text", "lang", "split", "style", "key"):
-                value = _cell(row, col)
-                bad = _text_problem(col, value) if value is not None else None
-                if bad:
-                    problems.append(bad)
-                    row = {**row, col: None}   # reported once, here
-                elif col in ("text", "lang") and _cell(row, col) is None:
-                    problems.append(f"field {col!r}: missing or empty")
-            text, lang = _cell(row, "text"), _cell(row, "lang")
-            if lang is not None and str(lang) not in LANGUAGES:
-                problems.append(f"field 'lang': unknown language {_quoted(lang)} (expected one of "
-                                f"{', '.join(LANGUAGES)})")
-            row_split = str(_cell(row, "split") or split)
-            if row_split not in SPLITS:
-                problems.append(f"field 'split': unknown split {_quoted(row_split)} (expected one of "
-                                f"{', '.join(SPLITS)})")
-            sid = _cell(row, "semantic_id")
-            if sid is not None and _semantic_id(sid) is None:
-                problems.append(f"field 'semantic_id': must be a non-negative integer, got {_quoted(sid)}")
-            elif sid is not None and _semantic_id(sid) == _TOO_LARGE:
-                problems.append(f"field 'semantic_id': {_quoted(sid)} is over the limit of {MAX_SEMANTIC_ID}")
+            row, row_split = _row_field_faults(row, split, problems)
+            text, lang, sid = _cell(row, "text"), _cell(row, "lang"), _cell(row, "semantic_id")
             key = str(_cell(row, "key") or f"row-{n_rows - 1:07d}")
             if key in first_row_of_key:
                 problems.append(f"field 'key': duplicate key {_quoted(key)} (also {first_row_of_key[key]})")

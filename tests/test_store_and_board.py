@@ -1,0 +1,150 @@
+"""The result store, the leaderboard's cells and the runner's small helpers, in process (what the
+subprocess CLI tests also cover, stated here where mutation testing can see it)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import leaderboard as board
+from bench.errors import HwrBenchError
+from bench.records import Timings, describe_error
+from bench.results import ResultFileError, pair_is_whole, read_rankings, read_result, result_path
+from bench.runner import RunConfig, _one_line, query_latency, run
+
+
+@pytest.fixture
+def stored(tmp_path, toy_dataset):
+    run(toy_dataset, RunConfig(methods=["random"], protocols=["ood"], results_dir=tmp_path / "results",
+                               cache_dir=None, n_boot=20))
+    return result_path(tmp_path / "results", "random", "ood")
+
+
+# -- write_leaderboard --------------------------------------------------------------------------
+def test_write_leaderboard_refuses_missing_and_empty_folders_and_writes_the_build(tmp_path, stored):
+    out = tmp_path / "board.md"
+    with pytest.raises(HwrBenchError, match=r"nope: no such results folder \(nothing written to .*board\.md\)$"):
+        board.write_leaderboard(tmp_path / "nope", out)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(HwrBenchError, match=r"empty: holds no result files \(<method>/<protocol>\.json\); "
+                                            r"nothing written to .*board\.md$"):
+        board.write_leaderboard(tmp_path / "empty", out)
+    assert not out.exists()
+    text = board.write_leaderboard(stored.parent.parent, out)
+    assert out.read_text() == text == board.build_leaderboard(stored.parent.parent)
+    assert "| `random` |" in text
+
+
+# -- cells and their Markdown -------------------------------------------------------------------
+def test_cells_carry_their_sort_value_and_digits():
+    cell = board._num_cell(0.123456, best=0.123456, interval="0.1–0.2")
+    assert (cell.text, cell.sort, cell.best, cell.interval) == ("0.1235", 0.123456, True, "0.1–0.2")
+    assert board._num_cell(None, best=None).text == "—" and not board._num_cell(None, best=None).best
+    column = board.Column("x", ("overall", "x", "value"), digits=2, ci_path=("overall", "x", "ci95"))
+    record = type("R", (), {"metrics": {"overall": {"x": {"value": 0.5, "ci95": [0.25, 0.75]}}}})()
+    assert board._metric_cell(column, record, 0.5, None) == board.Cell("0.50", sort=0.5, interval="0.250–0.750")
+    assert board._metric_cell(column, record, None, None).interval == ""   # no value, no interval
+
+
+def test_markdown_text_from_data_keeps_one_line_and_its_cell():
+    assert board.one_line("a\n  b\r\nc") == "a b c"
+    assert board.escape_pipes("x|y") == "x\\|y"
+    assert board._group_title("ours") == board.GROUP_TITLES[board.Group.OURS]
+    assert board._group_title("a plugin's group") == "a plugin's group"
+
+
+def test_table_reads_sizes_from_the_efficiency_record_before_the_result(stored):
+    record = read_result(stored)
+    efficiency = {"random": {"params": 2_500_000, "model_bytes": 7_000_000}}
+    spec = board.PROTOCOLS["ood"]
+    table = board._table([record], spec.columns, record.dataset.fingerprint, efficiency, set(), lambda r: True)
+    row = next(r for r in table.rows if r.heading is None)
+    params, size, latency = row.cells[-3:]
+    assert (params.text, params.sort, size.text, size.sort) == ("2.50", 2_500_000, "7.0", 7_000_000)
+    assert latency.sort == record.timings.latency_ms_per_image
+    none = board._table([record], spec.columns, record.dataset.fingerprint, {}, set(), lambda r: True)
+    own = record.method.get("params")                                        # the result's own figure
+    assert next(r for r in none.rows if r.heading is None).cells[-3].sort == own
+
+
+# -- records ----------------------------------------------------------------------------------------
+def test_describe_error_prefers_the_reason_then_the_message():
+    assert describe_error({"reason": "r", "message": "m"}) == "r"
+    assert describe_error({"message": "m"}) == "m"
+    assert describe_error({}) == "" and describe_error(None) == ""
+
+
+def test_merged_timings_are_the_sums_of_the_shards():
+    a = Timings(image_seconds=1.5, images_computed=3, images_cached=1, rank_seconds=0.25)
+    b = Timings(image_seconds=0.5, images_computed=1, images_cached=0, rank_seconds=0.75)
+    total = Timings.merge([a, b])
+    assert (total.image_seconds, total.images_computed, total.images_cached, total.rank_seconds) == (2.0, 4, 1, 1.0)
+    assert Timings.merge([]) == Timings()
+
+
+# -- the result store ---------------------------------------------------------------------------------
+def test_pair_is_whole_follows_the_sidecar(stored):
+    record = read_result(stored)
+    assert record.rankings_sha256 and pair_is_whole(record)
+    side = stored.with_name(record.rankings_file)
+    side.write_bytes(side.read_bytes() + b"\0")
+    assert not pair_is_whole(read_result(stored))
+    side.unlink()
+    assert not pair_is_whole(read_result(stored))
+    legacy = json.loads(stored.read_text())
+    legacy.pop("rankings_sha256")
+    stored.write_text(json.dumps(legacy))
+    assert not pair_is_whole(read_result(stored))            # without a digest: presence still counts
+    detached = read_result(stored)
+    detached.path = None
+    assert pair_is_whole(detached)                            # a record not read from a file has no pair
+
+
+def test_read_rankings_names_a_missing_or_unreadable_sidecar(stored):
+    side = stored.with_name(read_result(stored).rankings_file)
+    side.unlink()
+    with pytest.raises(ResultFileError, match=r"ood\.rankings\.json\.gz: missing \(the rankings sidecar of ood\.json\); "
+                                              r"re-run the method on this protocol$"):
+        read_rankings(stored)
+    side.write_text("not gzip")
+    with pytest.raises(ResultFileError, match=r"ood\.rankings\.json\.gz: not a readable rankings sidecar: truncated"):
+        read_rankings(stored)
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda d: d.update(metrics=[1]), "field 'metrics': expected an object or null"),
+    (lambda d: d.update(status=1), "field 'status': expected a string"),
+    (lambda d: d["metrics"]["overall"]["acc@1"].update(value=True), "field 'metrics.overall.acc@1.value': "
+                                                                     "expected a number"),
+    (lambda d: d["metrics"]["subtasks"].update(en=[0]), "field 'metrics.subtasks.en': expected an object"),
+])
+def test_a_field_of_the_wrong_type_is_named(stored, change, message):
+    data = json.loads(stored.read_text())
+    change(data)
+    stored.write_text(json.dumps(data))
+    with pytest.raises(ResultFileError, match=f"^{stored}: {message.replace('(', '[(]').replace(')', '[)]')}$"):
+        read_result(stored)
+
+
+# -- runner helpers -------------------------------------------------------------------------------------
+def test_one_line_of_an_exception():
+    assert _one_line(ValueError("first\nsecond")) == "ValueError: first"
+    assert _one_line(KeyError()) == "KeyError: "
+
+
+def test_query_latency_reports_milliseconds_per_query_rounded(monkeypatch):
+    from bench import runner
+
+    class Ops:
+        def query_latency(self, outputs, st, n):
+            assert n == 10
+            return {"en": 0.0123456, "zh": 0.0011}[st.name]
+
+    monkeypatch.setattr(runner, "ops_for", lambda method: Ops())
+    task = type("T", (), {"subtasks": [type("S", (), {"name": "en"})(), type("S", (), {"name": "zh"})()],
+                          "timed_queries": 10})()
+    out = query_latency(task, type("O", (), {"method": None})())
+    assert out["value"] == round(float(np.mean([12.3456, 1.1])), 3) == 6.723
+    assert out["subtasks"] == {"en": 12.346, "zh": 1.1} and out["n_timed"] == 20
+    assert out["note"].startswith("one query at a time after the gallery is indexed")

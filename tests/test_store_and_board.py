@@ -2,7 +2,6 @@
 subprocess CLI tests also cover, stated here where mutation testing can see it)."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

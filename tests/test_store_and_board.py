@@ -147,3 +147,19 @@ def test_query_latency_reports_milliseconds_per_query_rounded(monkeypatch):
     assert out["value"] == round(float(np.mean([12.3456, 1.1])), 3) == 6.723
     assert out["subtasks"] == {"en": 12.346, "zh": 1.1} and out["n_timed"] == 20
     assert out["note"].startswith("one query at a time after the gallery is indexed")
+
+
+def test_an_unavailable_method_is_reported_for_each_protocol_with_its_fix_if_any(tmp_path, toy_dataset,
+                                                                                 register_methods, monkeypatch):
+    import fake_methods
+    from bench.retriever import Availability
+
+    register_methods(**{"missing-weights": "fake_methods:Missing"})
+    outcomes = run(toy_dataset, RunConfig(methods=["missing-weights"], protocols=["ood", "t2i"],
+                                          results_dir=tmp_path / "r", cache_dir=None, n_boot=0))
+    assert [(o.protocol, o.status, o.message) for o in outcomes] == [
+        (p, "unavailable", "weights not found at /nowhere (fix: set HWR_BENCH_MODELS)") for p in ("ood", "t2i")]
+    monkeypatch.setattr(fake_methods.Missing, "availability", lambda self: Availability.no("no GPU here", ""))
+    outcomes = run(toy_dataset, RunConfig(methods=["missing-weights"], protocols=["ood"],
+                                          results_dir=tmp_path / "r", cache_dir=None, n_boot=0))
+    assert [o.message for o in outcomes] == ["no GPU here"]

@@ -33,7 +33,7 @@ from bench.progress import NULL_TRACKER, Tracker
 from bench.protocols import PROTOCOLS, ProtocolKind
 from bench.provenance import cpu_model
 from bench.registry import METHODS
-from bench.results import ResultFileError, read_rankings, read_result, result_path
+from bench.results import read_rankings, read_result, result_path
 from bench.retriever import RunContext
 from bench.shard import select_queries
 from bench.summary import summarise
@@ -162,10 +162,7 @@ def verify_method(dataset: Dataset, name: str, options: dict | None, results_dir
         # thousands of distractor words, and their queries are `ood` images verified there.
         if spec.kind is not ProtocolKind.RETRIEVAL or spec.axis is not None or not path.exists():
             continue
-        try:
-            record = read_result(path)
-        except ResultFileError:
-            continue
+        record = read_result(path)   # readable: check_stored_metrics has read it already
         if not record.ok or not record.rankings_file or record.dataset.fingerprint != dataset.fingerprint:
             continue
         if record.method_key != method.info.cache_key():

@@ -132,3 +132,63 @@ def test_each_within_protocol_reads_its_own_split(toy_dataset):
         assert task.aggregate == "pooled" and task.timed_queries == 0
     gallery = _build("gallery-lexicon", toy_dataset)
     assert gallery.timed_queries == 10 and all(len(st.query_keys) <= 100 for st in gallery.subtasks)
+
+
+@pytest.mark.parametrize("name,kinds,aggregate,reads,timed", [
+    ("id", ("image", "text"), "pooled", "test_id images with a lexicon word", 0),
+    ("ood", ("image", "text"), "pooled", "test_ood images with a lexicon word", 0),
+    ("xling", ("image", "text"), "mean", "test_ood images with a lexicon word in another language", 0),
+    ("t2i", ("text", "image"), "pooled", "test_ood images", 0),
+    ("gallery-lexicon", ("image", "text"), "pooled", "test_ood images with a lexicon word", 10),
+])
+def test_a_task_names_its_protocol_and_what_it_reads(toy_dataset, name, kinds, aggregate, reads, timed):
+    spec = PROTOCOLS[name]
+    task = spec.task(toy_dataset)
+    assert (task.protocol, task.version, task.aggregate, task.reads, task.timed_queries, task.n_dropped) == \
+        (spec.name, spec.version, aggregate, reads, timed, 0)
+    for st in task.subtasks:
+        assert (st.query_kind, st.gallery_kind) == kinds and st.query_lang in ("en", "zh", "es")
+        assert st.gallery_lang == (st.query_lang if name != "xling" else st.gallery_lang) and st.gallery_lang
+
+
+def test_queries_whose_word_is_missing_in_the_target_language_are_dropped_and_counted(tmp_path):
+    from helpers import tiny_records, write_tiny
+    from bench.data.store import load_dataset
+
+    records, lexicon = tiny_records()    # Spanish loses concept 1 (its word and its images)
+    ds = load_dataset(write_tiny(tmp_path / "t", [r for r in records if (r.lang, r.semantic_id) != ("es", 1)],
+                                 [e for e in lexicon if (e.lang, e.semantic_id) != ("es", 1)]))
+    xling = PROTOCOLS["xling"].task(ds)
+    assert xling.n_dropped == 2           # en→es and zh→es: the one test_ood image of concept 1 each
+    into_es = [st for st in xling.subtasks if st.gallery_lang == "es"]
+    assert all(ds.sample(k).semantic_id != 1 for st in into_es for k in st.query_keys)
+    assert PROTOCOLS["ood"].task(ds).n_dropped == 0
+
+
+def test_limits_and_seeds_reach_every_builder(toy_dataset):
+    for name in ("xling", "t2i", "gallery-lexicon"):
+        full, small = PROTOCOLS[name].task(toy_dataset), PROTOCOLS[name].task(toy_dataset, limit=2, seed=1)
+        assert all(len(st.query_keys) == 2 < len(f.query_keys) for st, f in zip(small.subtasks, full.subtasks)), name
+        other = PROTOCOLS[name].task(toy_dataset, limit=2, seed=2)
+        assert PROTOCOLS[name].task(toy_dataset, limit=2) == PROTOCOLS[name].task(toy_dataset, limit=2, seed=0)
+        assert small != other or name == "gallery-lexicon", name
+    gallery = PROTOCOLS["gallery-lexicon"].task(toy_dataset, limit=500)
+    assert [len(st.query_keys) for st in gallery.subtasks] == [len(st.query_keys) for st in
+                                                             PROTOCOLS["gallery-lexicon"].task(toy_dataset).subtasks]
+
+
+def test_rd_limit_keeps_that_many_concepts_seeded(toy_dataset):
+    rd = PROTOCOLS["rd"]
+    ids = lambda task: {toy_dataset.sample(k).semantic_id for k in task.image_keys}
+    assert ids(rd.task(toy_dataset, limit=3)) == ids(rd.task(toy_dataset, limit=3, seed=0))
+    n = len(ids(rd.task(toy_dataset)))
+    assert len(ids(rd.task(toy_dataset, limit=3))) == 3 and len(ids(rd.task(toy_dataset, limit=n))) == n
+    assert ids(rd.task(toy_dataset, limit=3, seed=0)) != ids(rd.task(toy_dataset, limit=3, seed=5))
+    assert rd.task(toy_dataset).protocol == "rd" and rd.task(toy_dataset).version == rd.version
+
+
+def test_gallery_size_of_a_result():
+    from bench.protocols import gallery_size_of
+
+    assert gallery_size_of({"gallery_size": {"en": 10, "zh": 12}}) == 12
+    assert gallery_size_of({}) == 0

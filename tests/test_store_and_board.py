@@ -163,3 +163,26 @@ def test_an_unavailable_method_is_reported_for_each_protocol_with_its_fix_if_any
     outcomes = run(toy_dataset, RunConfig(methods=["missing-weights"], protocols=["ood"],
                                           results_dir=tmp_path / "r", cache_dir=None, n_boot=0))
     assert [o.message for o in outcomes] == ["no GPU here"]
+
+
+def test_bold_needs_acc1_above_the_chance_baselines_interval(tmp_path, toy_dataset, register_methods):
+    """In process: the rows that may be bold, per protocol (R/D gated on OOD's Acc@1)."""
+    register_methods(counting="fake_methods:Counting", **{"truth-scorer": "fake_methods:TruthScorer"})
+    run(toy_dataset, RunConfig(methods=["random", "counting", "truth-scorer", "oracle-text"],
+                               protocols=["ood", "rd"], results_dir=tmp_path / "r", cache_dir=None, n_boot=200))
+    results = board.iter_results(tmp_path / "r")
+    eligible = board._above_chance(results)
+    by = {(r.method_name, r.protocol.name): r for r in results}
+    chance = by[("random", "ood")].metrics["overall"]["acc@1"]["ci95"][1]
+    assert by[("truth-scorer", "ood")].overall("acc@1") > chance and eligible(by[("truth-scorer", "ood")])
+    assert not eligible(by[("oracle-text", "ood")]) and not eligible(by[("random", "ood")])   # reference rows
+    counting_ood = by[("counting", "ood")].overall("acc@1")
+    assert eligible(by[("counting", "ood")]) == (counting_ood > chance)
+    assert eligible(by[("counting", "rd")]) == eligible(by[("counting", "ood")])   # R/D: gated on OOD
+    at_bar = [r for r in results if r.method_name != "random"]
+    assert board._above_chance(at_bar)(by[("counting", "ood")])    # no chance baseline: nothing is gated
+    # Without intervals the bar is random's Acc@1 itself.
+    for r in results:
+        if r.method_name == "random" and r.protocol.name == "ood":
+            r.metrics["overall"]["acc@1"].pop("ci95")
+    assert board._above_chance(results)(by[("counting", "ood")]) == (counting_ood > by[("random", "ood")].overall("acc@1"))

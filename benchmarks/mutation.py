@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -73,7 +74,7 @@ def summarise(seconds: float | None) -> dict:
     per_module: dict[str, Counter] = {}
     survivors = []
     for name, code in sorted(codes.items()):
-        module = name.split(".x_")[0]
+        module = re.match(r"(.+?)\.x[_ǁ]", name).group(1)   # functions x_name, methods xǁClassǁname
         count = per_module.setdefault(module, Counter())
         status = ("killed" if code in KILLED else "survived" if code in SURVIVED
                   else "not tested" if code in NOT_TESTED else "not checked" if code is None else f"other ({code})")
@@ -90,6 +91,8 @@ def summarise(seconds: float | None) -> dict:
         "git": git_commit(), "cpu": cpu_model(), "seconds": seconds,
         "score": round(total_killed / total_checked, 4) if total_checked else None,
         "mutants": len(codes), "checked": total_checked, "killed": total_killed,
+        "not_checked": sum(c["not checked"] for c in per_module.values()),
+        "complete": all(c["not checked"] == 0 for c in per_module.values()),
         "survived_unexplained": sum(1 for s in survivors if not s["explanation"]),
         "modules": {m: {"checked": checked[m], "killed": killed[m],
                         "score": round(killed[m] / checked[m], 4) if checked[m] else None, **per_module[m]}
@@ -111,7 +114,8 @@ def main() -> None:
         seconds = round(time.perf_counter() - start, 1)
     result = summarise(seconds)
     write_json_atomic(OUT, result)
-    print(f"score {result['score']} ({result['killed']}/{result['checked']} killed); "
+    print(f"score {result['score']} ({result['killed']}/{result['checked']} killed"
+          f"{'' if result['complete'] else ', ' + str(result['not_checked']) + ' mutants not checked yet'}); "
           f"{result['survived_unexplained']} unexplained survivor(s) -> {OUT.relative_to(ROOT)}")
 
 

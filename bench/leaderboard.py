@@ -18,7 +18,7 @@ from urllib.parse import quote
 from bench.efficiency.measure import load_efficiency, quantised_pairs
 from bench.errors import HwrBenchError
 from bench.io import write_bytes_atomic
-from bench.protocols import GALLERY_AXIS, PROTOCOLS, Column, axis_specs, gallery_size_of
+from bench.protocols import GALLERY_AXIS, PROTOCOLS, Column, axis_specs, gallery_size_of, overall
 from bench.records import STATUS_NOT_APPLICABLE, ResultRecord, describe_error
 from bench.results import iter_results
 from bench.retriever import GROUPS, Group
@@ -274,11 +274,12 @@ def _above_chance(results: list[ResultRecord]):
     """
     ok = [r for r in results if r.ok]
     acc = {(r.method_name, r.protocol.name): r.overall("acc@1") for r in ok}
+    acc1 = overall("acc@1", ci=True)
     bar = {}
     for r in ok:
         if r.method_name == CHANCE_METHOD:
-            interval = (((r.metrics or {}).get("overall") or {}).get("acc@1") or {}).get("ci95")
-            bar[r.protocol.name] = interval[1] if interval else r.overall("acc@1")
+            interval = acc1.interval(r.metrics)
+            bar[r.protocol.name] = interval[1] if interval else acc1.value(r.metrics)
 
     def eligible(r: ResultRecord) -> bool:
         if r.group == Group.REFERENCE.value:

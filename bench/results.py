@@ -132,15 +132,44 @@ def pair_is_whole(record: ResultRecord) -> bool:
     return record.rankings_sha256 is None or file_sha256(sidecar) == record.rankings_sha256
 
 
-def read_rankings(result_file: Path) -> dict:
+class RankingsError(ResultFileError):
+    """A result's rankings sidecar (``<protocol>.rankings.json.gz``) is missing, truncated or malformed."""
+
+    def __init__(self, path: Path, problem: str):
+        self.path = Path(path)
+        super().__init__(f"{path}: {problem}")
+
+
+_RERUN = "re-run the method on this protocol"
+
+
+def read_rankings(result_file: Path, *, validate: bool = False) -> dict:
+    """The rankings sidecar of ``result_file``; a missing or unreadable one is a ``RankingsError``
+    naming it. With ``validate`` (readers that go on to use every query: compare, the report) it
+    must also hold, per subtask, query keys and ids and the ranks of its relevant items, one per
+    query; verify reads it unvalidated and reports what differs instead."""
     path = rankings_path(Path(result_file))
     try:
-        return read_json_gz(path)
+        payload = read_json_gz(path)
     except FileNotFoundError:
-        raise ResultFileError(f"{path}: missing (the rankings sidecar of {Path(result_file).name}); "
-                              "re-run the method on this protocol") from None
+        raise RankingsError(path, f"missing (the rankings sidecar of {Path(result_file).name}); {_RERUN}") from None
     except (OSError, CompressedFileError) as exc:
-        raise ResultFileError(f"{path}: not a readable rankings sidecar: {exc}") from None
+        raise RankingsError(path, f"not a readable rankings sidecar: {exc}; {_RERUN}") from None
+    if not validate:
+        return payload
+    if not isinstance(payload, dict) or not payload:
+        raise RankingsError(path, f"not rankings (expected an object of subtasks); {_RERUN}")
+    for name, st in payload.items():
+        if not isinstance(st, dict):
+            raise RankingsError(path, f"subtask {name!r}: not an object; {_RERUN}")
+        lists = {f: st.get(f) for f in ("query_keys", "query_ids", "relevant_ranks")}
+        bad = [f for f, v in lists.items() if not isinstance(v, list)]
+        if bad:
+            raise RankingsError(path, f"subtask {name!r}: field {bad[0]!r} missing or not a list; {_RERUN}")
+        if len({len(v) for v in lists.values()}) != 1:
+            raise RankingsError(path, f"subtask {name!r}: query_keys, query_ids and relevant_ranks differ in "
+                                      f"length; {_RERUN}")
+    return payload
 
 
 TEMP_FILE = re.compile(r"^\..+\.json(\.gz)?\.[A-Za-z0-9_]+\.tmp$")   # write_bytes_atomic's temp names

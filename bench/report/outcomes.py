@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bench.data.store import Dataset
 from bench.records import ResultRecord
-from bench.compare import load_rankings
+from bench.results import read_rankings
 
 TOP = 5   # predictions shown per query
 
@@ -84,8 +84,8 @@ class SubtaskRankings:
 
 def rankings(record: ResultRecord) -> dict[str, SubtaskRankings]:
     """The record's sidecar by subtask; a missing, truncated or malformed sidecar raises
-    ``bench.compare.RankingsError`` naming it."""
-    return {name: SubtaskRankings(name, st) for name, st in load_rankings(record.path).items()}
+    ``bench.results.RankingsError`` naming it."""
+    return {name: SubtaskRankings(name, st) for name, st in read_rankings(record.path, validate=True).items()}
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.cache import default_cache_dir
-from bench.compare import RankingsError, compare_methods
+from bench.compare import compare_methods
 from bench.data.store import Dataset
 from bench.errors import HwrBenchError
 from bench.leaderboard import Cell, Row, Section, Table, leaderboard_sections
@@ -47,7 +47,7 @@ from bench.report import fonts
 from bench.report.html import (CSS, GENERATED_TEXT, SCRIPT, bar_chart, esc, font_face, inline, page, paragraph, slug,
                                table_html, with_notice)
 from bench.report.outcomes import Outcome, failures, order_key, rankings
-from bench.results import iter_results, method_dir_name
+from bench.results import RankingsError, iter_results, method_dir_name
 from bench.retriever import Group
 
 MARKER = ".hwr-bench-report"        # a folder the report may replace holds this file

@@ -49,6 +49,7 @@ class Overwrite(str, Enum):
 
 
 STATUS_SKIPPED = "skipped"
+DECODE_BATCH = 512   # images decoded per progress step before a run's first computation
 
 
 @dataclass
@@ -182,8 +183,8 @@ class _Session:
         if self._decoded:
             return
         needed = sorted({k for task in self.tasks.values() for k in task.all_image_keys()})
-        for chunk in self.tracker.track([needed[i:i + 512] for i in range(0, len(needed), 512)],
-                                        len(needed), "decoding images"):
+        batches = [needed[i:i + DECODE_BATCH] for i in range(0, len(needed), DECODE_BATCH)]
+        for chunk in self.tracker.track(batches, len(needed), "decoding images"):
             self.dataset.image_items(chunk)
         self._decoded = True
 
@@ -322,5 +323,4 @@ def _headline(metrics: dict) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text.splitlines()[0] if text else type(exc).__name__
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]

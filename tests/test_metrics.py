@@ -364,3 +364,20 @@ def test_rd_ratio_computes_in_float64_whatever_the_embedding_dtype():
     labels = [0, 0, 1, 1, 2, 2]
     assert metrics.rd_ratio(x.astype(np.float32), labels) == metrics.rd_ratio(x.astype(np.float32).astype(np.float64),
                                                                               labels)
+
+
+def test_l2_normalise_gives_float32_unit_rows_and_leaves_zero_rows_zero():
+    from bench.ranking import l2_normalise
+
+    out = l2_normalise(np.array([[0.3, 0.4], [0.0, 0.0], [3.0, 4.0]], dtype=np.float64))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, [[0.6, 0.8], [0.0, 0.0], [0.6, 0.8]], rtol=1e-6)
+    assert np.isfinite(out).all()
+
+
+def test_edit_similarities_are_normalised_levenshtein_in_float32():
+    from bench.ranking import edit_similarities
+
+    sims = edit_similarities(["abc", "manzana"], ["abd", "abc", "manzanas", ""])
+    assert sims.dtype == np.float32
+    np.testing.assert_allclose(sims, [[2 / 3, 1.0, 1 / 8, 0.0], [1 / 7, 1 / 7, 7 / 8, 0.0]], atol=1e-6)

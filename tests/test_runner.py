@@ -209,3 +209,80 @@ def test_per_style_table_and_nes_basis_in_results(tmp_path, toy_dataset):
     board = build_leaderboard(tmp_path / "results")
     assert "## Per-style Acc@1 (`ood`)" in board
     assert all(f"`{s}`" in board for s in styles)
+
+
+# --- what a run reports, and the run's own bookkeeping (from the mutation run's survivors) ---------
+
+def test_outcomes_reach_the_report_callback_and_name_what_was_reused(tmp_path, toy_dataset):
+    from bench.runner import Outcome
+
+    run(toy_dataset, _config(tmp_path, ["random"], ["ood"]))
+    reported = []
+    outcomes = run(toy_dataset, _config(tmp_path, ["random"], ["ood"]), report=reported.append)
+    path = result_path(tmp_path / "results", "random", "ood")
+    assert outcomes == [Outcome("random", "ood", "skipped", "up to date", path)]
+    assert reported == outcomes
+
+
+def test_a_limit_run_keeps_the_full_result_and_says_so(tmp_path, toy_dataset):
+    run(toy_dataset, _config(tmp_path, ["random"], ["ood"]))
+    path = result_path(tmp_path / "results", "random", "ood")
+    before = path.read_bytes()
+    outcomes = run(toy_dataset, _config(tmp_path, ["random"], ["ood"], limit=3))
+    assert [(o.status, o.path) for o in outcomes] == [("skipped", path)]
+    assert outcomes[0].message.startswith("kept the full result: a --limit run never replaces it")
+    assert path.read_bytes() == before
+    # A limit result is not a full one: a later limit run replaces it, a full run too.
+    run(toy_dataset, _config(tmp_path / "other", ["random"], ["ood"], limit=3))
+    limited = result_path(tmp_path / "other" / "results", "random", "ood")
+    assert read_result(limited).config.limit == 3
+    outcomes = run(toy_dataset, _config(tmp_path / "other", ["random"], ["ood"], limit=4))
+    assert [o.status for o in outcomes] == ["ok"] and read_result(limited).config.limit == 4
+
+
+def test_results_store_the_tasks_aggregate_and_dropped_queries(tmp_path, toy_dataset):
+    from bench.protocols import get_protocol
+
+    run(toy_dataset, _config(tmp_path, ["oracle-text"], ["id", "ood", "xling", "t2i"]))
+    for protocol in ("id", "ood", "xling", "t2i"):
+        task = get_protocol(protocol).task(toy_dataset)
+        metrics = read_result(result_path(tmp_path / "results", "oracle-text", protocol)).metrics
+        assert metrics["aggregate"] == task.aggregate
+        assert metrics["queries_without_relevant_item"] == task.n_dropped
+        assert isinstance(metrics["queries_without_relevant_item"], int)
+
+
+def test_every_image_is_decoded_once_in_batches_before_computing(tmp_path, toy_dataset, monkeypatch):
+    import bench.runner as runner
+    from bench.progress import Tracker
+    from bench.protocols import get_protocol
+
+    calls, tracked = [], []
+
+    class Recording(Tracker):
+        def track(self, items, total, description):
+            items = list(items)
+            tracked.append((description, total, [len(i) for i in items] if description == "decoding images" else None))
+            yield from items
+
+    real = type(toy_dataset).image_items
+    monkeypatch.setattr(type(toy_dataset), "image_items", lambda self, keys: calls.append(list(keys)) or real(self, keys))
+    monkeypatch.setattr(runner, "DECODE_BATCH", 5)
+    run(toy_dataset, _config(tmp_path, ["random"], ["ood", "t2i"]), tracker=Recording(enabled=False))
+    task_keys = sorted({k for p in ("ood", "t2i") for k in get_protocol(p).task(toy_dataset).all_image_keys()})
+    decode = [(d, t, sizes) for d, t, sizes in tracked if d == "decoding images"]
+    full, rest = divmod(len(task_keys), 5)
+    assert decode == [("decoding images", len(task_keys), [5] * full + ([rest] if rest else []))]
+    first = [k for c in calls[:len(decode[0][2])] for k in c]
+    assert first == task_keys                               # each image once, in key order, first
+
+
+def test_headline_and_one_line_error():
+    from bench.runner import _headline, _one_line
+
+    metrics = {"overall": {"acc@1": {"value": 0.5}, "mrr": {"value": 0.25}, "map": {"value": 1 / 3}, "nes": {"value": 1}}}
+    assert _headline(metrics) == "acc@1=0.5000 mrr=0.2500 map=0.3333"
+    assert _headline({"image": {"pooled": {"ratio": 0.123456}}}) == "R/D=0.1235"
+    assert _headline({"image": {"pooled": {}}}) == "" and _headline({}) == ""
+    assert _one_line(ValueError("first line\nsecond")) == "ValueError: first line"
+    assert _one_line(KeyError()) == "KeyError: "

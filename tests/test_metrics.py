@@ -381,3 +381,13 @@ def test_edit_similarities_are_normalised_levenshtein_in_float32():
     sims = edit_similarities(["abc", "manzana"], ["abd", "abc", "manzanas", ""])
     assert sims.dtype == np.float32
     np.testing.assert_allclose(sims, [[2 / 3, 1.0, 1 / 8, 0.0], [1 / 7, 1 / 7, 7 / 8, 0.0]], atol=1e-6)
+
+
+def test_paired_bootstrap_follows_its_seed():
+    from bench.metrics import paired_bootstrap
+
+    rng = np.random.default_rng(3)
+    a, b = rng.random(40), rng.random(40)
+    runs = [paired_bootstrap(a, b, n_boot=200, seed=s) for s in (0, 1, 1)]
+    assert runs[1] == runs[2]
+    assert (runs[0].ci_low, runs[0].ci_high) != (runs[1].ci_low, runs[1].ci_high)

@@ -37,3 +37,80 @@ def test_compare_oracle_against_random(tmp_path, toy_dataset):
         compare_methods(tmp_path, "oracle-text", "random", "ood", "map", n_boot=100)
     with pytest.raises(HwrBenchError, match="no result"):
         compare_methods(tmp_path, "oracle-text", "random", "xling", "acc@1")
+
+
+# --- the result record's on-disk format (from the mutation run's survivors) ---------------------
+
+from pathlib import Path  # noqa: E402
+
+from bench.records import ConfigRecord, DatasetRecord, ProtocolRecord, ResultRecord, RunKey, Timings  # noqa: E402
+from bench.results import iter_results  # noqa: E402
+
+COMMITTED = Path(__file__).resolve().parent.parent / "results"
+
+
+def test_every_committed_result_round_trips_and_keeps_its_run_key():
+    # The committed files are the format's fixtures: reading and writing one changes nothing, and
+    # its run key recomputed from its own fields is the stored one (else `bench run` calls it stale).
+    import json
+
+    records = iter_results(COMMITTED)
+    assert len(records) > 50
+    for record in records:
+        stored = json.loads(record.path.read_text())
+        assert record.to_json() == stored, record.path
+        assert record.with_run_key().run_key == stored["run_key"], record.path
+
+
+def _record(**config) -> ResultRecord:
+    return ResultRecord(status="ok", method={"name": "m", "group": "g", "cache_key": "abc"},
+                        protocol=ProtocolRecord("ood", "2", "d"), dataset=DatasetRecord("toy", "f" * 8, 10),
+                        config=ConfigRecord(limit=None, seed=0, n_bootstrap=100, text_policy={"nfkc": True}, **config),
+                        provenance={}, environment={"python": "3"})
+
+
+def test_every_field_of_the_run_key_changes_the_digest():
+    base = RunKey("m", "ood", "2", "fp", None, 0, 100, {"nfkc": True})
+    digests = {base.digest()}
+    for change in ({"method_cache_key": "n"}, {"protocol": "id"}, {"protocol_version": "3"},
+                   {"dataset_fingerprint": "fq"}, {"limit": 5}, {"seed": 1}, {"n_boot": 10},
+                   {"text_policy": {"nfkc": False}}, {"shard": "1/2"}, {"shard": "2/2"}):
+        digests.add(RunKey(**{**base.__dict__, **change}).digest())
+    assert len(digests) == 11
+    assert len(base.digest()) == 32 and int(base.digest(), 16) >= 0
+    # a record's key is built from its own fields, the shard included
+    assert _record().key() == RunKey("abc", "ood", "2", "f" * 8, None, 0, 100, {"nfkc": True})
+    assert _record(shard="1/2").key().shard == "1/2"
+    assert _record(shard="1/2").with_run_key().run_key != _record().with_run_key().run_key
+
+
+def test_record_json_carries_shards_and_merges_only_when_present():
+    whole = _record().to_json()
+    assert "shard" not in whole["config"] and "merged_from" not in whole and "rankings_sha256" not in whole
+    assert whole["environment"] == {"python": "3"}
+    part = _record(shard="1/2")
+    part.merged_from = ["a.json", "b.json"]
+    out = part.to_json()
+    assert out["config"]["shard"] == "1/2" and out["merged_from"] == ["a.json", "b.json"]
+    assert ResultRecord.from_json(out).merged_from == ["a.json", "b.json"]
+
+
+def test_timings_json_rounds_to_four_places_and_derives_latency():
+    t = Timings(image_seconds=1.234567, images_computed=3, text_seconds=0.00001, rank_seconds=2.0,
+                total_seconds=9.876543)
+    assert t.to_json() == {"image_seconds": 1.2346, "images_computed": 3, "images_cached": 0,
+                           "text_seconds": 0.0, "texts_computed": 0, "texts_cached": 0, "rank_seconds": 2.0,
+                           "latency_ms_per_image": 411.522, "total_seconds": 9.8765}
+    assert "total_seconds" not in Timings().to_json() and Timings().to_json()["latency_ms_per_image"] is None
+    assert Timings.from_json(t.to_json()) == Timings(1.2346, 3, 0, 0.0, 0, 0, 2.0, 9.8765)
+
+
+def test_a_result_without_rankings_names_no_sidecar_digest(tmp_path):
+    import json
+
+    from bench.results import write_result
+
+    write_result(tmp_path / "r.json", _record(), None)
+    assert "rankings_sha256" not in json.loads((tmp_path / "r.json").read_text())
+    write_result(tmp_path / "s.json", _record(), {"x": {}})
+    assert len(json.loads((tmp_path / "s.json").read_text())["rankings_sha256"]) == 64

@@ -32,7 +32,7 @@ class SeededByRun(EmbeddingRetriever):
     def prepare(self, context):
         self.seed = context.seed
         root = context.cache_dir
-        SeededByRun.prepared.append({"seed": context.seed, "cache_dir": root,
+        SeededByRun.prepared.append({"seed": context.seed, "cache_dir": root, "dataset": context.dataset.fingerprint,
                                      "cached": sorted(p.name for p in root.iterdir()) if root else None})
 
     def embed_images(self, items):
@@ -334,7 +334,7 @@ def test_methods_share_one_fresh_cache_that_is_removed_and_prepare_once(tmp_path
     assert lines[1] == ("agree         seeded-by-run: 24/24 sampled queries recomputed here match the stored "
                         "per-query results (id, ood, xling); the metrics of 3 stored result(s) match their rankings")
     [prepared] = SeededByRun.prepared            # once, for all three protocols
-    assert prepared["seed"] == 2
+    assert prepared["seed"] == 2 and prepared["dataset"] == toy_dataset.fingerprint
     cache = prepared["cache_dir"]
     assert isinstance(cache, Path) and cache.name.startswith("hwr-verify-")
     assert cache != tmp_path / "run-cache"
@@ -369,3 +369,22 @@ def test_progress_goes_to_the_tracker_given(stored, toy_dataset):
     tracker = Tracker(mode="lines", write=lines.append, clock=clock)
     assert verify(toy_dataset, ["random"], {}, stored, n=3, tracker=tracker)[0].agrees
     assert lines and all(line.startswith("random: ") for line in lines), lines
+
+
+def test_a_cpu_dependent_method_is_compared_only_on_the_cpu_it_ran_on(tmp_path, toy_dataset, register_methods):
+    from bench.provenance import cpu_model
+
+    register_methods(**{"cpu-dependent": "fake_methods:CpuDependentRandom"})
+    results = tmp_path / "results"
+    run(toy_dataset, RunConfig(methods=["cpu-dependent", "random"], protocols=["ood"], results_dir=results,
+                               cache_dir=None, n_boot=0))
+    here = verify_method(toy_dataset, "cpu-dependent", None, results, 2, cache_dir=None)
+    assert here.agrees and here.checked > 0 and not here.skipped
+    for name in ("cpu-dependent", "random"):
+        _edit_result(results, name, "ood", lambda d: d["environment"].update(cpu="Some Other CPU"))
+    elsewhere = verify_method(toy_dataset, "cpu-dependent", None, results, 2, cache_dir=None)
+    assert elsewhere.checked == 0 and elsewhere.skipped == (
+        "its outputs depend on the CPU's instruction set and the stored results were made on 'Some Other CPU', "
+        f"not this {cpu_model()!r}; re-run it here to compare (`bench run --methods cpu-dependent --results-dir DIR`)")
+    # a method that does not depend on the CPU is compared wherever its results were made
+    assert verify_method(toy_dataset, "random", None, results, 2, cache_dir=None).checked > 0

@@ -93,7 +93,8 @@ def md_code(text) -> str:
     text = one_line(text)
     runs = [len(r) for r in re.findall(r"`+", text)]
     fence = "`" * (max(runs) + 1 if runs else 1)
-    pad = " " if text[:1] == "`" or text[-1:] == "`" or (text[:1] == " " and text[-1:] == " ") else ""
+    # CommonMark strips one space each side from a span that starts and ends with one, unless it is all spaces.
+    pad = " " if text[:1] == "`" or text[-1:] == "`" or (text[:1] == text[-1:] == " " and text.strip()) else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
 

@@ -16,3 +16,85 @@ def test_the_committed_leaderboard_is_the_committed_results_rendered(monkeypatch
     made = build_leaderboard(Path("results"))
     assert made == (ROOT / "leaderboard.md").read_text(), \
         "leaderboard.md is not what `bench leaderboard` makes of results/: run it and commit the file"
+
+
+# --- the pieces the board is made of (from the mutation run's survivors) --------------------------
+
+import re  # noqa: E402
+from dataclasses import replace  # noqa: E402
+
+import pytest  # noqa: E402
+from markdown_it import MarkdownIt  # noqa: E402
+
+from bench.leaderboard import MISSING, Table, _not_run_section, leaderboard_sections, md_code  # noqa: E402
+from bench.results import iter_results  # noqa: E402
+
+
+@pytest.mark.parametrize("text", ["a", "a`b", "`a", "a`", "``x``", " a ", " a", "a ", "a``b`c", "x\ny", "  ", "`"])
+def test_md_code_is_read_back_as_exactly_its_text(text):
+    # CommonMark: the fence must be longer than any backtick run inside, and a span that starts
+    # or ends with a backtick, or starts and ends with a space, needs a space of padding each side.
+    [inline] = [t for t in MarkdownIt("commonmark").parse(f"x {md_code(text)} y") if t.type == "inline"]
+    spans = [c.content for c in inline.children if c.type == "code_inline"]
+    assert spans == [re.sub(r"\s*\n\s*", " ", text)], md_code(text)
+
+
+def test_md_code_pads_only_where_commonmark_needs_it():
+    assert md_code("ours") == "`ours`" and md_code("a`b") == "``a`b``" and md_code("`a") == "`` `a ``"
+    assert md_code(" a") == "` a`" and md_code(" a ") == "`  a  `"
+
+
+def test_results_not_in_the_tables_one_line_each_with_the_fix_and_reasons_per_method():
+    [record] = [r for r in iter_results(ROOT / "results") if r.method_name == "random" and r.protocol.name == "ood"]
+    rd = replace(record.protocol, name="rd")
+
+    def made(name, status, error, protocol=record.protocol):
+        return replace(record, method={**record.method, "name": name}, status=status, error=error, protocol=protocol)
+
+    rows = [made("b", "failed", {"message": "boom", "fix": "pip install b"}),
+            made("a", "failed", {"message": "crashed"}),
+            made("c", "not_applicable", {"reason": "c answers none of ood's subtasks (en only)"}),
+            made("c", "not_applicable", {"reason": ""}, rd),
+            made("d", "not_applicable", None)]
+    [section] = _not_run_section(rows + [record])
+    assert (section.title, section.key) == ("Not in the tables", "not-run")
+    assert section.blocks == ("\n".join([
+        "- `a` / `ood`: failed. crashed",
+        "- `b` / `ood`: failed. boom Fix: pip install b",
+        "- `c`: not applicable to `ood`, `rd` (c answers none of their subtasks (en only))",
+        "- `d`: not applicable to `ood`"]),)
+    assert _not_run_section([record]) == []
+
+
+def test_every_cell_of_the_committed_board_sorts_by_what_it_shows():
+    # The report sorts columns by Cell.sort and links Cell.method: neither is in the Markdown.
+    names = {r.method_name for r in iter_results(ROOT / "results")}
+    sections = leaderboard_sections(ROOT / "results")
+    keys = [s.key for s in sections if s.title and s.level == 2]
+    assert len(keys) == len(set(keys)) and all(isinstance(k, str) and k for k in keys)
+    assert {"efficiency", "not-run"} <= set(keys)
+    n_tables = 0
+    for section in sections:
+        for table in (b for b in section.blocks if isinstance(b, Table)):
+            n_tables += 1
+            for row in (r for r in table.rows if r.heading is None):
+                for cell in row.cells:
+                    if cell.code:                      # a name (method, style), sorted by itself
+                        assert cell.sort == cell.text
+                        # a method's name links to it (the report); nothing else does
+                        assert cell.method == (cell.text if cell.text in names else None), cell
+                for cell in row.cells[table.left:]:
+                    shown = re.sub(r"[×%+\s]", "", cell.text.replace("**", ""))
+                    if cell.text == MISSING:
+                        assert cell.sort is None
+                    elif re.fullmatch(r"-?\d+(\.\d+)?", shown):
+                        assert isinstance(cell.sort, (int, float)), (section.key, cell)
+            # numbers sort as shown: a column's order by Cell.sort is its order by the text's number
+            for col in range(table.left, len(table.header)):
+                pairs = [(c.sort, float(re.sub(r"[×%+\s]", "", c.text))) for r in table.rows if r.heading is None
+                         for c in [r.cells[col]] if c.sort is not None and re.fullmatch(
+                             r"-?\d+(\.\d+)?", re.sub(r"[×%+\s]", "", c.text))]
+                by_sort = [t for _, t in sorted(pairs, key=lambda p: p[0])]
+                assert all(a <= b + 1e-9 for a, b in zip(by_sort, by_sort[1:])) or \
+                       all(a >= b - 1e-9 for a, b in zip(by_sort, by_sort[1:])), (section.key, table.header[col])
+    assert n_tables > 5

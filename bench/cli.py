@@ -292,10 +292,14 @@ def leaderboard(
     results_dir: ResultsDirOpt = Path("results"),
     out: Annotated[Path, typer.Option("--out", help="The Markdown file to write.")] = Path("leaderboard.md"),
 ):
-    """Rebuild leaderboard.md from results/ (deterministic)."""
+    """Rebuild leaderboard.md from results/ (deterministic), and the generated blocks of the
+    README.md and docs/*.md beside it."""
+    from bench.docs_blocks import doc_files, refresh
 
     write_leaderboard(results_dir, out)
     console().print(f"wrote {out}")
+    for path in refresh(doc_files(out.parent), results_dir):
+        console().print(f"refreshed {path}")
 
 
 @app.command()

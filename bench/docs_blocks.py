@@ -377,8 +377,8 @@ def paper_comparison(results_dir: Path) -> str:
             cells += [_num(figures.get(p)), _num(None if r is None else r.overall("acc@1"))]
         rows.append([code(m), *cells])
     return ("Acc@1. *paper*: the paper's figures on its data (IAM, CASIA-HWDB, its synthetic set); *here*: this "
-            "benchmark's synthetic v2 data (— where the method has no result here). Not the same data: compare "
-            "within a column pair only with care.\n\n"
+            "benchmark's synthetic v2 data (— where the method has no result here). Not the same data, so a "
+            "*paper* / *here* pair is not a like-for-like comparison.\n\n"
             + _table(["method", "in-domain, paper", "in-domain, here", "OOD, paper", "OOD, here",
                       "cross-lingual, paper", "cross-lingual, here"], rows, numeric=range(1, 7)))
 

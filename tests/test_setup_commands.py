@@ -34,14 +34,15 @@ def test_the_test_command_installs_the_browser_the_report_test_drives():
     assert "[dev]" in tests and "playwright" in ROOT.joinpath("pyproject.toml").read_text()
 
 
-def test_the_readme_documents_the_table_import_columns_and_every_exit_code():
+def test_the_docs_document_the_table_import_columns_and_every_exit_code():
     from bench.cli_support import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NOTHING_RAN
     from bench.data.importers import table_columns_markdown
 
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(r"<!-- BEGIN table-columns[^\n]*-->\n(.*?)\n<!-- END table-columns -->", readme, re.S)
+    data = (ROOT / "docs" / "data.md").read_text()
+    block = re.search(r"<!-- BEGIN table-columns[^\n]*-->\n(.*?)\n<!-- END table-columns -->", data, re.S)
     assert block and block.group(1) == table_columns_markdown()   # generated, and current
-    codes = {int(c) for c in re.findall(r"^\| (\d+) \|", readme, re.M)}
+    cli = (ROOT / "docs" / "cli.md").read_text()
+    codes = {int(c) for c in re.findall(r"^\| (\d+) \|", cli, re.M)}
     assert {0, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_RAN, EXIT_INTERRUPTED} <= codes
 
 

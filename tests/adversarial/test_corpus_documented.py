@@ -1,4 +1,4 @@
-"""The README says how many hostile inputs the suite tries; this keeps the number true."""
+"""docs/robustness.md says how many hostile inputs the suite tries; this keeps the number true."""
 
 import re
 import subprocess
@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "robustness.md"
 BLOCK = re.compile(r"(<!-- BEGIN adversarial-count[^>]*-->)(.*?)(<!-- END adversarial-count -->)", re.S)
 
 
@@ -18,15 +19,14 @@ def count_cases() -> int:
     return sum(int(n) for path, n in counts if Path(path).name != Path(__file__).name)
 
 
-def test_the_readme_states_the_number_of_hostile_inputs():
-    match = BLOCK.search((ROOT / "README.md").read_text())
-    assert match, "README.md has no adversarial-count block"
+def test_the_docs_state_the_number_of_hostile_inputs():
+    match = BLOCK.search(DOC.read_text())
+    assert match, f"{DOC.relative_to(ROOT)} has no adversarial-count block"
     n = count_cases()
     assert n > 100
-    assert match.group(2) == str(n), f"README says {match.group(2)} hostile inputs; the corpus has {n}: " \
-                                     f"python {Path(__file__).relative_to(ROOT)} rewrites the block"
+    assert match.group(2) == str(n), f"{DOC.relative_to(ROOT)} says {match.group(2)} hostile inputs; the corpus " \
+                                     f"has {n}: python {Path(__file__).relative_to(ROOT)} rewrites the block"
 
 
-if __name__ == "__main__":   # rewrite the README block with today's count
-    readme = ROOT / "README.md"
-    readme.write_text(BLOCK.sub(lambda m: m.group(1) + str(count_cases()) + m.group(3), readme.read_text()))
+if __name__ == "__main__":   # rewrite the block with today's count
+    DOC.write_text(BLOCK.sub(lambda m: m.group(1) + str(count_cases()) + m.group(3), DOC.read_text()))

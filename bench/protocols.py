@@ -177,21 +177,20 @@ def _image_to_lexicon(ds: Dataset, split: str, pairs, limit, seed) -> tuple[list
     return subtasks, dropped
 
 
-def build_within(split: str, spec: "ProtocolSpec", ds: Dataset, limit: int | None = None,
-                 seed: int = 0) -> RetrievalTask:
+def build_within(split: str, spec: "ProtocolSpec", ds: Dataset, limit: int | None, seed: int) -> RetrievalTask:
     """Within-language retrieval of ``split``'s images (bound to a split with functools.partial)."""
     subtasks, dropped = _image_to_lexicon(ds, split, [(l, l) for l in LANGUAGES], limit, seed)
     return RetrievalTask(spec.name, spec.version, tuple(subtasks), "pooled", dropped,
                          reads=f"{split} images with a lexicon word")
 
 
-def build_xling(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed: int = 0) -> RetrievalTask:
+def build_xling(spec: "ProtocolSpec", ds: Dataset, limit: int | None, seed: int) -> RetrievalTask:
     subtasks, dropped = _image_to_lexicon(ds, "test_ood", XLING_DIRECTIONS, limit, seed)
     return RetrievalTask(spec.name, spec.version, tuple(subtasks), "mean", dropped,
                          reads="test_ood images with a lexicon word in another language")
 
 
-def build_t2i(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed: int = 0) -> RetrievalTask:
+def build_t2i(spec: "ProtocolSpec", ds: Dataset, limit: int | None, seed: int) -> RetrievalTask:
     subtasks = []
     for lang in LANGUAGES:
         images = sorted(ds.select(split="test_ood", lang=lang), key=lambda s: s.key)
@@ -215,7 +214,7 @@ def _by_concept(ds: Dataset, split: str, limit: int | None, seed: int) -> list[i
     return sorted(np.random.default_rng([seed, 7]).choice(ids, size=limit, replace=False).tolist())
 
 
-def build_rd(spec: "ProtocolSpec", ds: Dataset, limit: int | None = None, seed: int = 0) -> TopologyTask:
+def build_rd(spec: "ProtocolSpec", ds: Dataset, limit: int | None, seed: int) -> TopologyTask:
     # A limit keeps whole classes (every render of ``limit`` concepts): a subsample of images
     # would leave singletons, whose radius is undefined.
     ids = set(_by_concept(ds, "test_ood", limit, seed))
@@ -241,8 +240,8 @@ GALLERY_QUERIES = 100        # test_ood images per language, seeded, the same at
 TIMED_QUERIES = 10           # of them, per language, timed end to end (model + search) with no cache
 
 
-def build_gallery(size: int | None, spec: "ProtocolSpec", ds: Dataset, limit: int | None = None,
-                  seed: int = 0) -> RetrievalTask:
+def build_gallery(size: int | None, spec: "ProtocolSpec", ds: Dataset, limit: int | None,
+                  seed: int) -> RetrievalTask:
     """Within-language OOD retrieval against the lexicon plus distractor words, ``size`` in all
     (bound to a size with functools.partial).
 
@@ -323,7 +322,7 @@ def axis_specs(axis: str) -> list[ProtocolSpec]:
 
 def gallery_size_of(metrics: dict) -> int:
     """The largest per-language gallery a gallery-axis result ranked against (0 if none recorded)."""
-    return max((metrics.get("gallery_size") or {"": 0}).values())
+    return max((metrics.get("gallery_size") or {}).values(), default=0)
 
 
 def default_protocols() -> tuple[str, ...]:

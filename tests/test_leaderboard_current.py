@@ -98,3 +98,60 @@ def test_every_cell_of_the_committed_board_sorts_by_what_it_shows():
                 assert all(a <= b + 1e-9 for a, b in zip(by_sort, by_sort[1:])) or \
                        all(a >= b - 1e-9 for a, b in zip(by_sort, by_sort[1:])), (section.key, table.header[col])
     assert n_tables > 5
+
+
+def test_sections_are_keyed_by_what_they_show():
+    # The report anchors and links sections by key: a protocol's by its name, an axis by its title.
+    from bench.protocols import PROTOCOLS
+
+    keys = [s.key for s in leaderboard_sections(ROOT / "results")]
+    protocols = [name for name, spec in PROTOCOLS.items() if spec.axis is None and spec.columns]
+    axes = list(dict.fromkeys(spec.axis[0] for spec in PROTOCOLS.values() if spec.axis))
+    assert keys == ["", "dataset", *protocols, *axes, "style", "marks", "", "efficiency", "plots", "not-run", ""]
+
+
+def test_the_board_of_a_given_record_list_shows_exactly_those_records():
+    from bench.leaderboard import build_leaderboard
+
+    records = iter_results(ROOT / "results")
+    only_ood = [r for r in records if r.protocol.name == "ood"]
+    board = build_leaderboard(ROOT / "results", only_ood)
+    assert "(`ood`)" in board and "(`id`)" not in board      # a protocol without rows is left out, not the rest
+    random_ood = [r for r in only_ood if r.method_name == "random"]
+
+    def ood_rows(results):
+        [section] = [s for s in leaderboard_sections(ROOT / "results", results) if s.key == "ood"]
+        return {r.cells[0].text for b in section.blocks if isinstance(b, Table) for r in b.rows if r.heading is None}
+
+    assert ood_rows(random_ood) == {"random"} and ood_rows(only_ood) == {r.method_name for r in only_ood if r.ok}
+
+
+def test_the_dataset_line_names_the_reference_datasets_and_their_notes_and_marks_other_data():
+    from bench.leaderboard import build_leaderboard
+
+    records = [r for r in iter_results(ROOT / "results") if r.protocol.name == "ood" and r.ok]
+    ref = records[0].dataset
+    renamed = replace(records[1], dataset=replace(ref, name="twin"))           # same data, second name
+    no_note = replace(records[2], dataset=replace(ref, note=None))
+    other = replace(records[3], method={**records[3].method, "name": "elsewhere"},
+                    dataset=replace(ref, name="other-set", fingerprint="0" * 16))
+    failed_other = replace(records[4], status="failed", metrics=None, error={"message": "x"},
+                           method={**records[4].method, "name": "failed-elsewhere"},
+                           dataset=replace(ref, name="failed-set", fingerprint="1" * 16))
+    board = build_leaderboard(ROOT / "results", records + [renamed, no_note, other, failed_other])
+    [line] = [l for l in board.splitlines() if l.startswith("Dataset: ")]
+    names = sorted({ref.name, "twin"})
+    assert line.startswith(f"Dataset: {names[0]}, {names[1]} (fingerprint `{ref.fingerprint[:16]}`).")
+    assert line.count(" Note: ") == (1 if ref.note else 0) and "other-set" not in line and "failed-set" not in line
+    assert "- † stale: made under an older protocol version or on a different dataset than the other rows; " \
+           "re-run it." in board.replace("\\", "")
+
+
+@pytest.mark.parametrize("text, shown", [("a|b", "a\\|b"), ("a\\|b", "a\\\\\\|b"), ("<x>", "\\<x>"),
+                                          ("a\\\\<b", "a\\\\\\\\\\<b"), ("one\n two", "one two")])
+def test_md_text_escapes_pipes_and_angle_brackets_keeping_backslashes_before_them(text, shown):
+    from bench.leaderboard import md_text
+
+    assert md_text(text) == shown
+    [inline] = [t for t in MarkdownIt("commonmark").parse(md_text(text)) if t.type == "inline"]
+    assert "".join(c.content for c in inline.children) == re.sub(r"\s*\n\s*", " ", text)

@@ -192,3 +192,77 @@ def test_gallery_size_of_a_result():
 
     assert gallery_size_of({"gallery_size": {"en": 10, "zh": 12}}) == 12
     assert gallery_size_of({}) == 0
+
+
+# --- datasets with holes (from the mutation run's survivors) --------------------------------------
+
+def _without(ds, keep):
+    from bench.data.store import load_dataset
+
+    copy = load_dataset(ds.root)
+    copy.samples = [s for s in copy.samples if keep(s)]
+    return copy
+
+
+def test_a_language_without_queries_is_left_out_and_the_others_still_built(toy_dataset):
+    no_english = _without(toy_dataset, lambda s: s.lang != "en")
+    for name in ("id", "ood", "t2i", "gallery-lexicon", "gallery-10k"):
+        task = PROTOCOLS[name].task(no_english)
+        assert [st.name for st in task.subtasks] == ["zh", "es"], name
+        assert all(st.query_keys for st in task.subtasks)
+    xling = PROTOCOLS["xling"].task(no_english)
+    assert {st.query_lang for st in xling.subtasks} == {"zh", "es"} and len(xling.subtasks) == 4
+
+
+def test_dropped_queries_are_summed_over_languages_in_every_image_protocol(toy_dataset):
+    from bench.data.store import load_dataset
+
+    # A valid dataset has every image's word in its own language; the builders still count, per
+    # language, images whose gallery lacks their word (here: one concept's zh and es words removed).
+    ds = load_dataset(toy_dataset.root)
+    gone = min(s.semantic_id for s in ds.samples)
+    ds.lexicon = [e for e in ds.lexicon if not (e.semantic_id == gone and e.lang in ("zh", "es"))]
+    per_lang = {lang: sum(1 for s in ds.select(split="test_ood", lang=lang) if s.semantic_id == gone)
+                for lang in ("zh", "es")}
+    in_id = sum(1 for s in ds.samples if s.split == "test_id" and s.semantic_id == gone and s.lang != "en")
+    en_ood = sum(1 for s in ds.select(split="test_ood", lang="en") if s.semantic_id == gone)
+    assert min(per_lang.values()) > 0 and in_id > 0
+    expected = {"id": in_id, "ood": sum(per_lang.values()), "gallery-lexicon": sum(per_lang.values()),
+                "xling": 2 * en_ood + sum(per_lang.values())}   # en→zh, en→es; zh→es, es→zh
+    for name, dropped in expected.items():
+        task = PROTOCOLS[name].task(ds)
+        assert task.n_dropped == dropped, name
+        assert all(ds.sample(k).semantic_id != gone for st in task.subtasks if st.gallery_lang != "en"
+                   for k in st.query_keys), name
+
+
+def test_gallery_queries_are_test_ood_images_only(toy_dataset):
+    for name in ("gallery-lexicon", "gallery-10k"):
+        keys = [k for st in PROTOCOLS[name].task(toy_dataset).subtasks for k in st.query_keys]
+        assert keys and {toy_dataset.sample(k).split for k in keys} == {"test_ood"}, name
+
+
+def test_rd_accepts_two_images_per_word_and_names_the_first_single(toy_dataset):
+    from bench.errors import ProtocolNotApplicable
+
+    ood = [s for s in toy_dataset.samples if s.split == "test_ood"]
+    per = {}
+    for s in sorted(ood, key=lambda s: s.key):
+        per.setdefault((s.lang, s.semantic_id), []).append(s.key)
+    keep_two = {k for keys in per.values() for k in keys[:2]}
+    two = _without(toy_dataset, lambda s: s.split != "test_ood" or s.key in keep_two)
+    task = PROTOCOLS["rd"].task(two)
+    assert len(task.image_keys) == len(keep_two)
+    ids = sorted({sid for (_, sid) in per})
+    singles = {per[(lang, sid)][0] for lang in ("en", "zh", "es") for sid in ids[3:5]}
+    one = _without(two, lambda s: s.split != "test_ood" or s.semantic_id not in ids[3:5] or s.key in singles)
+    with pytest.raises(ProtocolNotApplicable, match=rf"2 en word\(s\) have one \(e\.g\. semantic id {ids[3]}\)"):
+        PROTOCOLS["rd"].task(one)
+
+
+def test_t2i_subtasks_are_named_by_language_and_unregistering_twice_is_harmless(toy_dataset):
+    from bench.protocols import unregister_protocol
+
+    assert [st.name for st in PROTOCOLS["t2i"].task(toy_dataset).subtasks] == ["en", "zh", "es"]
+    unregister_protocol("no-such-protocol")
+    assert "ood" in PROTOCOLS

@@ -114,3 +114,29 @@ def test_a_result_without_rankings_names_no_sidecar_digest(tmp_path):
     assert "rankings_sha256" not in json.loads((tmp_path / "r.json").read_text())
     write_result(tmp_path / "s.json", _record(), {"x": {}})
     assert len(json.loads((tmp_path / "s.json").read_text())["rankings_sha256"]) == 64
+
+
+@pytest.mark.parametrize("payload, problem", [
+    ([], "not rankings (expected an object of subtasks)"),
+    ({}, "not rankings (expected an object of subtasks)"),
+    ({"en": 3}, "subtask 'en': not an object"),
+    ({"en": {"query_keys": ["a"], "query_ids": [1]}}, "subtask 'en': field 'relevant_ranks' missing or not a list"),
+    ({"en": {"query_keys": "a", "query_ids": [1], "relevant_ranks": [[1]]}},
+     "subtask 'en': field 'query_keys' missing or not a list"),
+    ({"en": {"query_keys": ["a", "b"], "query_ids": [1], "relevant_ranks": [[1]]}},
+     "subtask 'en': query_keys, query_ids and relevant_ranks differ in length"),
+])
+def test_a_malformed_sidecar_is_named_with_its_problem_when_validated(tmp_path, payload, problem):
+    from bench.io import write_json_gz_atomic
+    from bench.results import RankingsError, rankings_path, read_rankings
+
+    result = tmp_path / "ood.json"
+    write_json_gz_atomic(rankings_path(result), payload)
+    assert read_rankings(result) == payload                      # unvalidated: read as it is
+    with pytest.raises(RankingsError) as caught:
+        read_rankings(result, validate=True)
+    assert caught.value.path == rankings_path(result)
+    assert str(caught.value) == f"{rankings_path(result)}: {problem}; re-run the method on this protocol"
+    good = {"en": {"query_keys": ["a"], "query_ids": [1], "relevant_ranks": [[1]]}}
+    write_json_gz_atomic(rankings_path(result), good)
+    assert read_rankings(result, validate=True) == good

@@ -266,3 +266,12 @@ def test_t2i_subtasks_are_named_by_language_and_unregistering_twice_is_harmless(
     assert [st.name for st in PROTOCOLS["t2i"].task(toy_dataset).subtasks] == ["en", "zh", "es"]
     unregister_protocol("no-such-protocol")
     assert "ood" in PROTOCOLS
+
+
+def test_rd_limit_samples_only_concepts_that_have_test_ood_images(toy_dataset):
+    ood_ids = sorted({s.semantic_id for s in toy_dataset.samples if s.split == "test_ood"})
+    gone = ood_ids[0]
+    ds = _without(toy_dataset, lambda s: not (s.split == "test_ood" and s.semantic_id == gone))
+    for seed in range(5):
+        task = PROTOCOLS["rd"].task(ds, limit=len(ood_ids) - 1, seed=seed)
+        assert len({ds.sample(k).semantic_id for k in task.image_keys}) == len(ood_ids) - 1, seed

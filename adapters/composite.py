@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
 
-from bench.registry import METHODS, load_target
-from bench.retriever import Availability, Family, RunContext
+from bench.api.registry import METHODS, load_target
+from bench.api.retriever import Availability, Family, RunContext
 
 
 def engine_class(engine: str) -> tuple[type, str | None]:

@@ -22,13 +22,13 @@ from typing import Sequence
 
 import numpy as np
 
-from adapters.pipeline import OnEngine
-from bench.families import cached_transcripts, transcript_cache
-from bench.outputs import MethodOutputs
-from bench.progress import NULL_TRACKER
-from bench.ranking import edit_similarities
-from bench.retriever import Family, MethodInfo, RunContext, ScoringRetriever
-from bench.text import normalise_text
+from adapters.composite import OnEngine
+from bench.engine.families import cached_transcripts, transcript_cache
+from bench.engine.outputs import MethodOutputs
+from bench.core.progress import NULL_TRACKER
+from bench.evaluation.ranking import edit_similarities
+from bench.api.retriever import Family, MethodInfo, RunContext, ScoringRetriever
+from bench.core.text import normalise_text
 
 PREFIX = "dict:"
 PIVOT_VERSION = "dict-1"

@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from adapters.weights import CHECKPOINT_FILES, download, find_weights, folder_digest
-from bench.efficiency.params import folder_bytes, safetensors_param_count
-from bench.errors import UnknownMethodError, did_you_mean
-from bench.retriever import Availability, EmbeddingRetriever, MethodInfo
+from methodkit.params import folder_bytes, safetensors_param_count
+from bench.core.errors import UnknownMethodError, did_you_mean
+from bench.api.retriever import Availability, EmbeddingRetriever, MethodInfo
 
 PRESETS: dict[str, str] = {
     "siglip2-b": "google/siglip2-base-patch16-224",

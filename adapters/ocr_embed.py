@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 
-from adapters.pipeline import OnEngine
-from bench.families import cached_transcripts, transcript_cache
-from bench.retriever import Availability, EmbeddingRetriever, Family, MethodInfo, RunContext
-from bench.text_encoder import anchor_version, embed_anchors
+from adapters.composite import OnEngine
+from bench.engine.families import cached_transcripts, transcript_cache
+from bench.api.retriever import Availability, EmbeddingRetriever, Family, MethodInfo, RunContext
+from methodkit.text_encoder import anchor_version, embed_anchors
 
 PREFIX = "ocr+embed:"
 

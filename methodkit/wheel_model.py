@@ -8,9 +8,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.efficiency.params import onnx_param_count
-from bench.io import file_sha256
-from bench.retriever import Availability
+from methodkit.params import onnx_param_count
+from bench.core.io import file_sha256
+from bench.api.retriever import Availability
 
 
 def onnx_threads() -> int:

@@ -4,7 +4,7 @@
   rapidocr-onnxruntime wheel, cut at its sequence feature) and ``features``
   (those features, cached), ``towers`` (sequence head, the paper's
   ``mobilenetv3`` tower, text projector) and ``model`` (config, checkpoint
-  format); the text anchor is the harness's shared ``bench.text_encoder``
+  format); the text anchor is the harness's shared ``methodkit.text_encoder``
   (``distilbert`` keeps the paper's trainable alternative);
 * training: ``losses`` (InfoNCE, semantic consistency), ``sampler``
   (language-balanced batches), ``train`` (the resumable loop), ``pipeline``

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ourmodel.pipeline import run_training
+from ourmodel.training_run import run_training
 from ourmodel.train import TrainConfig
 
 # name -> (what is switched off, TrainConfig overrides)

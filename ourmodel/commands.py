@@ -14,13 +14,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from bench.cache import default_cache_dir, default_dataset_path
-from bench.cli_support import (AllowDirtyOpt, BootstrapOpt, DatasetOpt, LimitOpt, ProtocolsOpt, QuietOpt,
+from bench.core.cache import default_cache_dir, default_dataset_path
+from bench.api.commands import (AllowDirtyOpt, BootstrapOpt, DatasetOpt, LimitOpt, ProtocolsOpt, QuietOpt,
                                ResultsDirOpt, console, finish, load_or_build_dataset, outcome_reporter,
                                protocol_names, split, tracker)
-from bench.errors import HwrBenchError
-from bench.provenance import check_committed_code
-from bench.summary import DEFAULT_BOOTSTRAP
+from bench.core.errors import HwrBenchError
+from bench.core.provenance import check_committed_code
+from bench.evaluation.summary import DEFAULT_BOOTSTRAP
 
 
 class CurveAxis(str, Enum):
@@ -42,7 +42,7 @@ def train(
 ):
     """Train our dual encoder on a dataset's train split (resumable)."""
     from bench.data.store import load_dataset
-    from ourmodel.pipeline import load_train_config, run_training
+    from ourmodel.training_run import load_train_config, run_training
 
     overrides = {}
     for item in set_:
@@ -82,7 +82,7 @@ def ablate(
 ):
     """The paper's Table 5 at a reduced budget: train each variant with one learning signal
     switched off, evaluate it as ours-ablate:NAME; results join the leaderboard's ablation rows."""
-    from bench.runner import RunConfig, run as run_all
+    from bench.engine.runner import RunConfig, run as run_all
     from ourmodel.ablation import ABLATIONS, train_ablations
 
     check_committed_code(results_dir, allow_dirty)   # before minutes of training, not after
@@ -111,7 +111,7 @@ def ablate(
 
 def curves(
     runs: Annotated[list[Path], typer.Argument(help="Training run folders (or their curve.jsonl files).")],
-    out: Annotated[Path, typer.Option("--out", help="The PNG to write.")] = Path("results/ours/training/curves.png"),
+    out: Annotated[Path, typer.Option("--out", help="The PNG to write.")] = Path("ourmodel/runs/curves.png"),
     x: Annotated[CurveAxis, typer.Option("--x", help="The x axis.")] = CurveAxis.STEP,
 ):
     """Plot learning curves of training runs side by side (validation Acc@1 against training steps)."""

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 
 from bench.data.store import Dataset
-from bench.errors import HwrBenchError, did_you_mean
-from bench.progress import NULL_TRACKER
-from bench.schema import LANGUAGES, XLING_DIRECTIONS
-from bench.text_encoder import anchor_version, embed_anchors
+from bench.core.errors import HwrBenchError, did_you_mean
+from bench.core.progress import NULL_TRACKER
+from bench.data.schema import LANGUAGES, XLING_DIRECTIONS
+from methodkit.text_encoder import anchor_version, embed_anchors
 from ourmodel.anchors import text_inputs
 from ourmodel.features import cached_features
 from ourmodel.images import image_batch

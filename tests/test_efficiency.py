@@ -7,7 +7,7 @@ import math
 import pytest
 
 from bench.efficiency.cim import estimate
-from bench.efficiency.layers import Layer, onnx_layers, torch_layers, torch_macs, total_macs
+from methodkit.layers import Layer, onnx_layers, torch_layers, torch_macs, total_macs
 from helpers import plugin_site
 from test_cli import bench
 
@@ -105,8 +105,8 @@ PLUGIN = '''
 from dataclasses import dataclass
 
 import numpy as np
-from bench.efficiency.layers import Layer
-from bench.retriever import EmbeddingRetriever, MethodInfo
+from methodkit.layers import Layer
+from bench.api.retriever import EmbeddingRetriever, MethodInfo
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ reader can open, and the guard that nobody edits leaderboard.md by hand or forge
 
 from pathlib import Path
 
-from bench.leaderboard import build_leaderboard
+from bench.views.leaderboard import build_leaderboard
 
 ROOT = Path(__file__).resolve().parent.parent
 

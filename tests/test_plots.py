@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import plots
-from bench.registry import METHODS
+from bench.views import plots
+from bench.api.registry import METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 FROM_RESULTS = {"accuracy_vs_latency.png": plots.accuracy_vs_latency, "xling_heatmap.png": plots.xling_heatmap,

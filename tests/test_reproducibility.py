@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.progress import Tracker
-from bench.records import STATUS_OK
-from bench.registry import METHODS
-from bench.results import rankings_path, read_result, result_path
-from bench.runner import RunConfig, run
-from bench.verify import verify
+from bench.core.progress import Tracker
+from bench.store.records import STATUS_OK
+from bench.api.registry import METHODS
+from bench.store.results import rankings_path, read_result, result_path
+from bench.engine.runner import RunConfig, run
+from bench.engine.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 # The offline methods that run a network; each must answer every query the same way twice.

@@ -2,10 +2,10 @@ import os
 
 import pytest
 
-from bench.compare import compare_methods
-from bench.errors import HwrBenchError
-from bench.io import write_bytes_atomic
-from bench.runner import RunConfig, run
+from bench.views.compare import compare_methods
+from bench.core.errors import HwrBenchError
+from bench.core.io import write_bytes_atomic
+from bench.engine.runner import RunConfig, run
 
 
 def test_interrupted_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):

@@ -19,16 +19,16 @@ from typing import Annotated, Iterable, Optional
 
 import typer
 
-from bench.cache import DEFAULT_SIZE, default_cache_dir, default_dataset_path
+from bench.core.cache import DEFAULT_SIZE, default_cache_dir, default_dataset_path
 from bench.data.assets import fetch_all
 from bench.data.builder import build
 from bench.data.store import load_dataset
 from bench.data.toy import build_toy
-from bench.errors import HwrBenchError
-from bench.options import OptionError
-from bench.progress import Tracker
-from bench.protocols import default_protocols, get_protocol
-from bench.registry import DEFAULT, METHODS
+from bench.core.errors import HwrBenchError
+from bench.api.options import OptionError
+from bench.core.progress import Tracker
+from bench.evaluation.protocols import default_protocols, get_protocol
+from bench.api.registry import DEFAULT, METHODS
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_RAN, EXIT_INTERRUPTED = 1, 2, 3, 130   # 0: done
 
@@ -145,7 +145,7 @@ _COLLAPSED = ("skipped", "unavailable")   # said once per method, not once per p
 
 
 class OutcomeReporter:
-    """A ``report`` callback for ``bench.runner.run``: a line per method and protocol computed,
+    """A ``report`` callback for ``bench.engine.runner.run``: a line per method and protocol computed,
     failed or inapplicable; results reused and methods unavailable are said once per method
     (one line with its protocols), not once per protocol. Call ``flush()`` when the run ends."""
 

@@ -15,7 +15,7 @@ import typing
 from pathlib import Path
 from typing import Any, Mapping
 
-from bench.errors import HwrBenchError, did_you_mean
+from bench.core.errors import HwrBenchError, did_you_mean
 
 
 class OptionError(HwrBenchError):

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Callable, Mapping
 
-from bench.errors import HwrBenchError, UnknownMethodError, did_you_mean
-from bench.options import OptionError
+from bench.core.errors import HwrBenchError, UnknownMethodError, did_you_mean
+from bench.api.options import OptionError
 
 ENTRY_POINT_GROUP = "hwr_bench.adapters"
 

@@ -13,13 +13,13 @@ it is defined). Each family has exactly one items-based call for images:
   each image against whole candidate lists (e.g. the CTC likelihood of every
   lexicon word).
 
-``items`` are ``bench.schema.ImageItem`` (key, decoded image, script, content
+``items`` are ``bench.data.schema.ImageItem`` (key, decoded image, script, content
 hash); within one call they share one script, ``lang``. A method takes its
 options as a frozen dataclass, ``Options``, which the registry builds and
 validates from ``--option METHOD.KEY=VALUE``.
 
 An adapter is one subclass plus one registration (the ``hwr_bench.adapters``
-entry-point group, or ``bench.registry.METHODS.register``). Load weights lazily
+entry-point group, or ``bench.api.registry.METHODS.register``). Load weights lazily
 (on first call), so a fully cached re-run never loads them.
 """
 
@@ -32,7 +32,7 @@ from dataclasses import InitVar, asdict, dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
-from bench.options import NoOptions, parse_options
+from bench.api.options import NoOptions, parse_options
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from bench.data.store import Dataset
-    from bench.protocols import Subtask
-    from bench.schema import ImageItem
+    from bench.evaluation.protocols import Subtask
+    from bench.data.schema import ImageItem
 
 
 # Downloads: a method may fetch its weights from a hub (``Retriever.fetch_weights``) unless the run
@@ -209,7 +209,7 @@ class Retriever:
         return True
 
     def compute_layers(self) -> list | None:
-        """Weight layers (``bench.efficiency.layers.Layer``) of one query image's forward pass,
+        """Weight layers (``methodkit.layers.Layer``) of one query image's forward pass,
         for MAC counts and the compute-in-memory estimate; None where unknown (e.g. a binary)."""
         return None
 

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.errors import MethodOutputError
+from bench.core.errors import MethodOutputError
 
 
 def check_embeddings(x, n: int, where: str) -> np.ndarray:

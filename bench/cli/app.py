@@ -3,7 +3,7 @@
 
 Packages add commands through the ``hwr_bench.commands`` entry-point group: a hook
 ``register(app)`` that adds typer commands (the in-house model's ``train``, ``ablate``,
-``curves`` and ``quantize`` come this way). Exit codes: ``bench.cli_support``.
+``curves`` and ``quantize`` come this way). Exit codes: ``bench.api.commands``.
 """
 
 from __future__ import annotations
@@ -20,34 +20,34 @@ import typer
 # so the class is taken from typer's public BadParameter rather than imported from either.
 UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
-from bench import plots
-from bench.cache import default_cache_dir, default_dataset_path
-from bench.cli_support import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, AllowDirtyOpt, BootstrapOpt, DatasetOpt, DatasetSize, LimitOpt, ReplaceOpt, OfflineOpt,
+from bench.views import plots
+from bench.core.cache import default_cache_dir, default_dataset_path
+from bench.api.commands import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, AllowDirtyOpt, BootstrapOpt, DatasetOpt, DatasetSize, LimitOpt, ReplaceOpt, OfflineOpt,
                                OptionOpt, ProtocolsOpt, QuietOpt, ResultsDirOpt, build_dataset, console, fail, finish,
                                load_or_build_dataset, method_names, method_options, outcome_reporter, protocol_names,
                                split, tracker)
-from bench.compare import compare_methods
+from bench.views.compare import compare_methods
 from bench.data import importers
 from bench.data.assets import fetch_all
 from bench.data.lexicon_build import LEXICON_PATH, write_lexicon
 from bench.data.show import contact_sheet
 from bench.data.store import load_dataset
 from bench.efficiency.measure import measure_isolated, write_efficiency
-from bench.engines.ray_engine import run_on_ray
-from bench.errors import HwrBenchError
-from bench.families import ops_for
-from bench.leaderboard import write_leaderboard
-from bench.options import option_fields
-from bench.protocols import PROTOCOLS
-from bench.provenance import check_committed_code
-from bench.registry import EFFICIENCY, METHODS, entry_point_load_error
-from bench.results import method_dir_name
-from bench.retriever import go_offline
-from bench.runner import Overwrite, RunConfig, run as run_all
-from bench.schema import LANGUAGES
-from bench.shard import merge as merge_shards, parse_shard
-from bench.summary import DEFAULT_BOOTSTRAP
-from bench.verify import verify
+from bench.engine.ray_engine import run_on_ray
+from bench.core.errors import HwrBenchError
+from bench.engine.families import ops_for
+from bench.views.leaderboard import write_leaderboard
+from bench.api.options import option_fields
+from bench.evaluation.protocols import PROTOCOLS
+from bench.core.provenance import check_committed_code
+from bench.api.registry import EFFICIENCY, METHODS, entry_point_load_error
+from bench.store.results import method_dir_name
+from bench.api.retriever import go_offline
+from bench.engine.runner import Overwrite, RunConfig, run as run_all
+from bench.data.schema import LANGUAGES
+from bench.store.shard import merge as merge_shards, parse_shard
+from bench.evaluation.summary import DEFAULT_BOOTSTRAP
+from bench.engine.verify import verify
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="hwr-bench: cross-script handwriting retrieval benchmark.")
@@ -316,7 +316,7 @@ def report(
     quiet: QuietOpt = False,
 ):
     """A static site from results/: sortable leaderboard, plots, per-method failure galleries, compare pages."""
-    from bench.report import build_report
+    from bench.views.report import build_report
 
     if protocol is not None and method is None:
         fail("--protocol needs --method (the full site shows every protocol)")

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from bench.io import write_bytes_atomic
+from bench.core.io import write_bytes_atomic
 
 if TYPE_CHECKING:
-    from bench.retriever import MethodInfo
+    from bench.api.retriever import MethodInfo
 
 
 def default_cache_dir() -> Path:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import bench
-from bench.errors import HwrBenchError
+from bench.core.errors import HwrBenchError
 
 SOURCE_ROOT = Path(bench.__file__).resolve().parent.parent
 OUTPUT_PATHS = ("results", "leaderboard.md")   # what runs write: not code

@@ -20,14 +20,14 @@ from pathlib import Path
 
 from bench.data.store import load_dataset
 from bench.efficiency.cim import PRESETS, estimate
-from bench.efficiency.layers import total_macs
-from bench.families import ops_for
-from bench.io import write_json_atomic
-from bench.provenance import cpu_model, environment, provenance
-from bench.registry import METHODS
-from bench.results import EFFICIENCY_FILE, method_dir_name
-from bench.schema import LANGUAGES
-from bench.wheel_model import onnx_threads
+from methodkit.layers import total_macs
+from bench.engine.families import ops_for
+from bench.core.io import write_json_atomic
+from bench.core.provenance import cpu_model, environment, provenance
+from bench.api.registry import METHODS
+from bench.store.results import EFFICIENCY_FILE, method_dir_name
+from bench.data.schema import LANGUAGES
+from methodkit.wheel_model import onnx_threads
 
 EFFICIENCY_SCHEMA_VERSION = 1
 N_IMAGES, N_SINGLE, WARMUP, REPEATS = 48, 16, 2, 3

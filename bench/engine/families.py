@@ -17,17 +17,17 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.cache import TextCache, VectorCache
+from bench.core.cache import TextCache, VectorCache
 from bench.data.store import Dataset
-from bench.errors import MethodOutputError
-from bench.outputs import MethodOutputs, method_cache
-from bench.protocols import RetrievalTask, Subtask
-from bench.ranking import Ranking, cosine_scorer, edit_similarities, edit_similarity_scorer, l2_normalise, rank_queries
-from bench.retriever import (EmbeddingRetriever, Family, MethodInfo, Retriever, ScoringRetriever,
+from bench.core.errors import MethodOutputError
+from bench.engine.outputs import MethodOutputs, method_cache
+from bench.evaluation.protocols import RetrievalTask, Subtask
+from bench.evaluation.ranking import Ranking, cosine_scorer, edit_similarities, edit_similarity_scorer, l2_normalise, rank_queries
+from bench.api.retriever import (EmbeddingRetriever, Family, MethodInfo, Retriever, ScoringRetriever,
                              TranscriptionRetriever)
-from bench.schema import ImageItem
-from bench.text import normalise_text
-from bench.validation import check_embeddings, check_scores, check_transcripts
+from bench.data.schema import ImageItem
+from bench.core.text import normalise_text
+from bench.api.validation import check_embeddings, check_scores, check_transcripts
 
 TOP_K_STORED = 10
 

@@ -2,7 +2,7 @@
 
 ``MethodOutputs`` owns batching, timing and the on-disk cache; what is computed
 (embeddings, transcripts, lexicon scores) is decided by the method's family
-(``bench.families``), which hands in the compute call and the cache kind.
+(``bench.engine.families``), which hands in the compute call and the cache kind.
 Images are looked up by content hash and computed in batches of one script
 (engines may need it); texts by (language, text).
 """
@@ -15,13 +15,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from bench.cache import TextCache, VectorCache, cache_namespace, text_item_key
+from bench.core.cache import TextCache, VectorCache, cache_namespace, text_item_key
 from bench.data.store import Dataset
-from bench.progress import Tracker
-from bench.records import Timings
-from bench.retriever import Retriever
-from bench.schema import ImageItem, LexiconEntry
-from bench.validation import check_scores
+from bench.core.progress import Tracker
+from bench.store.records import Timings
+from bench.api.retriever import Retriever
+from bench.data.schema import ImageItem, LexiconEntry
+from bench.api.validation import check_scores
 
 
 def method_cache(cache_root, info, kind: str, cache_type: type) -> VectorCache | TextCache:

@@ -1,6 +1,6 @@
 """``bench run --engine ray``: method x shard jobs on a Ray cluster (extra ``[ray]``).
 
-Each job is an ordinary sharded run (``bench.shard``) of one method into its own folder under
+Each job is an ordinary sharded run (``bench.store.shard``) of one method into its own folder under
 ``RESULTS/.shards/``; the driver then merges the shards into ``RESULTS`` exactly as ``bench
 merge`` does, so the results equal a serial run's. Workers read the dataset and write results
 by path: on a multi-node cluster the dataset, results and cache folders must be on a shared
@@ -14,9 +14,9 @@ import shutil
 from pathlib import Path
 
 from bench.data.store import load_dataset
-from bench.errors import HwrBenchError
-from bench.runner import RunConfig, run
-from bench.shard import merge
+from bench.core.errors import HwrBenchError
+from bench.engine.runner import RunConfig, run
+from bench.store.shard import merge
 
 
 def _job(dataset_root: str, config_fields: dict) -> list[dict]:

@@ -23,23 +23,23 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from bench.data.store import Dataset
-from bench.errors import HwrBenchError, ProtocolNotApplicable, ResultsBusyError
-from bench.families import ops_for
-from bench.io import FolderLock, LockBusy
-from bench.outputs import MethodOutputs
-from bench.progress import NULL_TRACKER, Tracker
-from bench.protocols import ProtocolKind, ProtocolSpec, RetrievalTask, get_protocol, restrict
-from bench.provenance import check_committed_code, environment, provenance
-from bench.records import (STATUS_FAILED, STATUS_NOT_APPLICABLE, STATUS_OK, STATUS_UNAVAILABLE, ConfigRecord,
+from bench.core.errors import HwrBenchError, ProtocolNotApplicable, ResultsBusyError
+from bench.engine.families import ops_for
+from bench.core.io import FolderLock, LockBusy
+from bench.engine.outputs import MethodOutputs
+from bench.core.progress import NULL_TRACKER, Tracker
+from bench.evaluation.protocols import ProtocolKind, ProtocolSpec, RetrievalTask, get_protocol, restrict
+from bench.core.provenance import check_committed_code, environment, provenance
+from bench.store.records import (STATUS_FAILED, STATUS_NOT_APPLICABLE, STATUS_OK, STATUS_UNAVAILABLE, ConfigRecord,
                            DatasetRecord, ProtocolRecord, ResultRecord)
-from bench.registry import METHODS, check_name
-from bench.results import (ResultFileError, pair_is_whole, read_result, result_path, sweep_temp_files,
+from bench.api.registry import METHODS, check_name
+from bench.store.results import (ResultFileError, pair_is_whole, read_result, result_path, sweep_temp_files,
                            write_result)
-from bench.retriever import Retriever, RunContext
-from bench.shard import shard_label, shard_task
-from bench.summary import DEFAULT_BOOTSTRAP, summarise
-from bench.text import TEXT_POLICY
-from bench.topology import topology
+from bench.api.retriever import Retriever, RunContext
+from bench.store.shard import shard_label, shard_task
+from bench.evaluation.summary import DEFAULT_BOOTSTRAP, summarise
+from bench.core.text import TEXT_POLICY
+from bench.evaluation.topology import topology
 
 
 class Overwrite(str, Enum):
@@ -64,7 +64,7 @@ class RunConfig:
     n_boot: int = DEFAULT_BOOTSTRAP
     method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     method_timeout: float | None = None   # seconds per method and protocol (main thread only)
-    shard: tuple[int, int] | None = None  # (i, n): this run's slice of the queries (bench.shard)
+    shard: tuple[int, int] | None = None  # (i, n): this run's slice of the queries (bench.store.shard)
     lock_wait: float = 0.0                # seconds to wait for another run's lock on results_dir
     batch_size: int | None = None         # images per method call (None: the method's own)
     allow_dirty: bool = False             # write into the repository's results/ from uncommitted code

@@ -2,7 +2,7 @@
 the methods.
 
 First, with no model: every stored result's metrics are recomputed from its own rankings sidecar
-(``bench.summary.summarise``, the same bootstrap seed and resample count) and must equal what the
+(``bench.evaluation.summary.summarise``, the same bootstrap seed and resample count) and must equal what the
 result file says, so an edited headline number or a sidecar from another run is caught.
 
 A user who runs the main job on a fresh machine finds most results up to date (reused from
@@ -27,16 +27,16 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.store import Dataset
-from bench.families import ops_for
-from bench.outputs import MethodOutputs
-from bench.progress import NULL_TRACKER, Tracker
-from bench.protocols import PROTOCOLS, ProtocolKind
-from bench.provenance import cpu_model
-from bench.registry import METHODS
-from bench.results import read_rankings, read_result, result_path
-from bench.retriever import RunContext
-from bench.shard import select_queries
-from bench.summary import summarise
+from bench.engine.families import ops_for
+from bench.engine.outputs import MethodOutputs
+from bench.core.progress import NULL_TRACKER, Tracker
+from bench.evaluation.protocols import PROTOCOLS, ProtocolKind
+from bench.core.provenance import cpu_model
+from bench.api.registry import METHODS
+from bench.store.results import read_rankings, read_result, result_path
+from bench.api.retriever import RunContext
+from bench.store.shard import select_queries
+from bench.evaluation.summary import summarise
 
 # Stored scores are rounded to 5 decimals, and float32 networks round differently with different
 # SIMD widths (AVX2 vs AVX-512): between an AMD EPYC (AVX2) and an Intel Xeon (AVX-512) PP-OCRv4's

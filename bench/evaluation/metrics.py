@@ -33,7 +33,7 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.text import normalise_text
+from bench.core.text import normalise_text
 
 TOP_K = (1, 3, 5)
 

@@ -23,8 +23,8 @@ import numpy as np
 
 from bench.data.distractors import WORDFREQ_VERSION, distractors
 from bench.data.store import Dataset
-from bench.errors import ProtocolNotApplicable, UnknownProtocolError, did_you_mean
-from bench.schema import LANGUAGES, XLING_DIRECTIONS, lexicon_key
+from bench.core.errors import ProtocolNotApplicable, UnknownProtocolError, did_you_mean
+from bench.data.schema import LANGUAGES, XLING_DIRECTIONS, lexicon_key
 
 
 @dataclass(frozen=True)

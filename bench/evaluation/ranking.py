@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from bench.text import normalise_text
+from bench.core.text import normalise_text
 
 CHUNK_CELLS = 4_000_000  # scores held at once (query chunk x gallery)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.metrics import bootstrap_means, hits_at_k, per_query_values, percentile_interval
+from bench.evaluation.metrics import bootstrap_means, hits_at_k, per_query_values, percentile_interval
 
 DEFAULT_BOOTSTRAP = 1000   # resamples behind every 95% interval unless a command is told otherwise
 

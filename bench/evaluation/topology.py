@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.families import EmbeddingOps
-from bench.metrics import random_rd, rd_ratio
-from bench.outputs import MethodOutputs
-from bench.protocols import TopologyTask
-from bench.schema import LANGUAGES
+from bench.engine.families import EmbeddingOps
+from bench.evaluation.metrics import random_rd, rd_ratio
+from bench.engine.outputs import MethodOutputs
+from bench.evaluation.protocols import TopologyTask
+from bench.data.schema import LANGUAGES
 
 
 def rd_block(x: np.ndarray, ids: list[int]) -> dict:

@@ -1,7 +1,7 @@
 """The result record: what one (method, protocol) evaluation stores, as typed dataclasses.
 
 ``ResultRecord`` is the only definition of a result file's schema: the runner
-builds it, ``bench.results`` reads and writes it, and shard merging, the
+builds it, ``bench.store.results`` reads and writes it, and shard merging, the
 leaderboard, plots and ``bench compare`` read its fields. Its run key (what
 must match for a stored result to count as up to date) is computed from the
 record's own fields by ``RunKey``, so the fields cannot drift apart.
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import RESULT_SCHEMA_VERSION
-from bench.retriever import method_cache_key
+from bench.api.retriever import method_cache_key
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"

@@ -1,9 +1,9 @@
 """Result files: one JSON per method and protocol, plus a compressed rankings sidecar.
 
 ``results/<method-slug>/<protocol>.json`` holds one ``ResultRecord``
-(``bench.records``): the metrics and everything needed to trace them.
+(``bench.store.records``): the metrics and everything needed to trace them.
 ``<protocol>.rankings.json.gz`` beside it holds per-query top-10 keys and
-scores and the ranks of the relevant items, from which ``bench.summary``
+scores and the ranks of the relevant items, from which ``bench.evaluation.summary``
 recomputes the metrics.
 """
 
@@ -16,9 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench import RESULT_SCHEMA_VERSION
-from bench.errors import HwrBenchError
-from bench.io import CompressedFileError, file_sha256, read_json_gz, write_json_atomic, write_json_gz_atomic
-from bench.records import ResultRecord
+from bench.core.errors import HwrBenchError
+from bench.core.io import CompressedFileError, file_sha256, read_json_gz, write_json_atomic, write_json_gz_atomic
+from bench.store.records import ResultRecord
 
 EFFICIENCY_FILE = "efficiency.json"
 

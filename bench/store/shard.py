@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import HwrBenchError
-from bench.io import FolderLock
-from bench.protocols import PROTOCOLS, RetrievalTask
-from bench.records import STATUS_FAILED, STATUS_OK, ResultRecord, Timings
-from bench.results import iter_results, read_rankings, result_path, write_result
-from bench.summary import summarise
+from bench.core.errors import HwrBenchError
+from bench.core.io import FolderLock
+from bench.evaluation.protocols import PROTOCOLS, RetrievalTask
+from bench.store.records import STATUS_FAILED, STATUS_OK, ResultRecord, Timings
+from bench.store.results import iter_results, read_rankings, result_path, write_result
+from bench.evaluation.summary import summarise
 
 
 class ShardError(HwrBenchError):

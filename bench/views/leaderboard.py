@@ -16,12 +16,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from bench.efficiency.measure import load_efficiency, quantised_pairs
-from bench.errors import HwrBenchError
-from bench.io import write_bytes_atomic
-from bench.protocols import GALLERY_AXIS, PROTOCOLS, Column, axis_specs, gallery_size_of, overall
-from bench.records import STATUS_NOT_APPLICABLE, ResultRecord, describe_error
-from bench.results import iter_results
-from bench.retriever import GROUPS, Group
+from bench.core.errors import HwrBenchError
+from bench.core.io import write_bytes_atomic
+from bench.evaluation.protocols import GALLERY_AXIS, PROTOCOLS, Column, axis_specs, gallery_size_of, overall
+from bench.store.records import STATUS_NOT_APPLICABLE, ResultRecord, describe_error
+from bench.store.results import iter_results
+from bench.api.retriever import GROUPS, Group
 
 GROUP_TITLES = {Group.REFERENCE: "Reference baselines", Group.TWO_STAGE: "Two-stage (OCR, then lexicon matching)",
                 Group.END_TO_END: "End-to-end embedding", Group.VLM: "General vision-language models",

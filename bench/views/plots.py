@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from bench.efficiency.measure import load_efficiency, quantised_pairs
-from bench.families import EmbeddingOps
-from bench.outputs import MethodOutputs
-from bench.progress import NULL_TRACKER
-from bench.protocols import GALLERY_AXIS, axis_specs, gallery_size_of
-from bench.results import iter_results
-from bench.retriever import Group
-from bench.schema import LANGUAGES
+from bench.engine.families import EmbeddingOps
+from bench.engine.outputs import MethodOutputs
+from bench.core.progress import NULL_TRACKER
+from bench.evaluation.protocols import GALLERY_AXIS, axis_specs, gallery_size_of
+from bench.store.results import iter_results
+from bench.api.retriever import Group
+from bench.data.schema import LANGUAGES
 
 MARKERS = {"en": "o", "zh": "s", "es": "^"}
 

@@ -2,6 +2,6 @@
 the per-query rankings (``outcomes.py``), rendered by ``html.py``, and the Chinese glyphs the
 pages use shipped with them (``fonts.py``)."""
 
-from bench.report.site import ReportSummary, build_report
+from bench.views.report.site import ReportSummary, build_report
 
 __all__ = ["ReportSummary", "build_report"]

@@ -28,7 +28,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from bench.data.assets import SOURCES_BY_NAME, assets_dir, load_asset
-from bench.io import file_sha256
+from bench.core.io import file_sha256
 
 ASSET = "lxgw-wenkai"
 FILE = "LXGWWenKai-Regular.ttf"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 
-from bench.leaderboard import Cell, Table
+from bench.views.leaderboard import Cell, Table
 
 # The system's fonts first, then the usual system CJK fonts, then the glyphs the site ships
 # (``fonts.py``): the shipped font only supplies what the computer lacks.

@@ -7,8 +7,8 @@ import zlib
 from dataclasses import dataclass
 
 from bench.data.store import Dataset
-from bench.records import ResultRecord
-from bench.results import read_rankings
+from bench.store.records import ResultRecord
+from bench.store.results import read_rankings
 
 TOP = 5   # predictions shown per query
 
@@ -84,7 +84,7 @@ class SubtaskRankings:
 
 def rankings(record: ResultRecord) -> dict[str, SubtaskRankings]:
     """The record's sidecar by subtask; a missing, truncated or malformed sidecar raises
-    ``bench.results.RankingsError`` naming it."""
+    ``bench.store.results.RankingsError`` naming it."""
     return {name: SubtaskRankings(name, st) for name, st in read_rankings(record.path, validate=True).items()}
 
 

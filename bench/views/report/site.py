@@ -36,26 +36,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.cache import default_cache_dir
-from bench.compare import compare_methods
+from bench.core.cache import default_cache_dir
+from bench.views.compare import compare_methods
 from bench.data.store import Dataset
-from bench.errors import HwrBenchError
-from bench.leaderboard import Cell, Row, Section, Table, leaderboard_sections
-from bench.protocols import PROTOCOLS, ProtocolKind
-from bench.records import ResultRecord
-from bench.report import fonts
-from bench.report.html import (CSS, GENERATED_TEXT, SCRIPT, bar_chart, esc, font_face, inline, page, paragraph, slug,
+from bench.core.errors import HwrBenchError
+from bench.views.leaderboard import Cell, Row, Section, Table, leaderboard_sections
+from bench.evaluation.protocols import PROTOCOLS, ProtocolKind
+from bench.store.records import ResultRecord
+from bench.views.report import fonts
+from bench.views.report.html import (CSS, GENERATED_TEXT, SCRIPT, bar_chart, esc, font_face, inline, page, paragraph, slug,
                                table_html, with_notice)
-from bench.report.outcomes import Outcome, failures, order_key, rankings
-from bench.results import RankingsError, iter_results, method_dir_name
-from bench.retriever import Group
+from bench.views.report.outcomes import Outcome, failures, order_key, rankings
+from bench.store.results import RankingsError, iter_results, method_dir_name
+from bench.api.retriever import Group
 
 MARKER = ".hwr-bench-report"        # a folder the report may replace holds this file
 THUMB_HEIGHT, THUMB_MAX_WIDTH = 32, 224
 GREY_LEVELS = 16                    # thumbnails keep 16 grey levels: a third of the bytes, the ink still legible
 SHOWN = {"image": 12, "text": 5}    # failures shown per subtask (image queries; text queries with 5 images each)
 COMPARE_SHOWN = 24                  # queries per side and protocol on a compare page
-# Captions of the figures `bench plot` makes (bench/plots.py), by file name.
+# Captions of the figures `bench plot` makes (bench/views/plots.py), by file name.
 PLOT_CAPTIONS = {
     "accuracy_vs_latency.png": "Accuracy against latency: out-of-domain Acc@1 of each method against its latency per "
                                "image (log scale); marker area follows the parameter count. Ablations and references "

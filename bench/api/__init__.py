@@ -1,0 +1,1 @@
+"""What a method imports from the harness (filled in by the next commits)."""

@@ -25,14 +25,13 @@ entry-point group, or ``bench.api.registry.METHODS.register``). Load weights laz
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import InitVar, asdict, dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
 from bench.api.options import NoOptions, parse_options
+from bench.core.cache import method_cache_key
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -118,13 +117,6 @@ class MethodInfo:
 
     def cache_key(self) -> str:
         return method_cache_key(self.name, self.version, self.preprocessing, self.config)
-
-
-def method_cache_key(name: str, version: str, preprocessing: str, config: dict) -> str:
-    """Everything about a method that can change an output, hashed (also for records that predate
-    storing it)."""
-    ident = {"name": name, "version": version, "preprocessing": preprocessing, "config": config}
-    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """On-disk cache of method outputs, keyed by everything that changes them.
 
 The namespace is the method's name plus a hash of its version, config and
-preprocessing (``MethodInfo.cache_key``) plus the modality; the item key is the
+preprocessing (``method_cache_key``; ``bench.api.cached`` makes the folder) plus the modality; the item key is the
 content hash of the image bytes, or of (language, text). Each write is a new
 shard file written atomically, so concurrent or interrupted runs never corrupt
 what is already cached.
@@ -14,14 +14,11 @@ import json
 import os
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from bench.core.io import write_bytes_atomic
-
-if TYPE_CHECKING:
-    from bench.api.retriever import MethodInfo
 
 
 def default_cache_dir() -> Path:
@@ -50,10 +47,11 @@ def is_default_dataset_location(path: Path) -> bool:
     return path.parent == (default_cache_dir() / "datasets").resolve()
 
 
-def cache_namespace(info: "MethodInfo") -> str:
-    """The folder of one method configuration's outputs."""
-    slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in info.name)
-    return f"{slug}-{info.cache_key()}"
+def method_cache_key(name: str, version: str, preprocessing: str, config: dict) -> str:
+    """Everything about a method that can change an output, hashed (``MethodInfo.cache_key``; also
+    for result records that predate storing it)."""
+    ident = {"name": name, "version": version, "preprocessing": preprocessing, "config": config}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
 def text_item_key(lang: str, text: str) -> str:

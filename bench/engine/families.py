@@ -20,7 +20,8 @@ import numpy as np
 from bench.core.cache import TextCache, VectorCache
 from bench.data.store import Dataset
 from bench.core.errors import MethodOutputError
-from bench.engine.outputs import MethodOutputs, method_cache
+from bench.api.cached import method_cache
+from bench.engine.outputs import MethodOutputs
 from bench.evaluation.protocols import RetrievalTask, Subtask
 from bench.evaluation.ranking import Ranking, cosine_scorer, edit_similarities, edit_similarity_scorer, l2_normalise, rank_queries
 from bench.api.retriever import (EmbeddingRetriever, Family, MethodInfo, Retriever, ScoringRetriever,

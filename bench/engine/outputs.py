@@ -15,18 +15,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from bench.core.cache import TextCache, VectorCache, cache_namespace, text_item_key
+from bench.api.cached import method_cache
+from bench.core.cache import TextCache, VectorCache, text_item_key
 from bench.data.store import Dataset
 from bench.core.progress import Tracker
 from bench.store.records import Timings
 from bench.api.retriever import Retriever
 from bench.data.schema import ImageItem, LexiconEntry
 from bench.api.validation import check_scores
-
-
-def method_cache(cache_root, info, kind: str, cache_type: type) -> VectorCache | TextCache:
-    """The cache of one kind of output of one method configuration (the only place its path is made)."""
-    return cache_type(cache_root, f"{cache_namespace(info)}/{kind}")
 
 
 def batches(seq: Sequence, size: int):

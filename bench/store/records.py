@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from bench import RESULT_SCHEMA_VERSION
-from bench.api.retriever import method_cache_key
+from bench.core.cache import method_cache_key
+
+RESULT_SCHEMA_VERSION = 1
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"

@@ -15,10 +15,9 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from bench import RESULT_SCHEMA_VERSION
 from bench.core.errors import HwrBenchError
 from bench.core.io import CompressedFileError, file_sha256, read_json_gz, write_json_atomic, write_json_gz_atomic
-from bench.store.records import ResultRecord
+from bench.store.records import RESULT_SCHEMA_VERSION, ResultRecord
 
 EFFICIENCY_FILE = "efficiency.json"
 

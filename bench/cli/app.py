@@ -32,7 +32,7 @@ from bench.data.assets import fetch_all
 from bench.data.lexicon_build import LEXICON_PATH, write_lexicon
 from bench.data.show import contact_sheet
 from bench.data.store import load_dataset
-from bench.efficiency.measure import measure_isolated, write_efficiency
+from bench.efficiency.measure import measure_isolated
 from bench.engine.ray_engine import run_on_ray
 from bench.core.errors import HwrBenchError
 from bench.engine.families import ops_for
@@ -41,6 +41,7 @@ from bench.api.options import option_fields
 from bench.evaluation.protocols import PROTOCOLS
 from bench.core.provenance import check_committed_code
 from bench.api.registry import EFFICIENCY, METHODS, entry_point_load_error
+from bench.store.efficiency import write_efficiency
 from bench.store.results import method_dir_name
 from bench.api.retriever import go_offline
 from bench.engine.runner import Overwrite, RunConfig, run as run_all

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from bench.efficiency.measure import load_efficiency, quantised_pairs
+from bench.store.efficiency import load_efficiency, quantised_pairs
 from bench.core.errors import HwrBenchError
 from bench.core.io import write_bytes_atomic
 from bench.evaluation.protocols import GALLERY_AXIS, PROTOCOLS, Column, axis_specs, gallery_size_of, overall

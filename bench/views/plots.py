@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.efficiency.measure import load_efficiency, quantised_pairs
+from bench.store.efficiency import load_efficiency, quantised_pairs
 from bench.engine.families import EmbeddingOps
 from bench.engine.outputs import MethodOutputs
 from bench.core.progress import NULL_TRACKER

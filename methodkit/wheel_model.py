@@ -4,18 +4,13 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from methodkit.params import onnx_param_count
 from bench.core.io import file_sha256
 from bench.api.retriever import Availability
-
-
-def onnx_threads() -> int:
-    """onnxruntime's intra-op threads: ``$HWR_BENCH_THREADS``, else one per core."""
-    return int(os.environ.get("HWR_BENCH_THREADS", os.cpu_count() or 1))
+from bench.core.threads import onnx_threads
 
 
 @dataclass(frozen=True)

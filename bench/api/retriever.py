@@ -201,7 +201,7 @@ class Retriever:
         return True
 
     def compute_layers(self) -> list | None:
-        """Weight layers (``methodkit.layers.Layer``) of one query image's forward pass,
+        """Weight layers (``bench.api.layers.Layer``) of one query image's forward pass,
         for MAC counts and the compute-in-memory estimate; None where unknown (e.g. a binary)."""
         return None
 

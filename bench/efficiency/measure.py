@@ -18,13 +18,13 @@ import time
 
 from bench.data.store import load_dataset
 from bench.efficiency.cim import PRESETS, estimate
-from methodkit.layers import total_macs
+from bench.api.layers import total_macs
 from bench.engine.families import ops_for
 from bench.core.provenance import cpu_model, environment, provenance
 from bench.api.registry import METHODS
 from bench.store.efficiency import EFFICIENCY_SCHEMA_VERSION
 from bench.data.schema import LANGUAGES
-from methodkit.wheel_model import onnx_threads
+from bench.core.threads import onnx_threads
 
 N_IMAGES, N_SINGLE, WARMUP, REPEATS = 48, 16, 2, 3
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
+from functools import partial
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Optional
@@ -35,7 +36,7 @@ from bench.data.store import load_dataset
 from bench.efficiency.measure import measure_isolated
 from bench.engine.ray_engine import run_on_ray
 from bench.core.errors import HwrBenchError
-from bench.engine.families import ops_for
+from bench.engine.families import embeddings, ops_for
 from bench.views.leaderboard import write_leaderboard
 from bench.api.options import option_fields
 from bench.evaluation.protocols import PROTOCOLS
@@ -270,7 +271,7 @@ def plot(
             reason = available.reason if not available.ok else "not an embedding method"
             console(stderr=True).print(f"[yellow]skipping the {escape(name)} projection: {escape(reason)}[/]")
             continue
-        made.append(plots.projection(method, ds, default_cache_dir() / "outputs",
+        made.append(plots.projection(name, ds, partial(embeddings, method, ds, default_cache_dir() / "outputs"),
                                      out / f"projection_{method_dir_name(name)}.png"))
     for path in made:
         if path is not None:

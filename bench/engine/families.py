@@ -21,6 +21,7 @@ from bench.core.cache import TextCache, VectorCache
 from bench.data.store import Dataset
 from bench.core.errors import MethodOutputError
 from bench.api.cached import method_cache
+from bench.core.progress import NULL_TRACKER
 from bench.engine.outputs import MethodOutputs
 from bench.evaluation.protocols import RetrievalTask, Subtask
 from bench.evaluation.ranking import Ranking, cosine_scorer, edit_similarities, edit_similarity_scorer, l2_normalise, rank_queries
@@ -59,6 +60,12 @@ class FamilyOps:
     def search(self, outputs: MethodOutputs, st: Subtask, items: Sequence[ImageItem], index) -> np.ndarray:
         """One uncached query pass: the model on ``items``, then the scores against the indexed gallery."""
         raise NotImplementedError
+
+    def embeddings(self, outputs: MethodOutputs, image_keys: Sequence[str],
+                   text_keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(image vectors, text vectors) of these items, cached: what R/D and projections read.
+        Only a family that embeds (``embeds``) has them."""
+        raise MethodOutputError(f"a {self.family.value} method yields no embeddings")
 
     def query_latency(self, outputs: MethodOutputs, st: Subtask, n: int) -> float:
         """Seconds per query of ``search`` over the first ``n`` queries, after one warm-up query.
@@ -99,6 +106,9 @@ class EmbeddingOps(FamilyOps):
         return np.stack(outputs.per_text(keys, outputs.cache("text", VectorCache),
                                          lambda texts, lang: list(check_embeddings(method.embed_texts(texts, lang),
                                                                                    len(texts), "embed_texts"))))
+
+    def embeddings(self, outputs, image_keys, text_keys) -> tuple[np.ndarray, np.ndarray]:
+        return np.stack(self.image_vectors(outputs, list(image_keys))), self.text_vectors(outputs, list(text_keys))
 
     def rank(self, task: RetrievalTask, outputs: MethodOutputs) -> dict:
         keys = task.all_image_keys()
@@ -250,6 +260,13 @@ FAMILY_OPS: dict[Family, FamilyOps] = {ops.family: ops for ops in (EmbeddingOps(
 
 def ops_for(method: Retriever) -> FamilyOps:
     return FAMILY_OPS[method.family]
+
+
+def embeddings(method: Retriever, dataset: Dataset, cache_root, image_keys: Sequence[str],
+               text_keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``method``'s (image vectors, text vectors) of these items, cached under ``cache_root``
+    (None: no cache): what a view that draws embeddings (``bench plot``'s projections) is handed."""
+    return ops_for(method).embeddings(MethodOutputs(method, dataset, cache_root, NULL_TRACKER), image_keys, text_keys)
 
 
 def subtask_payload(st: Subtask, ranking: Ranking, ds: Dataset, transcripts: dict[str, str] | None) -> dict:

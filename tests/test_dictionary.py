@@ -163,7 +163,7 @@ def test_scoring_before_prepare_names_the_method_and_the_missing_step(engines):
 
 
 def test_a_reader_pivot_reads_what_its_engine_has_not_and_caches_it_for_the_engine(tmp_path, toy_dataset, engines):
-    from bench.engine.families import transcript_cache
+    from bench.api.cached import transcript_cache
 
     items = toy_dataset.image_items([s.key for s in toy_dataset.select(lang="en")][:5])
     assert len(items) == 5

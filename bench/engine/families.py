@@ -20,25 +20,18 @@ import numpy as np
 from bench.core.cache import TextCache, VectorCache
 from bench.data.store import Dataset
 from bench.core.errors import MethodOutputError
-from bench.api.cached import method_cache
+from bench.api.cached import TRANSCRIPTS, by_script, lexicon_scores_kind
 from bench.core.progress import NULL_TRACKER
-from bench.engine.outputs import MethodOutputs
+from bench.engine.outputs import MethodOutputs, batches
 from bench.evaluation.protocols import RetrievalTask, Subtask
 from bench.evaluation.ranking import Ranking, cosine_scorer, edit_similarities, edit_similarity_scorer, l2_normalise, rank_queries
-from bench.api.retriever import (EmbeddingRetriever, Family, MethodInfo, Retriever, ScoringRetriever,
+from bench.api.retriever import (EmbeddingRetriever, Family, Retriever, ScoringRetriever,
                              TranscriptionRetriever)
-from bench.data.schema import ImageItem
+from bench.data.schema import ImageItem, LexiconEntry
 from bench.core.text import normalise_text
 from bench.api.validation import check_embeddings, check_scores, check_transcripts
 
 TOP_K_STORED = 10
-
-
-def by_script(items: Sequence[ImageItem]) -> dict[str, list[ImageItem]]:
-    groups: dict[str, list[ImageItem]] = {}
-    for it in items:
-        groups.setdefault(it.lang, []).append(it)
-    return groups
 
 
 class FamilyOps:
@@ -137,27 +130,6 @@ class EmbeddingOps(FamilyOps):
         return l2_normalise(queries) @ index.T
 
 
-TRANSCRIPTS = "transcript"   # the cache kind of a transcription method's outputs
-
-
-def transcript_cache(cache_root, info: MethodInfo) -> TextCache:
-    """A transcription method's transcripts by image content hash, for any consumer (``+embed``)."""
-    return method_cache(cache_root, info, TRANSCRIPTS, TextCache)
-
-
-def cached_transcripts(cache: TextCache, method: TranscriptionRetriever, items: Sequence[ImageItem]) -> list[str]:
-    """``method``'s transcripts of ``items`` for a pipeline built on it (``+embed``, ``+dict``): those
-    its own runs cached are reused (the network runs once per image), the missing ones computed
-    and cached for it too."""
-    found = dict(zip((it.content_hash for it in items), cache.lookup([it.content_hash for it in items])))
-    missing = [it for it in items if found[it.content_hash] is None]
-    for lang, group in sorted(by_script(missing).items()):
-        texts = check_transcripts(method.transcribe(group, lang), len(group))
-        cache.store([it.content_hash for it in group], texts)
-        found.update(zip((it.content_hash for it in group), texts))
-    return [found[it.content_hash] for it in items]
-
-
 class TranscriptionOps(FamilyOps):
     family = Family.TRANSCRIPTION
 
@@ -220,12 +192,12 @@ class ScoringOps(FamilyOps):
         closed = [st for st in task.subtasks if st.query_kind != "image" or _is_lexicon(ds, st)]
         needs = {k: all_langs for st in closed
                  for k in (st.query_keys if st.query_kind == "image" else st.gallery_keys)}
-        scores = outputs.lexicon_scores(needs, method.score_texts) if needs else {}
+        scores = self.lexicon_scores(outputs, needs) if needs else {}
         payload = {}
         for st in task.subtasks:
             if st not in closed:
                 entries = [ds.lexicon_entry(k) for k in st.gallery_keys]
-                matrix = np.stack(outputs.gallery_scores(st.query_keys, st.gallery_lang, entries, method.score_texts))
+                matrix = np.stack(self.gallery_scores(outputs, st.query_keys, st.gallery_lang, entries))
             elif st.query_kind == "image":
                 column = {e.key: i for i, e in enumerate(ds.lexicon_for(st.gallery_lang))}
                 cols = [column[k] for k in st.gallery_keys]
@@ -236,6 +208,66 @@ class ScoringOps(FamilyOps):
                 matrix = np.stack([scores[st.query_lang][k] for k in st.gallery_keys])[:, cols].T
             payload[st.name] = self._ranked(st, lambda a, b, m=matrix: m[a:b], outputs)
         return payload
+
+    # -- scores against whole word lists, cached (bench.api.cached names the caches) ---------------
+    @staticmethod
+    def _score_cache(outputs: MethodOutputs, lang: str, entries: Sequence[LexiconEntry] | None = None) -> VectorCache:
+        entries = outputs.dataset.lexicon_for(lang) if entries is None else entries
+        return outputs.cache(lexicon_scores_kind(lang, entries), VectorCache)
+
+    def gallery_scores(self, outputs: MethodOutputs, keys: Sequence[str], lang: str,
+                       entries: Sequence[LexiconEntry]) -> list:
+        """Each image's scores against one word list (a gallery with distractors), in its order."""
+        cache = self._score_cache(outputs, lang, entries)
+        words = [e.text for e in entries]
+
+        def compute(items, img_lang):
+            lexicons = {lang: words}
+            return list(check_scores(outputs.method.score_texts(items, img_lang, lexicons), lexicons, len(items))[lang])
+
+        return outputs.per_image(keys, cache, compute, f"scoring {len(words):,} words")
+
+    def lexicon_scores(self, outputs: MethodOutputs, needs: dict[str, set[str]]) -> dict[str, dict[str, np.ndarray]]:
+        """Each image's scores against the whole lexicon of each language it needs.
+
+        ``needs`` maps an image key to lexicon languages. The answer maps a language to {image key:
+        scores in ``dataset.lexicon_for(lang)`` order}. One call per batch fills every language it misses.
+        """
+        ds = outputs.dataset
+        todo: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
+        for key in sorted(needs):
+            h = ds.sample(key).content_hash
+            missing = tuple(sorted(lex_lang for lex_lang in needs[key]
+                                   if self._score_cache(outputs, lex_lang).lookup([h])[0] is None))
+            if missing:
+                todo.setdefault((ds.sample(key).lang, missing), {})[h] = key
+        n_todo = sum(len(v) for v in todo.values())
+        outputs.timings.images_cached += len(needs) - n_todo
+        if n_todo:
+            self._compute_scores(outputs, todo, n_todo)
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for key, langs in needs.items():
+            h = ds.sample(key).content_hash
+            for lex_lang in langs:
+                out.setdefault(lex_lang, {})[key] = self._score_cache(outputs, lex_lang).lookup([h])[0]
+        return out
+
+    def _compute_scores(self, outputs: MethodOutputs, todo: dict[tuple[str, tuple[str, ...]], dict[str, str]],
+                        n_todo: int) -> None:
+        ds, score = outputs.dataset, outputs.method.score_texts
+        jobs = [(lang, langs, chunk) for (lang, langs), by_hash in sorted(todo.items())
+                for chunk in batches(sorted(by_hash.items()), outputs.batch_size)]
+        words = {lex_lang: [e.text for e in ds.lexicon_for(lex_lang)]
+                 for (_, langs) in todo for lex_lang in langs}
+        for lang, langs, chunk in outputs.tracker.track(jobs, n_todo, f"{outputs.method.info.name}: images"):
+            items = ds.image_items([k for _, k in chunk])
+            lexicons = {lex_lang: words[lex_lang] for lex_lang in langs}
+            start = time.perf_counter()
+            scores = check_scores(score(items, lang, lexicons), lexicons, len(items))
+            outputs.timings.image_seconds += time.perf_counter() - start
+            outputs.timings.images_computed += len(items)
+            for lex_lang in langs:
+                self._score_cache(outputs, lex_lang).store([h for h, _ in chunk], list(scores[lex_lang]))
 
     def exercise(self, method, dataset, items) -> None:
         for lang, group in by_script(items).items():

@@ -9,11 +9,8 @@ Images are looked up by content hash and computed in batches of one script
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Callable, Sequence
-
-import numpy as np
 
 from bench.api.cached import method_cache
 from bench.core.cache import TextCache, VectorCache, text_item_key
@@ -22,7 +19,6 @@ from bench.core.progress import Tracker
 from bench.store.records import Timings
 from bench.api.retriever import Retriever
 from bench.data.schema import ImageItem, LexiconEntry
-from bench.api.validation import check_scores
 
 
 def batches(seq: Sequence, size: int):
@@ -91,64 +87,3 @@ class MethodOutputs:
             self.timings.texts_computed += len(chunk)
             cache.store([h for h, _ in chunk], values)
         return cache.lookup(hashes)
-
-    # -- scores against whole lexicons (scoring family) -------------------------------------
-    def _score_cache(self, lang: str, entries: Sequence[LexiconEntry] | None = None) -> VectorCache:
-        # Columns follow the word list's order, so the list itself is part of the key.
-        entries = self.dataset.lexicon_for(lang) if entries is None else entries
-        words = "\n".join(e.key + "\t" + e.text for e in entries)
-        digest = hashlib.sha256(words.encode()).hexdigest()[:16]
-        return self.cache(f"scores-{lang}-{digest}", VectorCache)
-
-    def gallery_scores(self, keys: Sequence[str], lang: str, entries: Sequence[LexiconEntry], score) -> list:
-        """Each image's scores against one word list (a gallery with distractors), in its order."""
-        cache = self._score_cache(lang, entries)
-        words = [e.text for e in entries]
-
-        def compute(items, img_lang):
-            lexicons = {lang: words}
-            return list(check_scores(score(items, img_lang, lexicons), lexicons, len(items))[lang])
-
-        return self.per_image(keys, cache, compute, f"scoring {len(words):,} words")
-
-    def lexicon_scores(self, needs: dict[str, set[str]], score) -> dict[str, dict[str, np.ndarray]]:
-        """Each image's scores against the whole lexicon of each language it needs.
-
-        ``needs`` maps an image key to lexicon languages; ``score(items, lang, lexicons)`` is the
-        method's call. The answer maps a language to {image key: scores in
-        ``dataset.lexicon_for(lang)`` order}. One call per batch fills every language it misses.
-        """
-        ds = self.dataset
-        todo: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
-        for key in sorted(needs):
-            h = ds.sample(key).content_hash
-            missing = tuple(sorted(lex_lang for lex_lang in needs[key]
-                                   if self._score_cache(lex_lang).lookup([h])[0] is None))
-            if missing:
-                todo.setdefault((ds.sample(key).lang, missing), {})[h] = key
-        n_todo = sum(len(v) for v in todo.values())
-        self.timings.images_cached += len(needs) - n_todo
-        if n_todo:
-            self._compute_scores(todo, n_todo, score)
-        out: dict[str, dict[str, np.ndarray]] = {}
-        for key, langs in needs.items():
-            h = ds.sample(key).content_hash
-            for lex_lang in langs:
-                out.setdefault(lex_lang, {})[key] = self._score_cache(lex_lang).lookup([h])[0]
-        return out
-
-    def _compute_scores(self, todo: dict[tuple[str, tuple[str, ...]], dict[str, str]], n_todo: int, score) -> None:
-        ds = self.dataset
-        jobs = [(lang, langs, chunk) for (lang, langs), by_hash in sorted(todo.items())
-                for chunk in batches(sorted(by_hash.items()), self.batch_size)]
-        words = {lex_lang: [e.text for e in ds.lexicon_for(lex_lang)]
-                 for (_, langs) in todo for lex_lang in langs}
-        for lang, langs, chunk in self.tracker.track(jobs, n_todo, f"{self.method.info.name}: images"):
-            items = ds.image_items([k for _, k in chunk])
-            lexicons = {lex_lang: words[lex_lang] for lex_lang in langs}
-            start = time.perf_counter()
-            scores = check_scores(score(items, lang, lexicons), lexicons, len(items))
-            self.timings.image_seconds += time.perf_counter() - start
-            self.timings.images_computed += len(items)
-            for lex_lang in langs:
-                self._score_cache(lex_lang).store([h for h, _ in chunk], list(scores[lex_lang]))

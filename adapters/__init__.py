@@ -6,7 +6,7 @@ built-in method into the harness's registry exactly as a third-party plugin woul
 
 from __future__ import annotations
 
-from bench.api.registry import DEFAULT, EFFICIENCY, Registry
+from bench.api import DEFAULT, EFFICIENCY, Registry
 
 # name -> ("module:Class", tags). DEFAULT: runs offline from a plain install (plus Debian's
 # tesseract), so the main job never rewrites the committed "unavailable" records of methods that

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
 
-from bench.api.registry import METHODS, load_target
-from bench.api.retriever import Availability, Family, RunContext
+from bench.api import METHODS, Availability, Family, RunContext, load_target
 
 
 def engine_class(engine: str) -> tuple[type, str | None]:

@@ -23,10 +23,8 @@ from typing import Sequence
 import numpy as np
 
 from adapters.composite import OnEngine
-from bench.api.cached import EngineOutputs
-from bench.evaluation.ranking import edit_similarities
-from bench.api.retriever import Family, MethodInfo, RunContext, ScoringRetriever
-from bench.core.text import normalise_text
+from bench.api import (EngineOutputs, Family, MethodInfo, RunContext, ScoringRetriever, edit_similarities,
+                       normalise_text)
 
 PREFIX = "dict:"
 PIVOT_VERSION = "dict-1"

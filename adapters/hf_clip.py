@@ -29,8 +29,7 @@ import numpy as np
 
 from adapters.weights import CHECKPOINT_FILES, download, find_weights, folder_digest
 from methodkit.params import folder_bytes, safetensors_param_count
-from bench.core.errors import UnknownMethodError, did_you_mean
-from bench.api.retriever import Availability, EmbeddingRetriever, MethodInfo
+from bench.api import Availability, EmbeddingRetriever, MethodInfo, UnknownMethodError, did_you_mean
 
 PRESETS: dict[str, str] = {
     "siglip2-b": "google/siglip2-base-patch16-224",

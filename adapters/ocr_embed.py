@@ -20,8 +20,7 @@ from __future__ import annotations
 from importlib.util import find_spec
 
 from adapters.composite import OnEngine
-from bench.api.cached import EngineOutputs
-from bench.api.retriever import Availability, EmbeddingRetriever, Family, MethodInfo, RunContext
+from bench.api import Availability, EmbeddingRetriever, EngineOutputs, Family, MethodInfo, RunContext
 from methodkit.text_encoder import anchor_version, embed_anchors
 
 PREFIX = "ocr+embed:"

@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from methodkit.layers import onnx_layers
-from bench.core.io import file_sha256
-from bench.api.retriever import Availability, EmbeddingRetriever, MethodInfo, RunContext
+from bench.api import Availability, EmbeddingRetriever, MethodInfo, RunContext, file_sha256
 from ourmodel.anchors import text_inputs
 from ourmodel.inference import NumpyDualEncoder
 from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, backbone

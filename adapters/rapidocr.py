@@ -30,7 +30,7 @@ import numpy as np
 from methodkit.ctc_lexicon import LexiconScorer, greedy_decode
 from methodkit.wheel_model import PPOCR_V4_WHEEL, PPOCR_V6_WHEEL, WheelModel, onnx_threads
 from methodkit.layers import onnx_layers
-from bench.api.retriever import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
+from bench.api import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
 
 LICENCE = "Apache-2.0 (RapidOCR code and PP-OCRv4 weights)"
 MISSING_CHARS = "ñ Ñ Á Í Ú ¿ ¡"

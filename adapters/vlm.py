@@ -22,7 +22,7 @@ from pathlib import Path
 
 from adapters.weights import CHECKPOINT_FILES, download, find_weights, folder_digest
 from methodkit.params import folder_bytes, safetensors_param_count
-from bench.api.retriever import Availability, MethodInfo, TranscriptionRetriever
+from bench.api import Availability, MethodInfo, TranscriptionRetriever
 
 LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese", "es": "Spanish"}
 PROMPT_VERSION = "1"

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.api.layers import Layer
+from bench.api import Layer
 
 
 # -- ONNX -------------------------------------------------------------------------------------

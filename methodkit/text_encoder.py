@@ -11,8 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.core.cache import VectorCache, text_item_key
-from bench.core.threads import one_blas_thread
+from bench.api import VectorCache, one_blas_thread, text_item_key
 
 ANCHOR_NAME = "use-multilingual-v3"
 ANCHOR_DIM = 512

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from methodkit.params import onnx_param_count
-from bench.core.io import file_sha256
-from bench.api.retriever import Availability
-from bench.core.threads import onnx_threads
+from bench.api import Availability, file_sha256, onnx_threads
 
 
 @dataclass(frozen=True)

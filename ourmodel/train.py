@@ -33,9 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.data.store import Dataset
-from bench.core.errors import DatasetError, HwrBenchError, did_you_mean
-from bench.core.progress import NULL_TRACKER, Tracker
+from bench.api import NULL_TRACKER, Dataset, DatasetError, HwrBenchError, Tracker, did_you_mean
 from ourmodel.anchors import text_inputs
 from ourmodel.losses import total_loss
 from ourmodel.model import DualEncoder, ModelConfig

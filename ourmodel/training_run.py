@@ -11,10 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.data.store import Dataset
-from bench.core.errors import HwrBenchError, did_you_mean
-from bench.core.progress import NULL_TRACKER
-from bench.data.schema import LANGUAGES, XLING_DIRECTIONS
+from bench.api import LANGUAGES, NULL_TRACKER, XLING_DIRECTIONS, Dataset, HwrBenchError, did_you_mean
 from methodkit.text_encoder import anchor_version, embed_anchors
 from ourmodel.anchors import text_inputs
 from ourmodel.features import cached_features

@@ -2,6 +2,10 @@
 input checks and the outcome reporter. A plugin's commands (``hwr_bench.commands``) import these,
 so ``bench train`` and ``bench run`` take ``--dataset`` or ``--bootstrap`` the same way.
 
+Running methods is the engine's, a floor above this one: a command that needs it (``bench
+ablate``) asks ``harness(ctx)``, which the ``bench`` CLI hands to every command through its click
+context (``ctx.obj``). Imported by commands only (it pulls in typer): methods import ``bench.api``.
+
 Exit codes (the README's table): 0 done; 1 at least one method/protocol pair failed or a
 verification disagreed; 2 bad input (unknown method, protocol or option, a bad value, an unreadable
 dataset or result file, a busy results folder), reported in one line before any work; 3 nothing ran
@@ -15,11 +19,13 @@ import sys
 from collections import Counter
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Iterable, Optional
+from typing import Annotated, Callable, Iterable, Mapping, Optional, Protocol, Sequence
 
 import typer
 
 from bench.core.cache import DEFAULT_SIZE, default_cache_dir, default_dataset_path
+from bench.core.provenance import check_committed_code
+from bench.evaluation.summary import DEFAULT_BOOTSTRAP
 from bench.data.assets import fetch_all
 from bench.data.builder import build
 from bench.data.store import load_dataset
@@ -31,6 +37,31 @@ from bench.evaluation.protocols import default_protocols, get_protocol
 from bench.api.registry import DEFAULT, METHODS
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_RAN, EXIT_INTERRUPTED = 1, 2, 3, 130   # 0: done
+
+__all__ = ["AllowDirtyOpt", "BootstrapOpt", "DatasetOpt", "DatasetSize", "LimitOpt", "OfflineOpt", "OptionOpt",
+           "ProtocolsOpt", "QuietOpt", "ReplaceOpt", "ResultsDirOpt", "DEFAULT_BOOTSTRAP", "Harness", "harness",
+           "console", "split", "tracker", "protocol_names", "method_names", "method_options", "build_dataset",
+           "load_or_build_dataset", "load_dataset", "outcome_reporter", "summary_line", "nothing_ran", "finish", "fail",
+           "check_committed_code", "default_cache_dir", "default_dataset_path"]
+
+
+class Harness(Protocol):
+    """What a command may ask of the floors above the API."""
+
+    def run(self, dataset, *, methods: Sequence[str], protocols: Sequence[str], results_dir: Path,
+            limit: int | None, n_boot: int, method_options: Mapping[str, Mapping[str, str]],
+            allow_dirty: bool, report: Callable) -> list:
+        """Run ``methods`` x ``protocols`` on ``dataset`` into ``results_dir`` (as ``bench run``,
+        with the default output cache); ``report`` sees each outcome; returns the outcomes."""
+
+
+def harness(ctx: typer.Context) -> Harness:
+    """The harness the ``bench`` CLI hands its commands (a command takes ``ctx: typer.Context``)."""
+    found = ctx.find_root().obj
+    if found is None:
+        raise HwrBenchError(f"`{ctx.info_name}` runs methods only under the `bench` command, which hands it the "
+                            "harness")
+    return found
 
 
 class DatasetSize(str, Enum):

@@ -51,7 +51,16 @@ from bench.store.shard import merge as merge_shards, parse_shard
 from bench.evaluation.summary import DEFAULT_BOOTSTRAP
 from bench.engine.verify import verify
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+class Harness:
+    """``bench.api.commands.Harness``: what a command below the CLI's floor (a plugin's) may ask of
+    the engine, handed to every command as its click context's ``obj``."""
+
+    @staticmethod
+    def run(dataset, *, report, **config) -> list:
+        return run_all(dataset, RunConfig(cache_dir=default_cache_dir() / "outputs", **config), report=report)
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, context_settings={"obj": Harness()},
                   help="hwr-bench: cross-script handwriting retrieval benchmark.")
 data_app = typer.Typer(no_args_is_help=True, help="Build, check and inspect datasets.")
 app.add_typer(data_app, name="data")

@@ -11,8 +11,8 @@ source lexicon ranks below every word that has one.
 Within a language a dictionary changes nothing (the rows would repeat the engine's), so these
 methods answer cross-lingual subtasks only (``answers``). They reuse the engine's cached
 transcripts or lexicon scores (the network runs once per image) and cache what they compute for
-the engine too. One ``<engine>+dict`` is registered per built-in transcription and scoring method
-(``adapters/__init__.py``); ``dict:<method>`` takes any other, e.g. ``dict:vlm:NAME``.
+the engine too. One ``<engine>+dict`` is registered per engine its declaration names
+(``COMPOSITES`` in ``adapters/__init__.py``); ``dict:<method>`` takes any other, e.g. ``dict:vlm:NAME``.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ class DictionaryPivot(OnEngine, ScoringRetriever):
     prefix, suffix = PREFIX, "+dict"
     engine_families = (Family.TRANSCRIPTION, Family.SCORING)
 
-    def __init__(self, spec=None, options=None):
-        super().__init__(spec, options)
+    def __init__(self, spec=None, options=None, engine=None):
+        super().__init__(spec, options, engine)
         self._dataset = None
         self._engine_outputs: EngineOutputs | None = None   # the engine's cached outputs, from prepare()
 
@@ -101,38 +101,3 @@ class DictionaryPivot(OnEngine, ScoringRetriever):
             out[target] = pivot_scores(source, source_ids, [e.semantic_id for e in entries])
         return out
 
-
-class RapidOCRDict(DictionaryPivot):
-    engine = "rapidocr"
-
-
-class RapidOCRCTCDict(DictionaryPivot):
-    engine = "rapidocr-ctc"
-
-
-class PPOCRv6Dict(DictionaryPivot):
-    engine = "ppocrv6"
-
-
-class PPOCRv6CTCDict(DictionaryPivot):
-    engine = "ppocrv6-ctc"
-
-
-class EasyHTRDict(DictionaryPivot):
-    engine = "easyhtr"
-
-
-class EasyHTRCTCDict(DictionaryPivot):
-    engine = "easyhtr-ctc"
-
-
-class TesseractDict(DictionaryPivot):
-    engine = "tesseract"
-
-
-class TesseractLatinDict(DictionaryPivot):
-    engine = "tesseract-latn"
-
-
-class EasyOCRDict(DictionaryPivot):
-    engine = "easyocr"

@@ -9,8 +9,8 @@ It reuses the transcripts the engine's own runs cached (the network runs once pe
 image) and caches the ones it computes for the engine; ``bench efficiency``, which
 uses no cache, measures the whole pipeline's latency.
 
-``rapidocr+embed``, ``tesseract+embed`` and ``easyocr+embed`` are registered;
-``ocr+embed:<method>`` takes any transcription method (``ocr+embed:vlm:NAME``)
+``rapidocr+embed``, ``tesseract+embed`` and ``easyocr+embed`` are registered (``COMPOSITES`` in
+``adapters/__init__.py``); ``ocr+embed:<method>`` takes any transcription method (``ocr+embed:vlm:NAME``)
 and is named exactly that. The options are the engine's
 (``--option rapidocr+embed.rec_batch=8``).
 """
@@ -31,8 +31,8 @@ class OCRThenEmbed(OnEngine, EmbeddingRetriever):
     engine_families = (Family.TRANSCRIPTION,)
     batch_size = 64
 
-    def __init__(self, spec=None, options=None):
-        super().__init__(spec, options)
+    def __init__(self, spec=None, options=None, engine=None):
+        super().__init__(spec, options, engine)
         self._cache_root = None   # the run's cache, from prepare(); None: no cache
         self._engine_outputs = None   # the engine's transcripts, from prepare(); in memory until then
 
@@ -73,14 +73,3 @@ class OCRThenEmbed(OnEngine, EmbeddingRetriever):
     def embed_texts(self, texts, lang: str):
         return embed_anchors(list(texts), [lang] * len(texts), self._cache_root)
 
-
-class RapidOCRThenEmbed(OCRThenEmbed):
-    engine = "rapidocr"
-
-
-class TesseractThenEmbed(OCRThenEmbed):
-    engine = "tesseract"
-
-
-class EasyOCRThenEmbed(OCRThenEmbed):
-    engine = "easyocr"

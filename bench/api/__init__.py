@@ -7,7 +7,9 @@ Adding a method is one subclass of a family base class and one registration:
   ``group`` is one of ``Group``), ``Availability``, ``RunContext``,
   options as a frozen dataclass (``options``), and ``Layer`` for ``compute_layers`` (``layers``);
 * registration (``registry``): ``METHODS.register(name, "module:Class", tags=...)`` or a
-  ``hwr_bench.plugins`` hook ``register(registry)``;
+  ``hwr_bench.plugins`` hook ``register(registry)``; a registration may carry fixed keyword
+  arguments for its class (``kwargs``), so one class serves many named methods as declarations
+  (``adapters.COMPOSITES``: ``rapidocr+dict`` is the dictionary pivot with ``engine="rapidocr"``);
 * what a method built on another reads (``cached``): ``EngineOutputs``, the other method's
   transcripts or lexicon scores from the harness's cache;
 * the errors a method raises or the harness raises at it, and the helpers methods share with the

@@ -12,7 +12,10 @@ or, to register several at once (with tags), one hook in the
 ``hwr_bench.plugins`` group that is called with the registry. A name that is
 already taken is refused, whoever registers it. A name ending in ``:`` is a
 prefix: ``openclip:ViT-B-32/laion`` resolves to the ``openclip:`` adapter with
-``spec="ViT-B-32/laion"``.
+``spec="ViT-B-32/laion"``. A registration may also carry fixed keyword arguments
+for its class (``kwargs``): one class then serves many named methods, each a
+declaration rather than a subclass (``rapidocr+dict`` is the dictionary pivot
+with ``engine="rapidocr"``).
 """
 
 from __future__ import annotations
@@ -42,6 +45,12 @@ class Registration:
     target: str                    # "module:Class"
     source: str                    # who registered it: a distribution, "builtin", a test ...
     tags: frozenset[str] = frozenset()
+    kwargs: tuple[tuple[str, Any], ...] = ()   # fixed keyword arguments of the class (and its parse_options)
+
+    @property
+    def fixed(self) -> dict[str, Any]:
+        """``kwargs`` as a dict: what ``create`` and ``check`` pass to the class besides spec and options."""
+        return dict(self.kwargs)
 
 
 def load_target(target: str):
@@ -60,11 +69,12 @@ class Registry:
         self._load_plugins = load_plugins
         self._loaded = load_plugins is None
 
-    def register(self, name: str, target: str, *, source: str = "api", tags: frozenset[str] | set[str] = frozenset()
-                 ) -> Registration:
-        """Add a method; a name already registered (by anyone) is refused."""
+    def register(self, name: str, target: str, *, source: str = "api", tags: frozenset[str] | set[str] = frozenset(),
+                 kwargs: Mapping[str, Any] | None = None) -> Registration:
+        """Add a method; a name already registered (by anyone) is refused. ``kwargs`` are passed to
+        the class (``target(spec=..., options=..., **kwargs)``) and to its ``parse_options``."""
         self._ensure_loaded()
-        return self._add(Registration(name, target, source, frozenset(tags)))
+        return self._add(Registration(name, target, source, frozenset(tags), tuple(sorted((kwargs or {}).items()))))
 
     def _add(self, registration: Registration) -> Registration:
         if ":" in registration.name[:-1]:
@@ -120,14 +130,14 @@ class Registry:
         registration, spec = self.resolve(name)
         cls = load_target(registration.target)
         try:
-            return cls.parse_options(spec, options)
+            return cls.parse_options(spec, options, **registration.fixed)
         except OptionError as exc:
             raise exc.for_method(name) from None
 
     def create(self, name: str, options: Mapping[str, Any] | None = None):
         """Instantiate a method by name. Raises UnknownMethodError, OptionError or the adapter's own error."""
         registration, spec = self.resolve(name)
-        return load_target(registration.target)(spec=spec, options=self.check(name, options))
+        return load_target(registration.target)(spec=spec, options=self.check(name, options), **registration.fixed)
 
 
 PLUGIN_GROUP = "hwr_bench.plugins"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bench.views.leaderboard import build_leaderboard
-from bench.store.records import STATUS_OK
+from bench.store.records import Status
 from bench.store.results import iter_results, read_rankings, read_result, result_path
 from bench.evaluation.summary import summarise
 from bench.engine.runner import RunConfig, run
@@ -128,7 +128,7 @@ def test_leaderboard_is_deterministic_and_marks_subsets(tmp_path, toy_dataset):
     assert a == b
     assert "## Cross-lingual retrieval" in a and "| `random` ‡ |" in a
     assert "‡ computed on a subset" in a
-    assert all(r.status in (STATUS_OK, "not_applicable") for r in iter_results(tmp_path / "results"))
+    assert all(r.status in (Status.OK, Status.NOT_APPLICABLE) for r in iter_results(tmp_path / "results"))
 
 
 def test_leaderboard_marks_stale_protocol_versions(tmp_path, toy_dataset):

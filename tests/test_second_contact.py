@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.store.records import STATUS_NOT_APPLICABLE
+from bench.store.records import Status
 from bench.store.results import read_result, result_path
 from helpers import plugin_site as make_plugin_site, tiny_records, write_tiny
 from test_cli import _error_line, bench
@@ -132,7 +132,7 @@ def test_inapplicable_protocols_are_recorded_with_their_reason_and_the_rest_runs
     for protocol, reason in (("id", "no queries for it (it reads test_id images"),
                              ("rd", "at least 2 test_ood images per word")):
         record = read_result(result_path(results, "random", protocol))
-        assert record.status == STATUS_NOT_APPLICABLE and reason in record.error["reason"]
+        assert record.status is Status.NOT_APPLICABLE and reason in record.error["reason"]
     assert "not applicable" in proc.stdout
     only = bench("run", "-m", "random", "-p", "id", "--dataset", str(ds), "--results-dir", "r2", "--quiet",
                  cwd=tmp_path, check=False)

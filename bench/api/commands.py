@@ -34,6 +34,7 @@ from bench.core.errors import HwrBenchError
 from bench.api.options import OptionError
 from bench.core.progress import Tracker
 from bench.evaluation.protocols import default_protocols, get_protocol
+from bench.store.records import SkipReason, Status
 from bench.api.registry import DEFAULT, METHODS
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_RAN, EXIT_INTERRUPTED = 1, 2, 3, 130   # 0: done
@@ -171,8 +172,9 @@ def load_or_build_dataset(dataset: Optional[Path], quiet: bool):
 
 
 # -- outcomes -------------------------------------------------------------------------------------
-_STYLES = {"ok": "green", "skipped": "dim", "unavailable": "yellow", "not_applicable": "dim", "failed": "red"}
-_COLLAPSED = ("skipped", "unavailable")   # said once per method, not once per protocol
+_STYLES = {Status.OK: "green", Status.SKIPPED: "dim", Status.UNAVAILABLE: "yellow", Status.NOT_APPLICABLE: "dim",
+           Status.FAILED: "red"}
+_COLLAPSED = (Status.SKIPPED, Status.UNAVAILABLE)   # said once per method, not once per protocol
 
 
 class OutcomeReporter:
@@ -218,17 +220,18 @@ def outcome_reporter(out_console=None) -> OutcomeReporter:
 def summary_line(outcomes) -> str:
     """What a run computed and what it reused, in one line."""
     count = Counter(o.status for o in outcomes)
-    kept = sum(1 for o in outcomes if o.status == "skipped" and o.message != "up to date")
-    parts = [f"computed {count['ok']} result(s)", f"reused {count['skipped'] - kept} stored result(s) (up to date)"]
+    kept = sum(1 for o in outcomes if o.status is Status.SKIPPED and o.skip is SkipReason.KEPT_FULL_RESULT)
+    parts = [f"computed {count[Status.OK]} result(s)",
+             f"reused {count[Status.SKIPPED] - kept} stored result(s) (up to date)"]
     if kept:
         parts.append(f"kept {kept} full result(s) a --limit run may not replace")
-    unavailable = sorted({o.method for o in outcomes if o.status == "unavailable"})
-    if count["not_applicable"]:
-        parts.append(f"{count['not_applicable']} not applicable")
+    unavailable = sorted({o.method for o in outcomes if o.status is Status.UNAVAILABLE})
+    if count[Status.NOT_APPLICABLE]:
+        parts.append(f"{count[Status.NOT_APPLICABLE]} not applicable")
     if unavailable:
         parts.append(f"{len(unavailable)} method(s) unavailable here ({', '.join(unavailable)})")
-    if count["failed"]:
-        parts.append(f"{count['failed']} failed")
+    if count[Status.FAILED]:
+        parts.append(f"{count[Status.FAILED]} failed")
     return "This run " + ", ".join(parts) + "."
 
 
@@ -236,16 +239,16 @@ def nothing_ran(outcomes, strict: bool = False) -> bool:
     """No result computed or reused (every method unavailable, every protocol inapplicable), or,
     with ``strict``, any method unavailable: the run's exit code says so (3)."""
     statuses = {o.status for o in outcomes}
-    if strict and "unavailable" in statuses:
+    if strict and Status.UNAVAILABLE in statuses:
         return True
-    return not statuses & {"ok", "skipped", "failed"}
+    return not statuses & {Status.OK, Status.SKIPPED, Status.FAILED}
 
 
 def finish(outcomes, verdicts=(), strict: bool = False) -> None:
     """The run's summary; exit 1 where any method/protocol pair failed or a verification disagreed,
     3 where nothing ran (see the module's exit codes)."""
     console().print(summary_line(outcomes))
-    failed = [o for o in outcomes if o.status == "failed"]
+    failed = [o for o in outcomes if o.status is Status.FAILED]
     if failed:
         console().print(f"[red]{len(failed)} method/protocol pair(s) failed (see the lines above).[/]")
     disagreed = [v.method for v in verdicts if v.failed]
@@ -255,7 +258,7 @@ def finish(outcomes, verdicts=(), strict: bool = False) -> None:
         raise typer.Exit(EXIT_FAILED)
     if nothing_ran(outcomes, strict):
         what = ("a requested method was unavailable (--strict)"
-                if strict and any(o.status == "unavailable" for o in outcomes)
+                if strict and any(o.status is Status.UNAVAILABLE for o in outcomes)
                 else "no method produced or reused a result")
         console(stderr=True).print(f"[yellow]nothing ran: {what} (exit {EXIT_NOTHING_RAN}).[/]")
         raise typer.Exit(EXIT_NOTHING_RAN)

@@ -43,6 +43,7 @@ from bench.evaluation.protocols import PROTOCOLS
 from bench.core.provenance import check_committed_code
 from bench.api.registry import EFFICIENCY, METHODS, entry_point_load_error
 from bench.store.efficiency import write_efficiency
+from bench.store.records import Status
 from bench.store.results import method_dir_name
 from bench.api.retriever import go_offline
 from bench.engine.runner import Overwrite, RunConfig, run as run_all
@@ -238,7 +239,7 @@ def efficiency(
     for name in names:
         record = measure_isolated(name, options.get(name, {}), str(ds.root))
         path = write_efficiency(results_dir, name, record)
-        if record["status"] == "ok":
+        if record["status"] == Status.OK:
             lat, macs = record["latency_ms"], record.get("macs_per_image")
             out.print(f"[green]{'ok':>12}[/] {escape(name):<20} MACs {'—' if macs is None else f'{macs / 1e6:.1f}M'}  "
                       + "  ".join(f"{k} {v:.2f} ms" for k, v in lat.items())

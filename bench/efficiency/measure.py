@@ -23,6 +23,7 @@ from bench.engine.families import ops_for
 from bench.core.provenance import cpu_model, environment, provenance
 from bench.api.registry import METHODS
 from bench.store.efficiency import EFFICIENCY_SCHEMA_VERSION
+from bench.store.records import Status
 from bench.data.schema import LANGUAGES
 from bench.core.threads import onnx_threads
 
@@ -58,7 +59,7 @@ def measure(name: str, options: dict, dataset_path: str) -> dict:
                     "threads": onnx_threads(),
                     "cpu": cpu_model()}
     if not available.ok:
-        return {**record, "status": "unavailable", "error": {"reason": available.reason, "fix": available.fix}}
+        return {**record, "status": Status.UNAVAILABLE.value, "error": {"reason": available.reason, "fix": available.fix}}
     layers = method.compute_layers()
     if layers:
         record["macs_per_image"] = total_macs(layers)
@@ -77,14 +78,14 @@ def measure(name: str, options: dict, dataset_path: str) -> dict:
                             f"batch{len(items)}": round(1000 * statistics.median(batched) / len(items), 3)}
     record["latency_images"] = {"batch1": len(single), "batched": len(items), "repeats": REPEATS}
     record["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    return {**record, "status": "ok"}
+    return {**record, "status": Status.OK.value}
 
 
 def _child(queue, name, options, dataset_path) -> None:
     try:
-        queue.put(("ok", measure(name, options, dataset_path)))
+        queue.put((Status.OK.value, measure(name, options, dataset_path)))
     except Exception as exc:  # reported by the parent as this method's failure
-        queue.put(("failed", f"{type(exc).__name__}: {exc}"))
+        queue.put((Status.FAILED.value, f"{type(exc).__name__}: {exc}"))
 
 
 def measure_isolated(name: str, options: dict, dataset_path: str, timeout: float = 1800) -> dict:
@@ -97,10 +98,10 @@ def measure_isolated(name: str, options: dict, dataset_path: str, timeout: float
         status, payload = queue.get(timeout=timeout)
     except Exception:
         proc.kill()
-        return {"schema_version": EFFICIENCY_SCHEMA_VERSION, "status": "failed",
+        return {"schema_version": EFFICIENCY_SCHEMA_VERSION, "status": Status.FAILED.value,
                 "error": {"message": f"no answer within {timeout:.0f} s (exit code {proc.exitcode})"}}
     finally:
         proc.join(timeout=10)
-    if status != "ok":
-        return {"schema_version": EFFICIENCY_SCHEMA_VERSION, "status": "failed", "error": {"message": payload}}
+    if status != Status.OK:
+        return {"schema_version": EFFICIENCY_SCHEMA_VERSION, "status": Status.FAILED.value, "error": {"message": payload}}
     return payload

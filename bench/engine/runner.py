@@ -30,8 +30,7 @@ from bench.engine.outputs import MethodOutputs
 from bench.core.progress import NULL_TRACKER, Tracker
 from bench.evaluation.protocols import ProtocolKind, ProtocolSpec, RetrievalTask, get_protocol, restrict
 from bench.core.provenance import check_committed_code, environment, provenance
-from bench.store.records import (STATUS_FAILED, STATUS_NOT_APPLICABLE, STATUS_OK, STATUS_UNAVAILABLE, ConfigRecord,
-                           DatasetRecord, ProtocolRecord, ResultRecord)
+from bench.store.records import ConfigRecord, DatasetRecord, ProtocolRecord, ResultRecord, SkipReason, Status
 from bench.api.registry import METHODS, check_name
 from bench.store.results import (ResultFileError, pair_is_whole, read_result, result_path, sweep_temp_files,
                            write_result)
@@ -48,7 +47,6 @@ class Overwrite(str, Enum):
     ALWAYS = "always"
 
 
-STATUS_SKIPPED = "skipped"
 DECODE_BATCH = 512   # images decoded per progress step before a run's first computation
 
 
@@ -77,9 +75,10 @@ class RunConfig:
 class Outcome:
     method: str
     protocol: str
-    status: str          # ok, failed, unavailable, not_applicable, skipped
+    status: Status
     message: str = ""
     path: Path | None = None
+    skip: SkipReason | None = field(default=None, compare=False)   # why, when skipped (the message says it in words)
 
 
 class MethodTimeout(Exception):
@@ -198,7 +197,7 @@ class _Session:
             available = method.availability()
         except Exception as exc:  # a broken adapter must not stop the others
             for spec in self.specs:
-                self.emit(Outcome(name, spec.name, STATUS_FAILED, f"could not load: {_one_line(exc)}"))
+                self.emit(Outcome(name, spec.name, Status.FAILED, f"could not load: {_one_line(exc)}"))
             return
         if not available.ok:
             self._unavailable(method, available)
@@ -213,18 +212,18 @@ class _Session:
         # package, a path), not a result, and must not land in committed files.
         msg = f"{available.reason} (fix: {available.fix})" if available.fix else available.reason
         for spec in self.specs:
-            self.emit(Outcome(method.info.name, spec.name, STATUS_UNAVAILABLE, msg))
+            self.emit(Outcome(method.info.name, spec.name, Status.UNAVAILABLE, msg))
 
     def _run_protocol(self, method: Retriever, spec: ProtocolSpec, outputs: MethodOutputs, prepared: list) -> None:
         name = method.info.name
         path = result_path(self.config.results_dir, name, spec.name)
-        pending = self._record(method, spec, STATUS_OK).with_run_key()
+        pending = self._record(method, spec, Status.OK).with_run_key()
         if _should_skip(path, pending.run_key, self.config.overwrite):
-            self.emit(Outcome(name, spec.name, STATUS_SKIPPED, "up to date", path))
+            self.emit(Outcome(name, spec.name, Status.SKIPPED, "up to date", path, SkipReason.UP_TO_DATE))
             return
         if self.config.limit is not None and _has_full_result(path):
-            self.emit(Outcome(name, spec.name, STATUS_SKIPPED, "kept the full result: a --limit run never replaces "
-                              "it (use another --results-dir for a quick look)", path))
+            self.emit(Outcome(name, spec.name, Status.SKIPPED, "kept the full result: a --limit run never replaces "
+                              "it (use another --results-dir for a quick look)", path, SkipReason.KEPT_FULL_RESULT))
             return
         task = self.tasks.get(spec.name)
         reason = None
@@ -239,8 +238,8 @@ class _Session:
                 reason = f"{name} answers none of {spec.name}'s subtasks" + (f" ({scope})" if scope else "")
                 short = "answers none of its subtasks"
         if reason is not None:
-            write_result(path, replace(pending, status=STATUS_NOT_APPLICABLE, error={"reason": reason}), None)
-            self.emit(Outcome(name, spec.name, STATUS_NOT_APPLICABLE, short, path))
+            write_result(path, replace(pending, status=Status.NOT_APPLICABLE, error={"reason": reason}), None)
+            self.emit(Outcome(name, spec.name, Status.NOT_APPLICABLE, short, path))
             return
         self.decode_all()
         outputs.timings = type(outputs.timings)()
@@ -260,14 +259,14 @@ class _Session:
         except Exception as exc:
             if not _has_ok_result(path):
                 error = {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc(limit=8)}
-                write_result(path, replace(pending, status=STATUS_FAILED, error=error), None)
-            self.emit(Outcome(name, spec.name, STATUS_FAILED, _one_line(exc), path))
+                write_result(path, replace(pending, status=Status.FAILED, error=error), None)
+            self.emit(Outcome(name, spec.name, Status.FAILED, _one_line(exc), path))
             return
         outputs.timings.total_seconds = time.perf_counter() - started
         record = replace(pending, metrics=metrics, timings=outputs.timings, provenance=_provenance(),
                          rankings_file=path.stem + ".rankings.json.gz" if rankings else None)
         write_result(path, record, rankings)
-        self.emit(Outcome(name, spec.name, STATUS_OK, _headline(metrics), path))
+        self.emit(Outcome(name, spec.name, Status.OK, _headline(metrics), path))
 
     def _record(self, method: Retriever, spec: ProtocolSpec, status: str) -> ResultRecord:
         ds, config = self.dataset, self.config
@@ -310,7 +309,7 @@ def _should_skip(path: Path, key: str, overwrite: Overwrite) -> bool:
         return False
     if overwrite is Overwrite.NEVER:
         return True
-    return (existing.status in (STATUS_OK, STATUS_NOT_APPLICABLE) and existing.run_key == key
+    return (existing.status in (Status.OK, Status.NOT_APPLICABLE) and existing.run_key == key
             and pair_is_whole(existing))
 
 

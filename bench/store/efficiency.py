@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from bench.core.io import write_json_atomic
+from bench.store.records import Status
 from bench.store.results import EFFICIENCY_FILE, method_dir_name
 
 EFFICIENCY_SCHEMA_VERSION = 1
@@ -27,7 +28,7 @@ def load_efficiency(results_dir: Path) -> dict[str, dict]:
             record = upgrade_efficiency(json.loads(path.read_text()))
         except (OSError, ValueError):
             continue   # a damaged file only loses its row
-        if record.get("status") == "ok" and record.get("schema_version") == EFFICIENCY_SCHEMA_VERSION:
+        if record.get("status") == Status.OK and record.get("schema_version") == EFFICIENCY_SCHEMA_VERSION:
             out[record["method"]["name"]] = record
     return out
 

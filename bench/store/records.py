@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,35 @@ from bench.core.cache import method_cache_key
 
 RESULT_SCHEMA_VERSION = 1
 
-STATUS_OK = "ok"
-STATUS_FAILED = "failed"
-STATUS_UNAVAILABLE = "unavailable"
-STATUS_NOT_APPLICABLE = "not_applicable"
+
+
+class Status(str, Enum):
+    """What became of one method on one protocol: the ``status`` of a result file (``ok``,
+    ``failed``, ``not_applicable``) and of a run's outcome, which may also be ``skipped`` (a stored
+    result reused) or ``unavailable`` (the method cannot run here: reported, never written).
+    A ``str`` so that files and JSON hold the plain word."""
+
+    OK = "ok"
+    FAILED = "failed"
+    NOT_APPLICABLE = "not_applicable"
+    UNAVAILABLE = "unavailable"
+    SKIPPED = "skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+WRITTEN_STATUSES = (Status.OK, Status.FAILED, Status.NOT_APPLICABLE)   # what a result file may say
+
+
+class SkipReason(str, Enum):
+    """Why a run reused a stored result instead of computing it (a skipped outcome's ``skip``)."""
+
+    UP_TO_DATE = "up to date"
+    KEPT_FULL_RESULT = "kept the full result"    # a --limit run never replaces a full one
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -124,7 +150,7 @@ class ConfigRecord:
 
 @dataclass
 class ResultRecord:
-    status: str
+    status: Status
     method: dict                       # MethodInfo.to_json(family)
     protocol: ProtocolRecord
     dataset: DatasetRecord
@@ -141,6 +167,9 @@ class ResultRecord:
     schema_version: int = RESULT_SCHEMA_VERSION
     path: Path | None = field(default=None, compare=False)   # where it was read from, if anywhere
 
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)   # "ok" from code is as good as Status.OK
+
     # -- identity ---------------------------------------------------------------------------
     @property
     def method_name(self) -> str:
@@ -152,7 +181,7 @@ class ResultRecord:
 
     @property
     def ok(self) -> bool:
-        return self.status == STATUS_OK
+        return self.status is Status.OK
 
     @property
     def method_key(self) -> str:
@@ -175,7 +204,7 @@ class ResultRecord:
 
     # -- JSON -------------------------------------------------------------------------------
     def to_json(self) -> dict:
-        out = {"schema_version": self.schema_version, "status": self.status, "run_key": self.run_key,
+        out = {"schema_version": self.schema_version, "status": self.status.value, "run_key": self.run_key,
                "method": self.method, "protocol": asdict(self.protocol), "dataset": asdict(self.dataset),
                "config": self.config.to_json(), "provenance": self.provenance, "environment": self.environment,
                "timings": None if self.timings is None else self.timings.to_json(), "metrics": self.metrics,

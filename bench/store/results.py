@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.core.errors import HwrBenchError
 from bench.core.io import CompressedFileError, file_sha256, read_json_gz, write_json_atomic, write_json_gz_atomic
-from bench.store.records import RESULT_SCHEMA_VERSION, ResultRecord
+from bench.store.records import RESULT_SCHEMA_VERSION, WRITTEN_STATUSES, ResultRecord
 
 EFFICIENCY_FILE = "efficiency.json"
 
@@ -89,6 +89,9 @@ def _check_types(data: dict, path: Path) -> None:
     for name, expected in _FIELD_TYPES.items():
         if name in data and not isinstance(data[name], expected):
             raise _wrong_type(path, name, expected)
+    if data["status"] not in WRITTEN_STATUSES:
+        raise ResultFileError(f"{path}: field 'status': {data['status']!r} is not one of "
+                              f"{', '.join(s.value for s in WRITTEN_STATUSES)}")
     if not isinstance(data["method"].get("name"), str):
         raise _wrong_type(path, "method.name", (str,))
     metrics = data.get("metrics") or {}

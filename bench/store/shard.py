@@ -21,7 +21,7 @@ import numpy as np
 from bench.core.errors import HwrBenchError
 from bench.core.io import FolderLock
 from bench.evaluation.protocols import PROTOCOLS, RetrievalTask
-from bench.store.records import STATUS_FAILED, STATUS_OK, ResultRecord, Timings
+from bench.store.records import ResultRecord, Status, Timings
 from bench.store.results import iter_results, read_rankings, result_path, write_result
 from bench.evaluation.summary import summarise
 
@@ -146,7 +146,7 @@ def merge(shard_dirs: list[Path], out_dir: Path) -> list[str]:
             label = f"{pair[0]}/{pair[1]}"
             ordered, count, whole = _ordered_shards(label, pair[1], [d[pair] for d in by_dir if pair in d])
             statuses = {r.status for r in ordered}
-            if statuses != {STATUS_OK} and (len(statuses) > 1 or STATUS_FAILED in statuses):
+            if statuses != {Status.OK} and (len(statuses) > 1 or Status.FAILED in statuses):
                 continue   # a failed shard: nothing whole to write
             record, rankings = _merged_record(ordered, count, whole)
             write_result(result_path(out_dir, pair[0], pair[1]), record, rankings)

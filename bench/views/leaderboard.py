@@ -19,7 +19,7 @@ from bench.store.efficiency import load_efficiency, quantised_pairs
 from bench.core.errors import HwrBenchError
 from bench.core.io import write_bytes_atomic
 from bench.evaluation.protocols import GALLERY_AXIS, PROTOCOLS, Column, axis_specs, gallery_size_of, overall
-from bench.store.records import STATUS_NOT_APPLICABLE, ResultRecord, describe_error
+from bench.store.records import ResultRecord, Status, describe_error
 from bench.store.results import iter_results
 from bench.api.retriever import GROUPS, Group
 
@@ -246,7 +246,7 @@ def _not_run_section(results: list[ResultRecord]) -> list[Section]:
     # one line per result for anything else (a failure, with its fix).
     not_applicable: dict[str, list[ResultRecord]] = {}
     for r in sorted(not_run, key=lambda r: (r.method_name, r.protocol.name)):
-        if r.status == STATUS_NOT_APPLICABLE:
+        if r.status is Status.NOT_APPLICABLE:
             not_applicable.setdefault(r.method_name, []).append(r)
             continue
         fix = f" Fix: {md_text(r.error['fix'])}" if (r.error or {}).get("fix") else ""

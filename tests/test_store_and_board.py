@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from bench.api.groups import GROUP_INFO, Group, group_info
 from bench.views import leaderboard as board
 from bench.core.errors import HwrBenchError
 from bench.store.records import Timings, describe_error
@@ -49,8 +50,8 @@ def test_cells_carry_their_sort_value_and_digits():
 def test_markdown_text_from_data_keeps_one_line_and_its_cell():
     assert board.one_line("a\n  b\r\nc") == "a b c"
     assert board.escape_pipes("x|y") == "x\\|y"
-    assert board._group_title("ours") == board.GROUP_TITLES[board.Group.OURS]
-    assert board._group_title("a plugin's group") == "a plugin's group"
+    assert group_info("ours").title == GROUP_INFO[Group.OURS].title == "Ours"
+    assert group_info("a plugin's group").title == "a plugin's group"
 
 
 def test_table_reads_sizes_from_the_efficiency_record_before_the_result(stored):

@@ -4,7 +4,7 @@ Adding a method is one subclass of a family base class and one registration:
 
 * the contract (``retriever``): ``EmbeddingRetriever``, ``TranscriptionRetriever``,
   ``ScoringRetriever``, with ``MethodInfo`` (what every result records about the method; its
-  ``group`` is one of ``Group``), ``Availability``, ``RunContext``,
+  ``group`` is one of ``Group``, whose roles ``GROUP_INFO`` states), ``Availability``, ``RunContext``,
   options as a frozen dataclass (``options``), and ``Layer`` for ``compute_layers`` (``layers``);
 * registration (``registry``): ``METHODS.register(name, "module:Class", tags=...)`` or a
   ``hwr_bench.plugins`` hook ``register(registry)``; a registration may carry fixed keyword
@@ -26,6 +26,7 @@ the method packages import only it (tests/test_layers.py checks both).
 """
 
 from bench.api.cached import EngineOutputs
+from bench.api.groups import GROUP_INFO, GroupInfo
 from bench.api.layers import Layer, total_macs
 from bench.api.options import NoOptions, OptionError, option_fields, parse_options
 from bench.api.registry import (DEFAULT, EFFICIENCY, METHODS, Registration, Registry, RegistryError, create,
@@ -46,7 +47,7 @@ from bench.evaluation.ranking import edit_similarities
 __all__ = [
     # the contract
     "Retriever", "EmbeddingRetriever", "TranscriptionRetriever", "ScoringRetriever", "Family", "Group", "GROUPS",
-    "MethodInfo", "Availability", "RunContext", "NoOptions", "OptionError", "parse_options",
+    "GroupInfo", "GROUP_INFO", "MethodInfo", "Availability", "RunContext", "NoOptions", "OptionError", "parse_options",
     "option_fields", "Layer", "total_macs", "downloads_allowed", "go_offline", "OFFLINE_ENV",
     # registration
     "METHODS", "Registry", "Registration", "RegistryError", "DEFAULT", "EFFICIENCY", "load_target", "create", "resolve",

@@ -30,6 +30,7 @@ from dataclasses import InitVar, asdict, dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
+from bench.api.groups import GROUPS, Group
 from bench.api.options import NoOptions, parse_options
 from bench.core.cache import method_cache_key
 
@@ -64,20 +65,6 @@ class Family(str, Enum):
     EMBEDDING = "embedding"
     TRANSCRIPTION = "transcription"
     SCORING = "scoring"
-
-
-class Group(str, Enum):
-    """Leaderboard sections, in the paper's order; ``reference`` holds sanity baselines."""
-
-    REFERENCE = "reference"
-    TWO_STAGE = "two-stage"
-    END_TO_END = "end-to-end"
-    VLM = "vlm"
-    OURS = "ours"
-    ABLATION = "ablation"
-
-
-GROUPS: tuple[str, ...] = tuple(g.value for g in Group)
 
 
 @dataclass(frozen=True)

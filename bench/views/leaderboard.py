@@ -21,13 +21,8 @@ from bench.core.io import write_bytes_atomic
 from bench.evaluation.protocols import GALLERY_AXIS, PROTOCOLS, Column, axis_specs, gallery_size_of, overall
 from bench.store.records import ResultRecord, Status, describe_error
 from bench.store.results import iter_results
-from bench.api.retriever import GROUPS, Group
+from bench.api.groups import group_info, group_order
 
-GROUP_TITLES = {Group.REFERENCE: "Reference baselines", Group.TWO_STAGE: "Two-stage (OCR, then lexicon matching)",
-                Group.END_TO_END: "End-to-end embedding", Group.VLM: "General vision-language models",
-                Group.OURS: "Ours",
-                Group.ABLATION: "Ours, ablations (`bench ablate`: reduced budget, small train split only; "
-                                "compare within this group)"}
 STALE, SUBSET = "†", "‡"
 MISSING = "—"
 
@@ -126,11 +121,6 @@ AXIS_NOTES = {
                      "vectors embedded, lexicon compiled), 10 queries per language, measured in the row's own run "
                      "on the machine named in the README."),
 }
-
-
-def _group_order(group: str) -> int:
-    """Where a method group sits in a table: the registry's order, unknown groups last."""
-    return GROUPS.index(group) if group in GROUPS else len(GROUPS)
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -282,7 +272,7 @@ def _above_chance(results: list[ResultRecord]):
             bar[r.protocol.name] = interval[1] if interval else acc1.value(r.metrics)
 
     def eligible(r: ResultRecord) -> bool:
-        if r.group == Group.REFERENCE.value:
+        if group_info(r.group).baseline:
             return False
         own = acc.get((r.method_name, r.protocol.name))
         protocol = r.protocol.name if own is not None else CHANCE_GATE_PROTOCOL
@@ -324,18 +314,14 @@ def _metric_cell(c: Column, r: ResultRecord, v, best) -> Cell:
     return _num_cell(v, _fmt(v, c.digits), best, f"{ci[0]:.3f}–{ci[1]:.3f}" if ci else "")
 
 
-def _group_title(group: str) -> str:
-    return GROUP_TITLES[Group(group)] if group in GROUPS else group
-
-
 def _table(rows: list[ResultRecord], columns: tuple[Column, ...], ref_fp,
            efficiency: dict[str, dict], marks: set[str], eligible) -> Table:
     values = {id(r): [c.value(r.metrics) for c in columns] for r in rows}
     best = _best(rows, columns, values, eligible)
     header = ("Method", *(c.title for c in columns), "Params (M)", "Weights (MB)", "Run latency (ms/img)")
     out: list[Row] = []
-    for group in sorted({r.group for r in rows}, key=lambda g: (_group_order(g), g)):
-        out.append(Row(heading=_group_title(group)))
+    for group in sorted({r.group for r in rows}, key=lambda g: (group_order(g), g)):
+        out.append(Row(heading=group_info(group).title))
         for r in sorted((r for r in rows if r.group == group), key=lambda r: r.method_name):
             cells = [_name_cell(r, ref_fp, marks)]
             cells += [_metric_cell(c, r, v, b if eligible(r) else None)
@@ -376,7 +362,7 @@ def _axis_table(results: list[ResultRecord], axis: str, ref_fp, marks: set[str],
         pool = [v[i] for m, v in values.items() if v[i] is not None and may_bold[m][i]]
         best.append(None if not pool else max(pool) if higher else min(pool))
     out = []
-    for m in sorted(by_method, key=lambda m: (_group_order(group_of[m]), m)):
+    for m in sorted(by_method, key=lambda m: (group_order(group_of[m]), m)):
         first = next(iter(by_method[m].values()))
         row = [_name_cell(first, ref_fp, marks)]
         for i, v in enumerate(values[m]):
@@ -388,7 +374,7 @@ def _axis_table(results: list[ResultRecord], axis: str, ref_fp, marks: set[str],
 def _style_section(results: list[ResultRecord], protocol: str) -> list[Section]:
     """Acc@1 per handwriting style (rows) for every method (columns) on one protocol."""
     rows = sorted((r for r in results if r.ok and r.protocol.name == protocol and r.metrics.get("by_style")
-                   and r.group != Group.ABLATION.value), key=lambda r: (_group_order(r.group), r.method_name))
+                   and not group_info(r.group).variant), key=lambda r: (group_order(r.group), r.method_name))
     if not rows:
         return []
     styles = sorted({s for r in rows for s in r.metrics["by_style"]})

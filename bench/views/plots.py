@@ -23,7 +23,7 @@ import numpy as np
 from bench.store.efficiency import load_efficiency, quantised_pairs
 from bench.evaluation.protocols import GALLERY_AXIS, axis_specs, gallery_size_of
 from bench.store.results import iter_results
-from bench.api.retriever import Group
+from bench.api.groups import group_info
 from bench.data.schema import LANGUAGES
 
 MARKERS = {"en": "o", "zh": "s", "es": "^"}
@@ -61,7 +61,7 @@ def accuracy_vs_latency(results_dir: Path, out: Path) -> Path | None:
     eff = load_efficiency(results_dir)
     points = []
     for name, r in sorted(ood.items()):
-        if r.group in (Group.REFERENCE.value, Group.ABLATION.value):
+        if not group_info(r.group).contender:
             continue   # ablations run ours' network: same latency, labels on top of each other
         latency = (eff.get(name, {}).get("latency_ms") or {}).get("batch1")
         if latency is None and r.timings is not None:
@@ -88,7 +88,7 @@ def xling_heatmap(results_dir: Path, out: Path) -> Path | None:
     plt = _pyplot()
     results = iter_results(results_dir)
     xling, ood = _ok(results, "xling"), _ok(results, "ood")
-    methods = [m for m in sorted(xling) if xling[m].group != Group.REFERENCE.value]
+    methods = [m for m in sorted(xling) if not group_info(xling[m].group).baseline]
     if not methods:
         return None
     cols = min(3, len(methods))
@@ -126,7 +126,7 @@ def gallery_size(results_dir: Path, out: Path) -> Path | None:
     names = {s.name for s in axis_specs(GALLERY_AXIS)}
     lines: dict[str, list[tuple[int, float, float | None]]] = {}
     for r in results:
-        if r.ok and r.protocol.name in names and r.group not in (Group.REFERENCE.value, Group.ABLATION.value):
+        if r.ok and r.protocol.name in names and group_info(r.group).contender:
             size = gallery_size_of(r.metrics)
             latency = (r.metrics.get("query_latency_ms") or {}).get("value")
             lines.setdefault(r.method_name, []).append((size, r.overall("acc@1"), latency))
@@ -156,9 +156,10 @@ def gallery_size(results_dir: Path, out: Path) -> Path | None:
 
 
 def default_projections(results_dir: Path) -> list[str]:
-    """The methods ``bench plot`` projects unless told: group ``ours``, with an R/D result, not quantised."""
+    """The methods ``bench plot`` projects unless told: of a featured group (``ours``), with an R/D
+    result, not quantised."""
     return sorted(r.method_name for r in iter_results(results_dir)
-                  if r.protocol.name == "rd" and r.ok and r.group == Group.OURS.value
+                  if r.protocol.name == "rd" and r.ok and group_info(r.group).featured
                   and "quantized_from" not in (r.method.get("config") or {}))
 
 

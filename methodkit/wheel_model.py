@@ -7,8 +7,8 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from methodkit.params import onnx_param_count
 from bench.api import Availability, file_sha256, onnx_threads
+from methodkit.params import onnx_param_count
 
 
 @dataclass(frozen=True)

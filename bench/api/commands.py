@@ -23,19 +23,19 @@ from typing import Annotated, Callable, Iterable, Mapping, Optional, Protocol, S
 
 import typer
 
+from bench.api.options import OptionError
+from bench.api.registry import DEFAULT, METHODS
 from bench.core.cache import DEFAULT_SIZE, default_cache_dir, default_dataset_path
+from bench.core.errors import HwrBenchError
+from bench.core.progress import Tracker
 from bench.core.provenance import check_committed_code
-from bench.evaluation.summary import DEFAULT_BOOTSTRAP
 from bench.data.assets import fetch_all
 from bench.data.builder import build
 from bench.data.store import load_dataset
 from bench.data.toy import build_toy
-from bench.core.errors import HwrBenchError
-from bench.api.options import OptionError
-from bench.core.progress import Tracker
 from bench.evaluation.protocols import default_protocols, get_protocol
+from bench.evaluation.summary import DEFAULT_BOOTSTRAP
 from bench.store.records import SkipReason, Status
-from bench.api.registry import DEFAULT, METHODS
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_RAN, EXIT_INTERRUPTED = 1, 2, 3, 130   # 0: done
 

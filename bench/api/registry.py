@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Callable, Mapping
 
-from bench.core.errors import HwrBenchError, UnknownMethodError, did_you_mean
 from bench.api.options import OptionError
+from bench.core.errors import HwrBenchError, UnknownMethodError, did_you_mean
 
 ENTRY_POINT_GROUP = "hwr_bench.adapters"
 

@@ -21,36 +21,37 @@ import typer
 # so the class is taken from typer's public BadParameter rather than imported from either.
 UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
-from bench.views import plots
+from bench.api.commands import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, AllowDirtyOpt, BootstrapOpt, DatasetOpt,
+                                DatasetSize, LimitOpt, ReplaceOpt, OfflineOpt, OptionOpt, ProtocolsOpt, QuietOpt,
+                                ResultsDirOpt, build_dataset, console, fail, finish, load_or_build_dataset,
+                                method_names, method_options, outcome_reporter, protocol_names, split, tracker)
+from bench.api.options import option_fields
+from bench.api.registry import EFFICIENCY, METHODS, entry_point_load_error
+from bench.api.retriever import go_offline
 from bench.core.cache import default_cache_dir, default_dataset_path
-from bench.api.commands import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, AllowDirtyOpt, BootstrapOpt, DatasetOpt, DatasetSize, LimitOpt, ReplaceOpt, OfflineOpt,
-                               OptionOpt, ProtocolsOpt, QuietOpt, ResultsDirOpt, build_dataset, console, fail, finish,
-                               load_or_build_dataset, method_names, method_options, outcome_reporter, protocol_names,
-                               split, tracker)
-from bench.views.compare import compare_methods
+from bench.core.errors import HwrBenchError
+from bench.core.provenance import check_committed_code
 from bench.data import importers
 from bench.data.assets import fetch_all
 from bench.data.lexicon_build import LEXICON_PATH, write_lexicon
+from bench.data.schema import LANGUAGES
 from bench.data.show import contact_sheet
 from bench.data.store import load_dataset
 from bench.efficiency.measure import measure_isolated
-from bench.engine.ray_engine import run_on_ray
-from bench.core.errors import HwrBenchError
 from bench.engine.families import embeddings, ops_for
-from bench.views.leaderboard import write_leaderboard
-from bench.api.options import option_fields
+from bench.engine.ray_engine import run_on_ray
+from bench.engine.runner import Overwrite, RunConfig, run as run_all
+from bench.engine.verify import verify
 from bench.evaluation.protocols import PROTOCOLS
-from bench.core.provenance import check_committed_code
-from bench.api.registry import EFFICIENCY, METHODS, entry_point_load_error
+from bench.evaluation.summary import DEFAULT_BOOTSTRAP
 from bench.store.efficiency import write_efficiency
 from bench.store.records import Status
 from bench.store.results import method_dir_name
-from bench.api.retriever import go_offline
-from bench.engine.runner import Overwrite, RunConfig, run as run_all
-from bench.data.schema import LANGUAGES
 from bench.store.shard import merge as merge_shards, parse_shard
-from bench.evaluation.summary import DEFAULT_BOOTSTRAP
-from bench.engine.verify import verify
+from bench.views import plots
+from bench.views.compare import compare_methods
+from bench.views.leaderboard import write_leaderboard
+
 
 class Harness:
     """``bench.api.commands.Harness``: what a command below the CLI's floor (a plugin's) may ask of

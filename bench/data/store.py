@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from bench.core.errors import DatasetError, HwrBenchError
-from bench.data.schema import (LANGUAGES, LEXICON_COLUMNS, SAMPLE_COLUMNS, SPLITS, ImageItem,
-                          LexiconEntry, Sample, lexicon_key)
 from bench.core.text import normalise_text
+from bench.data.schema import (LANGUAGES, LEXICON_COLUMNS, SAMPLE_COLUMNS, SPLITS, ImageItem, LexiconEntry, Sample,
+                               lexicon_key)
 
 MANIFEST = "manifest.json"
 SAMPLES_FILE = "samples.parquet"

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.core.cache import is_default_dataset_location
-from bench.data.store import SampleRecord, check_output, write_dataset
 from bench.data.schema import LANGUAGES, LexiconEntry
+from bench.data.store import SampleRecord, check_output, write_dataset
 
 # (en, zh, es) forms sharing one semantic id.
 TOY_CONCEPTS: tuple[tuple[str, str, str], ...] = (

@@ -16,16 +16,16 @@ import resource
 import statistics
 import time
 
+from bench.api.layers import total_macs
+from bench.api.registry import METHODS
+from bench.core.provenance import cpu_model, environment, provenance
+from bench.core.threads import onnx_threads
+from bench.data.schema import LANGUAGES
 from bench.data.store import load_dataset
 from bench.efficiency.cim import PRESETS, estimate
-from bench.api.layers import total_macs
 from bench.engine.families import ops_for
-from bench.core.provenance import cpu_model, environment, provenance
-from bench.api.registry import METHODS
 from bench.store.efficiency import EFFICIENCY_SCHEMA_VERSION
 from bench.store.records import Status
-from bench.data.schema import LANGUAGES
-from bench.core.threads import onnx_threads
 
 N_IMAGES, N_SINGLE, WARMUP, REPEATS = 48, 16, 2, 3
 

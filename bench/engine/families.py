@@ -17,19 +17,19 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.core.cache import TextCache, VectorCache
-from bench.data.store import Dataset
-from bench.core.errors import MethodOutputError
 from bench.api.cached import TRANSCRIPTS, by_script, lexicon_scores_kind
+from bench.api.retriever import EmbeddingRetriever, Family, Retriever, ScoringRetriever, TranscriptionRetriever
+from bench.api.validation import check_embeddings, check_scores, check_transcripts
+from bench.core.cache import TextCache, VectorCache
+from bench.core.errors import MethodOutputError
 from bench.core.progress import NULL_TRACKER
+from bench.core.text import normalise_text
+from bench.data.schema import ImageItem, LexiconEntry
+from bench.data.store import Dataset
 from bench.engine.outputs import MethodOutputs, batches
 from bench.evaluation.protocols import RetrievalTask, Subtask
-from bench.evaluation.ranking import Ranking, cosine_scorer, edit_similarities, edit_similarity_scorer, l2_normalise, rank_queries
-from bench.api.retriever import (EmbeddingRetriever, Family, Retriever, ScoringRetriever,
-                             TranscriptionRetriever)
-from bench.data.schema import ImageItem, LexiconEntry
-from bench.core.text import normalise_text
-from bench.api.validation import check_embeddings, check_scores, check_transcripts
+from bench.evaluation.ranking import (Ranking, cosine_scorer, edit_similarities, edit_similarity_scorer, l2_normalise,
+                                      rank_queries)
 
 TOP_K_STORED = 10
 

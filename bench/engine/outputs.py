@@ -13,12 +13,12 @@ import time
 from typing import Callable, Sequence
 
 from bench.api.cached import method_cache
-from bench.core.cache import TextCache, VectorCache, text_item_key
-from bench.data.store import Dataset
-from bench.core.progress import Tracker
-from bench.store.records import Timings
 from bench.api.retriever import Retriever
+from bench.core.cache import TextCache, VectorCache, text_item_key
+from bench.core.progress import Tracker
 from bench.data.schema import ImageItem, LexiconEntry
+from bench.data.store import Dataset
+from bench.store.records import Timings
 
 
 def batches(seq: Sequence, size: int):

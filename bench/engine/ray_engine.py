@@ -13,8 +13,8 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from bench.data.store import load_dataset
 from bench.core.errors import HwrBenchError
+from bench.data.store import load_dataset
 from bench.engine.runner import RunConfig, run
 from bench.store.shard import merge
 

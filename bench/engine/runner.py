@@ -22,23 +22,23 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from bench.data.store import Dataset
-from bench.core.errors import HwrBenchError, ProtocolNotApplicable, ResultsBusyError
-from bench.engine.families import ops_for
-from bench.core.io import FolderLock, LockBusy
-from bench.engine.outputs import MethodOutputs
-from bench.core.progress import NULL_TRACKER, Tracker
-from bench.evaluation.protocols import ProtocolKind, ProtocolSpec, RetrievalTask, get_protocol, restrict
-from bench.core.provenance import check_committed_code, environment, provenance
-from bench.store.records import ConfigRecord, DatasetRecord, ProtocolRecord, ResultRecord, SkipReason, Status
 from bench.api.registry import METHODS, check_name
-from bench.store.results import (ResultFileError, pair_is_whole, read_result, result_path, sweep_temp_files,
-                           write_result)
 from bench.api.retriever import Retriever, RunContext
-from bench.store.shard import shard_label, shard_task
-from bench.evaluation.summary import DEFAULT_BOOTSTRAP, summarise
+from bench.core.errors import HwrBenchError, ProtocolNotApplicable, ResultsBusyError
+from bench.core.io import FolderLock, LockBusy
+from bench.core.progress import NULL_TRACKER, Tracker
+from bench.core.provenance import check_committed_code, environment, provenance
 from bench.core.text import TEXT_POLICY
+from bench.data.store import Dataset
+from bench.engine.families import ops_for
+from bench.engine.outputs import MethodOutputs
+from bench.evaluation.protocols import ProtocolKind, ProtocolSpec, RetrievalTask, get_protocol, restrict
+from bench.evaluation.summary import DEFAULT_BOOTSTRAP, summarise
 from bench.evaluation.topology import topology
+from bench.store.records import ConfigRecord, DatasetRecord, ProtocolRecord, ResultRecord, SkipReason, Status
+from bench.store.results import (ResultFileError, pair_is_whole, read_result, result_path, sweep_temp_files,
+                                 write_result)
+from bench.store.shard import shard_label, shard_task
 
 
 class Overwrite(str, Enum):

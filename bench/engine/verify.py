@@ -26,17 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.api.registry import METHODS
+from bench.api.retriever import RunContext
+from bench.core.progress import NULL_TRACKER, Tracker
+from bench.core.provenance import cpu_model
 from bench.data.store import Dataset
 from bench.engine.families import ops_for
 from bench.engine.outputs import MethodOutputs
-from bench.core.progress import NULL_TRACKER, Tracker
 from bench.evaluation.protocols import PROTOCOLS, ProtocolKind
-from bench.core.provenance import cpu_model
-from bench.api.registry import METHODS
-from bench.store.results import read_rankings, read_result, result_path
-from bench.api.retriever import RunContext
-from bench.store.shard import select_queries
 from bench.evaluation.summary import summarise
+from bench.store.results import read_rankings, read_result, result_path
+from bench.store.shard import select_queries
 
 # Stored scores are rounded to 5 decimals, and float32 networks round differently with different
 # SIMD widths (AVX2 vs AVX-512): between an AMD EPYC (AVX2) and an Intel Xeon (AVX-512) PP-OCRv4's

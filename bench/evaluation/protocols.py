@@ -21,10 +21,10 @@ from typing import Callable
 
 import numpy as np
 
-from bench.data.distractors import WORDFREQ_VERSION, distractors
-from bench.data.store import Dataset
 from bench.core.errors import ProtocolNotApplicable, UnknownProtocolError, did_you_mean
+from bench.data.distractors import WORDFREQ_VERSION, distractors
 from bench.data.schema import LANGUAGES, XLING_DIRECTIONS, lexicon_key
+from bench.data.store import Dataset
 
 
 @dataclass(frozen=True)

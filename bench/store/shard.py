@@ -21,9 +21,9 @@ import numpy as np
 from bench.core.errors import HwrBenchError
 from bench.core.io import FolderLock
 from bench.evaluation.protocols import PROTOCOLS, RetrievalTask
+from bench.evaluation.summary import summarise
 from bench.store.records import ResultRecord, Status, Timings
 from bench.store.results import iter_results, read_rankings, result_path, write_result
-from bench.evaluation.summary import summarise
 
 
 class ShardError(HwrBenchError):

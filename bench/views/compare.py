@@ -8,8 +8,8 @@ import numpy as np
 
 from bench.core.errors import HwrBenchError
 from bench.evaluation.metrics import PairedTest, paired_bootstrap
-from bench.store.results import read_rankings, read_result, result_path
 from bench.evaluation.summary import DEFAULT_BOOTSTRAP, query_clusters, query_values
+from bench.store.results import read_rankings, read_result, result_path
 
 
 def per_query(results_dir: Path, method: str, protocol: str, metric: str) -> dict[tuple[str, str], tuple[float, int]]:

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from bench.store.efficiency import load_efficiency, quantised_pairs
+from bench.api.groups import group_info, group_order
 from bench.core.errors import HwrBenchError
 from bench.core.io import write_bytes_atomic
 from bench.evaluation.protocols import GALLERY_AXIS, PROTOCOLS, Column, axis_specs, gallery_size_of, overall
+from bench.store.efficiency import load_efficiency, quantised_pairs
 from bench.store.records import ResultRecord, Status, describe_error
 from bench.store.results import iter_results
-from bench.api.groups import group_info, group_order
 
 STALE, SUBSET = "†", "‡"
 MISSING = "—"

@@ -20,11 +20,11 @@ from typing import Callable
 
 import numpy as np
 
-from bench.store.efficiency import load_efficiency, quantised_pairs
-from bench.evaluation.protocols import GALLERY_AXIS, axis_specs, gallery_size_of
-from bench.store.results import iter_results
 from bench.api.groups import group_info
 from bench.data.schema import LANGUAGES
+from bench.evaluation.protocols import GALLERY_AXIS, axis_specs, gallery_size_of
+from bench.store.efficiency import load_efficiency, quantised_pairs
+from bench.store.results import iter_results
 
 MARKERS = {"en": "o", "zh": "s", "es": "^"}
 

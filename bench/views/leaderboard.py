@@ -185,7 +185,7 @@ def leaderboard_sections(results_dir: Path, results: list[ResultRecord] | None =
     sections += _plots_section(Path(results_dir))
     sections += _not_run_section(results)
     sections.append(Section(None, (
-        "Metric definitions are in `bench/metrics.py`; intervals are 95% percentile cluster-bootstrap "
+        "Metric definitions are in `bench/evaluation/metrics.py`; intervals are 95% percentile cluster-bootstrap "
         "intervals: whole semantic ids are resampled (a concept's renders and its cross-lingual directions "
         "are not independent queries).",)))
     return sections

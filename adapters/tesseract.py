@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.retriever import Availability, MethodInfo, TranscriptionRetriever
+from bench.api import Availability, MethodInfo, TranscriptionRetriever
 
 LANGUAGE_PACKS = {"en": "eng", "es": "spa", "zh": "chi_sim"}
 # Spanish can also be read with Debian's Latin-script model (tesseract-ocr-script-latn: Latin.traineddata).

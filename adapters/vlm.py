@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.weights import CHECKPOINT_FILES, download, find_weights, folder_digest
-from bench.efficiency.params import folder_bytes, safetensors_param_count
-from bench.retriever import Availability, MethodInfo, TranscriptionRetriever
+from bench.api import Availability, MethodInfo, TranscriptionRetriever
+from methodkit.params import folder_bytes, safetensors_param_count
 
 LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese", "es": "Spanish"}
 PROMPT_VERSION = "1"

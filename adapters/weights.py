@@ -4,7 +4,7 @@ Order: an explicit path (``--model-path`` / ``--option M.model_path=DIR``), then
 ``$HWR_BENCH_MODELS/<org>/<name>`` and ``$HWR_BENCH_MODELS/<name>``, then the
 Hugging Face cache (``local_files_only``). Nothing here touches the network except
 ``download``/``download_file``, which a method calls from ``fetch_weights`` only when
-``bench.retriever.downloads_allowed()`` (not ``--offline``, not ``HF_HUB_OFFLINE=1``); they use
+``bench.api.retriever.downloads_allowed()`` (not ``--offline``, not ``HF_HUB_OFFLINE=1``); they use
 ``huggingface_hub`` (its progress bars, its cache, ``HF_ENDPOINT``). The answer says every
 place looked, so an unavailable method can name them.
 """
@@ -33,7 +33,7 @@ class WeightsLookup:
         return self.path is not None
 
     def reason(self) -> str:
-        from bench.retriever import downloads_allowed
+        from bench.api import downloads_allowed
 
         tried = any(note.startswith(("download", "huggingface_hub")) for note in self.looked)
         later = "; `bench run` downloads them" if not tried and downloads_allowed() and "/" in self.repo_id else ""
@@ -78,7 +78,7 @@ def _failed(exc: BaseException) -> str:
 def download(lookup: WeightsLookup, allow_patterns: list[str] | None = None) -> WeightsLookup:
     """``lookup`` as it was if found or downloads are off; else the repository downloaded into the
     Hugging Face cache (what it says where it looked records the download or why it failed)."""
-    from bench.retriever import downloads_allowed
+    from bench.api import downloads_allowed
 
     if lookup.found or "/" not in lookup.repo_id:
         return lookup
@@ -98,7 +98,7 @@ def download(lookup: WeightsLookup, allow_patterns: list[str] | None = None) -> 
 def download_file(repo_id: str, filenames: tuple[str, ...]) -> tuple[Path | None, str]:
     """The first of ``filenames`` that ``repo_id`` has, downloaded (a single-file checkpoint);
     (None, why) when downloads are off or none could be fetched."""
-    from bench.retriever import downloads_allowed
+    from bench.api import downloads_allowed
 
     if not downloads_allowed():
         return None, _offline_note()

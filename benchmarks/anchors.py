@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.lexicon import load_lexicon
-from bench.schema import LANGUAGES, XLING_DIRECTIONS
+from bench.data.schema import LANGUAGES, XLING_DIRECTIONS
 
 OUT = Path(__file__).parent / "results" / "anchors.json"
 SAME = 1 - 1e-6
@@ -39,7 +39,7 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 
 def embed_use(words: list[str], lang: str) -> np.ndarray:
-    from bench.text_encoder import embed_anchors
+    from methodkit.text_encoder import embed_anchors
 
     return embed_anchors(words, [lang] * len(words), None)
 

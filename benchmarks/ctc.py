@@ -1,12 +1,12 @@
 """Per-query CTC lexicon matching time: the per-word scorer against the trie scorer, in one run.
 
 For each language (en, es, zh) and gallery size (the lexicon alone, 10,000 and 50,000 words: the
-lexicon plus wordfreq distractors, as ``bench.protocols.build_gallery`` makes them), both scorers
+lexicon plus wordfreq distractors, as ``bench.evaluation.protocols.build_gallery`` makes them), both scorers
 score the same queries against the same compiled lexicon:
 
-* old: ``adapters.ctc_lexicon.ctc_log_likelihoods`` (one forward recursion per word, vectorised
+* old: ``methodkit.ctc_lexicon.ctc_log_likelihoods`` (one forward recursion per word, vectorised
   over the words of one length);
-* trie: ``adapters.ctc_trie.trie_log_likelihoods`` (one recursion per trie node).
+* trie: ``methodkit.ctc_trie.trie_log_likelihoods`` (one recursion per trie node).
 
 Queries are the first ``--queries`` test_ood images of each language whose word is in the
 lexicon, their posteriors computed once by PP-OCRv6 (the ``ppocrv6-ctc`` recogniser, its 18,710
@@ -35,12 +35,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import adapters.ctc_trie as ctc_trie  # noqa: E402
-from adapters.ctc_lexicon import IMPOSSIBLE, compile_lexicon, ctc_log_likelihoods, group_posteriors  # noqa: E402
-from adapters.ctc_trie import (SHORTLIST_OFFSET, build_trie, shortlist_log_likelihoods,  # noqa: E402
+import methodkit.ctc_trie as ctc_trie  # noqa: E402
+from methodkit.ctc_lexicon import IMPOSSIBLE, compile_lexicon, ctc_log_likelihoods, group_posteriors  # noqa: E402
+from methodkit.ctc_trie import (SHORTLIST_OFFSET, build_trie, shortlist_log_likelihoods,  # noqa: E402
                                trie_log_likelihoods)
-from bench.io import write_json_atomic  # noqa: E402
-from bench.provenance import cpu_model, git_commit  # noqa: E402
+from bench.core.io import write_json_atomic  # noqa: E402
+from bench.core.provenance import cpu_model, git_commit  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "ctc.json"
 LANGUAGES = ("en", "es", "zh")
@@ -172,7 +172,7 @@ def _summary(rows: list[dict]) -> dict:
 
 
 def main() -> None:
-    from bench.cache import default_dataset_path
+    from bench.core.cache import default_dataset_path
     from bench.data.store import load_dataset
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -197,7 +197,7 @@ def main() -> None:
     result = {
         "benchmark": "ctc",
         "what": "per-query CTC lexicon matching time, per-word forward recursions (old) against the trie",
-        "old": "adapters.ctc_lexicon.ctc_log_likelihoods", "trie": "adapters.ctc_trie.trie_log_likelihoods",
+        "old": "methodkit.ctc_lexicon.ctc_log_likelihoods", "trie": "methodkit.ctc_trie.trie_log_likelihoods",
         "posteriors": source, "charset_classes": len(charset),
         "timing": f"fastest of {args.repeats} alternating repeats; queries of one frame count in one call; "
                   "lexicon compilation and trie building excluded (done once per lexicon, reported per row)",

@@ -76,7 +76,7 @@ def bench_mnv3(threads: int, repeats: int) -> list[dict]:
 
 
 def main() -> None:
-    from bench.provenance import cpu_model
+    from bench.core.provenance import cpu_model
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=50)

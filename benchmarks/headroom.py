@@ -5,7 +5,7 @@ On the training validator's fixed subsets (300 test_id and 300 test_ood images p
 characters, each ranking the image's own language's lexicon (Acc@1):
 
 * ``ours``: the shipped head and text tower (one vector search in the 128-d space);
-* ``ctc``: each word's exact CTC likelihood (``adapters.ctc_lexicon``, the teacher of
+* ``ctc``: each word's exact CTC likelihood (``methodkit.ctc_lexicon``, the teacher of
   ``ourmodel/distill.py``; ``ppocrv6-ctc`` is the same scorer on the unrestricted classifier);
 * ``bag-of-characters``: nothing learned, no order: the probability that each character appears
   in some frame, q_c = 1 - prod_t (1 - p_t(c)), and each word scored by the Bernoulli likelihood
@@ -30,16 +30,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.cache import default_cache_dir, default_dataset_path
+from bench.core.cache import default_cache_dir, default_dataset_path
+from bench.core.provenance import cpu_model
+from bench.data.schema import LANGUAGES
 from bench.data.store import load_dataset
-from bench.provenance import cpu_model
-from bench.schema import LANGUAGES
 from ourmodel.anchors import text_inputs
 from ourmodel.distill import teacher_topk
 from ourmodel.model import DualEncoder
-from ourmodel.pipeline import TRAINING_BACKBONES, source_alphabet, validation_subsets
 from ourmodel.ppocr import GROUPS_BEFORE_ALPHABET, backbone, posteriors_of
 from ourmodel.quantize import default_checkpoint_dir
+from ourmodel.training_run import TRAINING_BACKBONES, source_alphabet, validation_subsets
 
 OUT = Path(__file__).parent / "results" / "headroom.json"
 

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import torch
 
-from bench.cache import default_cache_dir, default_dataset_path
+from bench.core.cache import default_cache_dir, default_dataset_path
+from bench.core.provenance import cpu_model
 from bench.data.store import load_dataset
-from bench.provenance import cpu_model
 from ourmodel.model import DualEncoder
-from ourmodel.pipeline import make_validator, ppocr_inputs
 from ourmodel.ppocr import backbone
 from ourmodel.quantize import RECIPE, calibration_images, default_checkpoint_dir, default_int8_dir, quantize_backbone
+from ourmodel.training_run import make_validator, ppocr_inputs
 
 OUT = Path(__file__).parent / "results" / "int8.json"
 

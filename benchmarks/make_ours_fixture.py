@@ -33,10 +33,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.cache import default_dataset_path  # noqa: E402
+from bench.core.cache import default_dataset_path  # noqa: E402
 from bench.data.lexicon import LEXICON_PATH, lexicon_digest, load_lexicon  # noqa: E402
-from bench.results import read_rankings, read_result  # noqa: E402
-from bench.schema import LANGUAGES  # noqa: E402
+from bench.data.schema import LANGUAGES  # noqa: E402
+from bench.store.results import read_rankings, read_result  # noqa: E402
 
 OUT = ROOT / "tests" / "data" / "ours_fixture"
 RESULT = ROOT / "results" / "ours" / "ood.json"

@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.io import write_json_atomic  # noqa: E402
-from bench.provenance import cpu_model, git_commit  # noqa: E402
+from bench.core.io import write_json_atomic  # noqa: E402
+from bench.core.provenance import cpu_model, git_commit  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "mutation.json"
 EXPLAINED = ROOT / "benchmarks" / "mutation_survivors.json"

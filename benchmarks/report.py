@@ -31,7 +31,7 @@ OUT = Path(__file__).parent / "results" / "report.json"
 
 
 def cpu_model() -> str:
-    from bench.provenance import cpu_model as model
+    from bench.core.provenance import cpu_model as model
 
     return model()
 
@@ -39,7 +39,7 @@ def cpu_model() -> str:
 def screenshot(index: Path, method: str, protocol: str, out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from bench.report.site import method_page
+    from bench.views.report.site import method_page
 
     executable = shutil.which("chromium")
     if executable is None:

@@ -2,7 +2,7 @@
 
 Random unit vectors (128-d), 10,000 queries, galleries from 1,000 to 1,000,000, each size in a
 fresh process so its peak memory (RSS) is its own. The harness never holds a queries x gallery
-matrix: it scores a chunk of queries at a time (``bench.ranking.CHUNK_CELLS`` scores), takes
+matrix: it scores a chunk of queries at a time (``bench.evaluation.ranking.CHUNK_CELLS`` scores), takes
 the top k by partition and a relevant item's rank by counting, so time is linear in the gallery
 and memory is the gallery plus one chunk.
 
@@ -62,7 +62,7 @@ def faiss_comparison(q, g, exact_top, hnsw_max: int) -> dict:
 
 
 def measure(n_queries: int, n_gallery: int, dim: int = 128, seed: int = 0, hnsw_max: int = 100_000) -> dict:
-    from bench.ranking import CHUNK_CELLS, cosine_scorer, rank_queries
+    from bench.evaluation.ranking import CHUNK_CELLS, cosine_scorer, rank_queries
 
     rng = np.random.default_rng(seed)
     q, g = _unit(rng, n_queries, dim), _unit(rng, n_gallery, dim)
@@ -103,7 +103,7 @@ def isolated(n_queries: int, n_gallery: int) -> dict:
 
 
 def main() -> None:
-    from bench.provenance import cpu_model
+    from bench.core.provenance import cpu_model
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--queries", type=int, default=10_000)

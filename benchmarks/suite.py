@@ -30,7 +30,7 @@ TARGETS_S = {"cold": 15 * 60, "warm_recompute": 30, "warm_up_to_date": 30, "lead
 HOTSPOT = {
     "finding": "a warm run with every result up to date still decoded all 7,542 test PNGs up front "
                "(2.28 s of 4.51 s profiled)",
-    "fix": "bench.runner decodes (and so validates) the images only before the first computation",
+    "fix": "bench.engine.runner decodes (and so validates) the images only before the first computation",
     "warm_up_to_date_seconds_before": 3.88,
 }
 
@@ -45,9 +45,9 @@ def _bench(*args, env, cwd) -> float:
 
 
 def main() -> None:
-    from bench.cache import default_cache_dir, default_dataset_path
-    from bench.provenance import cpu_model
-    from bench.registry import DEFAULT, METHODS
+    from bench.core.cache import default_cache_dir, default_dataset_path
+    from bench.core.provenance import cpu_model
+    from bench.api.registry import DEFAULT, METHODS
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-cold", action="store_true", help="reuse the cache (no cold run)")

@@ -4,11 +4,11 @@
   rapidocr-onnxruntime wheel, cut at its sequence feature) and ``features``
   (those features, cached), ``towers`` (sequence head, the paper's
   ``mobilenetv3`` tower, text projector) and ``model`` (config, checkpoint
-  format); the text anchor is the harness's shared ``bench.text_encoder``
+  format); the text anchor is the methods' shared ``methodkit.text_encoder``
   (``distilbert`` keeps the paper's trainable alternative);
 * training: ``losses`` (InfoNCE, semantic consistency), ``sampler``
-  (language-balanced batches), ``train`` (the resumable loop), ``pipeline``
-  (dataset to checkpoint), ``ablation`` (Table 5 at a reduced budget) and
+  (language-balanced batches), ``train`` (the resumable loop), ``training_run``
+  (dataset to checkpoint: inputs, the validator, a whole run), ``ablation`` (Table 5 at a reduced budget) and
   ``curves`` (learning-curve plots);
 * deployment: ``inference`` (numpy forward pass of a trained head, no torch) and
   ``quantize`` (the int8 backbone).

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ourmodel.pipeline import run_training
 from ourmodel.train import TrainConfig
+from ourmodel.training_run import run_training
 
 # name -> (what is switched off, TrainConfig overrides)
 ABLATIONS: dict[str, tuple[str, dict]] = {

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.text_encoder import embed_anchors
+from methodkit.text_encoder import embed_anchors
 
 
 def spelling_vectors(texts: Sequence[str], dim: int) -> np.ndarray:

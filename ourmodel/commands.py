@@ -1,8 +1,10 @@
 """The in-house model's ``bench`` commands: ``train``, ``ablate``, ``curves``, ``quantize``.
 
 They reach the harness the way any package's commands do: ``register`` is this package's
-``hwr_bench.commands`` entry point (pyproject.toml), called with the ``bench`` typer app. This
-module stays cheap to import; each command imports what it needs when it runs.
+``hwr_bench.commands`` entry point (pyproject.toml), called with the ``bench`` typer app; they
+import ``bench.api`` and ``bench.api.commands`` only, and run methods through ``harness(ctx)``
+(``bench ablate``). This module stays cheap to import; each command imports what it needs when
+it runs.
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from bench.cache import default_cache_dir, default_dataset_path
-from bench.cli_support import (AllowDirtyOpt, BootstrapOpt, DatasetOpt, LimitOpt, ProtocolsOpt, QuietOpt,
-                               ResultsDirOpt, console, finish, load_or_build_dataset, outcome_reporter,
-                               protocol_names, split, tracker)
-from bench.errors import HwrBenchError
-from bench.provenance import check_committed_code
-from bench.summary import DEFAULT_BOOTSTRAP
+from bench.api import HwrBenchError, load_dataset
+from bench.api.commands import (DEFAULT_BOOTSTRAP, AllowDirtyOpt, BootstrapOpt, DatasetOpt, LimitOpt, ProtocolsOpt,
+                                QuietOpt, ResultsDirOpt, check_committed_code, console, default_cache_dir,
+                                default_dataset_path, finish, harness, load_or_build_dataset, outcome_reporter,
+                                protocol_names, split, tracker)
 
 
 class CurveAxis(str, Enum):
@@ -41,8 +41,7 @@ def train(
     quiet: QuietOpt = False,
 ):
     """Train our dual encoder on a dataset's train split (resumable)."""
-    from bench.data.store import load_dataset
-    from ourmodel.pipeline import load_train_config, run_training
+    from ourmodel.training_run import load_train_config, run_training
 
     overrides = {}
     for item in set_:
@@ -67,6 +66,7 @@ def train(
 
 
 def ablate(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="Folder of the ablation runs (resumable).")] = Path("runs/ablate"),
     steps: Annotated[int, typer.Option("--steps", min=10, help="Training steps per variant (the reduced budget).")]
     = 300,
@@ -82,7 +82,6 @@ def ablate(
 ):
     """The paper's Table 5 at a reduced budget: train each variant with one learning signal
     switched off, evaluate it as ours-ablate:NAME; results join the leaderboard's ablation rows."""
-    from bench.runner import RunConfig, run as run_all
     from ourmodel.ablation import ABLATIONS, train_ablations
 
     check_committed_code(results_dir, allow_dirty)   # before minutes of training, not after
@@ -97,13 +96,12 @@ def ablate(
                       f"evaluated on {','.join(protocol_list)} with at most {limit} queries per subtask.")
     checkpoints = train_ablations(ds, out, default_cache_dir(), steps, names, log=out_console.print)
     methods = [f"ours-ablate:{n}" for n in names]
-    config = RunConfig(methods=methods, protocols=protocol_list, results_dir=results_dir,
-                       cache_dir=default_cache_dir() / "outputs", limit=limit, n_boot=bootstrap,
-                       method_options={m: {"checkpoint": str(checkpoints[n])} for m, n in zip(methods, names)},
-                       allow_dirty=allow_dirty)
     reporter = outcome_reporter(out_console)
     try:
-        outcomes = run_all(ds, config, report=reporter)
+        outcomes = harness(ctx).run(ds, methods=methods, protocols=protocol_list, results_dir=results_dir,
+                                    limit=limit, n_boot=bootstrap, allow_dirty=allow_dirty, report=reporter,
+                                    method_options={m: {"checkpoint": str(checkpoints[n])}
+                                                    for m, n in zip(methods, names)})
     finally:
         reporter.flush()
     finish(outcomes)
@@ -111,7 +109,7 @@ def ablate(
 
 def curves(
     runs: Annotated[list[Path], typer.Argument(help="Training run folders (or their curve.jsonl files).")],
-    out: Annotated[Path, typer.Option("--out", help="The PNG to write.")] = Path("results/ours/training/curves.png"),
+    out: Annotated[Path, typer.Option("--out", help="The PNG to write.")] = Path("ourmodel/runs/curves.png"),
     x: Annotated[CurveAxis, typer.Option("--x", help="The x axis.")] = CurveAxis.STEP,
 ):
     """Plot learning curves of training runs side by side (validation Acc@1 against training steps)."""
@@ -134,7 +132,6 @@ def quantize(
     dataset: DatasetOpt = None,
 ):
     """Quantise the backbone a checkpoint's head reads to int8 (static, calibrated on training images)."""
-    from bench.data.store import load_dataset
     from ourmodel.ppocr import backbone
     from ourmodel.quantize import default_checkpoint_dir, write_int8_backbone
 

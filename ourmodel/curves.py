@@ -12,7 +12,7 @@ METRICS = (("test_id_acc1", "in-domain Acc@1"), ("test_ood_acc1", "OOD Acc@1"),
 def read_curve(path: Path) -> list[dict]:
     """A run's ``curve.jsonl``: one JSON record per validation (``step``, ``images_seen``,
     ``seconds``, ``val``); a file that is not one is one error naming the file and line."""
-    from bench.errors import HwrBenchError
+    from bench.api import HwrBenchError
 
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()

@@ -2,7 +2,7 @@
 
 A posterior backbone's inputs are ``log(p + LOG_FLOOR)`` over the groups [blank, space,
 *alphabet] (``ourmodel.ppocr.PosteriorGroups``), so the exact CTC likelihood of each lexicon
-word (``adapters.ctc_lexicon``, the ``*-ctc`` methods' scorer) is a pure function of the
+word (``methodkit.ctc_lexicon``, the ``*-ctc`` methods' scorer) is a pure function of the
 cached training inputs. The teacher keeps each training image's ``k`` most likely words of
 its own language; ``train()`` matches ours' softmax over that language's lexicon to the
 teacher's softmax at temperature ``distill_tau`` (a soft ranking: which spellings the
@@ -26,7 +26,7 @@ def teacher_topk(inputs: np.ndarray, langs: Sequence[str], lexicon_texts: dict[s
     """Per image, the ``k`` best words of its language: (global lexicon rows (N, k) int64,
     CTC log-likelihoods (N, k) float32, best first). ``lexicon_texts[lang]`` are the words of
     ``lang`` whose lexicon rows are ``rows[lang]``."""
-    from adapters.ctc_lexicon import compile_lexicon, ctc_log_likelihoods
+    from methodkit.ctc_lexicon import compile_lexicon, ctc_log_likelihoods
 
     charset = group_charset(alphabet)
     if inputs.shape[-1] != len(charset):

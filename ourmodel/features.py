@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from bench.cache import VectorCache
+from bench.api import VectorCache
 
 
 def cached_features(extract: Callable[[list], np.ndarray], namespace: str, cache_root: Path | None,

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.efficiency.layers import Layer
-from bench.threads import one_blas_thread
+from bench.api import Layer, one_blas_thread
 
 _GELU_C = np.float32(np.sqrt(2.0 / np.pi))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bench.text_encoder import ANCHOR_DIM
+from methodkit.text_encoder import ANCHOR_DIM
 from ourmodel.towers import EMBED_DIM, MobileNetTower, SequenceHeadTower, TextProjector
 
 

@@ -33,9 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.data.store import Dataset
-from bench.errors import DatasetError, HwrBenchError, did_you_mean
-from bench.progress import NULL_TRACKER, Tracker
+from bench.api import NULL_TRACKER, Dataset, DatasetError, HwrBenchError, Tracker, did_you_mean
 from ourmodel.anchors import text_inputs
 from ourmodel.losses import total_loss
 from ourmodel.model import DualEncoder, ModelConfig
@@ -61,7 +59,7 @@ class TrainConfigError(HwrBenchError, ValueError):
 @dataclass
 class TrainConfig:
     """Training options. The defaults are the shipped ``ours`` recipe (generation 2, run H in
-    results/ours/training/), so ``bench train --out DIR`` reproduces it and ``bench ablate``
+    ourmodel/runs/), so ``bench train --out DIR`` reproduces it and ``bench ablate``
     switches signals off from it."""
     backbone: str = "ppocrv6"         # ppocr (PP-OCRv4 features), ppocrv6 (PP-OCRv6 posteriors), *-int8, mnv3
     input_proj: int = 128             # the head's per-frame linear map before its convs (0: none)

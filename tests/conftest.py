@@ -16,7 +16,7 @@ def asset_cache() -> Path:
     """The handwriting asset cache (fonts, stroke data), fetched once per session before the tests
     that read it; a test never fetches mid-run. Where the registries cannot be reached, the tests
     that need it skip (and in CI a skip fails the run: tests/ci_skips.py)."""
-    from bench.cache import default_cache_dir
+    from bench.core.cache import default_cache_dir
     from bench.data import assets
 
     root = default_cache_dir()
@@ -46,7 +46,7 @@ def toy_dataset(toy_dataset_path):
 @pytest.fixture
 def register_methods():
     """``register_methods(name="module:Class", ...)`` adds methods to the registry for one test."""
-    from bench.registry import METHODS
+    from bench.api.registry import METHODS
 
     added = []
 

@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from bench.retriever import Availability, EmbeddingRetriever, MethodInfo, ScoringRetriever, TranscriptionRetriever
+from bench.api.retriever import Availability, EmbeddingRetriever, MethodInfo, ScoringRetriever, TranscriptionRetriever
 
 
 def _info(name):

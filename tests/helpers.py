@@ -6,7 +6,7 @@ from pathlib import Path
 from PIL import Image
 
 from bench.data.store import SampleRecord, write_dataset
-from bench.schema import LexiconEntry
+from bench.data.schema import LexiconEntry
 
 WORDS = [("apple", "苹果", "manzana"), ("water", "水", "agua"), ("house", "房子", "casa")]
 

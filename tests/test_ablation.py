@@ -8,8 +8,8 @@ import pytest
 pytest.importorskip("torch")
 
 from adapters.ours import SHIPPED
-from bench.registry import create
-from bench.retriever import Group
+from bench.api.registry import create
+from bench.api.retriever import Group
 from ourmodel.ablation import ABLATIONS, ablation_config
 from ourmodel.train import TrainConfig
 

@@ -4,9 +4,9 @@ unknown group in MethodInfo at the first ``info``, and options that do not fit t
 import numpy as np
 import pytest
 
-from bench.options import OptionError
-from bench.registry import create
-from bench.retriever import GROUPS, EmbeddingRetriever, Family, Group, MethodInfo, TranscriptionRetriever
+from bench.api.options import OptionError
+from bench.api.registry import create
+from bench.api.retriever import GROUPS, EmbeddingRetriever, Family, Group, MethodInfo, TranscriptionRetriever
 
 
 def test_setting_a_family_on_an_adapter_is_refused_when_the_class_is_defined():

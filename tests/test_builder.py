@@ -155,7 +155,7 @@ def test_bench_run_builds_the_default_benchmark_when_absent(tmp_path, monkeypatc
     from typer.testing import CliRunner
 
     import bench.cli as cli
-    import bench.cli_support as cli_support
+    import bench.api.commands as cli_support
 
     monkeypatch.setattr(cli_support, "DEFAULT_SIZE", "tiny")  # the same path as "small", in seconds
     monkeypatch.setenv("HWR_BENCH_DATA", str(tmp_path / "default"))

@@ -12,7 +12,7 @@ from bench.data.store import SampleRecord
 
 PLUGIN = '''
 import numpy as np
-from bench.retriever import Availability, EmbeddingRetriever, MethodInfo
+from bench.api.retriever import Availability, EmbeddingRetriever, MethodInfo
 
 
 class LengthEmbedding(EmbeddingRetriever):

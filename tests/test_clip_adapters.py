@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from adapters.hf_clip import letterbox
-from bench.options import OptionError
-from bench.registry import create
-from bench.schema import ImageItem
+from bench.api.options import OptionError
+from bench.api.registry import create
+from bench.data.schema import ImageItem
 from test_cli import bench
 from tiny_hf import save_tiny_clip, save_tiny_siglip
 

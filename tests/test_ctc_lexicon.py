@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from adapters.ctc_lexicon import (BLANK_GROUP, IMPOSSIBLE, SPACE_GROUP, UNKNOWN_GROUP, LexiconScorer, compile_lexicon,
+from methodkit.ctc_lexicon import (BLANK_GROUP, IMPOSSIBLE, SPACE_GROUP, UNKNOWN_GROUP, LexiconScorer, compile_lexicon,
                                   ctc_log_likelihoods, greedy_decode, group_posteriors)
 
 CHARSET = ["<blank>", "a", "b", "A", " ", "n"]
@@ -188,7 +188,7 @@ def test_greedy_decoding_merges_repeats_anywhere_in_the_line():
 # --- LexiconScorer: what the CTC adapters call ----------------------------------------------------
 
 def test_scorer_scores_images_of_any_frame_count_exactly_and_compiles_each_list_once(monkeypatch):
-    import adapters.ctc_lexicon as ctc_lexicon
+    import methodkit.ctc_lexicon as ctc_lexicon
 
     compiled = []
     real = ctc_lexicon.compile_lexicon

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-import adapters.ctc_trie as ctc_trie
-from adapters.ctc_lexicon import IMPOSSIBLE, LexiconScorer, compile_lexicon, ctc_log_likelihoods
-from adapters.ctc_trie import (SHORTLIST_OFFSET, TrieLexiconScorer, build_trie, count_distances,
+import methodkit.ctc_trie as ctc_trie
+from methodkit.ctc_lexicon import IMPOSSIBLE, LexiconScorer, compile_lexicon, ctc_log_likelihoods
+from methodkit.ctc_trie import (SHORTLIST_OFFSET, TrieLexiconScorer, build_trie, count_distances,
                                shortlist_log_likelihoods, trie_log_likelihoods)
 
 CHARSET = ["<blank>", "a", "b", "A", " ", "n"]

@@ -3,7 +3,7 @@ import pytest
 
 from bench.data.store import SampleRecord, load_dataset, write_dataset
 from bench.data.toy import build_toy
-from bench.errors import DatasetError
+from bench.core.errors import DatasetError
 
 from helpers import png, rewrite_samples, set_cell, tiny_records, write_tiny
 

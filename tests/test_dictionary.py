@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from adapters.dictionary import pivot_scores
-from bench.results import read_rankings, read_result, result_path
-from bench.runner import RunConfig, run
+from bench.store.results import read_rankings, read_result, result_path
+from bench.engine.runner import RunConfig, run
 
 import fake_methods
 
@@ -54,14 +54,14 @@ def test_a_perfect_reader_with_a_dictionary_is_perfect_across_languages(tmp_path
 
 
 def test_dictionary_refuses_an_embedding_engine():
-    from bench.registry import METHODS
+    from bench.api.registry import METHODS
 
     with pytest.raises(ValueError, match="not a transcription or scoring method"):
         METHODS.create("dict:random")
 
 
 def test_a_method_answering_only_english_gets_english_rows_marked_as_such(tmp_path, toy_dataset, register_methods):
-    from bench.leaderboard import build_leaderboard
+    from bench.views.leaderboard import build_leaderboard
 
     register_methods(**{"english-reader": "fake_methods:EnglishTruthReader"})
     outcomes = run(toy_dataset, _config(tmp_path, ["english-reader", "dict:english-reader"], ["ood", "xling"]))
@@ -78,7 +78,7 @@ def test_a_method_answering_only_english_gets_english_rows_marked_as_such(tmp_pa
 
 def test_easyhtr_reports_the_no_deps_install_when_absent(monkeypatch):
     import adapters.easyhtr as easyhtr
-    from bench.registry import METHODS
+    from bench.api.registry import METHODS
 
     from dataclasses import replace
 
@@ -100,8 +100,8 @@ def test_easyhtr_input_is_the_packages_layout():
 
 
 def test_every_built_in_reader_has_its_dictionary_row():
-    from bench.registry import METHODS
-    from bench.retriever import Family, Group
+    from bench.api.registry import METHODS
+    from bench.api.retriever import Family, Group
 
     regs = {n: r for n, r in METHODS.registrations().items() if r.source == "builtin"}
     readers = [n for n in regs if not n.endswith((":", "+dict"))
@@ -134,7 +134,7 @@ def test_pivot_into_an_empty_word_list_is_an_empty_score_matrix():
 
 
 def test_the_engines_options_reach_the_engine():
-    from bench.registry import METHODS
+    from bench.api.registry import METHODS
 
     method = METHODS.create("rapidocr+dict", {"rec_batch": "8"})
     assert method.ocr.options.rec_batch == 8
@@ -142,8 +142,8 @@ def test_the_engines_options_reach_the_engine():
 
 
 def _pivot(name, dataset, cache_dir):
-    from bench.registry import METHODS
-    from bench.retriever import RunContext
+    from bench.api.registry import METHODS
+    from bench.api.retriever import RunContext
 
     method = METHODS.create(name)
     method.prepare(RunContext(dataset=dataset, seed=0, cache_dir=cache_dir))
@@ -156,14 +156,14 @@ def _pivoted_correctly(scores, items, dataset, target):
 
 
 def test_scoring_before_prepare_names_the_method_and_the_missing_step(engines):
-    from bench.registry import METHODS
+    from bench.api.registry import METHODS
 
     with pytest.raises(RuntimeError, match=r"^dict:truth-reader: prepare\(\) was not called; the dictionary is "):
         METHODS.create("dict:truth-reader").score_texts([], "en", {"zh": []})
 
 
 def test_a_reader_pivot_reads_what_its_engine_has_not_and_caches_it_for_the_engine(tmp_path, toy_dataset, engines):
-    from bench.families import transcript_cache
+    from bench.api.cached import transcript_cache
 
     items = toy_dataset.image_items([s.key for s in toy_dataset.select(lang="en")][:5])
     assert len(items) == 5

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from adapters.ctc_lexicon import compile_lexicon, ctc_log_likelihoods
+from methodkit.ctc_lexicon import compile_lexicon, ctc_log_likelihoods
 from ourmodel.distill import cached_teacher, teacher_topk
 from ourmodel.ppocr import LOG_FLOOR, group_charset, posteriors_of
 from ourmodel.train import TrainConfig, _distill_loss, augment_posteriors
@@ -139,7 +139,7 @@ def test_an_unknown_distillation_softmax_is_refused_when_the_config_is_made():
 
 
 def test_distillation_needs_a_backbone_that_gives_posteriors(toy_dataset, tmp_path):
-    from ourmodel.pipeline import load_train_config, run_training
+    from ourmodel.training_run import load_train_config, run_training
 
     config = load_train_config(None, {"backbone": "mnv3", "distill": 1.0, "val_queries": 2})
     with pytest.raises(ValueError, match="gives no posteriors"):

@@ -11,8 +11,8 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from bench import docs_blocks
-from bench.docs_blocks import BLOCKS, EXTERNAL, DocsBlockError, doc_files, find_blocks, refresh, render, stale
+from bench.views import docs_blocks
+from bench.views.docs_blocks import BLOCKS, EXTERNAL, DocsBlockError, doc_files, find_blocks, refresh, render, stale
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
@@ -137,7 +137,7 @@ def test_external_blocks_are_left_to_their_keepers(tmp_path):
 
 
 def test_bench_leaderboard_refreshes_the_readme_and_docs_beside_the_leaderboard(tmp_path, monkeypatch):
-    from bench.cli import app
+    from bench.cli.app import app
 
     results = tmp_path / "results"
     for method in ("ours", "random"):
@@ -157,7 +157,7 @@ def test_bench_leaderboard_refreshes_the_readme_and_docs_beside_the_leaderboard(
 
 
 def test_bench_leaderboard_elsewhere_touches_no_readme(tmp_path, monkeypatch):
-    from bench.cli import app
+    from bench.cli.app import app
 
     shutil.copytree(RESULTS / "random", tmp_path / "results" / "random")
     monkeypatch.chdir(tmp_path)
@@ -207,7 +207,7 @@ def test_every_link_in_the_readme_and_docs_resolves_to_a_file_and_heading():
 
 
 def _cli_commands():
-    from bench.cli import app
+    from bench.cli.app import app
 
     group = typer.main.get_command(app)
     for name, cmd in sorted(group.commands.items()):

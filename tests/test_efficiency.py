@@ -7,7 +7,8 @@ import math
 import pytest
 
 from bench.efficiency.cim import estimate
-from bench.efficiency.layers import Layer, onnx_layers, torch_layers, torch_macs, total_macs
+from bench.api.layers import Layer, total_macs
+from methodkit.layers import onnx_layers, torch_layers, torch_macs
 from helpers import plugin_site
 from test_cli import bench
 
@@ -105,8 +106,8 @@ PLUGIN = '''
 from dataclasses import dataclass
 
 import numpy as np
-from bench.efficiency.layers import Layer
-from bench.retriever import EmbeddingRetriever, MethodInfo
+from bench.api.layers import Layer
+from bench.api.retriever import EmbeddingRetriever, MethodInfo
 
 
 @dataclass(frozen=True)

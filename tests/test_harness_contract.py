@@ -7,17 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.errors import UnknownMethodError
-from bench.leaderboard import build_leaderboard
-from bench.options import OptionError
-from bench.protocols import (PROTOCOLS, Column, ProtocolKind, ProtocolSpec, RetrievalTask, Subtask,
+from bench.core.errors import UnknownMethodError
+from bench.views.leaderboard import build_leaderboard
+from bench.api.options import OptionError
+from bench.evaluation.protocols import (PROTOCOLS, Column, ProtocolKind, ProtocolSpec, RetrievalTask, Subtask,
                              default_protocols, overall, register_protocol, unregister_protocol)
-from bench.records import ResultRecord, RunKey, Timings
-from bench.registry import METHODS, RegistryError
-from bench.results import read_result, result_path
-from bench.retriever import EmbeddingRetriever, MethodInfo
-from bench.runner import RunConfig, run
-from bench.schema import LANGUAGES
+from bench.store.records import ResultRecord, RunKey, Timings
+from bench.api.registry import METHODS, RegistryError
+from bench.store.results import read_result, result_path
+from bench.api.retriever import EmbeddingRetriever, MethodInfo
+from bench.engine.runner import RunConfig, run
+from bench.data.schema import LANGUAGES
 
 from test_cli import _error_line, bench
 from helpers import plugin_site

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 import fake_methods
-from bench import results as results_mod
+from bench.store import results as results_mod
 from bench.data.store import load_dataset
-from bench.leaderboard import _best
-from bench.metrics import paired_bootstrap
-from bench.protocols import Column, get_protocol
-from bench.results import read_result, result_path
-from bench.runner import RunConfig, run
-from bench.schema import XLING_DIRECTIONS
+from bench.views.leaderboard import _best
+from bench.evaluation.metrics import paired_bootstrap
+from bench.evaluation.protocols import Column, get_protocol
+from bench.store.results import read_result, result_path
+from bench.engine.runner import RunConfig, run
+from bench.data.schema import XLING_DIRECTIONS
 
 
 def _config(tmp_path, methods, protocols, **kw):

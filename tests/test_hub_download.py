@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from bench.results import result_path
+from bench.store.results import result_path
 from hub_stub import HubStub
 from test_cli import bench
 from tiny_hf import save_tiny_siglip

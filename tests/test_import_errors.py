@@ -9,7 +9,7 @@ from bench.data import importers
 from bench.data.importers import TABLE_COLUMNS, TABLE_COLUMNS_HELP, TABLE_EXAMPLE, ImportFaultsError
 from bench.data.store import MANIFEST, OutputFolderError, load_dataset
 from bench.data.toy import build_toy
-from bench.errors import HwrBenchError
+from bench.core.errors import HwrBenchError
 
 from helpers import png
 from test_cli import _error_line, bench
@@ -182,7 +182,7 @@ def test_build_refuses_an_existing_dataset_but_rebuilds_the_default_location(tmp
     with pytest.raises(OutputFolderError, match="not an hwr-bench dataset"):
         build_toy(mine, n_concepts=2, replace=True)
 
-    from bench.cache import default_dataset_path
+    from bench.core.cache import default_dataset_path
 
     monkeypatch.setenv("HWR_BENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("HWR_BENCH_DATA", raising=False)

@@ -8,7 +8,7 @@ import pytest
 from bench.data import importers
 from bench.data.lexicon import load_lexicon
 from bench.data.store import load_dataset
-from bench.errors import DatasetError
+from bench.core.errors import DatasetError
 
 from helpers import png
 

@@ -6,7 +6,7 @@ reader can open, and the guard that nobody edits leaderboard.md by hand or forge
 
 from pathlib import Path
 
-from bench.leaderboard import build_leaderboard
+from bench.views.leaderboard import build_leaderboard
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,8 +26,8 @@ from dataclasses import replace  # noqa: E402
 import pytest  # noqa: E402
 from markdown_it import MarkdownIt  # noqa: E402
 
-from bench.leaderboard import MISSING, Table, _not_run_section, leaderboard_sections, md_code  # noqa: E402
-from bench.results import iter_results  # noqa: E402
+from bench.views.leaderboard import MISSING, Table, _not_run_section, leaderboard_sections, md_code  # noqa: E402
+from bench.store.results import iter_results  # noqa: E402
 
 
 @pytest.mark.parametrize("text", ["a", "a`b", "`a", "a`", "``x``", " a ", " a", "a ", "a``b`c", "x\ny", "  ", "`"])
@@ -102,7 +102,7 @@ def test_every_cell_of_the_committed_board_sorts_by_what_it_shows():
 
 def test_sections_are_keyed_by_what_they_show():
     # The report anchors and links sections by key: a protocol's by its name, an axis by its title.
-    from bench.protocols import PROTOCOLS
+    from bench.evaluation.protocols import PROTOCOLS
 
     keys = [s.key for s in leaderboard_sections(ROOT / "results")]
     protocols = [name for name, spec in PROTOCOLS.items() if spec.axis is None and spec.columns]
@@ -111,7 +111,7 @@ def test_sections_are_keyed_by_what_they_show():
 
 
 def test_the_board_of_a_given_record_list_shows_exactly_those_records():
-    from bench.leaderboard import build_leaderboard
+    from bench.views.leaderboard import build_leaderboard
 
     records = iter_results(ROOT / "results")
     only_ood = [r for r in records if r.protocol.name == "ood"]
@@ -127,7 +127,7 @@ def test_the_board_of_a_given_record_list_shows_exactly_those_records():
 
 
 def test_the_dataset_line_names_the_reference_datasets_and_their_notes_and_marks_other_data():
-    from bench.leaderboard import build_leaderboard
+    from bench.views.leaderboard import build_leaderboard
 
     records = [r for r in iter_results(ROOT / "results") if r.protocol.name == "ood" and r.ok]
     ref = records[0].dataset
@@ -150,7 +150,7 @@ def test_the_dataset_line_names_the_reference_datasets_and_their_notes_and_marks
 @pytest.mark.parametrize("text, shown", [("a|b", "a\\|b"), ("a\\|b", "a\\\\\\|b"), ("<x>", "\\<x>"),
                                           ("a\\\\<b", "a\\\\\\\\\\<b"), ("one\n two", "one two")])
 def test_md_text_escapes_pipes_and_angle_brackets_keeping_backslashes_before_them(text, shown):
-    from bench.leaderboard import md_text
+    from bench.views.leaderboard import md_text
 
     assert md_text(text) == shown
     [inline] = [t for t in MarkdownIt("commonmark").parse(md_text(text)) if t.type == "inline"]

@@ -5,7 +5,7 @@ import pytest
 
 from bench.data import lexicon_build
 from bench.data.lexicon import LEXICON_PATH, load_lexicon
-from bench.text import normalise_text
+from bench.core.text import normalise_text
 
 
 def test_committed_lexicon_is_trilingual_unique_and_large():

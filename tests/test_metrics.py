@@ -3,13 +3,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench import metrics
-from bench.ranking import rank_queries, tiebreak_order
+from bench.evaluation import metrics
+from bench.evaluation.ranking import rank_queries, tiebreak_order
 
 
 def test_hand_computed_metrics():
     # Through the function every result file's numbers come from (summarise a rankings payload).
-    from bench.summary import summarise
+    from bench.evaluation.summary import summarise
 
     payload = {"en": {"query_keys": list("abcd"), "relevant_ranks": [[1], [2], [4], [10]], "query_ids": [0, 1, 2, 3],
                       "top1_text": ["x"] * 4, "truth_text": ["x"] * 4}}
@@ -172,7 +172,7 @@ def test_tiebreak_order_is_key_order():
 
 
 def test_chunked_ranking_equals_single_chunk(monkeypatch):
-    import bench.ranking as ranking
+    import bench.evaluation.ranking as ranking
 
     rng = np.random.default_rng(3)
     scores = rng.integers(0, 5, size=(37, 11)).astype(float)
@@ -198,7 +198,7 @@ def _payload(first_ranks, ids, *, top1=None, truth=None, transcripts=None):
 
 
 def test_nes_of_a_transcription_method_scores_its_raw_output_and_can_fall_below_acc1():
-    from bench.summary import nes_basis, summarise
+    from bench.evaluation.summary import nes_basis, summarise
     # The edit-distance match recovers the right word from a garbled transcript: a hit at rank 1,
     # but the raw output is far from the truth.
     garbled = _payload([1, 1], [0, 1], top1=["apple", "house"], truth=["apple", "house"],
@@ -241,7 +241,7 @@ def test_cluster_bootstrap_draws_one_concept_set_for_every_subtask():
 
 
 def test_summary_intervals_are_clustered_by_semantic_id():
-    from bench.summary import summarise
+    from bench.evaluation.summary import summarise
     hits = np.repeat((np.random.default_rng(4).random(100) < 0.7).astype(int), 3)
     ranks = [1 if h else 5 for h in hits]
     clustered = summarise({"en": _payload(ranks, np.repeat(np.arange(100), 3))}, "pooled", n_boot=1000)
@@ -367,7 +367,7 @@ def test_rd_ratio_computes_in_float64_whatever_the_embedding_dtype():
 
 
 def test_l2_normalise_gives_float32_unit_rows_and_leaves_zero_rows_zero():
-    from bench.ranking import l2_normalise
+    from bench.evaluation.ranking import l2_normalise
 
     out = l2_normalise(np.array([[0.3, 0.4], [0.0, 0.0], [3.0, 4.0]], dtype=np.float64))
     assert out.dtype == np.float32
@@ -376,7 +376,7 @@ def test_l2_normalise_gives_float32_unit_rows_and_leaves_zero_rows_zero():
 
 
 def test_edit_similarities_are_normalised_levenshtein_in_float32():
-    from bench.ranking import edit_similarities
+    from bench.evaluation.ranking import edit_similarities
 
     sims = edit_similarities(["abc", "manzana"], ["abd", "abc", "manzanas", ""])
     assert sims.dtype == np.float32
@@ -384,7 +384,7 @@ def test_edit_similarities_are_normalised_levenshtein_in_float32():
 
 
 def test_paired_bootstrap_follows_its_seed():
-    from bench.metrics import paired_bootstrap
+    from bench.evaluation.metrics import paired_bootstrap
 
     rng = np.random.default_rng(3)
     a, b = rng.random(40), rng.random(40)

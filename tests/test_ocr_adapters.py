@@ -10,12 +10,12 @@ from PIL import Image, ImageDraw, ImageFont
 from adapters.easyocr import EasyOCR
 from bench.data import assets as assets_mod
 from bench.data.toy import TOY_CONCEPTS
-from bench.options import OptionError
-from bench.ranking import edit_similarity_scorer
-from bench.registry import create
-from bench.results import result_path
-from bench.runner import RunConfig, run
-from bench.schema import ImageItem
+from bench.api.options import OptionError
+from bench.evaluation.ranking import edit_similarity_scorer
+from bench.api.registry import create
+from bench.store.results import result_path
+from bench.engine.runner import RunConfig, run
+from bench.data.schema import ImageItem
 
 # Clean words every engine must read exactly. No ñ (not in RapidOCR's character set) and no
 # accents (its PP-OCRv4 model drops them even on clean print: "corazón" -> "corazon").
@@ -96,7 +96,7 @@ def test_ppocrv6_ctc_scores_through_its_own_posteriors(font_files):
 
 
 def test_tesseract_latin_model_is_a_spanish_only_row(font_files):
-    from bench.protocols import Subtask
+    from bench.evaluation.protocols import Subtask
 
     method = _available("tesseract-latn")
     assert method.options.spanish == "Latin" and method.info.config["language_packs"]["es"] == "Latin"

@@ -6,13 +6,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from bench.errors import HwrBenchError
+from bench.core.errors import HwrBenchError
 from ourmodel.images import image_batch
 from ourmodel.inference import NumpyDualEncoder
 from ourmodel.losses import infonce, semantic_consistency, supervised_contrastive, total_loss
 from ourmodel.mobilenetv3 import MobileNetV3Small
 from ourmodel.model import DualEncoder, ModelConfig
-from ourmodel.pipeline import load_train_config, run_training
+from ourmodel.training_run import load_train_config, run_training
 from ourmodel.sampler import BalancedBatchSampler
 from ourmodel.towers import MobileNetTower
 from ourmodel.train import TrainConfig, TrainingData, train

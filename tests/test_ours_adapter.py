@@ -6,10 +6,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from bench.registry import create
-from bench.results import result_path
-from bench.retriever import RunContext
-from bench.runner import RunConfig, run
+from bench.api.registry import create
+from bench.store.results import result_path
+from bench.api.retriever import RunContext
+from bench.engine.runner import RunConfig, run
 from ourmodel.model import DualEncoder, ModelConfig
 
 
@@ -35,7 +35,7 @@ def test_shipped_ours_runs_every_protocol(tmp_path, toy_dataset, monkeypatch):
     set's printed words it must find the right word (an untrained head would be near 1 in 12).
     tests/test_shipped_ours.py checks it against its committed per-query results."""
     from adapters.ours import SHIPPED
-    from bench.io import file_sha256
+    from bench.core.io import file_sha256
 
     monkeypatch.delenv("HWR_BENCH_OURS_CHECKPOINT", raising=False)
     config = RunConfig(methods=["ours"], protocols=["id", "ood", "xling", "rd"], results_dir=tmp_path / "results",

@@ -1,12 +1,14 @@
 """`bench plot` figures come from results/ alone and reproduce byte for byte."""
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench import plots
-from bench.registry import METHODS
+from bench.views import plots
+from bench.api.registry import METHODS
+from bench.engine.families import embeddings
 
 ROOT = Path(__file__).resolve().parent.parent
 FROM_RESULTS = {"accuracy_vs_latency.png": plots.accuracy_vs_latency, "xling_heatmap.png": plots.xling_heatmap,
@@ -25,9 +27,9 @@ def test_committed_figures_are_what_the_committed_results_give(tmp_path, name):
 
 def test_projection_is_deterministic_and_never_mirrored(tmp_path, toy_dataset):
     pytest.importorskip("matplotlib")
-    method = METHODS.create("random")
-    a = plots.projection(method, toy_dataset, None, tmp_path / "a.png", n_ids=4)
-    b = plots.projection(method, toy_dataset, None, tmp_path / "b.png", n_ids=4)
+    embed = partial(embeddings, METHODS.create("random"), toy_dataset, None)
+    a = plots.projection("random", toy_dataset, embed, tmp_path / "a.png", n_ids=4)
+    b = plots.projection("random", toy_dataset, embed, tmp_path / "b.png", n_ids=4)
     assert a.read_bytes() == b.read_bytes()
     x = np.random.default_rng(1).standard_normal((30, 8))
     order = np.random.default_rng(2).permutation(30)

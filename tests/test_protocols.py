@@ -1,7 +1,7 @@
 import pytest
 
-from bench.protocols import PROTOCOLS, get_protocol
-from bench.schema import XLING_DIRECTIONS
+from bench.evaluation.protocols import PROTOCOLS, get_protocol
+from bench.data.schema import XLING_DIRECTIONS
 
 
 def _build(name, ds, **kw):
@@ -65,7 +65,7 @@ def test_rd_limit_keeps_whole_classes_and_singletons_are_refused(toy_dataset, tm
     import pytest
 
     from bench.data.store import load_dataset
-    from bench.errors import ProtocolNotApplicable
+    from bench.core.errors import ProtocolNotApplicable
 
     task = _build("rd", toy_dataset, limit=7, seed=3)
     ids = [toy_dataset.sample(k).semantic_id for k in task.image_keys]
@@ -78,8 +78,8 @@ def test_rd_limit_keeps_whole_classes_and_singletons_are_refused(toy_dataset, tm
 
 
 def test_gallery_sizes_grow_the_gallery_only(toy_dataset):
-    from bench.protocols import GALLERY_QUERIES
-    from bench.text import normalise_text
+    from bench.evaluation.protocols import GALLERY_QUERIES
+    from bench.core.text import normalise_text
 
     tasks = {name: _build(name, toy_dataset) for name in ("gallery-lexicon", "gallery-10k", "gallery-50k")}
     sizes = {name: [len(st.gallery_keys) for st in t.subtasks] for name, t in tasks.items()}
@@ -102,7 +102,7 @@ def test_gallery_sizes_grow_the_gallery_only(toy_dataset):
 
 
 def test_column_helpers_and_registration_a_plugin_uses():
-    from bench.protocols import (Column, ProtocolKind, ProtocolSpec, overall, per_subtask, register_protocol,
+    from bench.evaluation.protocols import (Column, ProtocolKind, ProtocolSpec, overall, per_subtask, register_protocol,
                                  unregister_protocol)
 
     assert overall("mrr", "MRR", ci=True) == Column("MRR", ("overall", "mrr", "value"),
@@ -188,7 +188,7 @@ def test_rd_limit_keeps_that_many_concepts_seeded(toy_dataset):
 
 
 def test_gallery_size_of_a_result():
-    from bench.protocols import gallery_size_of
+    from bench.evaluation.protocols import gallery_size_of
 
     assert gallery_size_of({"gallery_size": {"en": 10, "zh": 12}}) == 12
     assert gallery_size_of({}) == 0
@@ -243,7 +243,7 @@ def test_gallery_queries_are_test_ood_images_only(toy_dataset):
 
 
 def test_rd_accepts_two_images_per_word_and_names_the_first_single(toy_dataset):
-    from bench.errors import ProtocolNotApplicable
+    from bench.core.errors import ProtocolNotApplicable
 
     ood = [s for s in toy_dataset.samples if s.split == "test_ood"]
     per = {}
@@ -261,7 +261,7 @@ def test_rd_accepts_two_images_per_word_and_names_the_first_single(toy_dataset):
 
 
 def test_t2i_subtasks_are_named_by_language_and_unregistering_twice_is_harmless(toy_dataset):
-    from bench.protocols import unregister_protocol
+    from bench.evaluation.protocols import unregister_protocol
 
     assert [st.name for st in PROTOCOLS["t2i"].task(toy_dataset).subtasks] == ["en", "zh", "es"]
     unregister_protocol("no-such-protocol")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from bench.results import read_result, result_path
-from bench.runner import RunConfig, run
+from bench.store.results import read_result, result_path
+from bench.engine.runner import RunConfig, run
 
 ray = pytest.importorskip("ray")
 
@@ -11,7 +11,7 @@ PROTOCOLS = ["id", "ood", "xling", "t2i", "rd"]
 
 
 def test_ray_engine_matches_the_serial_run(tmp_path, toy_dataset):
-    from bench.engines.ray_engine import run_on_ray
+    from bench.engine.ray_engine import run_on_ray
 
     def config(folder):
         return RunConfig(methods=["random", "oracle-text"], protocols=PROTOCOLS, results_dir=folder,

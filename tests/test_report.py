@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from bench import plots
-from bench.errors import HwrBenchError
-from bench.registry import METHODS as REGISTRY
-from bench.report import build_report
-from bench.report.site import MARKER, SHOWN, compare_page, method_page
-from bench.results import rankings_path, result_path
-from bench.runner import RunConfig, run
+from bench.views import plots
+from bench.core.errors import HwrBenchError
+from bench.api.registry import METHODS as REGISTRY
+from bench.views.report import build_report
+from bench.views.report.site import MARKER, SHOWN, compare_page, method_page
+from bench.store.results import rankings_path, result_path
+from bench.engine.runner import RunConfig, run
 
 METHODS = ["random", "oracle-text", "sloppy-reader"]
 
@@ -46,7 +46,7 @@ def toy_results(tmp_path_factory, toy_dataset):
 @pytest.fixture(scope="session")
 def cjk_font_cache(asset_cache):
     """The session's asset cache, holding the pinned CJK font the report ships."""
-    from bench.report import fonts
+    from bench.views.report import fonts
 
     root = asset_cache
     found = fonts.locate(root)
@@ -122,7 +122,7 @@ def test_the_cjk_subset_holds_exactly_the_sites_characters_and_is_deterministic(
                                                                                  cjk_font_cache, monkeypatch):
     from fontTools.ttLib import TTFont
 
-    from bench.report import fonts
+    from bench.views.report import fonts
 
     summary = build_report(toy_results, toy_dataset, tmp_path / "site", asset_cache=cjk_font_cache)
     site = tmp_path / "site"
@@ -138,7 +138,7 @@ def test_the_cjk_subset_holds_exactly_the_sites_characters_and_is_deterministic(
     has = set(TTFont(source, lazy=True).getBestCmap())
     shipped = set(TTFont(io.BytesIO(woff2)).getBestCmap())
     # Exactly the site's characters the font has: those in the pages' text, plus the CSS/JS-drawn arrows and separators.
-    from bench.report.html import GENERATED_TEXT
+    from bench.views.report.html import GENERATED_TEXT
     assert shipped == {ord(c) for c in needed | set(GENERATED_TEXT)} & has
     assert "SIL Open Font License" in (site / fonts.LICENCE_OUT).read_text(encoding="utf-8")
     # fontTools stamps the build time into head.modified unless told not to: two builds at different
@@ -316,7 +316,7 @@ def test_report_pages_share_a_nav_fill_the_width_and_enlarge_images_in_chromium(
                                                                                browser):
     from PIL import Image
 
-    from bench.report.site import plot_caption
+    from bench.views.report.site import plot_caption
 
     # A cross-lingual heatmap as tall as one with 30 methods (10 rows of panels).
     results = tmp_path / "results"

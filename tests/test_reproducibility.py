@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.progress import Tracker
-from bench.records import STATUS_OK
-from bench.registry import METHODS
-from bench.results import rankings_path, read_result, result_path
-from bench.runner import RunConfig, run
-from bench.verify import verify
+from bench.core.progress import Tracker
+from bench.store.records import Status
+from bench.api.registry import METHODS
+from bench.store.results import rankings_path, read_result, result_path
+from bench.engine.runner import RunConfig, run
+from bench.engine.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 # The offline methods that run a network; each must answer every query the same way twice.
@@ -120,7 +120,7 @@ def test_no_committed_file_names_a_path_of_the_machine_that_made_it():
     leaks += [str(p.relative_to(ROOT)) for p in sorted((ROOT / "results").rglob("*.json.gz"))
               if MACHINE_PATH.search(gzip.decompress(p.read_bytes()).decode())]
     assert not leaks, leaks
-    assert all(read_result(p).status in (STATUS_OK, "not_applicable")
+    assert all(read_result(p).status in (Status.OK, Status.NOT_APPLICABLE)
                for p in sorted((ROOT / "results").glob("*/*.json")) if p.name != "efficiency.json")
 
 

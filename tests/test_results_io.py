@@ -2,10 +2,10 @@ import os
 
 import pytest
 
-from bench.compare import compare_methods
-from bench.errors import HwrBenchError
-from bench.io import write_bytes_atomic
-from bench.runner import RunConfig, run
+from bench.views.compare import compare_methods
+from bench.core.errors import HwrBenchError
+from bench.core.io import write_bytes_atomic
+from bench.engine.runner import RunConfig, run
 
 
 def test_interrupted_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
@@ -43,8 +43,8 @@ def test_compare_oracle_against_random(tmp_path, toy_dataset):
 
 from pathlib import Path  # noqa: E402
 
-from bench.records import ConfigRecord, DatasetRecord, ProtocolRecord, ResultRecord, RunKey, Timings  # noqa: E402
-from bench.results import iter_results  # noqa: E402
+from bench.store.records import ConfigRecord, DatasetRecord, ProtocolRecord, ResultRecord, RunKey, Timings  # noqa: E402
+from bench.store.results import iter_results  # noqa: E402
 
 COMMITTED = Path(__file__).resolve().parent.parent / "results"
 
@@ -108,7 +108,7 @@ def test_timings_json_rounds_to_four_places_and_derives_latency():
 def test_a_result_without_rankings_names_no_sidecar_digest(tmp_path):
     import json
 
-    from bench.results import write_result
+    from bench.store.results import write_result
 
     write_result(tmp_path / "r.json", _record(), None)
     assert "rankings_sha256" not in json.loads((tmp_path / "r.json").read_text())
@@ -127,8 +127,8 @@ def test_a_result_without_rankings_names_no_sidecar_digest(tmp_path):
      "subtask 'en': query_keys, query_ids and relevant_ranks differ in length"),
 ])
 def test_a_malformed_sidecar_is_named_with_its_problem_when_validated(tmp_path, payload, problem):
-    from bench.io import write_json_gz_atomic
-    from bench.results import RankingsError, rankings_path, read_rankings
+    from bench.core.io import write_json_gz_atomic
+    from bench.store.results import RankingsError, rankings_path, read_rankings
 
     result = tmp_path / "ood.json"
     write_json_gz_atomic(rankings_path(result), payload)

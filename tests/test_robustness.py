@@ -15,16 +15,16 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bench.errors import HwrBenchError, ResultsBusyError
-from bench.io import FolderLock
-from bench.results import read_result, result_path
-from bench.runner import RunConfig, run
+from bench.core.errors import HwrBenchError, ResultsBusyError
+from bench.core.io import FolderLock
+from bench.store.results import read_result, result_path
+from bench.engine.runner import RunConfig, run
 from helpers import plugin_site, write_tiny
 
 SLOW_PLUGIN = '''
 import os, time
 import numpy as np
-from bench.retriever import EmbeddingRetriever, MethodInfo
+from bench.api.retriever import EmbeddingRetriever, MethodInfo
 
 
 class SlowWidth(EmbeddingRetriever):

@@ -3,11 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from bench.leaderboard import build_leaderboard
-from bench.records import STATUS_OK
-from bench.results import iter_results, read_rankings, read_result, result_path
-from bench.summary import summarise
-from bench.runner import RunConfig, run
+from bench.views.leaderboard import build_leaderboard
+from bench.store.records import Status
+from bench.store.results import iter_results, read_rankings, read_result, result_path
+from bench.evaluation.summary import summarise
+from bench.engine.runner import RunConfig, run
 
 import fake_methods
 
@@ -128,7 +128,7 @@ def test_leaderboard_is_deterministic_and_marks_subsets(tmp_path, toy_dataset):
     assert a == b
     assert "## Cross-lingual retrieval" in a and "| `random` ‡ |" in a
     assert "‡ computed on a subset" in a
-    assert all(r.status in (STATUS_OK, "not_applicable") for r in iter_results(tmp_path / "results"))
+    assert all(r.status in (Status.OK, Status.NOT_APPLICABLE) for r in iter_results(tmp_path / "results"))
 
 
 def test_leaderboard_marks_stale_protocol_versions(tmp_path, toy_dataset):
@@ -142,7 +142,7 @@ def test_leaderboard_marks_stale_protocol_versions(tmp_path, toy_dataset):
 
 
 def test_older_result_schema_is_refused_not_misread(tmp_path, toy_dataset):
-    from bench.results import ResultFileError
+    from bench.store.results import ResultFileError
 
     run(toy_dataset, _config(tmp_path, ["random"], ["ood"]))
     path = result_path(tmp_path / "results", "random", "ood")
@@ -214,7 +214,7 @@ def test_per_style_table_and_nes_basis_in_results(tmp_path, toy_dataset):
 # --- what a run reports, and the run's own bookkeeping (from the mutation run's survivors) ---------
 
 def test_outcomes_reach_the_report_callback_and_name_what_was_reused(tmp_path, toy_dataset):
-    from bench.runner import Outcome
+    from bench.engine.runner import Outcome
 
     run(toy_dataset, _config(tmp_path, ["random"], ["ood"]))
     reported = []
@@ -241,7 +241,7 @@ def test_a_limit_run_keeps_the_full_result_and_says_so(tmp_path, toy_dataset):
 
 
 def test_results_store_the_tasks_aggregate_and_dropped_queries(tmp_path, toy_dataset):
-    from bench.protocols import get_protocol
+    from bench.evaluation.protocols import get_protocol
 
     run(toy_dataset, _config(tmp_path, ["oracle-text"], ["id", "ood", "xling", "t2i"]))
     for protocol in ("id", "ood", "xling", "t2i"):
@@ -253,9 +253,9 @@ def test_results_store_the_tasks_aggregate_and_dropped_queries(tmp_path, toy_dat
 
 
 def test_every_image_is_decoded_once_in_batches_before_computing(tmp_path, toy_dataset, monkeypatch):
-    import bench.runner as runner
-    from bench.progress import Tracker
-    from bench.protocols import get_protocol
+    import bench.engine.runner as runner
+    from bench.core.progress import Tracker
+    from bench.evaluation.protocols import get_protocol
 
     calls, tracked = [], []
 
@@ -278,7 +278,7 @@ def test_every_image_is_decoded_once_in_batches_before_computing(tmp_path, toy_d
 
 
 def test_headline_and_one_line_error():
-    from bench.runner import _headline, _one_line
+    from bench.engine.runner import _headline, _one_line
 
     metrics = {"overall": {"acc@1": {"value": 0.5}, "mrr": {"value": 0.25}, "map": {"value": 1 / 3}, "nes": {"value": 1}}}
     assert _headline(metrics) == "acc@1=0.5000 mrr=0.2500 map=0.3333"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.records import STATUS_NOT_APPLICABLE
-from bench.results import read_result, result_path
+from bench.store.records import Status
+from bench.store.results import read_result, result_path
 from helpers import plugin_site as make_plugin_site, tiny_records, write_tiny
 from test_cli import _error_line, bench
 
@@ -22,7 +22,7 @@ import time
 import zlib
 
 import numpy as np
-from bench.retriever import EmbeddingRetriever, MethodInfo
+from bench.api.retriever import EmbeddingRetriever, MethodInfo
 from dataclasses import dataclass
 
 
@@ -95,7 +95,7 @@ def test_a_new_result_records_the_installed_version(tmp_path, toy_dataset_path):
 
 
 def test_dirty_paths_ignore_outputs_and_untracked_non_code():
-    from bench.provenance import dirty_paths
+    from bench.core.provenance import dirty_paths
 
     porcelain = (" M results/random/ood.json\n M leaderboard.md\n?? site/index.html\n?? notes.txt\n"
                  " M bench/runner.py\n?? adapters/new_method.py\nR  old.py -> bench/moved.py\n")
@@ -104,8 +104,8 @@ def test_dirty_paths_ignore_outputs_and_untracked_non_code():
 
 
 def test_writing_the_repositorys_results_from_a_dirty_tree_is_refused(monkeypatch, toy_dataset, tmp_path):
-    from bench import provenance
-    from bench.runner import RunConfig, run
+    from bench.core import provenance
+    from bench.engine.runner import RunConfig, run
 
     monkeypatch.setattr(provenance, "git_commit", lambda: {"commit": "abc", "dirty": True,
                                                            "changed": ["bench/runner.py"]})
@@ -132,7 +132,7 @@ def test_inapplicable_protocols_are_recorded_with_their_reason_and_the_rest_runs
     for protocol, reason in (("id", "no queries for it (it reads test_id images"),
                              ("rd", "at least 2 test_ood images per word")):
         record = read_result(result_path(results, "random", protocol))
-        assert record.status == STATUS_NOT_APPLICABLE and reason in record.error["reason"]
+        assert record.status is Status.NOT_APPLICABLE and reason in record.error["reason"]
     assert "not applicable" in proc.stdout
     only = bench("run", "-m", "random", "-p", "id", "--dataset", str(ds), "--results-dir", "r2", "--quiet",
                  cwd=tmp_path, check=False)
@@ -206,7 +206,7 @@ def test_ctrl_c_says_the_run_resumes_and_releases_the_lock(tmp_path, toy_dataset
 
 # 7. The core stays free of torch ----------------------------------------------------------------
 def test_the_core_imports_no_torch_and_the_readme_names_the_cpu_wheels():
-    code = ("import sys, bench.cli, bench.runner, bench.leaderboard, adapters, adapters.ctc_lexicon; "
+    code = ("import sys, bench.cli, bench.engine.runner, bench.views.leaderboard, adapters, methodkit.ctc_lexicon; "
             "print('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"

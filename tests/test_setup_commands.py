@@ -35,7 +35,7 @@ def test_the_test_command_installs_the_browser_the_report_test_drives():
 
 
 def test_the_docs_document_the_table_import_columns_and_every_exit_code():
-    from bench.cli_support import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NOTHING_RAN
+    from bench.api.commands import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NOTHING_RAN
     from bench.data.importers import table_columns_markdown
 
     data = (ROOT / "docs" / "data.md").read_text()

@@ -2,10 +2,10 @@
 
 import pytest
 
-from bench.errors import HwrBenchError
-from bench.results import read_result, result_path
-from bench.runner import RunConfig, run
-from bench.shard import merge, parse_shard
+from bench.core.errors import HwrBenchError
+from bench.store.results import read_result, result_path
+from bench.engine.runner import RunConfig, run
+from bench.store.shard import merge, parse_shard
 
 PROTOCOLS = ["id", "ood", "xling", "t2i", "rd"]
 

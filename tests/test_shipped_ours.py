@@ -7,7 +7,7 @@ relevant word. The OOD gallery of a query is the whole lexicon of its language, 
 the package (bench/data/lexicon.tsv), so a dataset of just these images and that lexicon poses
 each query exactly as the full benchmark did. The shipped checkpoint (the default ``ours``, on
 PP-OCRv6 posteriors) run through the harness must give every query the same top-10 keys in the
-same order, the same relevant rank, and scores within bench.verify's tolerances; a checkpoint
+same order, the same relevant rank, and scores within bench.engine.verify's tolerances; a checkpoint
 with one weight moved does not.
 """
 
@@ -22,11 +22,11 @@ import pytest
 from adapters.ours import SHIPPED
 from bench.data.lexicon import lexicon_digest, load_lexicon
 from bench.data.store import SampleRecord, load_dataset, write_dataset
-from bench.io import file_sha256
-from bench.registry import create
-from bench.results import read_rankings, read_result, result_path
-from bench.runner import RunConfig, run
-from bench.verify import SCORE_RTOL, SCORE_TOLERANCE
+from bench.core.io import file_sha256
+from bench.api.registry import create
+from bench.store.results import read_rankings, read_result, result_path
+from bench.engine.runner import RunConfig, run
+from bench.engine.verify import SCORE_RTOL, SCORE_TOLERANCE
 
 FIXTURE = Path(__file__).parent / "data" / "ours_fixture"
 COMMITTED = Path(__file__).resolve().parent.parent / "results" / "ours" / "ood.json"
@@ -63,7 +63,7 @@ def run_ours(ds, cache: Path, results: Path, options: dict | None = None):
 
 
 def differences(rankings: dict, fixture: dict) -> list[str]:
-    """Per query, where a fresh run differs from the committed row (as bench.verify compares)."""
+    """Per query, where a fresh run differs from the committed row (as bench.engine.verify compares)."""
     out = []
     for s in fixture["samples"]:
         fresh, stored = rankings[s["lang"]], s["stored"]

@@ -6,11 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from bench import leaderboard as board
-from bench.errors import HwrBenchError
-from bench.records import Timings, describe_error
-from bench.results import ResultFileError, pair_is_whole, read_rankings, read_result, result_path
-from bench.runner import RunConfig, _one_line, query_latency, run
+from bench.api.groups import GROUP_INFO, Group, group_info
+from bench.views import leaderboard as board
+from bench.core.errors import HwrBenchError
+from bench.store.records import Timings, describe_error
+from bench.store.results import ResultFileError, pair_is_whole, read_rankings, read_result, result_path
+from bench.engine.runner import RunConfig, _one_line, query_latency, run
 
 
 @pytest.fixture
@@ -49,8 +50,8 @@ def test_cells_carry_their_sort_value_and_digits():
 def test_markdown_text_from_data_keeps_one_line_and_its_cell():
     assert board.one_line("a\n  b\r\nc") == "a b c"
     assert board.escape_pipes("x|y") == "x\\|y"
-    assert board._group_title("ours") == board.GROUP_TITLES[board.Group.OURS]
-    assert board._group_title("a plugin's group") == "a plugin's group"
+    assert group_info("ours").title == GROUP_INFO[Group.OURS].title == "Ours"
+    assert group_info("a plugin's group").title == "a plugin's group"
 
 
 def test_table_reads_sizes_from_the_efficiency_record_before_the_result(stored):
@@ -133,7 +134,7 @@ def test_one_line_of_an_exception():
 
 
 def test_query_latency_reports_milliseconds_per_query_rounded(monkeypatch):
-    from bench import runner
+    from bench.engine import runner
 
     class Ops:
         def query_latency(self, outputs, st, n):
@@ -152,7 +153,7 @@ def test_query_latency_reports_milliseconds_per_query_rounded(monkeypatch):
 def test_an_unavailable_method_is_reported_for_each_protocol_with_its_fix_if_any(tmp_path, toy_dataset,
                                                                                  register_methods, monkeypatch):
     import fake_methods
-    from bench.retriever import Availability
+    from bench.api.retriever import Availability
 
     register_methods(**{"missing-weights": "fake_methods:Missing"})
     outcomes = run(toy_dataset, RunConfig(methods=["missing-weights"], protocols=["ood", "t2i"],

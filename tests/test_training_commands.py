@@ -17,7 +17,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from bench.registry import create
+from bench.api.registry import create
 from ourmodel.curves import METRICS
 from ourmodel.features import cached_features
 from ourmodel.ppocr import PPOCR_V6, PPOCRFeatures, group_charset, lexicon_alphabet, posteriors_of

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.progress import Tracker
-from bench.results import rankings_path, read_result, result_path
-from bench.retriever import EmbeddingRetriever, MethodInfo
-from bench.runner import RunConfig, run
-from bench.verify import (SCORE_RTOL, SCORE_TOLERANCE, Verdict, _compare, _first_difference,
+from bench.core.progress import Tracker
+from bench.store.results import rankings_path, read_result, result_path
+from bench.api.retriever import EmbeddingRetriever, MethodInfo
+from bench.engine.runner import RunConfig, run
+from bench.engine.verify import (SCORE_RTOL, SCORE_TOLERANCE, Verdict, _compare, _first_difference,
                           check_stored_metrics, metric_differences, sample_queries, verify, verify_method)
 
 AGREE_RANDOM = ("agree         random: 36/36 sampled queries recomputed here match the stored per-query "
@@ -372,7 +372,7 @@ def test_progress_goes_to_the_tracker_given(stored, toy_dataset):
 
 
 def test_a_cpu_dependent_method_is_compared_only_on_the_cpu_it_ran_on(tmp_path, toy_dataset, register_methods):
-    from bench.provenance import cpu_model
+    from bench.core.provenance import cpu_model
 
     register_methods(**{"cpu-dependent": "fake_methods:CpuDependentRandom"})
     results = tmp_path / "results"

@@ -15,13 +15,13 @@ from PIL import Image
 
 from adapters.openai_chat import EndpointError
 from adapters.vlm import parse_answer, transcribe_prompt, translate_prompt
-from bench.options import OptionError
-from bench.ranking import edit_similarity_scorer
-from bench.registry import create
-from bench.results import result_path
-from bench.retriever import RunContext
-from bench.runner import RunConfig, run
-from bench.schema import ImageItem
+from bench.api.options import OptionError
+from bench.evaluation.ranking import edit_similarity_scorer
+from bench.api.registry import create
+from bench.store.results import result_path
+from bench.api.retriever import RunContext
+from bench.engine.runner import RunConfig, run
+from bench.data.schema import ImageItem
 
 
 def as_items(images, lang="en"):

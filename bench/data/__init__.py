@@ -1,1 +1,5 @@
-"""Datasets on disk: schema validation, fingerprints, builders and loaders."""
+"""Datasets on disk: the schema (samples, the lexicon, image items), validation, fingerprints,
+the embedded benchmark's builder and its assets, importers of real handwriting sets, and loaders.
+
+May import ``bench.core`` only.
+"""

@@ -23,8 +23,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.errors import HwrBenchError
-from bench.io import file_sha256, write_json_atomic
+from bench.core.errors import HwrBenchError
+from bench.core.io import file_sha256, write_json_atomic
 
 LOCK_PATH = Path(__file__).parent / "assets.lock.json"
 

@@ -25,15 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.cache import is_default_dataset_location
+from bench.core.cache import is_default_dataset_location
+from bench.core.errors import DatasetError
+from bench.core.progress import NULL_TRACKER, Tracker
 from bench.data.assets import SOURCES, load_asset
 from bench.data.lexicon import lexicon_digest, load_lexicon, texts_by_lang
 from bench.data.render import RENDER_VERSION, Style, encode_png, render
+from bench.data.schema import LANGUAGES, LexiconEntry
 from bench.data.store import SampleRecord, check_output, write_dataset
 from bench.data.styles import StylePool, build_pool
-from bench.errors import DatasetError
-from bench.progress import NULL_TRACKER, Tracker
-from bench.schema import LANGUAGES, LexiconEntry
 
 SPLIT_SIDE = {"train": "id", "test_id": "id", "test_ood": "ood"}
 

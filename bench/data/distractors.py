@@ -12,9 +12,9 @@ from __future__ import annotations
 import functools
 import re
 
-from bench.errors import DatasetError
-from bench.schema import LexiconEntry
-from bench.text import normalise_text
+from bench.core.errors import DatasetError
+from bench.core.text import normalise_text
+from bench.data.schema import LexiconEntry
 
 WORDFREQ_VERSION = "3.1.1"       # pinned in pyproject.toml; part of the gallery protocols' versions
 SCRIPT = {"en": re.compile(r"^[a-z]+$"), "es": re.compile(r"^[a-záéíóúñü]+$"),

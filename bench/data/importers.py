@@ -49,11 +49,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from bench.core.errors import DatasetError
+from bench.core.text import normalise_text
 from bench.data.lexicon import load_lexicon
+from bench.data.schema import LANGUAGES, SPLITS, LexiconEntry
 from bench.data.store import SampleRecord, check_output, decode_failure, without_reprs, write_dataset
-from bench.errors import DatasetError
-from bench.schema import LANGUAGES, SPLITS, LexiconEntry
-from bench.text import normalise_text
 
 
 @dataclass(frozen=True)

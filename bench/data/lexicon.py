@@ -6,8 +6,8 @@ import functools
 import hashlib
 from pathlib import Path
 
-from bench.errors import DatasetError
-from bench.schema import LANGUAGES, LexiconEntry
+from bench.core.errors import DatasetError
+from bench.data.schema import LANGUAGES, LexiconEntry
 
 LEXICON_PATH = Path(__file__).parent / "lexicon.tsv"
 

@@ -23,8 +23,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.core.text import normalise_text
 from bench.data.lexicon import LEXICON_PATH
-from bench.text import normalise_text
 
 EN_RE = re.compile(r"^[A-Za-z]+(?: [A-Za-z]+){0,2}$")
 # Spanish needs one more word than English for the same noun phrase ("barril de petróleo").

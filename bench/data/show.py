@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.data.schema import LANGUAGES, SPLITS
 from bench.data.store import Dataset
-from bench.schema import LANGUAGES, SPLITS
 
 TILE_W, TILE_H, LABEL_W = 300, 64, 110
 

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from bench.errors import DatasetError, HwrBenchError
-from bench.schema import (LANGUAGES, LEXICON_COLUMNS, SAMPLE_COLUMNS, SPLITS, ImageItem,
-                          LexiconEntry, Sample, lexicon_key)
-from bench.text import normalise_text
+from bench.core.errors import DatasetError, HwrBenchError
+from bench.core.text import normalise_text
+from bench.data.schema import (LANGUAGES, LEXICON_COLUMNS, SAMPLE_COLUMNS, SPLITS, ImageItem, LexiconEntry, Sample,
+                               lexicon_key)
 
 MANIFEST = "manifest.json"
 SAMPLES_FILE = "samples.parquet"

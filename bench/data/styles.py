@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.data.assets import SOURCES, assets_dir, load_asset, read_lock, verify_files
 from bench.data.render import Style, can_draw, style_params
-from bench.schema import LANGUAGES
+from bench.data.schema import LANGUAGES
 
 # Families held out for the OOD split; everything else available is in-domain.
 OOD_FAMILIES = frozenset({

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.cache import is_default_dataset_location
+from bench.core.cache import is_default_dataset_location
+from bench.data.schema import LANGUAGES, LexiconEntry
 from bench.data.store import SampleRecord, check_output, write_dataset
-from bench.schema import LANGUAGES, LexiconEntry
 
 # (en, zh, es) forms sharing one semantic id.
 TOY_CONCEPTS: tuple[tuple[str, str, str], ...] = (

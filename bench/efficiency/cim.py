@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from bench.efficiency.layers import Layer
+from bench.api.layers import Layer
 
 CORE_ROWS, CORE_COLS, CORES_PER_CHIP = 256, 256, 48
 SIGNED_COLS = CORE_COLS // 2

@@ -6,30 +6,27 @@ compute-in-memory estimate from its weight layers (``compute_layers``), and
 latency through the method's own image API on a fixed sample of OOD images:
 batch 1 (median of single-image calls after warm-up) and batched (median of
 repeated calls on the whole sample, per image), with the thread count and CPU
-recorded. Written atomically to ``results/<method>/efficiency.json``.
+recorded. Written atomically to ``results/<method>/efficiency.json`` (``bench.store.efficiency``).
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import resource
 import statistics
 import time
-from pathlib import Path
 
+from bench.api.layers import total_macs
+from bench.api.registry import METHODS
+from bench.core.provenance import cpu_model, environment, provenance
+from bench.core.threads import onnx_threads
+from bench.data.schema import LANGUAGES
 from bench.data.store import load_dataset
 from bench.efficiency.cim import PRESETS, estimate
-from bench.efficiency.layers import total_macs
-from bench.families import ops_for
-from bench.io import write_json_atomic
-from bench.provenance import cpu_model, environment, provenance
-from bench.registry import METHODS
-from bench.results import EFFICIENCY_FILE, method_dir_name
-from bench.schema import LANGUAGES
-from bench.wheel_model import onnx_threads
+from bench.engine.families import ops_for
+from bench.store.efficiency import EFFICIENCY_SCHEMA_VERSION
+from bench.store.records import Status
 
-EFFICIENCY_SCHEMA_VERSION = 1
 N_IMAGES, N_SINGLE, WARMUP, REPEATS = 48, 16, 2, 3
 
 
@@ -62,7 +59,7 @@ def measure(name: str, options: dict, dataset_path: str) -> dict:
                     "threads": onnx_threads(),
                     "cpu": cpu_model()}
     if not available.ok:
-        return {**record, "status": "unavailable", "error": {"reason": available.reason, "fix": available.fix}}
+        return {**record, "status": Status.UNAVAILABLE.value, "error": {"reason": available.reason, "fix": available.fix}}
     layers = method.compute_layers()
     if layers:
         record["macs_per_image"] = total_macs(layers)
@@ -81,14 +78,14 @@ def measure(name: str, options: dict, dataset_path: str) -> dict:
                             f"batch{len(items)}": round(1000 * statistics.median(batched) / len(items), 3)}
     record["latency_images"] = {"batch1": len(single), "batched": len(items), "repeats": REPEATS}
     record["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    return {**record, "status": "ok"}
+    return {**record, "status": Status.OK.value}
 
 
 def _child(queue, name, options, dataset_path) -> None:
     try:
-        queue.put(("ok", measure(name, options, dataset_path)))
+        queue.put((Status.OK.value, measure(name, options, dataset_path)))
     except Exception as exc:  # reported by the parent as this method's failure
-        queue.put(("failed", f"{type(exc).__name__}: {exc}"))
+        queue.put((Status.FAILED.value, f"{type(exc).__name__}: {exc}"))
 
 
 def measure_isolated(name: str, options: dict, dataset_path: str, timeout: float = 1800) -> dict:
@@ -101,47 +98,10 @@ def measure_isolated(name: str, options: dict, dataset_path: str, timeout: float
         status, payload = queue.get(timeout=timeout)
     except Exception:
         proc.kill()
-        return {"schema_version": EFFICIENCY_SCHEMA_VERSION, "status": "failed",
+        return {"schema_version": EFFICIENCY_SCHEMA_VERSION, "status": Status.FAILED.value,
                 "error": {"message": f"no answer within {timeout:.0f} s (exit code {proc.exitcode})"}}
     finally:
         proc.join(timeout=10)
-    if status != "ok":
-        return {"schema_version": EFFICIENCY_SCHEMA_VERSION, "status": "failed", "error": {"message": payload}}
+    if status != Status.OK:
+        return {"schema_version": EFFICIENCY_SCHEMA_VERSION, "status": Status.FAILED.value, "error": {"message": payload}}
     return payload
-
-
-def upgrade_efficiency(record: dict) -> dict:
-    """Files written before the field was named like the result files' say ``schema``."""
-    if "schema_version" not in record and "schema" in record:
-        record = {("schema_version" if k == "schema" else k): v for k, v in record.items()}
-    return record
-
-
-def load_efficiency(results_dir: Path) -> dict[str, dict]:
-    """The measured (status ok) efficiency records under ``results_dir``, by method name."""
-    out = {}
-    for path in sorted(Path(results_dir).glob(f"*/{EFFICIENCY_FILE}")):
-        try:
-            record = upgrade_efficiency(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue   # a damaged file only loses its row
-        if record.get("status") == "ok" and record.get("schema_version") == EFFICIENCY_SCHEMA_VERSION:
-            out[record["method"]["name"]] = record
-    return out
-
-
-def quantised_pairs(by_name: dict[str, dict]) -> list[tuple[str, str]]:
-    """(quantised method, its fp32 original) for every measured method that names a measured original."""
-    return [(n, r["method"]["config"]["quantized_from"]) for n, r in sorted(by_name.items())
-            if (r["method"].get("config") or {}).get("quantized_from") in by_name]
-
-
-def efficiency_path(results_dir: Path, method: str) -> Path:
-    return Path(results_dir) / method_dir_name(method) / EFFICIENCY_FILE
-
-
-def write_efficiency(results_dir: Path, method: str, record: dict) -> Path:
-    path = efficiency_path(results_dir, method)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, record)
-    return path

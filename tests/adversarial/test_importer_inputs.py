@@ -25,7 +25,7 @@ import pytest
 
 from bench.data import importers
 from bench.data.store import load_dataset
-from bench.errors import HwrBenchError
+from bench.core.errors import HwrBenchError
 
 from helpers import png
 from test_cli import bench

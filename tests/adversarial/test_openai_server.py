@@ -24,9 +24,9 @@ import pytest
 from PIL import Image
 
 from adapters.openai_chat import EndpointError
-from bench.registry import create
-from bench.retriever import RunContext
-from bench.schema import ImageItem
+from bench.api.registry import create
+from bench.api.retriever import RunContext
+from bench.data.schema import ImageItem
 
 KEY = "sk-hwr-adversarial-0123456789abcdef"
 STALL_S = 4.0   # the longest any stub keeps a connection busy
@@ -345,7 +345,7 @@ def stalls(h, stub):
 
 @pytest.mark.parametrize("n_images", [1, 4])
 def test_method_timeout_cuts_off_stuck_requests(n_images, tmp_path):
-    from bench.runner import MethodTimeout, _deadline
+    from bench.engine.runner import MethodTimeout, _deadline
 
     with Stub(stalls) as stub:
         method = openai_method(stub.url, tmp_path, timeout=30, retries=0, concurrency=4)
@@ -363,7 +363,7 @@ def test_method_timeout_cuts_off_stuck_requests(n_images, tmp_path):
 
 
 def test_a_run_records_the_failure_without_the_key(tmp_path, toy_dataset, monkeypatch):
-    from bench.runner import RunConfig, run
+    from bench.engine.runner import RunConfig, run
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     with Stub(echo_key_401) as stub:

@@ -26,11 +26,11 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from bench.leaderboard import build_leaderboard
-from bench.report import build_report
-from bench.report.html import inline, paragraph
-from bench.results import method_dir_name, rankings_path, result_path
-from bench.runner import RunConfig, run
+from bench.views.leaderboard import build_leaderboard
+from bench.views.report import build_report
+from bench.views.report.html import inline, paragraph
+from bench.store.results import method_dir_name, rankings_path, result_path
+from bench.engine.runner import RunConfig, run
 
 UNSAFE_LINKS = [
     "[click](javascript:alert(1))",

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from bench.results import read_result, result_path, rankings_path
+from bench.store.results import read_result, result_path, rankings_path
 from test_cli import _error_line, bench
 
 RUN = ("run", "-m", "random", "-p", "ood", "--bootstrap", "50", "--quiet")
@@ -126,7 +126,7 @@ def test_hostile_result_files_give_one_line_naming_the_file(stored, toy_dataset_
 
 
 def test_the_bomb_bound_holds_in_memory_terms(tmp_path):
-    from bench.io import CompressedFileError, read_json_gz
+    from bench.core.io import CompressedFileError, read_json_gz
 
     path = tmp_path / "x.json.gz"
     path.write_bytes(gzip.compress(b"[" + b"0," * (1 << 20) + b"0]"))

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import HwrBenchError
-from bench.results import rankings_path, result_path
+from bench.core.errors import HwrBenchError
+from bench.store.results import rankings_path, result_path
 from test_cli import bench
 
 # -- train_state.pt ----------------------------------------------------------------------------------
@@ -327,7 +327,7 @@ SIDECAR_CASES = {
 
 @pytest.fixture(scope="module")
 def sidecar_results(tmp_path_factory, toy_dataset):
-    from bench.runner import RunConfig, run
+    from bench.engine.runner import RunConfig, run
 
     root = tmp_path_factory.mktemp("adv-sidecars")
     run(toy_dataset, RunConfig(methods=["random", "oracle-text"], protocols=["ood"], results_dir=root / "results",

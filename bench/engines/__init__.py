@@ -1,1 +1,0 @@
-"""Ways to execute a run: in-process (``bench.runner.run``) or spread over a Ray cluster."""

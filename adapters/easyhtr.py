@@ -24,7 +24,8 @@ from typing import Sequence
 import numpy as np
 
 from bench.api import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
-from methodkit.ctc_lexicon import LexiconScorer, greedy_decode
+from methodkit.ctc_lexicon import greedy_decode
+from methodkit.ctc_trie import TrieLexiconScorer
 from methodkit.wheel_model import WheelModel
 
 LICENCE = "unknown: the easyhtr 0.1.1 wheel ships no licence file and its metadata names none"
@@ -108,7 +109,7 @@ class EasyHTR(_EasyHTR, TranscriptionRetriever):
 class EasyHTRCTC(_EasyHTR, ScoringRetriever):
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
-        self._scorer: LexiconScorer | None = None
+        self._scorer: TrieLexiconScorer | None = None
 
     @property
     def info(self) -> MethodInfo:
@@ -124,5 +125,5 @@ class EasyHTRCTC(_EasyHTR, ScoringRetriever):
     def score_texts(self, items, lang: str, lexicons: dict[str, Sequence[str]]) -> dict[str, np.ndarray]:
         self._load()
         if self._scorer is None:
-            self._scorer = LexiconScorer(self._charset)
+            self._scorer = TrieLexiconScorer(self._charset)
         return self._scorer.score(self.posteriors(items), lexicons)

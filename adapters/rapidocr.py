@@ -28,7 +28,8 @@ from typing import Sequence
 import numpy as np
 
 from bench.api import Availability, MethodInfo, ScoringRetriever, TranscriptionRetriever
-from methodkit.ctc_lexicon import LexiconScorer, greedy_decode
+from methodkit.ctc_lexicon import greedy_decode
+from methodkit.ctc_trie import TrieLexiconScorer
 from methodkit.layers import onnx_layers
 from methodkit.wheel_model import PPOCR_V4_WHEEL, PPOCR_V6_WHEEL, WheelModel, onnx_threads
 
@@ -209,7 +210,7 @@ class RapidOCRCTC(_OwnRuntime, ScoringRetriever):
 
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
-        self._scorer: LexiconScorer | None = None
+        self._scorer: TrieLexiconScorer | None = None
 
     @property
     def info(self) -> MethodInfo:
@@ -229,7 +230,7 @@ class RapidOCRCTC(_OwnRuntime, ScoringRetriever):
     def score_texts(self, items, lang: str, lexicons) -> dict[str, np.ndarray]:
         model = self._load()
         if self._scorer is None:
-            self._scorer = LexiconScorer(model.charset)
+            self._scorer = TrieLexiconScorer(model.charset)
         return self._scorer.score(model.batched([it.image for it in items], self.options.rec_batch), lexicons)
 
 

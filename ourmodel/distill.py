@@ -26,13 +26,15 @@ def teacher_topk(inputs: np.ndarray, langs: Sequence[str], lexicon_texts: dict[s
     """Per image, the ``k`` best words of its language: (global lexicon rows (N, k) int64,
     CTC log-likelihoods (N, k) float32, best first). ``lexicon_texts[lang]`` are the words of
     ``lang`` whose lexicon rows are ``rows[lang]``."""
-    from methodkit.ctc_lexicon import compile_lexicon, ctc_log_likelihoods
+    from methodkit.ctc_lexicon import compile_lexicon
+    from methodkit.ctc_trie import build_trie, trie_log_likelihoods
 
     charset = group_charset(alphabet)
     if inputs.shape[-1] != len(charset):
         raise ValueError(f"teacher: inputs have {inputs.shape[-1]} groups, the alphabet gives {len(charset)}; "
                          "distillation needs a posterior backbone (backbone=ppocrv6)")
-    compiled = {lang: compile_lexicon(words, charset, blank=0, space=1) for lang, words in lexicon_texts.items()}
+    compiled = {lang: build_trie(compile_lexicon(words, charset, blank=0, space=1))
+                for lang, words in lexicon_texts.items()}
     langs = np.asarray(langs)
     out_rows = np.zeros((len(inputs), k), dtype=np.int64)
     out_ll = np.zeros((len(inputs), k), dtype=np.float32)
@@ -41,7 +43,7 @@ def teacher_topk(inputs: np.ndarray, langs: Sequence[str], lexicon_texts: dict[s
         kk = min(k, len(lex.words))
         for start in range(0, len(idx), chunk):
             part = idx[start:start + chunk]
-            ll = ctc_log_likelihoods(posteriors_of(inputs[part]), lex)
+            ll = trie_log_likelihoods(posteriors_of(inputs[part]), lex)
             top = np.argpartition(-ll, kk - 1, axis=1)[:, :kk]
             order = np.argsort(-np.take_along_axis(ll, top, 1), axis=1, kind="stable")
             top = np.take_along_axis(top, order, 1)

@@ -64,13 +64,17 @@ class TruthScorer(ScoringRetriever):
     """Scores 1 for the image's true text, 0 otherwise; counts the images it scores."""
 
     calls = {"images": 0}
+    lexicons: list = []     # (split of the batch's images, the lexicon languages asked for), per call
     info = property(lambda self: _info("truth-scorer"))
 
     def prepare(self, context):
         self.truth = {s.content_hash: s.text for s in context.dataset.samples}
+        self.split = {s.content_hash: s.split for s in context.dataset.samples}
 
     def score_texts(self, items, lang, lexicons):
         TruthScorer.calls["images"] += len(items)
+        for split in {self.split[it.content_hash] for it in items}:
+            TruthScorer.lexicons.append((split, tuple(sorted(lexicons))))
         return {lex_lang: np.array([[float(w == self.truth[it.content_hash]) for w in words] for it in items])
                 for lex_lang, words in lexicons.items()}
 

@@ -158,6 +158,7 @@ def test_older_result_schema_is_refused_not_misread(tmp_path, toy_dataset):
 
 def test_scoring_family_ranks_both_directions_and_caches_lexicon_scores(tmp_path, toy_dataset, fakes):
     fake_methods.TruthScorer.calls.update(images=0)
+    fake_methods.TruthScorer.lexicons.clear()
     outcomes = run(toy_dataset, _config(tmp_path, ["truth-scorer", "infinite-scorer"], ALL))
     status = {(o.method, o.protocol): o.status for o in outcomes}
     assert status[("truth-scorer", "rd")] == "not_applicable"
@@ -169,11 +170,14 @@ def test_scoring_family_ranks_both_directions_and_caches_lexicon_scores(tmp_path
     error = read_result(result_path(tmp_path / "results", "infinite-scorer", "id")).to_json()["error"]
     assert "NaN or infinite" in error["message"]
     # The network runs once per image: the first protocol that sees an image scores it against every
-    # language's lexicon (xling then needs no new pass), and a forced re-run is served from the cache.
+    # lexicon the run reads of it (xling then needs no new pass), and a forced re-run is served from the cache.
     scored = fake_methods.TruthScorer.calls["images"]
     n_ood = len({s.content_hash for s in toy_dataset.select(split="test_ood")})
     n_id = len({s.content_hash for s in toy_dataset.select(split="test_id")})
     assert scored == n_id + n_ood
+    asked = fake_methods.TruthScorer.lexicons
+    assert {langs for split, langs in asked if split == "test_ood"} == {("en", "es", "zh")}
+    assert {langs for split, langs in asked if split == "test_id"} == {("en",), ("es",), ("zh",)}  # own only
     run(toy_dataset, _config(tmp_path, ["truth-scorer"], ALL, overwrite="always"))
     assert fake_methods.TruthScorer.calls["images"] == scored
 

@@ -185,13 +185,16 @@ class ScoringOps(FamilyOps):
     def rank(self, task: RetrievalTask, outputs: MethodOutputs) -> dict:
         ds, method = outputs.dataset, outputs.method
         assert isinstance(method, ScoringRetriever)
-        # Every image is scored against every language's lexicon the first time the network runs on
-        # it, so a later protocol (cross-lingual after OOD) finds its scores cached. A gallery that is
-        # not a lexicon (distractors added) is scored on its own, with its own cache.
-        all_langs = {e.lang for e in ds.lexicon}
+        # The first time the network runs on an image it is scored against every lexicon the run's
+        # protocols read of it (``outputs.lexicon_plan``), so a later protocol (cross-lingual after
+        # OOD) finds its scores cached and no lexicon is scored that no protocol reads (test_id
+        # images only meet their own language's). A gallery that is not a lexicon (distractors
+        # added) is scored on its own, with its own cache.
         closed = [st for st in task.subtasks if st.query_kind != "image" or _is_lexicon(ds, st)]
-        needs = {k: all_langs for st in closed
-                 for k in (st.query_keys if st.query_kind == "image" else st.gallery_keys)}
+        needs = lexicon_reads(ds, [task])
+        for key, langs in (outputs.lexicon_plan or {}).items():
+            if key in needs:
+                needs[key] |= langs
         scores = self.lexicon_scores(outputs, needs) if needs else {}
         payload = {}
         for st in task.subtasks:
@@ -278,6 +281,21 @@ class ScoringOps(FamilyOps):
         lexicons = {st.gallery_lang: index}
         return check_scores(outputs.method.score_texts(items, st.query_lang, lexicons), lexicons,
                             len(items))[st.gallery_lang]
+
+
+def lexicon_reads(ds: Dataset, tasks) -> dict[str, set[str]]:
+    """Per image key, the languages whose whole lexicon the retrieval ``tasks`` rank it against
+    (as a query, or as the gallery of a text query): what a scoring method must score it on."""
+    reads: dict[str, set[str]] = {}
+    for task in tasks:
+        for st in getattr(task, "subtasks", ()):
+            if not _is_lexicon(ds, st):
+                continue
+            image_query = st.query_kind == "image"
+            keys, lang = (st.query_keys, st.gallery_lang) if image_query else (st.gallery_keys, st.query_lang)
+            for key in keys:
+                reads.setdefault(key, set()).add(lang)
+    return reads
 
 
 def _is_lexicon(ds: Dataset, st: Subtask) -> bool:

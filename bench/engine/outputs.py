@@ -36,6 +36,10 @@ class MethodOutputs:
         self.timings = Timings()
         self._cache_root = cache_root
         self._caches: dict[str, VectorCache | TextCache] = {}
+        # Per image key, every lexicon language the run's protocols read (``families.lexicon_reads``):
+        # a scoring method scores an image against all of them in its one network pass. None: only
+        # what the task at hand reads.
+        self.lexicon_plan: dict[str, set[str]] | None = None
 
     def cache(self, kind: str, cache_type: type) -> VectorCache | TextCache:
         """The cache of one kind of output (``image``, ``transcript``, ...) of this method configuration."""

@@ -30,7 +30,7 @@ from bench.core.progress import NULL_TRACKER, Tracker
 from bench.core.provenance import check_committed_code, environment, provenance
 from bench.core.text import TEXT_POLICY
 from bench.data.store import Dataset
-from bench.engine.families import ops_for
+from bench.engine.families import lexicon_reads, ops_for
 from bench.engine.outputs import MethodOutputs
 from bench.evaluation.protocols import ProtocolKind, ProtocolSpec, RetrievalTask, get_protocol, restrict
 from bench.evaluation.summary import DEFAULT_BOOTSTRAP, summarise
@@ -170,6 +170,7 @@ class _Session:
         self.tasks = {name: task for name, task in tasks.items() if task is not None}
         self.specs: list[ProtocolSpec] = [spec for spec in specs
                                           if spec.name in self.tasks or spec.name in self.inapplicable]
+        self.lexicon_plan = lexicon_reads(dataset, self.tasks.values())
         self._decoded = False
 
     def emit(self, outcome: Outcome) -> None:
@@ -203,6 +204,7 @@ class _Session:
             self._unavailable(method, available)
             return
         outputs = MethodOutputs(method, self.dataset, self.config.cache_dir, self.tracker, self.config.batch_size)
+        outputs.lexicon_plan = self.lexicon_plan
         prepared = [False]
         for spec in self.specs:
             self._run_protocol(method, spec, outputs, prepared)

@@ -152,8 +152,15 @@ class LexiconScorer:
     def compiled(self, words: Sequence[str]) -> CompiledLexicon:
         key = tuple(words)
         if key not in self._compiled:
-            self._compiled[key] = compile_lexicon(key, self.charset, blank=self.blank)
+            self._compiled[key] = self._compile(key)
         return self._compiled[key]
+
+    def _compile(self, words: tuple[str, ...]):
+        return compile_lexicon(words, self.charset, blank=self.blank)
+
+    def _likelihoods(self, posteriors: np.ndarray, compiled) -> np.ndarray:
+        """(B, T, C) posteriors of images with T frames each -> (B, n_words) log-likelihoods."""
+        return ctc_log_likelihoods(posteriors, compiled, self.blank)
 
     def score(self, posteriors: Sequence[np.ndarray], lexicons: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
         """{language: (n_images, n_words) log-likelihoods} from per-image (T_i, C) posteriors."""
@@ -164,7 +171,7 @@ class LexiconScorer:
         for idx in by_frames.values():
             stacked = np.stack([posteriors[i] for i in idx])
             for lang, words in lexicons.items():
-                out[lang][idx] = ctc_log_likelihoods(stacked, self.compiled(words), self.blank)
+                out[lang][idx] = self._likelihoods(stacked, self.compiled(words))
         return out
 
 

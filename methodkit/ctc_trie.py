@@ -41,7 +41,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from methodkit.ctc_lexicon import (BLANK_GROUP, IMPOSSIBLE, SPACE_GROUP, UNKNOWN_GROUP, CompiledLexicon,
-                                  compile_lexicon, group_posteriors)
+                                  LexiconScorer, compile_lexicon, group_posteriors)
 
 _CHUNK = 32_768          # (node, image) pairs per vectorised recursion: its working set stays in cache
 _PAIRS = 32_768          # (node, image) pairs held per depth: bounds memory (a few (T, pairs) arrays)
@@ -369,29 +369,17 @@ def shortlist_log_likelihoods(probs: np.ndarray, lexicon: CompiledLexicon | Lexi
 
 # -- the scorer a method holds ----------------------------------------------------------------------
 
-class TrieLexiconScorer:
+class TrieLexiconScorer(LexiconScorer):
     """``LexiconScorer`` with the trie: same ``compiled()`` / ``score()``; ``compiled`` returns the
     ``LexiconTrie`` (its ``words`` and ``substitutions`` are the compiled lexicon's).
     ``shortlist=K`` makes it the approximate shortlist scorer."""
 
     def __init__(self, charset: Sequence[str], blank: int = 0, shortlist: int | None = None):
-        self.charset, self.blank, self.shortlist = list(charset), blank, shortlist
-        self._compiled: dict[tuple[str, ...], LexiconTrie] = {}
+        super().__init__(charset, blank)
+        self.shortlist = shortlist
 
-    def compiled(self, words: Sequence[str]) -> LexiconTrie:
-        key = tuple(words)
-        if key not in self._compiled:
-            self._compiled[key] = build_trie(compile_lexicon(key, self.charset, blank=self.blank))
-        return self._compiled[key]
+    def _compile(self, words: tuple[str, ...]) -> LexiconTrie:
+        return build_trie(super()._compile(words))
 
-    def score(self, posteriors: Sequence[np.ndarray], lexicons: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
-        """{language: (n_images, n_words) log-likelihoods} from per-image (T_i, C) posteriors."""
-        out = {lang: np.empty((len(posteriors), len(words)), dtype=np.float32) for lang, words in lexicons.items()}
-        by_frames: dict[int, list[int]] = {}
-        for i, p in enumerate(posteriors):
-            by_frames.setdefault(p.shape[0], []).append(i)
-        for idx in by_frames.values():
-            stacked = np.stack([posteriors[i] for i in idx])
-            for lang, words in lexicons.items():
-                out[lang][idx] = trie_log_likelihoods(stacked, self.compiled(words), self.blank, self.shortlist)
-        return out
+    def _likelihoods(self, posteriors: np.ndarray, compiled: LexiconTrie) -> np.ndarray:
+        return trie_log_likelihoods(posteriors, compiled, self.blank, self.shortlist)

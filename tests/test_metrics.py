@@ -391,3 +391,20 @@ def test_paired_bootstrap_follows_its_seed():
     runs = [paired_bootstrap(a, b, n_boot=200, seed=s) for s in (0, 1, 1)]
     assert runs[1] == runs[2]
     assert (runs[0].ci_low, runs[0].ci_high) != (runs[1].ci_low, runs[1].ci_high)
+
+
+def test_summarise_edges_empty_single_query_and_partial_styles():
+    from bench.summary import query_clusters, summarise
+
+    assert summarise({}, "mean") == {"aggregate": "mean", "overall": {}, "subtasks": {}}
+    one = {"en": {"relevant_ranks": [[1]], "query_ids": [3], "top1_text": ["a"], "truth_text": ["a"]}}
+    out = summarise(one, "pooled", n_boot=1, seed=0)         # one query: a value, no interval
+    assert out["overall"]["acc@1"] == {"value": 1.0, "ci95": None} and out["overall"]["n_queries"] == 1
+    two = {"en": {"relevant_ranks": [[1], [3]], "query_ids": [3, 4]},
+           "es": {"relevant_ranks": [[2]], "query_ids": [5], "query_styles": ["s1"]}}
+    out = summarise(two, "pooled", n_boot=1, seed=0)
+    assert out["overall"]["acc@1"]["ci95"] is not None       # one resample is still an interval
+    assert out["by_style"] == {"s1": {"acc@1": 0.0, "n_queries": 1}}   # styles from the subtasks that have them
+    assert out["subtasks"]["en"]["acc@1"]["value"] == 0.5
+    with pytest.raises(ValueError, match=r"no query_ids \(made before cluster bootstrap; re-run `bench run`\)"):
+        query_clusters({"relevant_ranks": [[1]]})

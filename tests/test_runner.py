@@ -290,3 +290,86 @@ def test_headline_and_one_line_error():
     assert _headline({"image": {"pooled": {}}}) == "" and _headline({}) == ""
     assert _one_line(ValueError("first line\nsecond")) == "ValueError: first line"
     assert _one_line(KeyError()) == "KeyError: "
+
+
+def test_a_run_reports_each_result_as_written_and_records_what_it_ran_on(tmp_path, toy_dataset, fakes,
+                                                                          register_methods, monkeypatch):
+    import datetime as dt
+
+    import bench.runner as runner
+    from bench.protocols import get_protocol
+    from bench.records import DatasetRecord
+    from bench.runner import Outcome, _headline
+
+    register_methods(hanging="fake_methods:Hanging", **{"english-reader": "fake_methods:EnglishTruthReader"})
+    checked, batches = [], []
+    monkeypatch.setattr(runner, "check_committed_code", lambda where, allow: checked.append((where, allow)))
+    real_embed = fake_methods.Counting.embed_images
+    monkeypatch.setattr(fake_methods.Counting, "embed_images",
+                        lambda self, items: batches.append(len(items)) or real_embed(self, items))
+    results = tmp_path / "results"
+    outcomes = run(toy_dataset, _config(tmp_path, ["counting", "english-reader", "crashing", "truth-scorer", "hanging"],
+                                        ["ood", "xling", "rd"], limit=3, batch_size=2, method_timeout=1,
+                                        allow_dirty=True))
+    assert checked == [(results, True)]
+    assert batches and max(batches) == 2                          # the run's batch size reaches the method
+    path = lambda m, p: result_path(results, m, p)
+    got = {(o.method, o.protocol): o for o in outcomes}
+    for p in ("ood", "xling", "rd"):
+        record = read_result(path("counting", p))
+        assert got["counting", p] == Outcome("counting", p, "ok", _headline(record.metrics), path("counting", p))
+        assert record.protocol.description == get_protocol(p).description
+        assert record.dataset == DatasetRecord(toy_dataset.name, toy_dataset.fingerprint, len(toy_dataset),
+                                               toy_dataset.manifest.get("builder", {}).get("note"))
+        created = dt.datetime.fromisoformat(record.provenance["created_at"])
+        assert created.tzinfo == dt.timezone.utc and "git" in record.provenance
+        assert 0 < record.timings.total_seconds < 600
+    sidecar = read_rankings(path("counting", "ood"))
+    assert max(len(st["query_keys"]) for st in sidecar.values()) == 3   # the limit reaches the task
+    assert got["english-reader", "xling"] == Outcome("english-reader", "xling", "not_applicable",
+                                                     "answers none of its subtasks", path("english-reader", "xling"))
+    assert got["truth-scorer", "rd"] == Outcome("truth-scorer", "rd", "not_applicable", "needs embeddings",
+                                                path("truth-scorer", "rd"))
+    crashed = got["crashing", "ood"]
+    assert (crashed.status, crashed.path) == ("failed", path("crashing", "ood")) and "boom" in crashed.message
+    error = read_result(path("crashing", "ood")).error
+    assert error["type"] == "RuntimeError" and "boom" in error["message"]
+    timed_out = got["hanging", "ood"]
+    assert timed_out.status == "failed" and "exceeded the per-method timeout of 1 s" in timed_out.message
+    # A failed result is kept as it is by a run told never to overwrite.
+    before = path("crashing", "ood").read_bytes()
+    again = run(toy_dataset, _config(tmp_path, ["crashing"], ["ood"], limit=3, overwrite="never", allow_dirty=True))
+    assert [o.status for o in again] == ["skipped"] and path("crashing", "ood").read_bytes() == before
+
+
+def test_a_method_that_cannot_load_fails_on_every_protocol_and_prepare_runs_once(tmp_path, toy_dataset,
+                                                                                 register_methods):
+    register_methods(**{"seeded-by-run": "test_verify:SeededByRun", "unloadable": "no_such_module:Nothing"})
+    from test_verify import SeededByRun
+
+    SeededByRun.prepared.clear()
+    outcomes = run(toy_dataset, _config(tmp_path, ["unloadable", "seeded-by-run"], ["id", "ood"], n_boot=0, cache_dir=None))
+    assert [(o.method, o.protocol, o.status) for o in outcomes] == [
+        ("unloadable", "id", "failed"), ("unloadable", "ood", "failed"),
+        ("seeded-by-run", "id", "ok"), ("seeded-by-run", "ood", "ok")]
+    assert outcomes[0].message.startswith("could not load: ")
+    assert len(SeededByRun.prepared) == 1                        # once per method, not per protocol
+
+
+def test_a_busy_results_folder_waits_for_its_lock_or_says_what_to_do(tmp_path, toy_dataset):
+    import threading
+
+    from bench.errors import HwrBenchError
+    from bench.io import FolderLock
+
+    results = tmp_path / "results"
+    results.mkdir()
+    with FolderLock(results):
+        with pytest.raises(HwrBenchError) as busy:
+            run(toy_dataset, _config(tmp_path, ["random"], ["ood"], lock_wait=0))
+    assert str(busy.value).startswith(f"{results}: another bench run is writing results here (")
+    assert str(busy.value).endswith("wait for it, pass --lock-wait SECONDS, or use another --results-dir")
+    lock = FolderLock(results)
+    lock.__enter__()
+    threading.Timer(0.5, lambda: lock.__exit__(None, None, None)).start()
+    assert [o.status for o in run(toy_dataset, _config(tmp_path, ["random"], ["ood"], lock_wait=30))] == ["ok"]

@@ -388,3 +388,16 @@ def test_a_cpu_dependent_method_is_compared_only_on_the_cpu_it_ran_on(tmp_path, 
         f"not this {cpu_model()!r}; re-run it here to compare (`bench run --methods cpu-dependent --results-dir DIR`)")
     # a method that does not depend on the CPU is compared wherever its results were made
     assert verify_method(toy_dataset, "random", None, results, 2, cache_dir=None).checked > 0
+
+
+@pytest.mark.parametrize("method, protocol", [("ppocrv6", "ood"), ("ours", "xling"), ("ours", "t2i"),
+                                              ("random", "id"), ("ppocrv6-ctc", "gallery-10k")])
+def test_committed_metrics_are_their_sidecars_summarised(method, protocol):
+    # The committed results are fixtures of the whole summary: bootstrap intervals (n_boot and seed
+    # from the record), pooled and mean aggregates, rounding, NES basis, per-style Acc@1.
+    root = Path(__file__).resolve().parent.parent / "results"
+    path = result_path(root, method, protocol)
+    record = read_result(path)
+    assert record.config.n_bootstrap > 1 and record.metrics["overall"]
+    assert metric_differences(path, record) == []
+    assert record.metrics.get("by_style") or protocol != "ood"

@@ -394,7 +394,7 @@ def test_paired_bootstrap_follows_its_seed():
 
 
 def test_summarise_edges_empty_single_query_and_partial_styles():
-    from bench.summary import query_clusters, summarise
+    from bench.evaluation.summary import query_clusters, summarise
 
     assert summarise({}, "mean") == {"aggregate": "mean", "overall": {}, "subtasks": {}}
     one = {"en": {"relevant_ranks": [[1]], "query_ids": [3], "top1_text": ["a"], "truth_text": ["a"]}}

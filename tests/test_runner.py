@@ -296,10 +296,10 @@ def test_a_run_reports_each_result_as_written_and_records_what_it_ran_on(tmp_pat
                                                                           register_methods, monkeypatch):
     import datetime as dt
 
-    import bench.runner as runner
-    from bench.protocols import get_protocol
-    from bench.records import DatasetRecord
-    from bench.runner import Outcome, _headline
+    import bench.engine.runner as runner
+    from bench.evaluation.protocols import get_protocol
+    from bench.store.records import DatasetRecord
+    from bench.engine.runner import Outcome, _headline
 
     register_methods(hanging="fake_methods:Hanging", **{"english-reader": "fake_methods:EnglishTruthReader"})
     checked, batches = [], []
@@ -359,8 +359,8 @@ def test_a_method_that_cannot_load_fails_on_every_protocol_and_prepare_runs_once
 def test_a_busy_results_folder_waits_for_its_lock_or_says_what_to_do(tmp_path, toy_dataset):
     import threading
 
-    from bench.errors import HwrBenchError
-    from bench.io import FolderLock
+    from bench.core.errors import HwrBenchError
+    from bench.core.io import FolderLock
 
     results = tmp_path / "results"
     results.mkdir()

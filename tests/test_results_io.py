@@ -140,3 +140,32 @@ def test_a_malformed_sidecar_is_named_with_its_problem_when_validated(tmp_path, 
     good = {"en": {"query_keys": ["a"], "query_ids": [1], "relevant_ranks": [[1]]}}
     write_json_gz_atomic(rankings_path(result), good)
     assert read_rankings(result, validate=True) == good
+
+
+def test_every_committed_result_lives_where_result_path_puts_it():
+    from bench.results import method_dir_name, result_path
+
+    for record in iter_results(COMMITTED):
+        assert result_path(COMMITTED, record.method_name, record.protocol.name) == record.path
+    assert method_dir_name("ppocrv6-ctc.v2_x") == "ppocrv6-ctc.v2_x"          # kept as it is
+    odd = method_dir_name("ocr+embed:vlm/x")
+    assert odd.startswith("ocr_embed_vlm_x-") and len(odd) == len("ocr_embed_vlm_x-") + 8
+    assert odd != method_dir_name("ocr_embed:vlm/x")                         # the digest tells them apart
+
+
+def test_sweeping_removes_only_the_temporary_files_an_interrupted_write_left(tmp_path):
+    from bench.results import iter_results, sweep_temp_files
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    temp = folder / ".ood.json.k3x_9.tmp"
+    temp.write_text("half")
+    keep = [folder / ".notes.tmp", folder / "ood.json.k3x_9.tmp"]
+    for path in keep:
+        path.write_text("mine")
+    (folder / ".id.json.abc.tmp").symlink_to(keep[0])
+    (folder / ".t2i.json.gz.d1r.tmp").mkdir()
+    (folder / ".hidden.json").write_text("not a result")
+    assert sweep_temp_files(tmp_path) == [temp]
+    assert not temp.exists() and all(p.exists() for p in keep) and (folder / ".id.json.abc.tmp").is_symlink()
+    assert iter_results(tmp_path) == []                                      # dotfiles are never results

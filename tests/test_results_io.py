@@ -143,7 +143,7 @@ def test_a_malformed_sidecar_is_named_with_its_problem_when_validated(tmp_path, 
 
 
 def test_every_committed_result_lives_where_result_path_puts_it():
-    from bench.results import method_dir_name, result_path
+    from bench.store.results import method_dir_name, result_path
 
     for record in iter_results(COMMITTED):
         assert result_path(COMMITTED, record.method_name, record.protocol.name) == record.path
@@ -154,7 +154,7 @@ def test_every_committed_result_lives_where_result_path_puts_it():
 
 
 def test_sweeping_removes_only_the_temporary_files_an_interrupted_write_left(tmp_path):
-    from bench.results import iter_results, sweep_temp_files
+    from bench.store.results import iter_results, sweep_temp_files
 
     folder = tmp_path / "m"
     folder.mkdir()

@@ -155,3 +155,16 @@ def test_md_text_escapes_pipes_and_angle_brackets_keeping_backslashes_before_the
     assert md_text(text) == shown
     [inline] = [t for t in MarkdownIt("commonmark").parse(md_text(text)) if t.type == "inline"]
     assert "".join(c.content for c in inline.children) == re.sub(r"\s*\n\s*", " ", text)
+
+
+def test_a_name_cell_carries_every_mark_that_applies():
+    from bench.leaderboard import STALE, SUBSET, _name_cell
+
+    [record] = [r for r in iter_results(ROOT / "results") if r.method_name == "random" and r.protocol.name == "ood"]
+    marks = set()
+    cell = _name_cell(record, record.dataset.fingerprint, marks)
+    assert (cell.text, cell.sort, cell.method, cell.suffix, cell.code, marks) == ("random", "random", "random", "", True, set())
+    odd = replace(record, dataset=replace(record.dataset, fingerprint="0" * 16),
+                  config=replace(record.config, limit=5), metrics={**record.metrics, "answered_subtasks": ["en", "es"]})
+    cell = _name_cell(odd, record.dataset.fingerprint, marks)
+    assert cell.suffix == f" {STALE} (en, es only) {SUBSET}" and marks == {STALE, SUBSET}

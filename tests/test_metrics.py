@@ -408,3 +408,17 @@ def test_summarise_edges_empty_single_query_and_partial_styles():
     assert out["subtasks"]["en"]["acc@1"]["value"] == 0.5
     with pytest.raises(ValueError, match=r"no query_ids \(made before cluster bootstrap; re-run `bench run`\)"):
         query_clusters({"relevant_ranks": [[1]]})
+
+
+def test_rank_queries_defaults_to_the_top_ten_and_names_bad_input():
+    scores = np.arange(40, dtype=np.float64).reshape(2, 20)
+    ranking = rank_queries(lambda a, b: scores[a:b], 2, ["q0", "q1"], [f"g{j:02d}" for j in range(20)], [[19], [0]])
+    assert ranking.top_idx.shape == (2, 10) and ranking.top_scores.dtype == np.float32
+    assert ranking.query_keys == ["q0", "q1"] and ranking.top_idx[0].tolist() == list(range(19, 9, -1))
+    assert [r.tolist() for r in ranking.relevant_ranks] == [[1], [20]]
+    one = rank_queries(lambda a, b: np.ones((b - a, 1)), 1, ["q"], ["g"], [[0]])
+    assert one.top_idx.tolist() == [[0]] and one.relevant_ranks[0].tolist() == [1]   # a one-item gallery ranks
+    with pytest.raises(ValueError, match="^empty gallery$"):
+        rank_queries(lambda a, b: np.zeros((b - a, 0)), 1, ["q"], [], [[0]])
+    with pytest.raises(ValueError, match=r"^score chunk has shape \(2, 3\), expected \(2, 20\)$"):
+        rank_queries(lambda a, b: np.zeros((2, 3)), 2, ["q0", "q1"], [f"g{j:02d}" for j in range(20)], [[0], [0]])

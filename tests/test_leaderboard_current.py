@@ -158,7 +158,7 @@ def test_md_text_escapes_pipes_and_angle_brackets_keeping_backslashes_before_the
 
 
 def test_a_name_cell_carries_every_mark_that_applies():
-    from bench.leaderboard import STALE, SUBSET, _name_cell
+    from bench.views.leaderboard import STALE, SUBSET, _name_cell
 
     [record] = [r for r in iter_results(ROOT / "results") if r.method_name == "random" and r.protocol.name == "ood"]
     marks = set()

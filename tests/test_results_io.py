@@ -169,3 +169,36 @@ def test_sweeping_removes_only_the_temporary_files_an_interrupted_write_left(tmp
     assert sweep_temp_files(tmp_path) == [temp]
     assert not temp.exists() and all(p.exists() for p in keep) and (folder / ".id.json.abc.tmp").is_symlink()
     assert iter_results(tmp_path) == []                                      # dotfiles are never results
+
+
+def _committed_json() -> dict:
+    import json
+
+    return json.loads(next(p for p in sorted(COMMITTED.glob("random/ood.json"))).read_text())
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("{not json", "not a readable result file ("),
+    ("[1, 2]", "not a result record (a JSON object)"),
+    (lambda d: d.pop("protocol"), "field 'protocol': missing"),
+    (lambda d: d.pop("schema_version"), "field 'schema_version': missing or not an integer"),
+    (lambda d: d.update(schema_version="1"), "field 'schema_version': missing or not an integer"),
+    (lambda d: d.update(schema_version=99), "field 'schema_version': 99 is not readable by this hwr-bench"),
+    (lambda d: d["method"].update(name=3), "field 'method.name': expected a string"),
+    (lambda d: d["metrics"].update(subtasks=[1]), "field 'metrics.subtasks': expected an object"),
+    (lambda d: d.update(dataset={"name": "x"}), "malformed result record (TypeError: "),
+])
+def test_a_malformed_result_file_is_one_line_naming_the_file_and_field(tmp_path, content, problem):
+    import json
+
+    from bench.results import ResultFileError, read_result
+
+    path = tmp_path / "ood.json"
+    if callable(content):
+        data = _committed_json()
+        content(data)
+        content = json.dumps(data)
+    path.write_text(content)
+    with pytest.raises(ResultFileError) as caught:
+        read_result(path)
+    assert str(caught.value).startswith(f"{path}: {problem}") and "\n" not in str(caught.value)

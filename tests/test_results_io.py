@@ -191,7 +191,7 @@ def _committed_json() -> dict:
 def test_a_malformed_result_file_is_one_line_naming_the_file_and_field(tmp_path, content, problem):
     import json
 
-    from bench.results import ResultFileError, read_result
+    from bench.store.results import ResultFileError, read_result
 
     path = tmp_path / "ood.json"
     if callable(content):

@@ -422,3 +422,22 @@ def test_rank_queries_defaults_to_the_top_ten_and_names_bad_input():
         rank_queries(lambda a, b: np.zeros((b - a, 0)), 1, ["q"], [], [[0]])
     with pytest.raises(ValueError, match=r"^score chunk has shape \(2, 3\), expected \(2, 20\)$"):
         rank_queries(lambda a, b: np.zeros((2, 3)), 2, ["q0", "q1"], [f"g{j:02d}" for j in range(20)], [[0], [0]])
+
+
+def test_a_mean_aggregate_weighs_subtasks_equally_and_intervals_follow_n_boot_and_seed():
+    from bench.metrics import bootstrap_means, percentile_interval
+    from bench.summary import summarise
+
+    payload = {"en": {"relevant_ranks": [[1], [3], [1], [2]], "query_ids": [1, 2, 3, 4]},
+               "es": {"relevant_ranks": [[2], [1]], "query_ids": [5, 6]}}
+    pooled, mean = summarise(payload, "pooled", n_boot=0), summarise(payload, "mean", n_boot=0)
+    assert pooled["overall"]["acc@1"]["value"] == round(3 / 6, 6)
+    assert mean["overall"]["acc@1"]["value"] == round((2 / 4 + 1 / 2) / 2, 6) == 0.5
+    payload["es"]["relevant_ranks"] = [[2], [2]]
+    assert summarise(payload, "mean", n_boot=0)["overall"]["acc@1"]["value"] == 0.25   # (1/2 + 0) / 2
+    assert summarise(payload, "pooled", n_boot=0)["overall"]["acc@1"]["value"] == round(2 / 6, 6)
+    out = summarise(payload, "mean", n_boot=37, seed=5)
+    groups = [np.array([[1.0], [0.0], [1.0], [0.0]]), np.array([[0.0], [0.0]])]
+    lo, hi = percentile_interval(bootstrap_means(groups, [np.array([1, 2, 3, 4]), np.array([5, 6])],
+                                                 combine="mean", n_boot=37, seed=5))
+    assert out["overall"]["acc@1"]["ci95"] == [round(float(lo[0]), 6), round(float(hi[0]), 6)]

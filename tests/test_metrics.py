@@ -425,8 +425,8 @@ def test_rank_queries_defaults_to_the_top_ten_and_names_bad_input():
 
 
 def test_a_mean_aggregate_weighs_subtasks_equally_and_intervals_follow_n_boot_and_seed():
-    from bench.metrics import bootstrap_means, percentile_interval
-    from bench.summary import summarise
+    from bench.evaluation.metrics import bootstrap_means, percentile_interval
+    from bench.evaluation.summary import summarise
 
     payload = {"en": {"relevant_ranks": [[1], [3], [1], [2]], "query_ids": [1, 2, 3, 4]},
                "es": {"relevant_ranks": [[2], [1]], "query_ids": [5, 6]}}

@@ -180,6 +180,9 @@ def test_scoring_family_ranks_both_directions_and_caches_lexicon_scores(tmp_path
     assert {langs for split, langs in asked if split == "test_id"} == {("en",), ("es",), ("zh",)}  # own only
     run(toy_dataset, _config(tmp_path, ["truth-scorer"], ALL, overwrite="always"))
     assert fake_methods.TruthScorer.calls["images"] == scored
+    # A limited t2i reads a subset of the lexicon's words: still scored against the whole lexicon.
+    limited = run(toy_dataset, _config(tmp_path / "limited", ["truth-scorer"], ["t2i"], limit=2, cache_dir=None))
+    assert [o.status for o in limited] == ["ok"], limited
 
 
 def test_gallery_axis_grows_the_gallery_and_times_the_search(tmp_path, toy_dataset, fakes):

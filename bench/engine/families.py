@@ -190,7 +190,7 @@ class ScoringOps(FamilyOps):
         # OOD) finds its scores cached and no lexicon is scored that no protocol reads (test_id
         # images only meet their own language's). A gallery that is not a lexicon (distractors
         # added) is scored on its own, with its own cache.
-        closed = [st for st in task.subtasks if st.query_kind != "image" or _is_lexicon(ds, st)]
+        closed = [st for st in task.subtasks if _reads_whole_lexicon(ds, st)]
         needs = lexicon_reads(ds, [task])
         for key, langs in (outputs.lexicon_plan or {}).items():
             if key in needs:
@@ -289,13 +289,20 @@ def lexicon_reads(ds: Dataset, tasks) -> dict[str, set[str]]:
     reads: dict[str, set[str]] = {}
     for task in tasks:
         for st in getattr(task, "subtasks", ()):
-            if not _is_lexicon(ds, st):
+            if not _reads_whole_lexicon(ds, st):
                 continue
             image_query = st.query_kind == "image"
             keys, lang = (st.query_keys, st.gallery_lang) if image_query else (st.gallery_keys, st.query_lang)
             for key in keys:
                 reads.setdefault(key, set()).add(lang)
     return reads
+
+
+def _reads_whole_lexicon(ds: Dataset, st: Subtask) -> bool:
+    """Whether a scoring method ranks this subtask from its images' scores against a whole lexicon:
+    a text query (its column of the lexicon's scores; a limited query set is a subset of it) or an
+    image query against exactly one language's lexicon (not a gallery with distractors)."""
+    return st.query_kind != "image" or _is_lexicon(ds, st)
 
 
 def _is_lexicon(ds: Dataset, st: Subtask) -> bool:

@@ -31,7 +31,7 @@ from bench.core.provenance import check_committed_code, environment, provenance
 from bench.core.text import TEXT_POLICY
 from bench.data.store import Dataset
 from bench.engine.families import lexicon_reads, ops_for
-from bench.engine.outputs import MethodOutputs
+from bench.engine.outputs import MethodOutputs, batches
 from bench.evaluation.protocols import ProtocolKind, ProtocolSpec, RetrievalTask, get_protocol, restrict
 from bench.evaluation.summary import DEFAULT_BOOTSTRAP, summarise
 from bench.evaluation.topology import topology
@@ -184,8 +184,7 @@ class _Session:
         if self._decoded:
             return
         needed = sorted({k for task in self.tasks.values() for k in task.all_image_keys()})
-        batches = [needed[i:i + DECODE_BATCH] for i in range(0, len(needed), DECODE_BATCH)]
-        for chunk in self.tracker.track(batches, len(needed), "decoding images"):
+        for chunk in self.tracker.track(list(batches(needed, DECODE_BATCH)), len(needed), "decoding images"):
             self.dataset.image_items(chunk)
         self._decoded = True
 

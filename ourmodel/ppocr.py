@@ -181,6 +181,31 @@ class PosteriorGroups:
         return np.log(out + LOG_FLOOR)
 
 
+class SharedPosteriorInputs:
+    """A posterior backbone's head inputs from the recogniser's one shared pass over each image
+    (``methodkit.network_pass``, the pass ``ppocrv6`` and ``ppocrv6-ctc`` read): the whole
+    classifier's posteriors renormalised over the alphabet's classes, which is what the restricted
+    classifier of ``PPOCRFeatures`` computes (a softmax over fewer columns), grouped and logged.
+    Each image is read at its own padded width (long words are not squeezed): (T_i, groups)."""
+
+    def __init__(self, source: Backbone, alphabet: str, threads: int | None = None):
+        from methodkit.network_pass import PosteriorPass
+
+        if not source.posteriors or not alphabet:
+            raise ValueError(f"backbone {source.name} has no posteriors to share, or no alphabet was given")
+        self.network = PosteriorPass(source.model, "pil", threads)
+        groups = classes(self.network.charset, alphabet)
+        self.keep = np.array([i for g in groups for i in g], dtype=np.int64)
+        self.groups = PosteriorGroups(groups)
+
+    def __call__(self, images: Sequence["Image.Image"]) -> list[np.ndarray]:
+        out = []
+        for probs in self.network(images):
+            kept = probs[:, self.keep]
+            out.append(self.groups((kept / kept.sum(-1, keepdims=True))[None])[0])
+        return out
+
+
 class PPOCRFeatures:
     """Per-frame inputs of a frozen PP-OCR backbone (``alphabet`` for a posterior backbone)."""
 

@@ -164,7 +164,7 @@ def test_ocr_plus_embedding_crosses_scripts(tmp_path, toy_dataset):
 def test_ocr_plus_embedding_takes_its_engines_options_and_name():
     method = create("rapidocr+embed", {"rec_batch": "8"})
     assert method.options is method.ocr.options and method.ocr.options.rec_batch == 8
-    assert method.info.name == "rapidocr+embed" and method.info.config["ocr_config"]["rec_batch"] == 8
+    assert method.info.name == "rapidocr+embed" and method.ocr._load().batch == 8
     assert create("ocr+embed:rapidocr").info.name == "ocr+embed:rapidocr"
     with pytest.raises(OptionError, match="'psm'.*known: rec_batch"):
         create("rapidocr+embed", {"psm": "7"})

@@ -180,6 +180,14 @@ class Retriever:
     def prepare(self, context: RunContext) -> None:
         """Called once per run before any protocol; most methods need nothing."""
 
+    @property
+    def shared_pass(self) -> str | None:
+        """The network pass this method's image calls read, when other methods read it too: a key
+        naming the network and its preprocessing (``methodkit.network_pass.PosteriorPass.key``).
+        The runner computes the methods of one key image-major, a chunk of images at a time, so
+        the pass runs once per image for all of them. None (most methods): computed on its own."""
+        return None
+
     def answers(self, subtask: "Subtask") -> bool:
         """Whether the method answers this subtask (a language, a direction). The harness leaves the
         others out of the method's results and records a protocol with none left as not

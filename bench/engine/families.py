@@ -42,6 +42,10 @@ class FamilyOps:
         """Every subtask's per-query rankings: the payload of the rankings sidecar."""
         raise NotImplementedError
 
+    def prefill(self, outputs: MethodOutputs, keys: Sequence[str]) -> None:
+        """Compute and cache what ranking will read of these images (a run's shared-pass schedule)."""
+        raise NotImplementedError
+
     def exercise(self, method: Retriever, dataset: Dataset, items: Sequence[ImageItem]) -> None:
         """One pass of the method's image call over ``items``, as a query would cost (latency)."""
         raise NotImplementedError
@@ -100,6 +104,9 @@ class EmbeddingOps(FamilyOps):
                                          lambda texts, lang: list(check_embeddings(method.embed_texts(texts, lang),
                                                                                    len(texts), "embed_texts"))))
 
+    def prefill(self, outputs, keys) -> None:
+        self.image_vectors(outputs, keys)
+
     def embeddings(self, outputs, image_keys, text_keys) -> tuple[np.ndarray, np.ndarray]:
         return np.stack(self.image_vectors(outputs, list(image_keys))), self.text_vectors(outputs, list(text_keys))
 
@@ -147,6 +154,9 @@ class TranscriptionOps(FamilyOps):
         return outputs.per_image(keys, outputs.cache(f"translation-{target_lang}", TextCache),
                                  lambda items, lang: check_transcripts(method.translate(items, lang, target_lang),
                                                                        len(items), "translate"), "translating")
+
+    def prefill(self, outputs, keys) -> None:
+        self.transcripts(outputs, keys)
 
     def rank(self, task: RetrievalTask, outputs: MethodOutputs) -> dict:
         ds, method = outputs.dataset, outputs.method
@@ -211,6 +221,12 @@ class ScoringOps(FamilyOps):
                 matrix = np.stack([scores[st.query_lang][k] for k in st.gallery_keys])[:, cols].T
             payload[st.name] = self._ranked(st, lambda a, b, m=matrix: m[a:b], outputs)
         return payload
+
+    def prefill(self, outputs, keys) -> None:
+        plan = outputs.lexicon_plan or {}
+        needs = {k: set(plan[k]) for k in keys if k in plan}
+        if needs:
+            self.lexicon_scores(outputs, needs)
 
     # -- scores against whole word lists, cached (bench.api.cached names the caches) ---------------
     @staticmethod

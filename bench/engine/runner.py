@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from bench.api.registry import METHODS, check_name
-from bench.api.retriever import Retriever, RunContext
+from bench.api.retriever import Availability, Retriever, RunContext
 from bench.core.errors import HwrBenchError, ProtocolNotApplicable, ResultsBusyError
 from bench.core.io import FolderLock, LockBusy
 from bench.core.progress import NULL_TRACKER, Tracker
@@ -35,7 +35,8 @@ from bench.engine.outputs import MethodOutputs, batches
 from bench.evaluation.protocols import ProtocolKind, ProtocolSpec, RetrievalTask, get_protocol, restrict
 from bench.evaluation.summary import DEFAULT_BOOTSTRAP, summarise
 from bench.evaluation.topology import topology
-from bench.store.records import ConfigRecord, DatasetRecord, ProtocolRecord, ResultRecord, SkipReason, Status
+from bench.store.records import (ConfigRecord, DatasetRecord, ProtocolRecord, ResultRecord, SkipReason, Status,
+                                 Timings)
 from bench.store.results import (ResultFileError, pair_is_whole, read_result, result_path, sweep_temp_files,
                                  write_result)
 from bench.store.shard import shard_label, shard_task
@@ -48,6 +49,10 @@ class Overwrite(str, Enum):
 
 
 DECODE_BATCH = 512   # images decoded per progress step before a run's first computation
+# Images per step of a shared pass (``Retriever.shared_pass``): every method of the pass computes
+# its outputs of one chunk before the next, so the pass's raw outputs of at most one chunk are held
+# in memory (``methodkit.network_pass.SharedPasses``: 128 PP-OCRv6 images, ~0.4 GB).
+SHARED_PASS_CHUNK = 128
 
 
 @dataclass
@@ -81,6 +86,30 @@ class Outcome:
     skip: SkipReason | None = field(default=None, compare=False)   # why, when skipped (the message says it in words)
 
 
+@dataclass
+class _Loaded:
+    """A method of the run, loaded once: its outputs and caches serve every protocol (and the
+    shared-pass schedule that may fill them first)."""
+
+    method: Retriever | None
+    error: Exception | None = None          # it could not be loaded
+    availability: Availability | None = None
+    outputs: MethodOutputs | None = None    # when available
+    prepared: bool = False
+    carried: Timings | None = None          # what a shared pass computed for it, charged to its first protocol
+
+
+@dataclass
+class _Plan:
+    """What a (method, protocol) pair needs: nothing (``skip``), a not-applicable record, or ``task``."""
+
+    path: Path
+    pending: ResultRecord
+    task: Any = None
+    skip: Outcome | None = None
+    not_applicable: tuple[str, str] | None = None   # (reason, short)
+
+
 class MethodTimeout(Exception):
     """A method ran past --method-timeout (recorded as that method's failure)."""
 
@@ -111,6 +140,7 @@ def run(dataset: Dataset, config: RunConfig, *, tracker: Tracker = NULL_TRACKER,
     try:
         with FolderLock(config.results_dir, wait=config.lock_wait):
             sweep_temp_files(config.results_dir)   # what an interrupted write left; under the lock
+            session.share_passes()
             for name in config.methods:
                 session.run_method(name)
     except LockBusy as busy:
@@ -172,6 +202,7 @@ class _Session:
                                           if spec.name in self.tasks or spec.name in self.inapplicable]
         self.lexicon_plan = lexicon_reads(dataset, self.tasks.values())
         self._decoded = False
+        self._loaded: dict[str, _Loaded] = {}
 
     def emit(self, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
@@ -189,24 +220,33 @@ class _Session:
         self._decoded = True
 
     # -- one method ---------------------------------------------------------------------------
+    def _load(self, name: str) -> _Loaded:
+        if name not in self._loaded:
+            try:
+                method = METHODS.create(name, self.config.method_options.get(name))
+                method.fetch_weights()
+                check_name(name, method.info.name)
+                loaded = _Loaded(method, availability=method.availability())
+            except Exception as exc:  # a broken adapter must not stop the others
+                loaded = _Loaded(None, error=exc)
+            if loaded.availability is not None and loaded.availability.ok:
+                loaded.outputs = MethodOutputs(loaded.method, self.dataset, self.config.cache_dir, self.tracker,
+                                               self.config.batch_size)
+                loaded.outputs.lexicon_plan = self.lexicon_plan
+            self._loaded[name] = loaded
+        return self._loaded[name]
+
     def run_method(self, name: str) -> None:
-        try:
-            method = METHODS.create(name, self.config.method_options.get(name))
-            method.fetch_weights()
-            check_name(name, method.info.name)
-            available = method.availability()
-        except Exception as exc:  # a broken adapter must not stop the others
+        loaded = self._load(name)
+        if loaded.method is None:
             for spec in self.specs:
-                self.emit(Outcome(name, spec.name, Status.FAILED, f"could not load: {_one_line(exc)}"))
-            return
-        if not available.ok:
-            self._unavailable(method, available)
-            return
-        outputs = MethodOutputs(method, self.dataset, self.config.cache_dir, self.tracker, self.config.batch_size)
-        outputs.lexicon_plan = self.lexicon_plan
-        prepared = [False]
-        for spec in self.specs:
-            self._run_protocol(method, spec, outputs, prepared)
+                self.emit(Outcome(name, spec.name, Status.FAILED, f"could not load: {_one_line(loaded.error)}"))
+        elif not loaded.availability.ok:
+            self._unavailable(loaded.method, loaded.availability)
+        else:
+            for spec in self.specs:
+                self._run_protocol(loaded, spec)
+        del self._loaded[name]   # its models and caches go with it
 
     def _unavailable(self, method: Retriever, available) -> None:
         # Reported, never written: why a method cannot run is a fact about this machine (a missing
@@ -215,42 +255,108 @@ class _Session:
         for spec in self.specs:
             self.emit(Outcome(method.info.name, spec.name, Status.UNAVAILABLE, msg))
 
-    def _run_protocol(self, method: Retriever, spec: ProtocolSpec, outputs: MethodOutputs, prepared: list) -> None:
+    def _prepare(self, loaded: _Loaded) -> None:
+        if not loaded.prepared:
+            loaded.method.prepare(RunContext(dataset=self.dataset, seed=self.config.seed,
+                                             cache_dir=self.config.cache_dir))
+            loaded.prepared = True
+
+    # -- methods that read one network pass ----------------------------------------------------
+    def share_passes(self) -> None:
+        """Compute the methods that read one network pass (``Retriever.shared_pass``) image-major:
+        for each chunk of images, every such method caches its outputs of the chunk before the
+        next, so the first computes the pass and the others read it from memory. The protocols
+        then find those outputs cached. A method that fails here is left to its own run, which
+        records the failure."""
+        groups: dict[str, list[tuple[_Loaded, set[str]]]] = {}
+        for name in self.config.methods:
+            loaded = self._load(name)
+            if loaded.outputs is None:
+                continue
+            try:
+                key = loaded.method.shared_pass
+                keys = {k for spec in self.specs if (task := self._plan(loaded.method, spec).task) is not None
+                        for k in task.all_image_keys()}
+            except Exception:  # reported when the method runs
+                continue
+            if key and keys:
+                groups.setdefault(key, []).append((loaded, keys))
+        for key, members in groups.items():
+            if len(members) < 2:
+                continue
+            self.decode_all()
+            union = sorted(set().union(*(keys for _, keys in members)))
+            names = ", ".join(loaded.method.info.name for loaded, _ in members)
+            spent = {id(loaded): 0.0 for loaded, _ in members}
+            for chunk in self.tracker.track(list(batches(union, SHARED_PASS_CHUNK)), len(union),
+                                            f"one pass for {names}"):
+                for loaded, keys in list(members):
+                    start = time.perf_counter()
+                    outputs, own_tracker = loaded.outputs, loaded.outputs.tracker
+                    outputs.tracker = NULL_TRACKER   # this loop's progress line stands for all of them
+                    try:
+                        self._prepare(loaded)
+                        ops_for(loaded.method).prefill(outputs, [k for k in chunk if k in keys])
+                    except (KeyboardInterrupt, HwrBenchError):
+                        raise
+                    except Exception:
+                        members.remove((loaded, keys))
+                    finally:
+                        outputs.tracker = own_tracker
+                    spent[id(loaded)] += time.perf_counter() - start
+            for loaded, _ in members:
+                loaded.carried = loaded.outputs.timings
+                loaded.carried.total_seconds = spent[id(loaded)]
+                loaded.outputs.timings = Timings()
+
+    # -- one method on one protocol -------------------------------------------------------------
+    def _plan(self, method: Retriever, spec: ProtocolSpec) -> _Plan:
         name = method.info.name
         path = result_path(self.config.results_dir, name, spec.name)
-        pending = self._record(method, spec, Status.OK).with_run_key()
-        if _should_skip(path, pending.run_key, self.config.overwrite):
-            self.emit(Outcome(name, spec.name, Status.SKIPPED, "up to date", path, SkipReason.UP_TO_DATE))
-            return
+        plan = _Plan(path, self._record(method, spec, Status.OK).with_run_key())
+        if _should_skip(path, plan.pending.run_key, self.config.overwrite):
+            plan.skip = Outcome(name, spec.name, Status.SKIPPED, "up to date", path, SkipReason.UP_TO_DATE)
+            return plan
         if self.config.limit is not None and _has_full_result(path):
-            self.emit(Outcome(name, spec.name, Status.SKIPPED, "kept the full result: a --limit run never replaces "
-                              "it (use another --results-dir for a quick look)", path, SkipReason.KEPT_FULL_RESULT))
-            return
+            plan.skip = Outcome(name, spec.name, Status.SKIPPED, "kept the full result: a --limit run never "
+                                "replaces it (use another --results-dir for a quick look)", path,
+                                SkipReason.KEPT_FULL_RESULT)
+            return plan
         task = self.tasks.get(spec.name)
-        reason = None
         if task is None:
-            reason = short = f"not applicable to this dataset: {self.inapplicable[spec.name]}"
+            reason = f"not applicable to this dataset: {self.inapplicable[spec.name]}"
+            plan.not_applicable = (reason, reason)
         elif spec.kind.needs_embeddings and not ops_for(method).embeds:
-            reason, short = f"{spec.name} needs embeddings; this method is {method.family.value}-based", "needs embeddings"
-        elif isinstance(task, RetrievalTask):
-            task = restrict(task, method.answers)
-            if task is None:
-                scope = method.info.config.get("scope")
-                reason = f"{name} answers none of {spec.name}'s subtasks" + (f" ({scope})" if scope else "")
-                short = "answers none of its subtasks"
-        if reason is not None:
+            plan.not_applicable = (f"{spec.name} needs embeddings; this method is {method.family.value}-based",
+                                   "needs embeddings")
+        elif isinstance(task, RetrievalTask) and (task := restrict(task, method.answers)) is None:
+            scope = method.info.config.get("scope")
+            plan.not_applicable = (f"{name} answers none of {spec.name}'s subtasks" + (f" ({scope})" if scope else ""),
+                                   "answers none of its subtasks")
+        else:
+            plan.task = task
+        return plan
+
+    def _run_protocol(self, loaded: _Loaded, spec: ProtocolSpec) -> None:
+        method, outputs = loaded.method, loaded.outputs
+        name = method.info.name
+        plan = self._plan(method, spec)
+        path, pending, task = plan.path, plan.pending, plan.task
+        if plan.skip is not None:
+            self.emit(plan.skip)
+            return
+        if plan.not_applicable is not None:
+            reason, short = plan.not_applicable
             write_result(path, replace(pending, status=Status.NOT_APPLICABLE, error={"reason": reason}), None)
             self.emit(Outcome(name, spec.name, Status.NOT_APPLICABLE, short, path))
             return
         self.decode_all()
-        outputs.timings = type(outputs.timings)()
-        started = time.perf_counter()
+        # The first protocol computed carries what a shared pass computed for the method beforehand.
+        outputs.timings, loaded.carried = loaded.carried or Timings(), None
+        started = time.perf_counter() - (outputs.timings.total_seconds or 0.0)
         try:
             with _deadline(self.config.method_timeout):
-                if not prepared[0]:
-                    method.prepare(RunContext(dataset=self.dataset, seed=self.config.seed,
-                                              cache_dir=self.config.cache_dir))
-                    prepared[0] = True
+                self._prepare(loaded)
                 rankings, metrics = EVALUATORS[spec.kind](task, outputs, self.config)
             if task is not self.tasks[spec.name]:
                 # Only some subtasks answered (``Retriever.answers``): the row says which.

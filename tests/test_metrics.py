@@ -102,9 +102,10 @@ def _rank(scores, relevant, keys):
 
 
 def _brute_force_ranks(scores, relevant, keys):
+    tie = tiebreak_order(keys)         # the tie policy itself: tested on its own below
     out = []
     for row, rel in zip(scores, relevant):
-        order = sorted(range(len(keys)), key=lambda j: (-row[j], keys[j]))
+        order = sorted(range(len(keys)), key=lambda j: (-row[j], tie[j]))
         out.append(sorted(order.index(r) + 1 for r in rel))
     return out
 
@@ -122,11 +123,12 @@ def test_ranks_agree_with_brute_force(problem):
 @given(retrieval_problems(), st.integers(1, 4))
 def test_top_k_agrees_with_a_full_sort(problem, k):
     scores, relevant = problem
-    keys = [f"g{j:02d}" for j in range(scores.shape[1])][::-1]   # key order differs from position
+    keys = [f"g{j:02d}" for j in range(scores.shape[1])][::-1]   # tie order differs from position
     ranking = rank_queries(lambda a, b: scores[a:b], len(scores), [f"q{i}" for i in range(len(scores))],
                            keys, relevant, k=k)
+    tie = tiebreak_order(keys)
     for row, top in zip(scores, ranking.top_idx):
-        full = sorted(range(len(keys)), key=lambda j: (-row[j], keys[j]))
+        full = sorted(range(len(keys)), key=lambda j: (-row[j], tie[j]))
         assert top.tolist() == full[:min(k, len(keys))]
 
 
@@ -167,8 +169,22 @@ def test_nes_bounds_and_symmetry(a, b):
     assert metrics.nes(a, a) == 1.0
 
 
-def test_tiebreak_order_is_key_order():
-    assert tiebreak_order(["b", "a", "c"]).tolist() == [1, 0, 2]
+def test_ties_are_ordered_by_a_keyed_hash_that_favours_no_family_of_keys():
+    import hashlib
+
+    from bench.evaluation.ranking import _TIE_SALT
+
+    keys = ["b", "a", "c", "en:12", "en:-5311"]
+    digest = {k: hashlib.blake2b(k.encode(), digest_size=16, key=_TIE_SALT).digest() for k in keys}
+    positions = tiebreak_order(keys)
+    assert sorted(keys, key=lambda k: positions[keys.index(k)]) == sorted(keys, key=digest.get)
+    assert tiebreak_order(list(reversed(keys))).tolist() == positions.tolist()[::-1]   # position-free
+    # Lexicon words (en:0..) and distractors (en:-1..) tie: key order gave every tie to the
+    # distractors (the '-' sorts first); the keyed hash splits them about evenly.
+    lexicon, distractors = [f"en:{i}" for i in range(2000)], [f"en:-{i}" for i in range(1, 2001)]
+    pos = tiebreak_order(lexicon + distractors)
+    won = np.mean(pos[2000:] < pos[:2000])     # pairwise: distractor i ahead of lexicon word i
+    assert 0.45 < won < 0.55
 
 
 def test_chunked_ranking_equals_single_chunk(monkeypatch):

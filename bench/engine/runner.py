@@ -33,6 +33,7 @@ from bench.data.store import Dataset
 from bench.engine.families import lexicon_reads, ops_for
 from bench.engine.outputs import MethodOutputs, batches
 from bench.evaluation.protocols import ProtocolKind, ProtocolSpec, RetrievalTask, get_protocol, restrict
+from bench.evaluation.ranking import TIE_POLICY
 from bench.evaluation.summary import DEFAULT_BOOTSTRAP, summarise
 from bench.evaluation.topology import topology
 from bench.store.records import (ConfigRecord, DatasetRecord, ProtocolRecord, ResultRecord, SkipReason, Status,
@@ -381,7 +382,8 @@ class _Session:
             status=status, method=method.record(),
             protocol=ProtocolRecord(spec.name, spec.version, spec.description),
             dataset=DatasetRecord(ds.name, ds.fingerprint, len(ds), ds.manifest.get("builder", {}).get("note")),
-            config=ConfigRecord(config.limit, config.seed, config.n_boot, TEXT_POLICY, shard_label(config.shard)),
+            config=ConfigRecord(config.limit, config.seed, config.n_boot, TEXT_POLICY, shard_label(config.shard),
+                                TIE_POLICY),
             provenance=_provenance(), environment=environment())
 
 

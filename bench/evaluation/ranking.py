@@ -1,12 +1,17 @@
-"""Turning a score matrix into rankings, with a deterministic, order-free tie-break.
+"""Turning a score matrix into rankings, with a deterministic tie-break that favours no item.
 
-Ties are broken by the gallery items' keys (lexicographic), never by their
-position, so a ranking does not depend on the order the gallery was listed in.
+Equal scores are common (edit similarity of short words, a transcription matching no word).
+Ties are broken by a keyed hash of the gallery items' keys (``TIE_POLICY``): never by their
+position, so a ranking does not depend on the order the gallery was listed in, and never by
+their spelling, so no family of keys wins ties as a family (key order put every distractor
+``en:-5311`` ahead of every lexicon word). Every result records the policy it was ranked under.
 The full score matrix is never held: queries go through in chunks.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -15,6 +20,8 @@ import numpy as np
 from bench.core.text import normalise_text
 
 CHUNK_CELLS = 4_000_000  # scores held at once (query chunk x gallery)
+TIE_POLICY = "blake2b-keyed-v1"   # what a result records: ties ordered by BLAKE2b(key, key=_TIE_SALT)
+_TIE_SALT = b"hwr-bench tie policy v1"
 
 
 @dataclass
@@ -33,10 +40,18 @@ class Ranking:
 
 
 def tiebreak_order(gallery_keys: Sequence[str]) -> np.ndarray:
-    """Position of each gallery item in key order (lower wins a tie)."""
-    order = np.argsort(np.asarray(gallery_keys, dtype=object), kind="stable")
-    rank = np.empty(len(gallery_keys), dtype=np.int64)
-    rank[order] = np.arange(len(gallery_keys))
+    """Position of each gallery item in tie order (lower wins a tie): the items sorted by a keyed
+    hash of their key (``TIE_POLICY``), the key itself only where two hashes collide."""
+    return _tie_positions(tuple(gallery_keys))
+
+
+@functools.lru_cache(maxsize=32)   # one gallery's order serves every subtask and chunk that ranks it
+def _tie_positions(keys: tuple[str, ...]) -> np.ndarray:
+    digests = [hashlib.blake2b(k.encode(), digest_size=16, key=_TIE_SALT).digest() for k in keys]
+    order = sorted(range(len(keys)), key=lambda i: (digests[i], keys[i]))
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[order] = np.arange(len(keys))
+    rank.flags.writeable = False
     return rank
 
 

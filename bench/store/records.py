@@ -64,6 +64,7 @@ class RunKey:
     n_boot: int
     text_policy: dict
     shard: str | None = None
+    tie_policy: str | None = None      # None: ranked before ties had a policy (by key order)
 
     def digest(self) -> str:
         ident = {"schema": RESULT_SCHEMA_VERSION, "method": self.method_cache_key, "protocol": self.protocol,
@@ -71,6 +72,8 @@ class RunKey:
                  "limit": self.limit, "seed": self.seed, "n_boot": self.n_boot, "text_policy": self.text_policy}
         if self.shard is not None:   # absent for whole runs, so their keys match a merge of shards
             ident["shard"] = self.shard
+        if self.tie_policy is not None:
+            ident["tie_policy"] = self.tie_policy
         return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -140,11 +143,13 @@ class ConfigRecord:
     n_bootstrap: int
     text_policy: dict
     shard: str | None = None          # "i/n" for one shard of a run
+    tie_policy: str | None = None     # how equal scores were ordered (bench.evaluation.ranking.TIE_POLICY)
 
     def to_json(self) -> dict:
         out = asdict(self)
-        if self.shard is None:
-            del out["shard"]
+        for optional in ("shard", "tie_policy"):   # absent where unset, as in records older than the field
+            if out[optional] is None:
+                del out[optional]
         return out
 
 
@@ -193,7 +198,8 @@ class ResultRecord:
         return RunKey(method_cache_key=self.method_key, protocol=self.protocol.name,
                       protocol_version=self.protocol.version, dataset_fingerprint=self.dataset.fingerprint,
                       limit=self.config.limit, seed=self.config.seed, n_boot=self.config.n_bootstrap,
-                      text_policy=self.config.text_policy, shard=self.config.shard)
+                      text_policy=self.config.text_policy, shard=self.config.shard,
+                      tie_policy=self.config.tie_policy)
 
     def with_run_key(self) -> "ResultRecord":
         return replace(self, run_key=self.key().digest())

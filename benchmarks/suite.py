@@ -60,7 +60,8 @@ def floor(dataset_path: Path, cache: Path, methods: list[str], protocols: list[s
     from bench.api import METHODS, EngineOutputs, Family, Group, load_dataset
     from bench.evaluation.protocols import RetrievalTask, get_protocol, restrict
     from methodkit import text_encoder
-    from methodkit.network_pass import PosteriorPass, SharedPasses
+    from bench.core.passes import PassStore
+    from methodkit.network_pass import PosteriorPass
 
     ds = load_dataset(dataset_path)
     specs = [get_protocol(p) for p in protocols]
@@ -93,7 +94,7 @@ def floor(dataset_path: Path, cache: Path, methods: list[str], protocols: list[s
         head = pass_seconds = 0.0
         for chunk in _chunks(keys):
             images = [it.image for it in ds.image_items(chunk)]
-            store = SharedPasses()   # the chunk's pass outputs, held for the head as in a run
+            store = PassStore()   # the chunk's pass outputs, held for the head as in a run
             pass_seconds += _timed(store.get, network.key, images, network._compute)
             if ours is not None:
                 ours._load()
@@ -169,7 +170,7 @@ def main() -> None:
         "what": "wall seconds of `bench run` over every default method and protocol from empty caches, against the "
                 "seconds of one forward pass of each distinct network over what the protocols need",
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
-        "commit": provenance().get("git_commit"), "dataset": dataset.name,
+        "commit": (provenance().get("git") or {}).get("commit"), "dataset": dataset.name,
         "methods": methods, "protocols": protocols,
         "seconds": seconds, "floor_seconds": floor_seconds, "floor_networks_seconds": networks,
         "cold_over_floor": round(seconds["cold"] / floor_seconds, 3),

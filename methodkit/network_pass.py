@@ -1,13 +1,10 @@
-"""One forward pass of a network per image, shared by every method that reads it.
+"""One forward pass of a PP-OCR recogniser per image, shared by every method that reads it.
 
 Several methods read the same network over the same images: ``ppocrv6`` decodes PP-OCRv6's
 posteriors greedily, ``ppocrv6-ctc`` scores the lexicon with them, ``ours`` feeds them to its
-head. Each declares the pass it reads (``Retriever.shared_pass``: the network's digest and its
-preprocessing); the runner then computes those methods image-major, a chunk of images at a time,
-and the first method to ask for an image's pass computes it here while the others find it in
-``SHARED``, a small in-memory store keyed by (pass, image content). Nothing is kept on disk: a
-pass's raw outputs (40 frames x 18,710 classes per image for PP-OCRv6) would take gigabytes;
-each method caches only what it makes of them.
+head. Each declares the pass it reads (``Retriever.shared_pass``, ``PosteriorPass.key``: the
+network's digest and its preprocessing); the runner computes those methods image-major, and
+``bench.api.run_pass`` lets the first compute an image's pass and the others read it from memory.
 
 A pass must give an image the same output whatever images it is computed with, or a method's
 results would depend on which methods ran beside it; ``PosteriorPass`` guarantees it by batching
@@ -17,74 +14,15 @@ kernel path for a single image, a few 1e-6 apart).
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections import Counter, OrderedDict
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from bench.api import run_pass
 from methodkit.wheel_model import WheelModel
 
 HEIGHT, MIN_WIDTH = 48, 320
-
-
-def image_digest(image) -> str:
-    """What identifies a decoded image: its mode, size and pixels."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"{image.mode}:{image.width}x{image.height}:".encode())
-    h.update(image.tobytes())
-    return h.hexdigest()
-
-
-class SharedPasses:
-    """Recent pass outputs, per (pass key, image digest), up to ``max_bytes``; oldest dropped first.
-
-    ``computed`` counts the images each pass has run the network on in this process (what a test
-    reads to check that co-scheduled methods shared one pass)."""
-
-    def __init__(self, max_bytes: int = 1 << 30):
-        self.max_bytes = max_bytes
-        self._store: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._bytes = 0
-        self.computed: Counter[str] = Counter()
-
-    def get(self, key: str, images: Sequence, compute: Callable[[list], list[np.ndarray]]) -> list[np.ndarray]:
-        """The pass ``key`` of each image; the missing ones computed by ``compute(images)``, in one call."""
-        digests = [image_digest(im) for im in images]
-        found: list[np.ndarray | None] = [self._store.get((key, d)) for d in digests]
-        todo: dict[str, int] = {}
-        for i, (d, v) in enumerate(zip(digests, found)):
-            if v is None:
-                todo.setdefault(d, i)
-        if todo:
-            outputs = compute([images[i] for i in todo.values()])
-            self.computed[key] += len(todo)
-            fresh = dict(zip(todo, outputs))
-            for d, v in fresh.items():
-                self._put((key, d), v)
-            found = [fresh[d] if v is None else v for d, v in zip(digests, found)]
-        for d in digests:
-            if (key, d) in self._store:
-                self._store.move_to_end((key, d))
-        return found  # type: ignore[return-value]
-
-    def _put(self, k: tuple[str, str], v: np.ndarray) -> None:
-        if k in self._store:
-            return
-        self._store[k] = v
-        self._bytes += v.nbytes
-        while self._bytes > self.max_bytes and len(self._store) > 1:
-            _, old = self._store.popitem(last=False)
-            self._bytes -= old.nbytes
-
-    def clear(self) -> None:
-        self._store.clear()
-        self._bytes = 0
-        self.computed.clear()
-
-
-SHARED = SharedPasses()
 
 
 # -- PP-OCR recognisers: images -> per-frame posteriors ------------------------------------------
@@ -137,7 +75,7 @@ PREPROCESSING = {
 
 class PosteriorPass:
     """A PP-OCR recogniser (``model``: an ONNX file in a wheel) as a function from images to
-    per-image (T_i, C) posteriors over its whole character set, shared through ``SHARED``."""
+    per-image (T_i, C) posteriors over its whole character set (``bench.api.run_pass``)."""
 
     batch = 16   # images per onnxruntime call (one padded width); outputs do not depend on it
 
@@ -147,11 +85,14 @@ class PosteriorPass:
         self.model, self.resize, self.threads = model, resize, threads
         self._session = None
         self._charset: list[str] | None = None
+        self._key: str | None = None
 
     @property
     def key(self) -> str:
         """The pass's identity: the network file's digest and the preprocessing."""
-        return f"{self.model.model_file}@{self.model.sha256()[:16]}/{self.resize}"
+        if self._key is None:
+            self._key = f"{self.model.model_file}@{self.model.sha256()[:16]}/{self.resize}"
+        return self._key
 
     @property
     def preprocessing(self) -> str:
@@ -170,7 +111,7 @@ class PosteriorPass:
         return self._charset  # type: ignore[return-value]
 
     def __call__(self, images: Sequence) -> list[np.ndarray]:
-        return SHARED.get(self.key, list(images), self._compute)
+        return run_pass(self.key, images, self._compute)
 
     def _compute(self, images: Sequence) -> list[np.ndarray]:
         session = self._load()

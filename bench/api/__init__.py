@@ -14,7 +14,7 @@ Adding a method is one subclass of a family base class and one registration:
   transcripts or lexicon scores from the harness's cache;
 * the errors a method raises or the harness raises at it, and the helpers methods share with the
   harness: the text policy (``normalise_text``, ``edit_similarities``), caches, file digests,
-  thread limits, progress, and the dataset readers and schema (``Dataset``, ``load_dataset``,
+  thread limits, progress, a network pass shared with other methods (``run_pass``), and the dataset readers and schema (``Dataset``, ``load_dataset``,
   ``ImageItem``, ``LANGUAGES`` ...), re-exported here so that a method never imports ``bench.data``
   or any other floor itself.
 
@@ -37,6 +37,7 @@ from bench.api.retriever import (GROUPS, OFFLINE_ENV, Availability, EmbeddingRet
 from bench.core.cache import TextCache, VectorCache, default_cache_dir, default_dataset_path, text_item_key
 from bench.core.errors import DatasetError, HwrBenchError, MethodOutputError, UnknownMethodError, did_you_mean
 from bench.core.io import file_sha256
+from bench.core.passes import image_digest, run_pass
 from bench.core.progress import NULL_TRACKER, Tracker
 from bench.core.text import normalise_text
 from bench.core.threads import one_blas_thread, onnx_threads
@@ -58,6 +59,7 @@ __all__ = [
     # shared helpers
     "normalise_text", "edit_similarities", "TextCache", "VectorCache", "text_item_key", "default_cache_dir",
     "default_dataset_path", "file_sha256", "one_blas_thread", "onnx_threads", "NULL_TRACKER", "Tracker",
+    "run_pass", "image_digest",
     # datasets
     "Dataset", "load_dataset", "ImageItem", "LexiconEntry", "LANGUAGES", "SPLITS", "XLING_DIRECTIONS",
 ]

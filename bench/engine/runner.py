@@ -26,6 +26,7 @@ from bench.api.registry import METHODS, check_name
 from bench.api.retriever import Availability, Retriever, RunContext
 from bench.core.errors import HwrBenchError, ProtocolNotApplicable, ResultsBusyError
 from bench.core.io import FolderLock, LockBusy
+from bench.core.passes import sharing_passes
 from bench.core.progress import NULL_TRACKER, Tracker
 from bench.core.provenance import check_committed_code, environment, provenance
 from bench.core.text import TEXT_POLICY
@@ -52,7 +53,7 @@ class Overwrite(str, Enum):
 DECODE_BATCH = 512   # images decoded per progress step before a run's first computation
 # Images per step of a shared pass (``Retriever.shared_pass``): every method of the pass computes
 # its outputs of one chunk before the next, so the pass's raw outputs of at most one chunk are held
-# in memory (``methodkit.network_pass.SharedPasses``: 128 PP-OCRv6 images, ~0.4 GB).
+# in memory (``bench.core.passes``: 128 PP-OCRv6 images, ~0.4 GB).
 SHARED_PASS_CHUNK = 128
 
 
@@ -282,33 +283,34 @@ class _Session:
                 continue
             if key and keys:
                 groups.setdefault(key, []).append((loaded, keys))
-        for key, members in groups.items():
-            if len(members) < 2:
-                continue
-            self.decode_all()
-            union = sorted(set().union(*(keys for _, keys in members)))
-            names = ", ".join(loaded.method.info.name for loaded, _ in members)
-            spent = {id(loaded): 0.0 for loaded, _ in members}
-            for chunk in self.tracker.track(list(batches(union, SHARED_PASS_CHUNK)), len(union),
-                                            f"one pass for {names}"):
-                for loaded, keys in list(members):
-                    start = time.perf_counter()
-                    outputs, own_tracker = loaded.outputs, loaded.outputs.tracker
-                    outputs.tracker = NULL_TRACKER   # this loop's progress line stands for all of them
-                    try:
-                        self._prepare(loaded)
-                        ops_for(loaded.method).prefill(outputs, [k for k in chunk if k in keys])
-                    except (KeyboardInterrupt, HwrBenchError):
-                        raise
-                    except Exception:
-                        members.remove((loaded, keys))
-                    finally:
-                        outputs.tracker = own_tracker
-                    spent[id(loaded)] += time.perf_counter() - start
-            for loaded, _ in members:
-                loaded.carried = loaded.outputs.timings
-                loaded.carried.total_seconds = spent[id(loaded)]
-                loaded.outputs.timings = Timings()
+        for members in groups.values():
+            if len(members) > 1:
+                self.decode_all()
+                with sharing_passes():
+                    self._compute_together(members)
+
+    def _compute_together(self, members: list[tuple[_Loaded, set[str]]]) -> None:
+        union = sorted(set().union(*(keys for _, keys in members)))
+        names = ", ".join(loaded.method.info.name for loaded, _ in members)
+        spent = {id(loaded): 0.0 for loaded, _ in members}
+        for chunk in self.tracker.track(list(batches(union, SHARED_PASS_CHUNK)), len(union), f"one pass for {names}"):
+            for loaded, keys in list(members):
+                start = time.perf_counter()
+                outputs, own_tracker = loaded.outputs, loaded.outputs.tracker
+                outputs.tracker = NULL_TRACKER   # this loop's progress line stands for all of them
+                try:
+                    self._prepare(loaded)
+                    ops_for(loaded.method).prefill(outputs, [k for k in chunk if k in keys])
+                except (KeyboardInterrupt, HwrBenchError):
+                    raise
+                except Exception:
+                    members.remove((loaded, keys))
+                finally:
+                    outputs.tracker = own_tracker
+                spent[id(loaded)] += time.perf_counter() - start
+        for loaded, _ in members:
+            loaded.carried, loaded.outputs.timings = loaded.outputs.timings, Timings()
+            loaded.carried.total_seconds = spent[id(loaded)]
 
     # -- one method on one protocol -------------------------------------------------------------
     def _plan(self, method: Retriever, spec: ProtocolSpec) -> _Plan:

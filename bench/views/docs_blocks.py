@@ -456,6 +456,38 @@ def int8(results_dir: Path) -> str:
                    "speed-up batch 1", "speed-up batched"], rows, numeric=range(2, 8))
 
 
+# The suite's timings live beside the other benchmark scripts' outputs in the repository.
+SUITE_JSON = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "suite.json"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:,.0f} s ({seconds / 60:.1f} min)"
+
+
+@block("suite", "benchmarks/results/suite.json (`python benchmarks/suite.py`)")
+def suite(results_dir: Path) -> str:
+    import json
+
+    r = json.loads(SUITE_JSON.read_text()) if SUITE_JSON.is_file() else {}
+    if "floor_seconds" not in r:
+        return f"No measurement of today's suite yet ({SUITE_JSON.name} is made by `python benchmarks/suite.py`)."
+    sec, m = r["seconds"], r["machine"]
+    commit = (r.get("commit") or "unknown")[:10]
+    head = (f"Measured by `python benchmarks/suite.py` on {md_text(m['cpu'])} ({m['cores']} cores, Python "
+            f"{m['python']}) at commit `{commit}`: {len(r['methods'])} default methods x {len(r['protocols'])} "
+            f"protocols on `{md_text(r['dataset'])}`.")
+    rows = [["cold: every result computed, empty caches", _minutes(sec["cold"])],
+            ["floor: one pass of each network over what the protocols need", _minutes(r["floor_seconds"])],
+            ["cold / floor (target <= 1.3)", f"{r['cold_over_floor']:.2f}"],
+            ["warm, every result recomputed from the caches", _minutes(sec["warm_recompute"])],
+            ["warm, every result up to date", _minutes(sec["warm_up_to_date"])],
+            ["`bench leaderboard`", f"{sec['leaderboard']:.1f} s"]]
+    floor_rows = [[md_text(name), f"{seconds:,.1f}"] for name, seconds in r["floor_networks_seconds"].items()]
+    return "\n\n".join([head, _table(["what", "wall time"], rows),
+                         "The floor, network by network (seconds):",
+                         _table(["network", "seconds"], floor_rows, numeric=[1])])
+
+
 @block("machines", "results/*/*.json: environment and provenance")
 def machines(results_dir: Path) -> str:
     by: dict[tuple, list[ResultRecord]] = {}

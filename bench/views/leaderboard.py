@@ -119,9 +119,29 @@ AXIS_NOTES = {
                      "the lexicon to 10,000 and 50,000 words per language (distractors: the most frequent "
                      "`wordfreq` words of the language that are not lexicon words; hits unchanged). Search latency: "
                      "ms per query, model and matching, one query at a time after the gallery is indexed (text "
-                     "vectors embedded, lexicon compiled), 10 queries per language, measured in the row's own run "
-                     "on the machine named in the README."),
+                     "vectors embedded, lexicon compiled), 10 queries per language, measured in the row's own run"),
 }
+
+
+def machine_label(environment: dict | None) -> str:
+    """The machine a measurement was made on, from a recorded environment: "CPU, N cores"."""
+    env = environment or {}
+    cores = env.get("cpu_count")
+    return f"{env.get('cpu') or 'unknown CPU'}" + (f", {cores} cores" if cores else "")
+
+
+def machines_sentence(by_method: dict[str, str]) -> str:
+    """Where a column's measurements were made, named once; rows from several machines are listed
+    by machine, since their timings cannot be compared."""
+    machines: dict[str, list[str]] = {}
+    for method, label in sorted(by_method.items()):
+        machines.setdefault(label, []).append(method)
+    if len(machines) <= 1:
+        return f"Measured on {md_text(next(iter(machines), 'no machine'))}."
+    parts = "; ".join(f"{md_text(label)}: " + ", ".join(md_code(m) for m in methods)
+                      for label, methods in sorted(machines.items()))
+    return (f"**Measured on {len(machines)} machines** ({parts}): compare timings only between rows of one "
+            "machine.")
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -170,8 +190,13 @@ def leaderboard_sections(results_dir: Path, results: list[ResultRecord] | None =
             if spec.axis[0] not in axes_done:
                 axes_done.add(spec.axis[0])
                 table = _axis_table(results, spec.axis[0], ref_fp, used_marks, eligible)
-                sections.append(Section(spec.title or spec.name, (AXIS_NOTES.get(spec.axis[0], ""), table),
-                                        key=spec.axis[0]))
+                note = AXIS_NOTES.get(spec.axis[0], "")
+                axis_names = {s.name for s in axis_specs(spec.axis[0])}
+                timed = {r.method_name: machine_label(r.environment) for r in results
+                         if r.ok and r.protocol.name in axis_names and r.metrics.get("query_latency_ms")}
+                if timed:
+                    note = f"{note}. {machines_sentence(timed)}"
+                sections.append(Section(spec.title or spec.name, (note, table), key=spec.axis[0]))
             continue
         table = _table(rows, spec.columns, ref_fp, efficiency, used_marks, eligible)
         notes = (NES_NOTE,) if any("nes" in c.path for c in spec.columns) else ()
@@ -423,8 +448,10 @@ def _efficiency_section(by_name: dict[str, dict], results: list[ResultRecord]) -
             num((cim.get("int8") or {}).get("pipelined_us_per_image"), 1e3, 3),
             num((cim.get("int4") or {}).get("energy_uj"), 1, 1),
             _num_cell(cores, MISSING if cores is None else str(cores)))))
-    blocks = ["Per query image, measured on this machine by `bench efficiency` (latency: median of single-image "
-              "calls after warm-up, and per image in a batch of the sample). MACs count the weight layers "
+    measured_on = machines_sentence({name: machine_label(r.get("environment") or {"cpu": r.get("cpu")})
+                                     for name, r in by_name.items()})
+    blocks = [f"Per query image, by `bench efficiency`. {measured_on} Latency: median of single-image "
+              "calls after warm-up, and per image in a batch of the sample. MACs count the weight layers "
               "(`compute_layers`); CIM is an *estimate* on a simulated NeuRRAM-like RRAM chip (array work "
               "only: no digital ops or data movement; `bench/efficiency/cim.py`).", Table(header, tuple(rows))]
     quantised = quantised_pairs(by_name)
@@ -440,7 +467,7 @@ def _efficiency_section(by_name: dict[str, dict], results: list[ResultRecord]) -
                 up = base_lat[k] / lat[k] if lat.get(k) and base_lat.get(k) else None
                 cells.append(_num_cell(up, MISSING if up is None else f"{up:.2f}×"))
             pairs.append(Row(tuple(cells)))
-        blocks += ["int8 against fp32 (accuracy change on every protocol, measured speed-up on this CPU):",
+        blocks += ["int8 against fp32 (accuracy change on every protocol, measured speed-up on the machine above):",
                    Table(("Method", "vs", "Δ Acc@1 id", "Δ Acc@1 ood", "Δ Acc@1 xling", "Δ mAP t2i", "speed-up b1",
                           "speed-up batched"), tuple(pairs), left=2)]
     return [Section("Efficiency (`bench efficiency`)", tuple(blocks), key="efficiency")]

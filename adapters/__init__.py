@@ -20,6 +20,7 @@ BUILTIN_METHODS: dict[str, tuple[str, frozenset[str]]] = {
     "rapidocr-ctc": ("adapters.rapidocr:RapidOCRCTC", frozenset({DEFAULT, EFFICIENCY})),
     "ppocrv6": ("adapters.rapidocr:PPOCRv6", frozenset({DEFAULT, EFFICIENCY})),
     "ppocrv6-ctc": ("adapters.rapidocr:PPOCRv6CTC", frozenset({DEFAULT, EFFICIENCY})),
+    "ppocrv6-ctc-shortlist": ("adapters.rapidocr:PPOCRv6CTCShortlist", frozenset()),
     "tesseract": ("adapters.tesseract:Tesseract", frozenset({DEFAULT, EFFICIENCY})),
     "tesseract-latn": ("adapters.tesseract:TesseractLatin", frozenset({DEFAULT})),
     "easyhtr": ("adapters.easyhtr:EasyHTR", frozenset()),
@@ -46,8 +47,8 @@ COMPOSITES: tuple[Composite, ...] = (
     Composite("adapters.ocr_embed:OCRThenEmbed", prefix="ocr+embed:", suffix="+embed",
               engines=("rapidocr", "tesseract", "easyocr"), measured=("rapidocr",)),
     Composite("adapters.dictionary:DictionaryPivot", prefix="dict:", suffix="+dict",
-              engines=("rapidocr", "rapidocr-ctc", "ppocrv6", "ppocrv6-ctc", "tesseract", "tesseract-latn",
-                       "easyocr", "easyhtr", "easyhtr-ctc")),
+              engines=("rapidocr", "rapidocr-ctc", "ppocrv6", "ppocrv6-ctc", "ppocrv6-ctc-shortlist", "tesseract",
+                       "tesseract-latn", "easyocr", "easyhtr", "easyhtr-ctc")),
 )
 COMPOSITES_AFTER = "easyocr"   # the last engine: composites follow it in the registration order
 

@@ -177,3 +177,39 @@ class PPOCRv6(RapidOCR):
             "PP-OCRv6 small recogniser (rapidocr 3.10.0 wheel, onnxruntime) on the word crop, greedy CTC "
             "transcript; lexicon ranked by normalised edit similarity",
             {"languages": "one model for en/es/zh (Chinese + Latin, 18,708 characters)"})
+
+
+@dataclass(frozen=True)
+class ShortlistOptions(RapidOCROptions):
+    shortlist: int = 200    # words per image scored exactly, nearest by character counts
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.shortlist < 1:
+            raise ValueError(f"option shortlist must be at least 1, not {self.shortlist}")
+
+
+class PPOCRv6CTCShortlist(PPOCRv6CTC):
+    """``ppocrv6-ctc-shortlist`` (APPROXIMATE, not in the default run): the words nearest an image
+    by a character-count vector (``methodkit.ctc_trie.count_distances``, after Retsinas et al.,
+    ICDAR 2023) are scored exactly, the rest ranked below them by that distance. Its own name and
+    rows, so ``ppocrv6-ctc``'s exact numbers never move; at a gallery no larger than the shortlist
+    it is ``ppocrv6-ctc``."""
+
+    name = "ppocrv6-ctc-shortlist"
+    Options = ShortlistOptions
+
+    @property
+    def info(self) -> MethodInfo:
+        base = super().info
+        return MethodInfo(
+            name=self.name, group=base.group, version=f"{base.version}/shortlist-1",
+            description=f"{base.description}, only the {self.options.shortlist} words nearest each image by "
+                        "character counts (approximate)",
+            params=base.params, model_bytes=base.model_bytes, licence=base.licence, requires=base.requires,
+            preprocessing=base.preprocessing, config={**base.config, "shortlist": self.options.shortlist})
+
+    def score_texts(self, items, lang: str, lexicons) -> dict[str, np.ndarray]:
+        if self._scorer is None:
+            self._scorer = TrieLexiconScorer(self._load().charset, shortlist=self.options.shortlist)
+        return super().score_texts(items, lang, lexicons)

@@ -122,12 +122,16 @@ def _bucket(entries: list[tuple[int, list[int]]], n: int) -> _Bucket:
 
 def group_posteriors(probs: np.ndarray, lexicon: CompiledLexicon, blank: int = 0) -> np.ndarray:
     """(B, T, C) class posteriors -> (B, T, G) emission probability of each group."""
-    probs = np.asarray(probs, dtype=np.float64)
-    padded = np.concatenate([probs, np.zeros(probs.shape[:2] + (1,))], axis=2)
-    table = np.where(lexicon.members < 0, probs.shape[2], lexicon.members)
-    out = padded[:, :, table].sum(axis=3)
-    n_chars = probs.shape[2] - 1 - int((lexicon.members[SPACE_GROUP] >= 0).any())   # minus blank, space
-    out[:, :, UNKNOWN_GROUP] = (1.0 - probs[:, :, blank] - out[:, :, SPACE_GROUP]) / max(n_chars, 1)
+    # Only the lexicon's columns are read and widened to float64 (a recogniser has thousands of
+    # classes; converting all of them cost more than the scoring); a missing member adds 0.0 in
+    # the same place of the sum as before, so the values are unchanged.
+    probs = np.asarray(probs)
+    members = lexicon.members
+    gathered = probs[:, :, np.maximum(members, 0)].astype(np.float64)
+    gathered[:, :, members < 0] = 0.0
+    out = gathered.sum(axis=3)
+    n_chars = probs.shape[2] - 1 - int((members[SPACE_GROUP] >= 0).any())   # minus blank, space
+    out[:, :, UNKNOWN_GROUP] = (1.0 - probs[:, :, blank].astype(np.float64) - out[:, :, SPACE_GROUP]) / max(n_chars, 1)
     return np.maximum(out, _FLOOR)
 
 

@@ -95,6 +95,26 @@ def test_ppocrv6_ctc_scores_through_its_own_posteriors(font_files):
     assert [lexicon[j] for j in scores.argmax(1)] == words
 
 
+def test_the_shortlist_row_scores_its_shortlist_exactly_and_ranks_the_rest_below(font_files):
+    exact = _available("ppocrv6-ctc")
+    lexicon = [c[2] for c in TOY_CONCEPTS]
+    items = images("es", font_files, lexicon[:3])
+    full = exact.score_texts(items, "es", {"es": lexicon})["es"]
+    short = create("ppocrv6-ctc-shortlist", {"shortlist": "4"})
+    assert short.info.name == "ppocrv6-ctc-shortlist" and short.info.config["shortlist"] == 4
+    assert short.info.cache_key() != exact.info.cache_key()      # its own rows, never ppocrv6-ctc's
+    approx = short.score_texts(items, "es", {"es": lexicon})["es"]
+    for row_exact, row_short in zip(full, approx):
+        kept = np.isclose(row_exact, row_short, rtol=0, atol=0)
+        assert kept.sum() == 4                                      # four words scored exactly
+        assert row_short[~kept].max() < row_short[kept].min()       # the others below them
+    assert (approx.argmax(1) == full.argmax(1)).all()
+    wide = create("ppocrv6-ctc-shortlist", {"shortlist": str(len(lexicon))})
+    np.testing.assert_array_equal(wide.score_texts(items, "es", {"es": lexicon})["es"], full)
+    with pytest.raises(OptionError, match="shortlist must be at least 1"):
+        create("ppocrv6-ctc-shortlist", {"shortlist": "0"})
+
+
 def test_tesseract_latin_model_is_a_spanish_only_row(font_files):
     from bench.evaluation.protocols import Subtask
 

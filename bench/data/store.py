@@ -100,6 +100,7 @@ class Dataset:
         self._by_key = {s.key: s for s in samples}
         self._lexicon_by_key = {e.key: e for e in lexicon}
         self._decoded: dict[str, object] = {}
+        self._lexicon_for: dict[str, tuple[list, list[LexiconEntry]]] = {}
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -126,7 +127,11 @@ class Dataset:
             self._lexicon_by_key.setdefault(e.key, e)
 
     def lexicon_for(self, lang: str) -> list[LexiconEntry]:
-        return sorted((e for e in self.lexicon if e.lang == lang), key=lambda e: e.semantic_id)
+        # Sorted once per language (callers ask per batch and per image; the sort cost a run a minute).
+        if self._lexicon_for.get(lang, (None,))[0] is not self.lexicon:
+            self._lexicon_for[lang] = (self.lexicon, sorted((e for e in self.lexicon if e.lang == lang),
+                                                            key=lambda e: e.semantic_id))
+        return list(self._lexicon_for[lang][1])
 
     def image_item(self, key: str) -> ImageItem:
         s = self._by_key[key]

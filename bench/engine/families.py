@@ -253,26 +253,27 @@ class ScoringOps(FamilyOps):
         scores in ``dataset.lexicon_for(lang)`` order}. One call per batch fills every language it misses.
         """
         ds = outputs.dataset
+        # One cache object per lexicon, found once: naming it hashes the whole word list.
+        caches = {lang: self._score_cache(outputs, lang) for lang in sorted(set().union(*needs.values()))}
         todo: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
         for key in sorted(needs):
             h = ds.sample(key).content_hash
-            missing = tuple(sorted(lex_lang for lex_lang in needs[key]
-                                   if self._score_cache(outputs, lex_lang).lookup([h])[0] is None))
+            missing = tuple(sorted(lex_lang for lex_lang in needs[key] if caches[lex_lang].lookup([h])[0] is None))
             if missing:
                 todo.setdefault((ds.sample(key).lang, missing), {})[h] = key
         n_todo = sum(len(v) for v in todo.values())
         outputs.timings.images_cached += len(needs) - n_todo
         if n_todo:
-            self._compute_scores(outputs, todo, n_todo)
+            self._compute_scores(outputs, todo, n_todo, caches)
         out: dict[str, dict[str, np.ndarray]] = {}
         for key, langs in needs.items():
             h = ds.sample(key).content_hash
             for lex_lang in langs:
-                out.setdefault(lex_lang, {})[key] = self._score_cache(outputs, lex_lang).lookup([h])[0]
+                out.setdefault(lex_lang, {})[key] = caches[lex_lang].lookup([h])[0]
         return out
 
     def _compute_scores(self, outputs: MethodOutputs, todo: dict[tuple[str, tuple[str, ...]], dict[str, str]],
-                        n_todo: int) -> None:
+                        n_todo: int, caches: dict[str, VectorCache]) -> None:
         ds, score = outputs.dataset, outputs.method.score_texts
         jobs = [(lang, langs, chunk) for (lang, langs), by_hash in sorted(todo.items())
                 for chunk in batches(sorted(by_hash.items()), outputs.batch_size)]
@@ -286,7 +287,7 @@ class ScoringOps(FamilyOps):
             outputs.timings.image_seconds += time.perf_counter() - start
             outputs.timings.images_computed += len(items)
             for lex_lang in langs:
-                self._score_cache(outputs, lex_lang).store([h for h, _ in chunk], list(scores[lex_lang]))
+                caches[lex_lang].store([h for h, _ in chunk], list(scores[lex_lang]))
 
     def exercise(self, method, dataset, items) -> None:
         for lang, group in by_script(items).items():

@@ -202,7 +202,6 @@ class _Session:
         self.tasks = {name: task for name, task in tasks.items() if task is not None}
         self.specs: list[ProtocolSpec] = [spec for spec in specs
                                           if spec.name in self.tasks or spec.name in self.inapplicable]
-        self.lexicon_plan = lexicon_reads(dataset, self.tasks.values())
         self._decoded = False
         self._loaded: dict[str, _Loaded] = {}
 
@@ -234,9 +233,15 @@ class _Session:
             if loaded.availability is not None and loaded.availability.ok:
                 loaded.outputs = MethodOutputs(loaded.method, self.dataset, self.config.cache_dir, self.tracker,
                                                self.config.batch_size)
-                loaded.outputs.lexicon_plan = self.lexicon_plan
+                loaded.outputs.lexicon_plan = self._lexicon_plan(loaded.method)
             self._loaded[name] = loaded
         return self._loaded[name]
+
+    def _lexicon_plan(self, method: Retriever) -> dict[str, set[str]]:
+        """Per image, the lexicons the run's protocols read of it for ``method``: the subtasks it
+        answers only (a ``+dict`` row never reads an in-domain image's lexicon)."""
+        tasks = [restrict(t, method.answers) if isinstance(t, RetrievalTask) else t for t in self.tasks.values()]
+        return lexicon_reads(self.dataset, [t for t in tasks if t is not None])
 
     def run_method(self, name: str) -> None:
         loaded = self._load(name)

@@ -138,13 +138,20 @@ def test_the_dataset_line_names_the_reference_datasets_and_their_notes_and_marks
     failed_other = replace(records[4], status="failed", metrics=None, error={"message": "x"},
                            method={**records[4].method, "name": "failed-elsewhere"},
                            dataset=replace(ref, name="failed-set", fingerprint="1" * 16))
-    board = build_leaderboard(ROOT / "results", records + [renamed, no_note, other, failed_other])
+    from bench.evaluation.ranking import TIE_POLICY
+
+    fresh = next(r for r in records if r.config.tie_policy == TIE_POLICY)
+    old_ties = replace(fresh, method={**fresh.method, "name": "old-ties"},
+                       config=replace(fresh.config, tie_policy=None))                     # ranked by key order
+    board = build_leaderboard(ROOT / "results", records + [renamed, no_note, other, failed_other, old_ties])
+    assert [l for l in board.splitlines() if "`old-ties` †" in l]
+    assert not [l for l in board.splitlines() if f"`{fresh.method_name}` †" in l]
     [line] = [l for l in board.splitlines() if l.startswith("Dataset: ")]
     names = sorted({ref.name, "twin"})
     assert line.startswith(f"Dataset: {names[0]}, {names[1]} (fingerprint `{ref.fingerprint[:16]}`).")
     assert line.count(" Note: ") == (1 if ref.note else 0) and "other-set" not in line and "failed-set" not in line
-    assert "- † stale: made under an older protocol version or on a different dataset than the other rows; " \
-           "re-run it." in board.replace("\\", "")
+    assert "- † stale: made under an older protocol version or tie policy, or on a different dataset than the " \
+           "other rows; re-run it." in board.replace("\\", "")
 
 
 @pytest.mark.parametrize("text, shown", [("a|b", "a\\|b"), ("a\\|b", "a\\\\\\|b"), ("<x>", "\\<x>"),

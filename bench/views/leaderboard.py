@@ -18,6 +18,7 @@ from urllib.parse import quote
 from bench.api.groups import group_info, group_order
 from bench.core.errors import HwrBenchError
 from bench.core.io import write_bytes_atomic
+from bench.evaluation.ranking import TIE_POLICY
 from bench.evaluation.protocols import GALLERY_AXIS, PROTOCOLS, Column, axis_specs, gallery_size_of, overall
 from bench.store.efficiency import load_efficiency, quantised_pairs
 from bench.store.records import ResultRecord, Status, describe_error
@@ -236,7 +237,7 @@ def _marks(used_marks: set[str]) -> list[Section]:
         return []
     lines = ["Marks:"]
     if STALE in used_marks:
-        lines.append(f"- {STALE} stale: made under an older protocol version or on a different "
+        lines.append(f"- {STALE} stale: made under an older protocol version or tie policy, or on a different "
                      "dataset than the other rows; re-run it.")
     if SUBSET in used_marks:
         lines.append(f"- {SUBSET} computed on a subset of the queries (`--limit`).")
@@ -323,7 +324,8 @@ def _best(rows: list[ResultRecord], columns: tuple[Column, ...], values: dict[in
 def _name_cell(r: ResultRecord, ref_fp, marks: set[str]) -> Cell:
     suffix = ""
     spec = PROTOCOLS.get(r.protocol.name)
-    if (spec and r.protocol.version != spec.version) or r.dataset.fingerprint != ref_fp:
+    if ((spec and r.protocol.version != spec.version) or r.dataset.fingerprint != ref_fp
+            or r.config.tie_policy != TIE_POLICY):
         suffix += f" {STALE}"
         marks.add(STALE)
     answered = (r.metrics or {}).get("answered_subtasks")

@@ -184,9 +184,11 @@ class PosteriorGroups:
 class SharedPosteriorInputs:
     """A posterior backbone's head inputs from the recogniser's one shared pass over each image
     (``methodkit.network_pass``, the pass ``ppocrv6`` and ``ppocrv6-ctc`` read): the whole
-    classifier's posteriors renormalised over the alphabet's classes, which is what the restricted
-    classifier of ``PPOCRFeatures`` computes (a softmax over fewer columns), grouped and logged.
-    Each image is read at its own padded width (long words are not squeezed): (T_i, groups)."""
+    classifier's posteriors renormalised over the alphabet's classes (the restricted classifier of
+    ``PPOCRFeatures`` computes the same softmax over fewer columns, to float rounding), grouped and
+    logged. The pass's input differs from ``PPOCRFeatures``' (which training and ``ours-int8`` use):
+    RGB rather than greyscale (the same for grey images) and each image at its own padded width, so
+    a word wider than 320 px at height 48 is not squeezed: (T_i, groups)."""
 
     def __init__(self, source: Backbone, alphabet: str, threads: int | None = None):
         from methodkit.network_pass import PosteriorPass

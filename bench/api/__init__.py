@@ -37,7 +37,7 @@ from bench.api.retriever import (GROUPS, OFFLINE_ENV, Availability, EmbeddingRet
 from bench.core.cache import TextCache, VectorCache, default_cache_dir, default_dataset_path, text_item_key
 from bench.core.errors import DatasetError, HwrBenchError, MethodOutputError, UnknownMethodError, did_you_mean
 from bench.core.io import file_sha256
-from bench.core.passes import image_digest, run_pass
+from bench.core.passes import image_digest, run_pass, timing_calls
 from bench.core.progress import NULL_TRACKER, Tracker
 from bench.core.text import normalise_text
 from bench.core.threads import one_blas_thread, onnx_threads
@@ -59,7 +59,7 @@ __all__ = [
     # shared helpers
     "normalise_text", "edit_similarities", "TextCache", "VectorCache", "text_item_key", "default_cache_dir",
     "default_dataset_path", "file_sha256", "one_blas_thread", "onnx_threads", "NULL_TRACKER", "Tracker",
-    "run_pass", "image_digest",
+    "run_pass", "image_digest", "timing_calls",
     # datasets
     "Dataset", "load_dataset", "ImageItem", "LexiconEntry", "LANGUAGES", "SPLITS", "XLING_DIRECTIONS",
 ]

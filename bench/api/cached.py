@@ -12,6 +12,7 @@ asks first.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -33,9 +34,22 @@ def cache_namespace(info: MethodInfo) -> str:
     return f"{slug}-{info.cache_key()}"
 
 
+# One object per cache folder while anyone holds it: the runner's caches of an engine and a
+# composite's ``EngineOutputs`` of that engine are then one object, so what either stores the other
+# finds (two objects each read the folder once and missed each other's later writes).
+_OPEN: "weakref.WeakValueDictionary[tuple, VectorCache | TextCache]" = weakref.WeakValueDictionary()
+
+
 def method_cache(cache_root, info: MethodInfo, kind: str, cache_type: type) -> VectorCache | TextCache:
     """The cache of one kind of output of one method configuration (None root: in memory only)."""
-    return cache_type(cache_root, f"{cache_namespace(info)}/{kind}")
+    namespace = f"{cache_namespace(info)}/{kind}"
+    if cache_root is None:
+        return cache_type(None, namespace)
+    key = (str(cache_root), namespace, cache_type)
+    cache = _OPEN.get(key)
+    if cache is None:
+        cache = _OPEN[key] = cache_type(cache_root, namespace)
+    return cache
 
 
 def transcript_cache(cache_root, info: MethodInfo) -> TextCache:

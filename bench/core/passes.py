@@ -72,6 +72,24 @@ def _computed(key: str, images: list, compute: Callable[[list], list]) -> list:
 
 
 _ACTIVE: contextvars.ContextVar[PassStore | None] = contextvars.ContextVar("hwr_bench_pass_store", default=None)
+_TIMING: contextvars.ContextVar[bool] = contextvars.ContextVar("hwr_bench_timing_only", default=False)
+
+
+@contextlib.contextmanager
+def timing_only():
+    """Inside: the outputs of image calls are timed and thrown away (`bench efficiency`, a gallery
+    protocol's query latency), so a method may take the fastest path even where its bits differ
+    from a batched run's (``timing_calls``)."""
+    token = _TIMING.set(True)
+    try:
+        yield
+    finally:
+        _TIMING.reset(token)
+
+
+def timing_calls() -> bool:
+    """Whether the current image calls are only being timed (``timing_only``)."""
+    return _TIMING.get()
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ import time
 
 from bench.api.layers import total_macs
 from bench.api.registry import METHODS
+from bench.core.passes import timing_only
 from bench.core.provenance import cpu_model, environment, provenance
 from bench.core.threads import onnx_threads
 from bench.data.schema import LANGUAGES
@@ -70,10 +71,11 @@ def measure(name: str, options: dict, dataset_path: str) -> dict:
         record["macs_note"] = "no layer description for this method (e.g. a native binary)"
     items = dataset.image_items(sample_keys(dataset))
     call = ops_for(method).exercise
-    for it in items[:WARMUP]:
-        call(method, dataset, [it])
-    single = [_timed(lambda it=it: call(method, dataset, [it])) for it in items[:N_SINGLE]]
-    batched = [_timed(lambda: call(method, dataset, items)) for _ in range(REPEATS)]
+    with timing_only():
+        for it in items[:WARMUP]:
+            call(method, dataset, [it])
+        single = [_timed(lambda it=it: call(method, dataset, [it])) for it in items[:N_SINGLE]]
+        batched = [_timed(lambda: call(method, dataset, items)) for _ in range(REPEATS)]
     record["latency_ms"] = {"batch1": round(1000 * statistics.median(single), 3),
                             f"batch{len(items)}": round(1000 * statistics.median(batched) / len(items), 3)}
     record["latency_images"] = {"batch1": len(single), "batched": len(items), "repeats": REPEATS}

@@ -26,7 +26,7 @@ from bench.api.registry import METHODS, check_name
 from bench.api.retriever import Availability, Retriever, RunContext
 from bench.core.errors import HwrBenchError, ProtocolNotApplicable, ResultsBusyError
 from bench.core.io import FolderLock, LockBusy
-from bench.core.passes import sharing_passes
+from bench.core.passes import sharing_passes, timing_only
 from bench.core.progress import NULL_TRACKER, Tracker
 from bench.core.provenance import check_committed_code, environment, provenance
 from bench.core.text import TEXT_POLICY
@@ -164,7 +164,8 @@ def evaluate_retrieval(task, outputs: MethodOutputs, config: RunConfig) -> tuple
 def query_latency(task, outputs: MethodOutputs) -> dict:
     """Milliseconds per query, model and search, timed on a few queries per subtask with no cache."""
     ops = ops_for(outputs.method)
-    per_subtask = {st.name: 1000 * ops.query_latency(outputs, st, task.timed_queries) for st in task.subtasks}
+    with timing_only():
+        per_subtask = {st.name: 1000 * ops.query_latency(outputs, st, task.timed_queries) for st in task.subtasks}
     return {"value": round(float(np.mean(list(per_subtask.values()))), 3),
             "subtasks": {k: round(v, 3) for k, v in per_subtask.items()},
             "n_timed": task.timed_queries * len(task.subtasks),

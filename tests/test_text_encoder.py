@@ -69,3 +69,18 @@ def test_a_texts_vector_does_not_depend_on_what_it_is_batched_with():
     with text_encoder.one_blas_thread():
         bare = np.asarray(text_encoder._use().encode(words[:1]), dtype=np.float32)[0]
     assert not np.array_equal(bare, batched[0])
+
+
+def test_timed_calls_skip_the_filler_and_store_nothing(tmp_path, monkeypatch):
+    from bench.core.passes import timing_only
+
+    calls = []
+    real_encode = text_encoder._use().encode
+    monkeypatch.setattr(text_encoder._use(), "encode", lambda texts: calls.append(list(texts)) or real_encode(texts))
+    text_encoder._anchor_cache.cache_clear()
+    with timing_only():
+        timed = text_encoder.embed_anchors(["apple"], ["en"], tmp_path)
+    assert calls == [["apple"]] and not list(tmp_path.rglob("shard-*"))   # alone, and not cached
+    stored = text_encoder.embed_anchors(["apple"], ["en"], tmp_path)
+    assert len(calls[1]) == 1 + 2 * len(text_encoder.FILLER) and list(tmp_path.rglob("shard-*"))
+    np.testing.assert_allclose(timed, stored, atol=1e-5)

@@ -23,7 +23,7 @@ all of them but ¡.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -202,12 +202,10 @@ class PPOCRv6CTCShortlist(PPOCRv6CTC):
     @property
     def info(self) -> MethodInfo:
         base = super().info
-        return MethodInfo(
-            name=self.name, group=base.group, version=f"{base.version}/shortlist-1",
-            description=f"{base.description}, only the {self.options.shortlist} words nearest each image by "
-                        "character counts (approximate)",
-            params=base.params, model_bytes=base.model_bytes, licence=base.licence, requires=base.requires,
-            preprocessing=base.preprocessing, config={**base.config, "shortlist": self.options.shortlist})
+        return replace(base, name=self.name, version=f"{base.version}/shortlist-1",
+                       description=f"{base.description}, only the {self.options.shortlist} words nearest each "
+                                   "image by character counts (approximate)",
+                       config={**base.config, "shortlist": self.options.shortlist})
 
     def score_texts(self, items, lang: str, lexicons) -> dict[str, np.ndarray]:
         if self._scorer is None:

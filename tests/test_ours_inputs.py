@@ -39,6 +39,20 @@ def test_use_alone_collides_and_the_shipped_text_tower_separates_every_entry():
         assert _distinct_rows(emb) == len(set(words)), f"{lang}: lexicon entries share an embedding"
 
 
+def test_a_texts_vector_does_not_depend_on_its_batch_mates():
+    from ourmodel.inference import ANCHOR_BATCH
+
+    model = NumpyDualEncoder(SHIPPED)
+    width = model.w["text.linear.weight"].shape[1]
+    anchors = np.random.default_rng(0).standard_normal((ANCHOR_BATCH + 37, width)).astype(np.float32)
+    whole = model.encode_anchors(anchors)
+    order = np.random.default_rng(1).permutation(len(anchors))
+    np.testing.assert_array_equal(model.encode_anchors(anchors[order]), whole[order])   # other batch-mates, other chunks
+    np.testing.assert_array_equal(model.encode_anchors(anchors[5:6]), whole[5:6])       # alone
+    lone = model._encode_anchor(anchors[5:6])                                          # the matrix-vector kernel
+    np.testing.assert_allclose(lone, whole[5:6], atol=1e-6)
+
+
 def test_restricted_classifier_is_the_full_posterior_renormalised():
     """The cut classifier's softmax equals the whole model's, renormalised over the kept classes."""
     if not PPOCR_V6.model.availability().ok:

@@ -28,6 +28,7 @@ Definitions (the paper's eqs. 9-11 and section 4.4):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -130,9 +131,14 @@ def random_rd(labels: Sequence[int], dim: int, *, n_draws: int = 5, seed: int = 
 
 # --- confidence intervals -------------------------------------------------------------------
 
-def _boot_weights(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
-    """Resampling-with-replacement counts, (n_boot, n); a matrix product then gives the means."""
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
+@functools.lru_cache(maxsize=16)
+def _boot_weights(seed: int, n: int, n_boot: int) -> np.ndarray:
+    """Resampling-with-replacement counts, (n_boot, n); a matrix product then gives the means.
+    A pure function of its arguments, so kept (read-only): every method and protocol of a run
+    draws the same few cluster counts, and the multinomial draws were a second per result."""
+    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
+    weights.flags.writeable = False
+    return weights
 
 
 def bootstrap_means(groups: Sequence[np.ndarray], clusters: Sequence[np.ndarray] | None = None, *,
@@ -154,7 +160,7 @@ def bootstrap_means(groups: Sequence[np.ndarray], clusters: Sequence[np.ndarray]
     if not kept:
         raise ValueError("no values to bootstrap")
     labels, inverse = np.unique(np.concatenate([c for _, c in kept]), return_inverse=True)
-    weights = _boot_weights(np.random.default_rng(seed), labels.size, n_boot)    # (n_boot, clusters)
+    weights = _boot_weights(seed, labels.size, n_boot)    # (n_boot, clusters)
     nums, dens, start = [], [], 0
     for g, c in kept:
         w = weights[:, inverse[start:start + c.size]]                             # (n_boot, n_i)

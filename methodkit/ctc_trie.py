@@ -5,22 +5,23 @@ graph ``blank, SPACE, blank, l1, blank, l2, ..., blank, ln, blank, SPACE, blank`
 variables of the states up to ``ln``'s blank depend only on the prefix ``l1..ln``, so words that
 share a prefix can share them. This module walks a trie of the words' emission-group sequences
 (the groups ``compile_lexicon`` assigns, so case merging and missing-character substitutions are
-the same), one depth at a time: a node at depth k holds, over all T frames, the forward variables
-of its two new states (``lk`` and the blank after it), computed from its parent's by one
-recursion over time vectorised over every node of that depth (and over images). The optional
-trailing space and blank of a word are one more child (label SPACE) of the word's last node.
+the same): a node at depth k holds, over all T frames, the forward variables of its two new
+states (``lk`` and the blank after it), computed from its parent's by one recursion over time.
+The optional trailing space and blank of a word are one more child (label SPACE) of the word's
+last node.
 
 Two recursions, one answer:
 
 * fast (every word): emissions divided by their per-frame maximum over the lexicon's groups (one
-  scale per image and frame, shared by every node, so the recursion is three multiply-adds a
-  frame); score = sum_t log scale_t + log(end-state mass). Values never exceed the number of
+  scale per image and frame, shared by every node, so the recursion is two additions and two
+  multiplications a frame); score = sum_t log scale_t + log(end-state mass). Values never exceed the number of
   paths, but a word ``1e-250`` times less likely than the best reading could lose precision to
   underflow, so its score is not taken from here. It walks the trie depth-first in one compiled
   (numba) kernel, so a node's variables are read by its children while they are still in cache
   and only one node per depth is held: the breadth-first numpy version of the same arithmetic
   spent its time moving (T, nodes, images) arrays through memory;
-* exact (only those words, and words that cannot fit): each node's variables in units of its
+* exact (only those words, and words that cannot fit; numpy, one depth at a time, vectorised over
+  the depth's nodes and the images): each node's variables in units of its
   prefix's total forward mass ``Z_k[t]`` (all states up to ``lk``'s blank, the root's included),
   carrying ``zeta_k[t] = Z_k[t] / Z_k[t-1]`` and ``rho_k[t] = Z_{k-1}[t] / Z_k[t]``; score = sum_t
   log zeta_t + log(normalised end-state mass). At a word's end Z is the old scorer's per-frame
@@ -205,9 +206,10 @@ def build_trie(lexicon: CompiledLexicon, subset: np.ndarray | None = None) -> Le
 
 
 # -- the recursions ---------------------------------------------------------------------------------
-# Arrays are (frames, nodes, images): a frame's row over a run of nodes is contiguous, and a
-# node's parent variables are gathered as whole rows. A depth's variables: X (T, N, B) the label
-# state; W (T, 2N, B) the blank-after state y in [:N] and x + y in [N:] (what ``source`` indexes).
+# The exact recursion's arrays are (frames, nodes, images): a frame's row over a run of nodes is
+# contiguous, and a node's parent variables are gathered as whole rows. A depth's variables: X (T,
+# N, B) the label state; W (T, 2N, B) the blank-after state y in [:N] and x + y in [N:] (what
+# ``source`` indexes). ``_root`` serves both recursions.
 
 def _root(em: np.ndarray, exact: bool):
     """The states blank, SPACE, blank before every word, as depth 0's one node: X (T, 1, B) its
@@ -234,7 +236,7 @@ def _inputs(em, parent_w, depth: _Depth, lo: int, hi: int, t0: int):
 
 
 @numba.njit(cache=True, nogil=True)
-def _fast_end_masses(em, blank, root, depth, label, slot, end, n_ends, longest):  # pragma: no cover - compiled
+def _fast_end_masses(em, blank, root, depth, label, slot, end, n_ends, deepest):  # pragma: no cover - compiled
     """The fast recursion over every node in preorder -> (n_ends, B) end masses, in units of the
     per-frame maxima. em (G, T, B) scaled group emissions, blank (T, B) the blank's, root (2, T, B)
     the root's blank-after state and that plus its space state. A node at depth d holds, in
@@ -242,7 +244,7 @@ def _fast_end_masses(em, blank, root, depth, label, slot, end, n_ends, longest):
     y[t] = v[t-1] b[t], where u is the parent's y or v (``slot``). The same operations in the same
     order as a numpy recursion would do them (no fast-math), so the same numbers."""
     n_frames, n_images = blank.shape
-    held = np.zeros((longest + 2, 2, n_frames, n_images))
+    held = np.zeros((deepest + 1, 2, n_frames, n_images))   # depth 0 (the root) .. deepest
     held[0] = root
     x = np.empty(n_images)
     masses = np.empty((n_ends, n_images))
@@ -285,7 +287,7 @@ def _score_fast(em: np.ndarray, trie: LexiconTrie) -> np.ndarray:
     order = trie.preorder
     mass = _fast_end_masses(np.ascontiguousarray(em.transpose(1, 0, 2)), np.ascontiguousarray(em[:, BLANK_GROUP]),
                             np.ascontiguousarray(root.transpose(1, 0, 2)), order.depth, order.label, order.slot,
-                            order.end, order.n_ends, len(trie.depths))
+                            order.end, order.n_ends, len(trie.depths))   # the deepest node: a trailing space
     with np.errstate(divide="ignore"):
         scores = np.where(mass >= _TINY, log_scale + np.log(mass), np.nan)
     return scores[order.word_end].T
@@ -379,7 +381,7 @@ def _score(em: np.ndarray, trie: LexiconTrie, exact: bool) -> np.ndarray:
 
     def chunk(lo: int) -> None:
         out[lo:lo + _FAST_IMAGES] = _score_fast(em[:, :, lo:lo + _FAST_IMAGES], trie)
-    if len(starts) <= 1 or onnx_threads() == 1:
+    if len(starts) <= 1 or onnx_threads() <= 1:
         for lo in starts:
             chunk(lo)
     else:

@@ -70,6 +70,7 @@ def test_a_larger_lexicon_in_small_chunks(monkeypatch):
     monkeypatch.setattr(ctc_trie, "_CHUNK", 7)
     monkeypatch.setattr(ctc_trie, "_PAIRS", 200)
     monkeypatch.setattr(ctc_trie, "_FAST_IMAGES", 2)
+    monkeypatch.setattr(ctc_trie, "onnx_threads", lambda: 3)  # the threaded path, on any machine
     chunked = trie_log_likelihoods(probs, trie)
     np.testing.assert_array_equal(chunked, whole)
     np.testing.assert_array_equal(trie_log_likelihoods(probs[3], trie), whole[3])
@@ -94,9 +95,11 @@ def test_the_preorder_visits_each_node_after_its_parent_and_before_its_parents_n
         level = [level[p] + (int(lab),) for p, lab in zip(d.parent, d.label)]
         want += level
     assert sorted(paths) == sorted(want)
-    # each word's end row is the row of its trailing-space node
+    # each word's end row is the row of the trailing-space node below the word's own path
     assert sorted(order.end[order.end >= 0].tolist()) == list(range(order.n_ends))
-    assert order.word_end.shape == (trie.n_words,) and order.word_end.max() < order.n_ends
+    row_of = {path[:-1]: int(end) for path, end in zip(paths, order.end) if end >= 0}
+    labels, lengths = ctc_trie.word_labels(trie.lexicon)
+    assert [row_of[tuple(labels[w, :n].tolist())] for w, n in enumerate(lengths)] == order.word_end.tolist()
 
 
 def _count_exact_calls(monkeypatch):

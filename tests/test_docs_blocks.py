@@ -246,3 +246,22 @@ def test_every_core_command_and_its_options_are_in_the_cli_synopsis():
             continue
         assert command in entries, f"{command} is not in the synopsis of docs/cli.md"
         assert [o for o in options if not _mentions(entries[command], o)] == [], command
+
+
+def test_the_suite_block_reads_suite_json_and_names_where_the_ocr_embed_figure_was_measured(tmp_path, monkeypatch):
+    suite = {"seconds": {"cold": 1300.0, "warm_recompute": 100.0, "warm_up_to_date": 7.0, "leaderboard": 0.5},
+             "machine": {"cpu": "Test CPU", "cores": 2, "python": "3.11"}, "commit": "a" * 40, "dataset": "synth",
+             "methods": ["m1", "m2"], "protocols": ["id"], "floor_seconds": 1000.0, "cold_over_floor": 1.3,
+             "floor_networks_seconds": {"net": 1000.0}}
+    monkeypatch.setattr(docs_blocks, "SUITE_JSON", tmp_path / "suite.json")
+    monkeypatch.setattr(docs_blocks, "OCR_EMBED_JSON", tmp_path / "ocr_embed.json")
+    assert "No measurement" in docs_blocks.suite(RESULTS)
+    (tmp_path / "suite.json").write_text(json.dumps(suite))
+    text = docs_blocks.suite(RESULTS)
+    assert "1,300 s (21.7 min)" in text and "| 1.30 |" in text and "rapidocr+embed" not in text
+    embed = {"seconds": {"warm_ocr": 90.0}, "machine": suite["machine"], "commit": suite["commit"], "target_s": 120}
+    (tmp_path / "ocr_embed.json").write_text(json.dumps(embed))
+    text = docs_blocks.suite(RESULTS)
+    assert "target <= 2 min) | 90 s (1.5 min) |" in text                     # same run conditions: no note
+    (tmp_path / "ocr_embed.json").write_text(json.dumps({**embed, "commit": "b" * 40}))
+    assert "`python benchmarks/ocr_embed.py` on Test CPU at `bbbbbbbbbb`" in docs_blocks.suite(RESULTS)

@@ -40,6 +40,7 @@ def test_use_alone_collides_and_the_shipped_text_tower_separates_every_entry():
 
 
 def test_a_texts_vector_does_not_depend_on_its_batch_mates():
+    from bench.core.passes import timing_only
     from ourmodel.inference import ANCHOR_BATCH
 
     model = NumpyDualEncoder(SHIPPED)
@@ -49,8 +50,10 @@ def test_a_texts_vector_does_not_depend_on_its_batch_mates():
     order = np.random.default_rng(1).permutation(len(anchors))
     np.testing.assert_array_equal(model.encode_anchors(anchors[order]), whole[order])   # other batch-mates, other chunks
     np.testing.assert_array_equal(model.encode_anchors(anchors[5:6]), whole[5:6])       # alone
-    lone = model._encode_anchor(anchors[5:6])                                          # the matrix-vector kernel
-    np.testing.assert_allclose(lone, whole[5:6], atol=1e-6)
+    with timing_only():                                    # a timed call: each text alone, its true cost
+        timed = model.encode_anchors(anchors[:3])
+    np.testing.assert_array_equal(timed[1], model._encode_anchor(anchors[1:2])[0])
+    np.testing.assert_allclose(timed, whole[:3], atol=1e-6)
 
 
 def test_restricted_classifier_is_the_full_posterior_renormalised():

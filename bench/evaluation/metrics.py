@@ -131,14 +131,25 @@ def random_rd(labels: Sequence[int], dim: int, *, n_draws: int = 5, seed: int = 
 
 # --- confidence intervals -------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=16)
+_KEPT_WEIGHTS = 4_000_000   # at most this many counts (32 MB) per kept draw; larger draws are made each time
+
+
 def _boot_weights(seed: int, n: int, n_boot: int) -> np.ndarray:
     """Resampling-with-replacement counts, (n_boot, n); a matrix product then gives the means.
-    A pure function of its arguments, so kept (read-only): every method and protocol of a run
-    draws the same few cluster counts, and the multinomial draws were a second per result."""
+    A pure function of its arguments, so a small draw is kept (read-only): every method and
+    protocol of a run draws the same few cluster counts, and the draws cost a second per result."""
+    if n * n_boot > _KEPT_WEIGHTS:
+        return _draw_weights(seed, n, n_boot)
+    return _kept_weights(seed, n, n_boot)
+
+
+def _draw_weights(seed: int, n: int, n_boot: int) -> np.ndarray:
     weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
     weights.flags.writeable = False
     return weights
+
+
+_kept_weights = functools.lru_cache(maxsize=16)(_draw_weights)
 
 
 def bootstrap_means(groups: Sequence[np.ndarray], clusters: Sequence[np.ndarray] | None = None, *,

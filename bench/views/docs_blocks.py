@@ -458,13 +458,14 @@ def int8(results_dir: Path) -> str:
 
 # The suite's timings live beside the other benchmark scripts' outputs in the repository.
 SUITE_JSON = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "suite.json"
+OCR_EMBED_JSON = SUITE_JSON.with_name("ocr_embed.json")
 
 
 def _minutes(seconds: float) -> str:
     return f"{seconds:,.0f} s ({seconds / 60:.1f} min)"
 
 
-@block("suite", "benchmarks/results/suite.json (`python benchmarks/suite.py`)")
+@block("suite", "benchmarks/results/suite.json and ocr_embed.json (`python benchmarks/suite.py`, `ocr_embed.py`)")
 def suite(results_dir: Path) -> str:
     import json
 
@@ -482,6 +483,12 @@ def suite(results_dir: Path) -> str:
             ["warm, every result recomputed from the caches", _minutes(sec["warm_recompute"])],
             ["warm, every result up to date", _minutes(sec["warm_up_to_date"])],
             ["`bench leaderboard`", f"{sec['leaderboard']:.1f} s"]]
+    e = json.loads(OCR_EMBED_JSON.read_text()) if OCR_EMBED_JSON.is_file() else {}
+    if "seconds" in e:
+        where = "" if e.get("commit") == r.get("commit") and e.get("machine") == m else (
+            f" (`python benchmarks/ocr_embed.py` on {md_text(e['machine']['cpu'])} at `{(e.get('commit') or 'unknown')[:10]}`)")
+        rows.append([f"`rapidocr+embed` with its OCR transcripts cached: no image computed (target <= "
+                     f"{e['target_s'] / 60:g} min){where}", _minutes(e["seconds"]["warm_ocr"])])
     floor_rows = [[md_text(name), f"{seconds:,.1f}"] for name, seconds in r["floor_networks_seconds"].items()]
     return "\n\n".join([head, _table(["what", "wall time"], rows),
                          "The floor, network by network (seconds):",

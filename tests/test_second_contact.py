@@ -190,9 +190,12 @@ def test_a_second_run_says_up_to_date_once_per_method(tmp_path, toy_dataset_path
 def test_ctrl_c_says_the_run_resumes_and_releases_the_lock(tmp_path, toy_dataset_path, site):
     env = {**os.environ, "HWR_BENCH_CACHE": str(tmp_path / ".cache"),
            "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    # SIGINT restored to its default in the child: a shell that starts pytest in the background
+    # (`cmd &`) hands it down ignored, and Python then leaves it ignored (no KeyboardInterrupt)
     proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "-m", "slow", "-p", "ood", "--dataset",
                              str(toy_dataset_path), "--quiet"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while "slow: started" not in (line := proc.stdout.readline()):
         assert line and time.monotonic() < deadline, proc.stderr.read()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -28,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from suite import _bench  # noqa: E402
+from suite import _bench, machine_and_commit  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "ocr_embed.json"
 METHOD = "rapidocr+embed"
@@ -38,7 +37,6 @@ TARGET_S = 120
 def main() -> None:
     from bench.core.cache import default_dataset_path
     from bench.core.io import write_json_atomic
-    from bench.core.provenance import cpu_model, provenance
 
     work = Path(tempfile.mkdtemp(prefix="hwr-ocr-embed-"))
     try:
@@ -58,8 +56,7 @@ def main() -> None:
             "benchmark": "ocr_embed",
             "what": f"wall seconds of `bench run -m {METHOD}` (every default protocol) with the OCR engine's "
                     "transcripts cached and the text encoder's cache empty: no image computed, every text embedded",
-            "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
-            "commit": (provenance().get("git") or {}).get("commit"), "dataset": dataset.name,
+            **machine_and_commit(), "dataset": dataset.name,
             "cache_kept": kept, "cache_removed": removed,
             "seconds": {"cold_filling_the_cache": first, "warm_ocr": seconds},
             "timings_per_protocol": timings,   # what each result records (images here: transcripts embedded)

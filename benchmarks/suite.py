@@ -44,6 +44,15 @@ def _bench(*args, env, cwd) -> float:
     return round(seconds, 2)
 
 
+def machine_and_commit() -> dict:
+    """What this machine is and which commit runs, as suite.json records them (the docs' suite
+    block compares another script's record with this one to say whether they ran alike)."""
+    from bench.core.provenance import cpu_model, git_commit
+
+    return {"machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
+            "commit": git_commit().get("commit")}
+
+
 def _timed(fn, *args) -> float:
     start = time.perf_counter()
     fn(*args)
@@ -145,7 +154,6 @@ def floor(dataset_path: Path, cache: Path, methods: list[str], protocols: list[s
 def main() -> None:
     from bench.api import DEFAULT, METHODS
     from bench.core.cache import default_dataset_path
-    from bench.core.provenance import cpu_model, provenance
     from bench.evaluation.protocols import default_protocols
 
     parser = argparse.ArgumentParser()
@@ -174,8 +182,7 @@ def main() -> None:
         "benchmark": "suite",
         "what": "wall seconds of `bench run` over every default method and protocol from empty caches, against the "
                 "seconds of one forward pass of each distinct network over what the protocols need",
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
-        "commit": (provenance().get("git") or {}).get("commit"), "dataset": dataset.name,
+        **machine_and_commit(), "dataset": dataset.name,
         "methods": methods, "protocols": protocols,
         "seconds": seconds, "floor_seconds": floor_seconds, "floor_networks_seconds": networks,
         "cold_over_floor": round(seconds["cold"] / floor_seconds, 3),

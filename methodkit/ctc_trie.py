@@ -14,9 +14,9 @@ Two recursions, one answer:
 
 * fast (every word): emissions divided by their per-frame maximum over the lexicon's groups (one
   scale per image and frame, shared by every node, so the recursion is two additions and two
-  multiplications a frame); score = sum_t log scale_t + log(end-state mass). Values never exceed the number of
-  paths, but a word ``1e-250`` times less likely than the best reading could lose precision to
-  underflow, so its score is not taken from here. It walks the trie depth-first in one compiled
+  multiplications a frame); score = sum_t log scale_t + log(end-state mass). Values never exceed
+  the number of paths, but a word ``1e-250`` times less likely than the best reading could lose
+  precision to underflow, so its score is not taken from here. It walks the trie depth-first in one compiled
   (numba) kernel, so a node's variables are read by its children while they are still in cache
   and only one node per depth is held: the breadth-first numpy version of the same arithmetic
   spent its time moving (T, nodes, images) arrays through memory;

@@ -391,8 +391,10 @@ def data_assets(
 
 @data_app.command("build")
 def data_build(
-    size: Annotated[DatasetSize, typer.Option("--size", help="small: the default benchmark; paper: Table 1's "
-                                              "counts; train-aug: extra training renders; tiny, toy: for tests.")]
+    size: Annotated[DatasetSize, typer.Option("--size", help="small: the default benchmark; hand: the "
+                                              "hand tier (generative writers, difficulty calibrated on real-data "
+                                              "figures); paper: Table 1's counts; train-aug: extra training "
+                                              "renders; tiny, toy: for tests.")]
     = DatasetSize.SMALL,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: the cache's datasets/).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the renders.")] = 0,

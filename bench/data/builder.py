@@ -12,7 +12,11 @@ Sizes (per language):
   analysis);
 * ``paper``: the paper's Table 1 evaluation counts (test_id 21,900 per language;
   test_ood zh 7,200, en 5,376, es 7,304), train as in ``small``;
-* ``tiny``: the first 24 concepts, as ``small`` but one train sample, for quick checks.
+* ``tiny``: the first 24 concepts, as ``small`` but one train sample, for quick checks;
+* ``hand``: as ``small``, written by generative writers instead of fonts (``hand.py``),
+  with difficulty calibrated against published real-handwriting figures;
+* ``hand-calib``: 200 words per language and side by the calibration writers, a set
+  disjoint from ``hand``'s writers, for ``benchmarks/calibrate_hand.py`` only.
 """
 
 from __future__ import annotations
@@ -28,12 +32,13 @@ import numpy as np
 from bench.core.cache import is_default_dataset_location
 from bench.core.errors import DatasetError
 from bench.core.progress import NULL_TRACKER, Tracker
-from bench.data.assets import SOURCES, load_asset
+from bench.data import hand
+from bench.data.assets import SOURCES, assets_dir, load_asset
 from bench.data.lexicon import lexicon_digest, load_lexicon, texts_by_lang
 from bench.data.render import RENDER_VERSION, Style, encode_png, render
 from bench.data.schema import LANGUAGES, LexiconEntry
 from bench.data.store import SampleRecord, check_output, write_dataset
-from bench.data.styles import StylePool, build_pool
+from bench.data.styles import StylePool, build_pool, lexicon_chars
 
 SPLIT_SIDE = {"train": "id", "test_id": "id", "test_ood": "ood"}
 
@@ -51,6 +56,8 @@ class SizeSpec:
     zh_id_writers: int | None = None
     splits: tuple[str, ...] = ("train", "test_id", "test_ood")
     renders: tuple[tuple[str, int], ...] = (("test_id", 2), ("test_ood", 3))   # per concept, distinct styles
+    tier: str = "synth"                  # "synth": fonts and stroke writers; "hand": generative writers
+    writers: str = "test"                # hand tier: "test" or "calib" writer seeds (hand.WRITER_SEEDS)
 
 
 SIZES = {
@@ -60,6 +67,10 @@ SIZES = {
     "tiny": SizeSpec("tiny", 1, None, None, n_concepts=24),
     "train-aug": SizeSpec("train-aug", 4, None, None, case_variants=True, zh_id_writers=96,
                           splits=("train",)),
+    "hand": SizeSpec("hand", 4, None, None, tier="hand"),
+    "hand-calib": SizeSpec("hand-calib", 0, {"en": 200, "zh": 200, "es": 200},
+                           {"en": 200, "zh": 200, "es": 200}, tier="hand", writers="calib",
+                           splits=("test_id", "test_ood")),
 }
 CASES = ("lower", "lower", "upper", "title")
 
@@ -114,20 +125,50 @@ def plan(size: SizeSpec, lexicon: list[LexiconEntry], pool: StylePool, seed: int
 
 
 _WORKER_STYLES: dict[str, Style] = {}
+_WORKER_DIFFICULTY = hand.CALIBRATED
 
 
-def _init_worker(styles: dict[str, Style]) -> None:
-    global _WORKER_STYLES
-    _WORKER_STYLES = styles
+def _init_worker(styles: dict[str, Style], difficulty: hand.Difficulty) -> None:
+    global _WORKER_STYLES, _WORKER_DIFFICULTY
+    _WORKER_STYLES, _WORKER_DIFFICULTY = styles, difficulty
+
+
+def render_sample(text: str, style: Style, rng: np.random.Generator, difficulty: hand.Difficulty):
+    if style.kind == "hand":
+        return hand.render_hand(text, style.params, difficulty, rng, style.files[0])
+    return render(text, style, rng)
 
 
 def _render_chunk(chunk: list[PlannedSample]) -> list[tuple[str, bytes]]:
-    return [(p.key, encode_png(render(p.drawn or p.text, _WORKER_STYLES[p.style],
-                                      np.random.default_rng(p.render_seed)))) for p in chunk]
+    return [(p.key, encode_png(render_sample(p.drawn or p.text, _WORKER_STYLES[p.style],
+                                             np.random.default_rng(p.render_seed), _WORKER_DIFFICULTY)))
+            for p in chunk]
+
+
+def hand_pool(cache_root: Path, chars: dict[str, set[str]], writers: str = "test") -> StylePool:
+    """The hand tier's writers: Latin writers draw en and es, Chinese writers zh; sides as ``small``."""
+    record = load_asset(cache_root, "hanzi-writer")
+    if record is None:
+        raise DatasetError("hanzi-writer", "stroke data not fetched (run `bench data assets`)")
+    folder = str(assets_dir(cache_root) / "hanzi-writer")
+    styles: dict[str, dict[str, list[Style]]] = {lang: {"id": [], "ood": []} for lang in LANGUAGES}
+    for side in ("id", "ood"):
+        for seed in hand.WRITER_SEEDS[(writers, side)]:
+            for script, langs in (("latin", ("en", "es")), ("han", ("zh",))):
+                style = Style(f"hand:{script}:w{seed:04d}", f"hand-{script}", "hand", (folder,),
+                              hand.make_writer(seed, side, script))
+                for lang in langs:
+                    styles[lang][side].append(style)
+    missing = {lang: sorted(ch for ch in chars.get(lang, ()) if not hand.can_write(lang, ch, folder))
+               for lang in LANGUAGES}
+    for lang, chs in missing.items():
+        if chs:
+            raise DatasetError(f"lexicon ({lang})", f"the hand tier cannot write {''.join(chs[:8])!r}")
+    return StylePool(styles, [])
 
 
 def build(out: Path, *, size: str = "small", seed: int = 0, cache_root: Path, workers: int | None = None,
-          tracker: Tracker = NULL_TRACKER, replace: bool = False) -> dict:
+          tracker: Tracker = NULL_TRACKER, replace: bool = False, difficulty: hand.Difficulty | None = None) -> dict:
     """Render and write the benchmark; returns a summary (counts, styles, timings, notes).
 
     An existing dataset at ``out`` is replaced only with ``replace`` or at the default location
@@ -141,25 +182,33 @@ def build(out: Path, *, size: str = "small", seed: int = 0, cache_root: Path, wo
     started = time.perf_counter()
     spec = SIZES[size]
     lexicon = list(load_lexicon())
-    pool = build_pool(cache_root, texts_by_lang(lexicon), zh_id_writers=spec.zh_id_writers)
+    difficulty = difficulty or hand.CALIBRATED
+    if spec.tier == "hand":
+        pool = hand_pool(cache_root, {lang: lexicon_chars(t) for lang, t in texts_by_lang(lexicon).items()},
+                         spec.writers)
+    else:
+        pool = build_pool(cache_root, texts_by_lang(lexicon), zh_id_writers=spec.zh_id_writers)
     planned = plan(spec, lexicon, pool, seed)
     styles = {s.id: s for sides in pool.styles.values() for v in sides.values() for s in v}
     chunks = [planned[i:i + 64] for i in range(0, len(planned), 64)]
     images: dict[str, bytes] = {}
     workers = workers or os.cpu_count() or 1
     if workers > 1:
-        with mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(styles,)) as pool_:
+        with mp.get_context("fork").Pool(workers, initializer=_init_worker,
+                                         initargs=(styles, difficulty)) as pool_:
             for rendered in tracker.track(pool_.imap(_render_chunk, chunks), len(planned), "rendering"):
                 images.update(rendered)
     else:
-        _init_worker(styles)
+        _init_worker(styles, difficulty)
         for chunk in tracker.track(chunks, len(planned), "rendering"):
             images.update(_render_chunk(chunk))
     render_seconds = time.perf_counter() - started
 
     records = [SampleRecord(p.key, images[p.key], p.text, p.semantic_id, p.lang,
                             p.style, p.split) for p in planned]
-    used_ids = {p.semantic_id for p in planned}
+    # Every concept in scope stays in the lexicon, sampled or not: retrieval ranks the whole lexicon.
+    used_ids = {e.semantic_id for lang in LANGUAGES for e in
+                sorted((e for e in lexicon if e.lang == lang), key=lambda e: e.semantic_id)[:spec.n_concepts]}
     lexicon_used = [e for e in lexicon if e.semantic_id in used_ids]
     assets = {}
     for source in SOURCES:
@@ -169,14 +218,18 @@ def build(out: Path, *, size: str = "small", seed: int = 0, cache_root: Path, wo
                                    "version": source.version, "archive_sha256": record["archive_sha256"],
                                    "licence": source.licence}
     builder = {
-        "name": "hwr-bench-synth", "size": size, "seed": seed, "render_version": RENDER_VERSION,
+        "name": f"hwr-bench-{spec.tier}", "size": size, "seed": seed, "render_version": RENDER_VERSION,
         "lexicon_sha256": lexicon_digest(),
         "styles": {lang: {side: [s.id for s in v] for side, v in sides.items()}
                    for lang, sides in pool.styles.items()},
         "style_pool_notes": pool.notes, "assets": assets,
         "note": "synthetic handwriting rendered from fonts and stroke data, not real handwriting",
     }
-    fingerprint = write_dataset(out, f"hwr-bench-synth-{size}", records, lexicon_used, builder, replace=replace)
+    if spec.tier == "hand":
+        builder.update(hand_version=hand.HAND_VERSION, difficulty=difficulty.as_dict(),
+                       note="synthetic handwriting by generative writers (hand.py), not real handwriting")
+    name = f"hwr-bench-synth-{size}" if spec.tier == "synth" else f"hwr-bench-{size}"
+    fingerprint = write_dataset(out, name, records, lexicon_used, builder, replace=replace)
     return {"fingerprint": fingerprint, "n_samples": len(records), "n_concepts": len(used_ids),
             "styles": pool.counts(), "notes": pool.notes, "render_seconds": round(render_seconds, 1),
             "total_seconds": round(time.perf_counter() - started, 1)}

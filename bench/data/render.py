@@ -40,6 +40,8 @@ import numpy as np
 if TYPE_CHECKING:
     from PIL import Image
 
+    from bench.data.hand import Writer
+
 HEIGHT = 64
 MAX_WIDTH = 768
 RENDER_VERSION = "2"
@@ -67,9 +69,9 @@ class StyleParams:
 class Style:
     id: str                  # e.g. "font:caveat", "strokes:w007", "hershey:scripts:w003"
     family: str              # asset family; decides the in-domain / OOD side
-    kind: str                # "font", "font-split", "strokes" (hanzi) or "hershey" (Latin)
+    kind: str                # "font", "font-split", "strokes" (hanzi), "hershey" (Latin) or "hand" (hand tier)
     files: tuple[str, ...]   # font file, split-font pieces, the stroke-data folder, or the Hershey font name
-    params: StyleParams
+    params: "StyleParams | Writer"
 
 
 # Writer-parameter regions (uniform ranges; a tuple of ranges is a union). OOD writers lean

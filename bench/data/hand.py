@@ -1,0 +1,357 @@
+"""The ``hand`` tier: words written by generative writers, not fonts.
+
+A writer is a parameter vector (``Writer``) drawn from its side's region of
+writer-parameter space; in-domain and OOD regions are disjoint in the levers
+that make a hand a different kind of hand (allograph preferences, slant, joins,
+running-hand connection, pen). Every lever below is documented in
+``docs/data.md`` (what it does, its range, its source); ``LEVERS`` names them so
+the calibration script can remove each in turn.
+
+Latin writers compose each letter from one of several allographs (the same
+letter in Hershey's simplex print, simplex script and cursive families), chosen
+per letter occurrence from the writer's own preference, so a writer is
+consistent but not a printer; letters are joined by pen-down ligatures through
+the baseline. Chinese writers draw hanzi-writer stroke medians in stroke order,
+with per-stroke affine deformation, radical proportions of their own and
+running-hand connections between consecutive strokes.
+
+Difficulty: ``shape`` scales every per-sample distortion of the hand (glyph
+jitter, drift, point noise, stroke deformation, elastic warp); it is a property
+of the writer region and is fitted per side by ``benchmarks/calibrate_hand.py``
+against published real-handwriting figures. The imaging pipeline (paper, ruled
+lines, ink bleed, blur, noise, resolution, JPEG) is one and the same for every
+split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from bench.data.render import HEIGHT, MAX_WIDTH, _chaikin, _elastic, _pen, _strokes, hershey_glyph
+
+HAND_VERSION = "1"
+# Allograph sources for Latin letters: one Hershey family per allograph (print, script, cursive).
+ALLOGRAPHS = ("futural", "scripts", "cursive")
+LEVERS = ("allographs", "glyph_jitter", "drift_slant", "joins", "pen_pressure", "elastic",
+          "stroke_deform", "running_hand", "radicals", "imaging")
+
+
+@dataclass(frozen=True)
+class Difficulty:
+    """What the calibration fits, and which levers are switched off (for the per-lever ablation)."""
+    shape_id: float = 1.0       # scale of per-sample hand distortions, in-domain writers
+    shape_ood: float = 1.0      # the same for OOD writers
+    imaging: float = 2.0        # scale of the shared imaging degradation (set by eye, not fitted)
+    off: frozenset[str] = field(default_factory=frozenset)
+
+    def shape(self, side: str) -> float:
+        return self.shape_id if side == "id" else self.shape_ood
+
+    def as_dict(self) -> dict:
+        return {"shape_id": self.shape_id, "shape_ood": self.shape_ood, "imaging": self.imaging,
+                "off": sorted(self.off)}
+
+
+# Calibrated by benchmarks/calibrate_hand.py (benchmarks/results/hand_calibration.json).
+CALIBRATED = Difficulty(shape_id=1.2, shape_ood=1.5, imaging=2.0)
+
+
+@dataclass(frozen=True)
+class Writer:
+    seed: int
+    side: str                     # "id" or "ood"
+    script: str                   # "latin" or "han"
+    size: float                   # x-height (Latin) / character box (Chinese), px on the working canvas
+    slant: float                  # shear of the whole word
+    width: float                  # letter width factor
+    spacing: float                # extra letter spacing, fraction of size
+    allograph_bias: tuple[float, ...]   # prior weight of each ALLOGRAPHS family for this writer
+    allograph_focus: float        # Dirichlet concentration: high = the same allograph every time
+    joins: float                  # probability of a pen-down join to the next letter / stroke
+    pen: float                    # pen width, fraction of size
+    pressure: float               # pen-width swing along a stroke
+    ink: float                    # ink grey level
+    glyph_jitter: float           # per-glyph size/rotation/offset sigma (1 = strong)
+    drift: float                  # baseline drift amplitude, fraction of size
+    noise: float                  # pen-path point noise, fraction of size
+    deform: float                 # Chinese: per-stroke affine deformation sigma
+    radical: float                # Chinese: radical scale relative to the rest of the character
+    running: float                # Chinese: probability of a running-hand connection between strokes
+
+
+# Writer regions (uniform ranges; a tuple of ranges is a union). In-domain hands are upright to
+# forward-slanted, mostly print-and-script, seldom joined; OOD hands are backhand or strongly
+# forward, mostly cursive, often joined, with running-hand Chinese and different proportions.
+REGIONS = {
+    "id": {"slant": ((-0.05, 0.22),), "bias": (3.0, 2.0, 0.6), "focus": ((2.0, 6.0),),
+           "joins": ((0.0, 0.3),), "pen": ((0.13, 0.17),), "pressure": ((0.0, 0.3),),
+           "running": ((0.0, 0.2),), "radical": ((0.9, 1.08),), "width": ((0.85, 1.15),)},
+    "ood": {"slant": ((-0.32, -0.12), (0.30, 0.45)), "bias": (0.6, 1.5, 3.0), "focus": ((0.6, 2.0),),
+            "joins": ((0.5, 0.9),), "pen": ((0.11, 0.13), (0.17, 0.21)), "pressure": ((0.3, 0.6),),
+            "running": ((0.35, 0.7),), "radical": ((0.78, 0.9), (1.08, 1.2)),
+            "width": ((0.85, 0.95), (1.15, 1.35))},
+}
+# Writer seeds: test writers below 200 (as ``small``'s stroke writers); calibration writers are
+# a disjoint set drawn from the same regions, so the fit never sees a test writer.
+WRITER_SEEDS = {("test", "id"): range(0, 32), ("test", "ood"): range(100, 116),
+                ("calib", "id"): range(1000, 1032), ("calib", "ood"): range(1100, 1116)}
+
+
+def _uniform(rng: np.random.Generator, ranges) -> float:
+    lo, hi = ranges[int(rng.integers(len(ranges)))]
+    return float(rng.uniform(lo, hi))
+
+
+def _seed_of(*parts) -> int:
+    return int.from_bytes(hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:8], "little")
+
+
+def make_writer(seed: int, side: str, script: str) -> Writer:
+    """A writer: a pure function of its seed, side and script."""
+    rng = np.random.default_rng(_seed_of("hand-writer", HAND_VERSION, script, side, seed))
+    region = REGIONS[side]
+    bias = np.asarray(region["bias"]) * rng.uniform(0.5, 1.5, len(ALLOGRAPHS))
+    return Writer(
+        seed=seed, side=side, script=script, size=float(rng.uniform(26, 32)),
+        slant=_uniform(rng, region["slant"]), width=_uniform(rng, region["width"]),
+        spacing=float(rng.uniform(0.0, 0.14)), allograph_bias=tuple(float(b) for b in bias / bias.sum()),
+        allograph_focus=_uniform(rng, region["focus"]), joins=_uniform(rng, region["joins"]),
+        pen=_uniform(rng, region["pen"]), pressure=_uniform(rng, region["pressure"]),
+        ink=float(rng.uniform(0, 60)), glyph_jitter=float(rng.uniform(0.6, 1.0)),
+        drift=float(rng.uniform(0.05, 0.15)), noise=float(rng.uniform(0.008, 0.016)),
+        deform=float(rng.uniform(0.6, 1.0)), radical=_uniform(rng, region["radical"]),
+        running=_uniform(rng, region["running"]))
+
+
+def allograph_weights(writer: Writer, ch: str) -> np.ndarray:
+    """This writer's preference over ALLOGRAPHS for letter ``ch`` (a Dirichlet draw around its bias)."""
+    rng = np.random.default_rng(_seed_of("allograph", writer.side, writer.seed, ch))
+    return rng.dirichlet(np.asarray(writer.allograph_bias) * writer.allograph_focus * len(ALLOGRAPHS) + 1e-3)
+
+
+def can_write(lang: str, ch: str, stroke_folder: str) -> bool:
+    if ch == " ":
+        return True
+    if lang == "zh":
+        return _strokes(stroke_folder, ch) is not None
+    return hershey_glyph("futural", ch) is not None
+
+
+def _joinable(ch: str) -> bool:
+    return ch.isalpha()
+
+
+def draw_latin(text: str, w: Writer, d: Difficulty, rng: np.random.Generator):
+    from PIL import Image, ImageDraw
+
+    shape = d.shape(w.side)
+    on = lambda lever: lever not in d.off  # noqa: E731
+    unit = w.size / 9.0                     # Hershey x-height is 9 units
+    canvas = Image.new("L", (int(w.size * 2.6 * w.width * (len(text) + 2)) + 60, int(w.size * 5)), 0)
+    draw = ImageDraw.Draw(canvas)
+    baseline = w.size * 3.2
+    drift_amp = w.drift * w.size * shape if on("drift_slant") else 0.0
+    drift_phase, drift_len = rng.uniform(0, 2 * np.pi), rng.uniform(3.0, 8.0)
+    pen = max(1.2, w.pen * w.size * (rng.uniform(0.9, 1.1) if on("pen_pressure") else 1.0))
+    pressure = w.pressure if on("pen_pressure") else 0.0
+    jitter = w.glyph_jitter * shape if on("glyph_jitter") else 0.0
+    x = 20.0
+    previous = None
+    for i, ch in enumerate(text):
+        if ch == " ":
+            x += 6.0 * unit * w.width
+            previous = None
+            continue
+        family = ALLOGRAPHS[int(rng.choice(len(ALLOGRAPHS), p=allograph_weights(w, ch)))] \
+            if on("allographs") else ALLOGRAPHS[0]
+        glyph = hershey_glyph(family, ch) or hershey_glyph("futural", ch)
+        if glyph is None:
+            raise ValueError(f"no Hershey glyph for {ch!r}")
+        strokes, advance = glyph
+        y = baseline + drift_amp * np.sin(drift_phase + i / drift_len * 2 * np.pi)
+        scale = float(np.clip(rng.normal(1.0, 0.06 * jitter), 0.8, 1.25))
+        angle = float(rng.normal(0, np.radians(5.0) * jitter))
+        dx, dy = rng.normal(0, 0.04 * jitter * w.size, size=2)
+        cos, sin = np.cos(angle), np.sin(angle)
+        cx = advance / 2
+        width = w.width * float(np.clip(rng.normal(1.0, 0.06 * jitter), 0.8, 1.2))
+        first = True
+        for stroke in strokes:
+            pts = stroke + rng.normal(0, w.noise * min(shape, 1.0) * 9.0, size=stroke.shape)
+            pts = _chaikin(pts) if len(pts) > 2 else pts
+            px, py = (pts[:, 0] - cx) * scale * width, (pts[:, 1] - 9.0) * scale
+            px, py = px * cos - py * sin, px * sin + py * cos
+            xy = np.stack([x + (px + cx * width) * unit + dx, y + py * unit + dy], 1)
+            if first and previous is not None and on("joins") and _joinable(ch) and rng.random() < w.joins:
+                # A ligature leaves the last letter's exit, dips towards the baseline and rises into
+                # this letter's first stroke (a quadratic curve, as a cursive hand connects).
+                mid = np.array([(previous[0] + xy[0, 0]) / 2, y - 0.1 * w.size])
+                t = np.linspace(0, 1, 8)[:, None]
+                curve = (1 - t) ** 2 * previous + 2 * (1 - t) * t * mid + t ** 2 * xy[0]
+                _pen(draw, curve, pen * 0.8, 0.0, rng)
+            _pen(draw, xy, pen * rng.uniform(0.85, 1.15), pressure, rng)
+            first = False
+        previous = xy[-1] if strokes and _joinable(ch) else None
+        spacing = w.spacing + (rng.normal(0, 0.05 * jitter) if jitter else 0.0)
+        x += (advance * width * scale + spacing * 9.0 + 1.0) * unit
+    return canvas
+
+
+def _radical_scaled(medians: list, radical: list[int] | None, factor: float) -> list[np.ndarray]:
+    strokes = [np.asarray(s, dtype=np.float64) for s in medians]
+    if not radical or abs(factor - 1.0) < 1e-6 or len(radical) >= len(strokes):
+        return strokes
+    part = np.concatenate([strokes[k] for k in radical])
+    centre = (part.min(0) + part.max(0)) / 2
+    for k in radical:
+        strokes[k] = centre + (strokes[k] - centre) * factor
+    return strokes
+
+
+def _radicals(folder: str, ch: str) -> list[int] | None:
+    import json
+
+    path = Path(folder) / f"{ch}.json"
+    return json.loads(path.read_text()).get("radStrokes") if path.is_file() else None
+
+
+def draw_han(text: str, w: Writer, d: Difficulty, rng: np.random.Generator, folder: str):
+    from PIL import Image, ImageDraw
+
+    shape = d.shape(w.side)
+    on = lambda lever: lever not in d.off  # noqa: E731
+    box = w.size * 2.4
+    canvas = Image.new("L", (int(box * 1.5 * len(text)) + int(2 * box), int(box * 2)), 0)
+    draw = ImageDraw.Draw(canvas)
+    pen = max(1.5, w.pen * box * 0.3 * (rng.uniform(0.9, 1.1) if on("pen_pressure") else 1.0))
+    pressure = w.pressure if on("pen_pressure") else 0.0
+    jitter = w.glyph_jitter * shape if on("glyph_jitter") else 0.0
+    deform = w.deform * shape if on("stroke_deform") else 0.0
+    drift_amp = w.drift * box * shape if on("drift_slant") else 0.0
+    drift_phase = rng.uniform(0, 2 * np.pi)
+    x0 = box * 0.5
+    for i, ch in enumerate(text):
+        medians = _strokes(folder, ch) if ch != " " else None
+        if ch != " " and medians is None:
+            raise ValueError(f"no stroke data for {ch!r}")
+        scale = box / 1024 * float(np.clip(rng.normal(1.0, 0.08 * jitter), 0.75, 1.3))
+        y0 = box * 0.5 + drift_amp * np.sin(drift_phase + i * 1.3) + rng.normal(0, 0.04 * jitter * box)
+        factor = w.radical * float(rng.normal(1.0, 0.03)) if on("radicals") else 1.0
+        strokes = _radical_scaled(medians or [], _radicals(folder, ch) if medians else None, factor)
+        angle = float(rng.normal(0, np.radians(4.0) * jitter))
+        previous = None
+        for pts in strokes:
+            pts = pts.copy()
+            pts[:, 1] = 900 - pts[:, 1]   # hanzi-writer's y axis points up
+            if deform:
+                # Stroke-level deformation: each stroke its own rotation, length and offset about its
+                # centre, as a hand's strokes vary while their order and topology stay.
+                c = pts.mean(0)
+                a = rng.normal(0, np.radians(7.0) * deform)
+                s = np.clip(rng.normal(1.0, 0.1 * deform), 0.7, 1.3)
+                rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+                pts = c + (pts - c) @ rot.T * s + rng.normal(0, 30.0 * deform, size=2)
+            pts = pts + rng.normal(0, w.noise * min(shape, 1.0) * 1024, size=pts.shape)
+            # Running hand rounds corners more: an extra smoothing round for connected writers.
+            pts = _chaikin(pts, 3 if on("running_hand") and w.running > 0.3 else 2)
+            c = np.array([512.0, 450.0])
+            rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+            pts = c + (pts - c) @ rot.T
+            xy = np.stack([x0 + pts[:, 0] * scale, y0 + pts[:, 1] * scale], 1)
+            if previous is not None and on("running_hand") and rng.random() < w.running:
+                # Running hand: the pen stays down from one stroke's end to the next stroke's start,
+                # in stroke order, as a thin connecting trace.
+                _pen(draw, np.stack([previous, xy[0]]), max(1.0, pen * 0.4), 0.0, rng)
+            _pen(draw, xy, pen * rng.uniform(0.8, 1.2), pressure, rng)
+            previous = xy[-1]
+        x0 += box * (1.0 + w.spacing) * (scale * 1024 / box)
+    return canvas
+
+
+def image_pipeline(mask, w: Writer, d: Difficulty, rng: np.random.Generator):
+    """Ink mask -> a scanned page crop. Slant and elastic warp belong to the hand; the rest is imaging."""
+    from PIL import Image, ImageFilter
+
+    shape = d.shape(w.side)
+    on = lambda lever: lever not in d.off  # noqa: E731
+    slant = (w.slant + rng.normal(0, 0.05 * shape)) if on("drift_slant") else 0.0
+    wd, ht = mask.size
+    mask = mask.transform((wd + int(abs(slant) * ht), ht), Image.AFFINE,
+                          (1, slant, -max(slant, 0) * ht, 0, 1, 0), resample=Image.BILINEAR)
+    bbox = mask.getbbox()
+    if bbox is None:
+        raise ValueError("the writer drew nothing")
+    mask = mask.crop(bbox)
+    # Work at twice the output height: enough detail for the warp, cheap enough for the build.
+    work_h = 2 * HEIGHT - 16
+    scale = work_h / mask.height
+    mask = mask.resize((max(8, round(mask.width * scale)), work_h), Image.BILINEAR)
+    arr = np.asarray(mask, dtype=np.float32)
+    pad = rng.integers(6, 22, size=4)
+    arr = np.pad(arr, ((pad[0], pad[1]), (pad[2], pad[3])))
+    if on("elastic"):
+        arr = _elastic(arr, alpha=float(rng.uniform(2.0, 5.0) * shape), cell=int(rng.integers(20, 40)), rng=rng)
+    q = d.imaging if on("imaging") else 0.0
+    if q:
+        # Ink bleed: the ink spreads into the paper fibres, thickening and softening edges.
+        bleed = float(rng.uniform(0.0, 0.8) * q)
+        if bleed > 0.2:
+            soft = np.asarray(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+                              .filter(ImageFilter.GaussianBlur(bleed)), dtype=np.float32)
+            arr = np.maximum(arr, np.clip(soft * 1.3, 0, 255))
+    mask = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), mode="L")
+    if mask.width * HEIGHT > MAX_WIDTH * mask.height:
+        # A long phrase keeps its proportions: smaller on a wider strip of paper, never squeezed.
+        strip = Image.new("L", (mask.width, round(mask.width * HEIGHT / MAX_WIDTH)), 0)
+        strip.paste(mask, (0, (strip.height - mask.height) // 2))
+        mask = strip
+    width = max(8, min(MAX_WIDTH, round(mask.width * HEIGHT / mask.height)))
+    if q:
+        # Scan resolution: written at a lower resolution, then brought up to the benchmark height.
+        res = float(rng.uniform(1.0 - 0.25 * min(q, 2.0), 1.0))
+        low = (max(4, round(width * res)), max(8, round(HEIGHT * res)))
+        mask = mask.resize(low, Image.BOX).resize((width, HEIGHT), Image.BILINEAR)
+        blur = float(rng.uniform(0.0, 0.6) * q)
+        if blur > 0.2:
+            mask = mask.filter(ImageFilter.GaussianBlur(blur))
+    else:
+        mask = mask.resize((width, HEIGHT), Image.BILINEAR)
+    alpha = np.asarray(mask, dtype=np.float32) / 255.0
+    paper = float(rng.uniform(200, 250))
+    texture = Image.fromarray(rng.normal(0, 1, (max(2, HEIGHT // 6), max(2, width // 6))).astype(np.float32),
+                              mode="F").resize((width, HEIGHT), Image.BICUBIC)
+    background = paper + np.asarray(texture) * rng.uniform(2, 6 + 6 * q)
+    if q and rng.random() < 0.35:
+        # A ruled line under the word (notebook paper), faint and a little off the baseline.
+        row = int(np.clip(HEIGHT * rng.uniform(0.72, 0.9), 0, HEIGHT - 1))
+        background[row:row + 1 + int(rng.random() < 0.3), :] -= rng.uniform(25, 60)
+    # Ink varies along the word (pen loading) and between samples.
+    ink_field = np.asarray(Image.fromarray(rng.normal(0, 1, (2, max(2, width // 40))).astype(np.float32), mode="F")
+                           .resize((width, HEIGHT), Image.BICUBIC))
+    ink = w.ink + rng.normal(0, 10) + ink_field * 15 * q
+    pixels = background * (1 - alpha) + ink * alpha
+    pixels = pixels + rng.normal(0, rng.uniform(1, 2 + 2.5 * q), alpha.shape)
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="L")
+    if q:
+        quality = int(round(95 - rng.uniform(0, 35) * q))
+        buf = io.BytesIO()
+        image.save(buf, format="JPEG", quality=max(20, quality))
+        image = Image.open(io.BytesIO(buf.getvalue())).convert("L")
+    return image
+
+
+def render_hand(text: str, writer: Writer, d: Difficulty, rng: np.random.Generator, stroke_folder: str):
+    mask = (draw_han(text, writer, d, rng, stroke_folder) if writer.script == "han"
+            else draw_latin(text, writer, d, rng))
+    return image_pipeline(mask, writer, d, rng)
+
+
+def without(d: Difficulty, lever: str) -> Difficulty:
+    if lever not in LEVERS:
+        raise ValueError(f"unknown lever {lever!r} (choose from {', '.join(LEVERS)})")
+    return replace(d, off=d.off | {lever})

@@ -1,0 +1,103 @@
+"""The hand tier: generative writers, their regions, the levers and the calibration record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.data import hand
+from bench.data.builder import SIZES, hand_pool, plan, render_sample
+from bench.data.lexicon import load_lexicon, texts_by_lang
+from bench.data.render import encode_png
+from bench.data.styles import lexicon_chars
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def cache_root(asset_cache):
+    return asset_cache
+
+
+@pytest.fixture(scope="module")
+def pool(cache_root):
+    lexicon = list(load_lexicon())
+    return hand_pool(cache_root, {lang: lexicon_chars(t) for lang, t in texts_by_lang(lexicon).items()})
+
+
+def _pixels(style, text, d=hand.CALIBRATED, seed=3):
+    return np.asarray(render_sample(text, style, np.random.default_rng(seed), d))
+
+
+def test_writers_are_pure_functions_of_seed_and_side():
+    a, b = hand.make_writer(5, "id", "latin"), hand.make_writer(5, "id", "latin")
+    assert a == b
+    assert hand.make_writer(6, "id", "latin") != a
+    assert hand.make_writer(5, "ood", "latin") != a
+
+
+def test_id_and_ood_writer_regions_are_disjoint():
+    ids = [hand.make_writer(s, "id", sc) for s in hand.WRITER_SEEDS[("test", "id")] for sc in ("latin", "han")]
+    oods = [hand.make_writer(s, "ood", sc) for s in hand.WRITER_SEEDS[("test", "ood")] for sc in ("latin", "han")]
+    for lever in ("slant", "joins", "running", "pen"):
+        inside = [getattr(w, lever) for w in ids]
+        outside = [getattr(w, lever) for w in oods]
+        # No OOD writer falls inside the span of in-domain writers on any of these levers.
+        assert not any(min(inside) <= v <= max(inside) for v in outside), lever
+    # OOD hands prefer the cursive allograph, in-domain hands print or script.
+    assert np.mean([w.allograph_bias[2] for w in oods]) > 2 * np.mean([w.allograph_bias[2] for w in ids])
+
+
+def test_calibration_writers_are_not_test_writers():
+    test = {s for (kind, _), seeds in hand.WRITER_SEEDS.items() if kind == "test" for s in seeds}
+    calib = {s for (kind, _), seeds in hand.WRITER_SEEDS.items() if kind == "calib" for s in seeds}
+    assert test and calib and not test & calib
+
+
+def test_render_is_seeded_and_every_lever_changes_the_image(pool):
+    latin = pool.styles["es"]["ood"][0]
+    han = pool.styles["zh"]["ood"][0]
+    assert encode_png(render_sample("niño", latin, np.random.default_rng(1), hand.CALIBRATED)) == \
+        encode_png(render_sample("niño", latin, np.random.default_rng(1), hand.CALIBRATED))
+    for lever in hand.LEVERS:
+        style, text = (han, "苹果") if lever in ("stroke_deform", "running_hand", "radicals") else (latin, "manzana")
+        base, off = _pixels(style, text), _pixels(style, text, hand.without(hand.CALIBRATED, lever))
+        assert base.shape != off.shape or np.abs(base.astype(int) - off.astype(int)).mean() > 0.5, lever
+    with pytest.raises(ValueError, match="unknown lever"):
+        hand.without(hand.CALIBRATED, "fonts")
+
+
+def test_long_phrases_keep_their_proportions(pool):
+    style = pool.styles["en"]["id"][0]
+    image = render_sample("articulated lorry and a wheelbarrow", style, np.random.default_rng(0), hand.CALIBRATED)
+    assert image.height == 64 and image.width <= 768
+    ink_rows = np.where((np.asarray(image) < 128).any(1))[0]
+    # Shrunk onto a wider strip rather than squeezed: the ink does not fill the full height.
+    assert ink_rows.max() - ink_rows.min() < 60
+
+
+def test_hand_plan_uses_hand_writers_and_calib_keeps_the_whole_lexicon(pool, cache_root, tmp_path):
+    lexicon = list(load_lexicon())
+    planned = plan(SIZES["hand"], lexicon, pool, 0)
+    assert {p.style.split(":")[0] for p in planned} == {"hand"}
+    by_split = {}
+    for p in planned:
+        by_split.setdefault(p.split, set()).add(p.style)
+    assert not by_split["test_ood"] & (by_split["train"] | by_split["test_id"])
+    calib = plan(SIZES["hand-calib"], lexicon, hand_pool(cache_root, {}, "calib"), 0)
+    assert {p.split for p in calib} == {"test_id", "test_ood"}
+    assert len(calib) == 2 * 3 * 200
+    assert not {p.style for p in calib} & {p.style for p in planned}
+
+
+def test_calibrated_difficulty_is_what_the_calibration_fitted():
+    record = json.loads((ROOT / "benchmarks" / "results" / "hand_calibration.json").read_text())
+    fitted = record["fitted"]
+    assert (hand.CALIBRATED.shape_id, hand.CALIBRATED.shape_ood, hand.CALIBRATED.imaging) == \
+        (fitted["shape_id"], fitted["shape_ood"], fitted["imaging"])
+    for side in ("id", "ood"):
+        assert record["within_0.05"][side] == (abs(record["hit"][side]["acc@1"] - record["references"]["rapidocr"][side])
+                                              <= 0.05)

@@ -37,6 +37,21 @@ def test_write_leaderboard_refuses_missing_and_empty_folders_and_writes_the_buil
 
 
 # -- cells and their Markdown -------------------------------------------------------------------
+def test_a_nested_tier_gets_its_own_section_one_level_down(tmp_path, stored, toy_dataset):
+    results = stored.parent.parent
+    alone = board.build_leaderboard(results)
+    assert "The hand tier" not in alone
+    run(toy_dataset, RunConfig(methods=["oracle-text"], protocols=["ood"], results_dir=results / "hand",
+                               cache_dir=None, n_boot=20))
+    text = board.build_leaderboard(results)
+    assert text.startswith(alone.rstrip("\n"))          # the default tier's board is unchanged, first
+    tier = text[len(alone.rstrip("\n")):]
+    assert "\n## The hand tier\n" in tier and "`oracle-text`" in tier and "`oracle-text`" not in alone
+    assert "\n### " in tier and "\n## Within-language" not in tier   # its sections are one level down
+    # The nested folder is never read as a method of the default tier.
+    assert {r.method_name for r in board.iter_results(results)} == {"random"}
+
+
 def test_cells_carry_their_sort_value_and_digits():
     cell = board._num_cell(0.123456, best=0.123456, interval="0.1–0.2")
     assert (cell.text, cell.sort, cell.best, cell.interval) == ("0.1235", 0.123456, True, "0.1–0.2")

@@ -25,7 +25,7 @@ import typer
 
 from bench.api.options import OptionError
 from bench.api.registry import DEFAULT, METHODS
-from bench.core.cache import DEFAULT_SIZE, default_cache_dir, default_dataset_path
+from bench.core.cache import DEFAULT_SIZE, EMBEDDED_TIERS, default_cache_dir, default_dataset_path
 from bench.core.errors import HwrBenchError
 from bench.core.progress import Tracker
 from bench.core.provenance import check_committed_code
@@ -76,7 +76,8 @@ class DatasetSize(str, Enum):
 
 # -- shared option definitions ------------------------------------------------------------------
 DatasetOpt = Annotated[Optional[Path], typer.Option(
-    "--dataset", "-d", help="Dataset folder; default: the embedded benchmark, built when absent.")]
+    "--dataset", "-d", help="Dataset folder, or `hand` for the hand tier; default: the embedded benchmark "
+    "(small), built when absent.")]
 ResultsDirOpt = Annotated[Path, typer.Option("--results-dir", help="The results folder.")]
 BootstrapOpt = Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for the 95% intervals (0: none).")]
 OptionOpt = Annotated[list[str], typer.Option("--option", "-o", help="Method option METHOD.KEY=VALUE (repeatable).")]
@@ -163,12 +164,16 @@ def build_dataset(out: Path, size: DatasetSize, seed: int, workers: Optional[int
 
 
 def load_or_build_dataset(dataset: Optional[Path], quiet: bool):
-    """The dataset a command runs on: the one named, or the embedded benchmark (built on first use)."""
+    """The dataset a command runs on: the folder named, an embedded tier named (``--dataset hand``),
+    or the embedded benchmark; embedded ones are built on first use."""
+    size = DEFAULT_SIZE
     if dataset is not None:
-        return load_dataset(dataset)
-    path = default_dataset_path()
+        if dataset.exists() or str(dataset) not in EMBEDDED_TIERS:
+            return load_dataset(dataset)
+        size = str(dataset)
+    path = default_dataset_path(size)
     if not (path / "manifest.json").exists():
-        build_dataset(path, DatasetSize(DEFAULT_SIZE), 0, None, quiet)
+        build_dataset(path, DatasetSize(size), 0, None, quiet)
     return load_dataset(path)
 
 

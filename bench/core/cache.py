@@ -26,6 +26,9 @@ def default_cache_dir() -> Path:
 
 
 DEFAULT_SIZE = "small"
+# The embedded tiers a user names with `--dataset NAME`; a tier other than the default keeps its
+# results in results/<tier>/ (nested, so the default tier's `results/*/*.json` never reads them).
+EMBEDDED_TIERS = (DEFAULT_SIZE, "hand")
 
 
 def default_dataset_path(size: str | None = None, seed: int = 0) -> Path:

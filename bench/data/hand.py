@@ -37,7 +37,8 @@ from bench.data.render import HEIGHT, MAX_WIDTH, _chaikin, _elastic, _pen, _stro
 HAND_VERSION = "1"
 # Allograph sources for Latin letters: one Hershey family per allograph (print, script, cursive).
 ALLOGRAPHS = ("futural", "scripts", "cursive")
-LEVERS = ("allographs", "glyph_jitter", "drift_slant", "joins", "pen_pressure", "elastic",
+JITTER_CAP = 1.3    # shape beyond which per-glyph and per-stroke jitter stop growing
+LEVERS = ("allographs", "letter_forms", "proportions", "glyph_jitter", "drift_slant", "joins", "pen_pressure", "elastic",
           "stroke_deform", "running_hand", "radicals", "imaging")
 
 
@@ -82,6 +83,10 @@ class Writer:
     deform: float                 # Chinese: per-stroke affine deformation sigma
     radical: float                # Chinese: radical scale relative to the rest of the character
     running: float                # Chinese: probability of a running-hand connection between strokes
+    greek: float = 0.0            # probability of the Greek-style forms α for a and ε for e
+    dot_skip: float = 0.0         # probability an i or j dot is left out (else it lands a little right)
+    ascender: float = 1.0         # ascender length relative to the x-height band
+    descender: float = 1.0        # descender length relative to the x-height band
 
 
 # Writer regions (uniform ranges; a tuple of ranges is a union). In-domain hands are upright to
@@ -89,12 +94,16 @@ class Writer:
 # forward, mostly cursive, often joined, with running-hand Chinese and different proportions.
 REGIONS = {
     "id": {"slant": ((-0.05, 0.22),), "bias": (3.0, 2.0, 0.6), "focus": ((2.0, 6.0),),
-           "joins": ((0.0, 0.3),), "pen": ((0.13, 0.17),), "pressure": ((0.0, 0.3),),
-           "running": ((0.0, 0.2),), "radical": ((0.9, 1.08),), "width": ((0.85, 1.15),)},
+           "joins": ((0.0, 0.3),), "pen": ((0.125, 0.155),), "pressure": ((0.0, 0.3),),
+           "running": ((0.0, 0.2),), "radical": ((0.9, 1.08),), "width": ((0.85, 1.15),),
+           "greek": ((0.0, 0.1),), "dot_skip": ((0.0, 0.1),), "ascender": ((0.85, 1.15),),
+           "descender": ((0.85, 1.15),)},
     "ood": {"slant": ((-0.32, -0.12), (0.30, 0.45)), "bias": (0.6, 1.5, 3.0), "focus": ((0.6, 2.0),),
-            "joins": ((0.5, 0.9),), "pen": ((0.11, 0.13), (0.17, 0.21)), "pressure": ((0.3, 0.6),),
+            "joins": ((0.5, 0.9),), "pen": ((0.105, 0.12), (0.16, 0.18)), "pressure": ((0.3, 0.6),),
             "running": ((0.35, 0.7),), "radical": ((0.78, 0.9), (1.08, 1.2)),
-            "width": ((0.85, 0.95), (1.15, 1.35))},
+            "greek": ((0.3, 0.7),), "dot_skip": ((0.25, 0.6),), "ascender": ((0.55, 0.75), (1.25, 1.5)),
+            "descender": ((0.55, 0.75), (1.25, 1.5)),
+            "width": ((0.9, 0.97), (1.15, 1.35))},
 }
 # Writer seeds: test writers below 200 (as ``small``'s stroke writers); calibration writers are
 # a disjoint set drawn from the same regions, so the fit never sees a test writer.
@@ -123,9 +132,11 @@ def make_writer(seed: int, side: str, script: str) -> Writer:
         allograph_focus=_uniform(rng, region["focus"]), joins=_uniform(rng, region["joins"]),
         pen=_uniform(rng, region["pen"]), pressure=_uniform(rng, region["pressure"]),
         ink=float(rng.uniform(0, 60)), glyph_jitter=float(rng.uniform(0.6, 1.0)),
-        drift=float(rng.uniform(0.05, 0.15)), noise=float(rng.uniform(0.008, 0.016)),
+        drift=float(rng.uniform(0.05, 0.15)), noise=float(rng.uniform(0.005, 0.01)),
         deform=float(rng.uniform(0.6, 1.0)), radical=_uniform(rng, region["radical"]),
-        running=_uniform(rng, region["running"]))
+        running=_uniform(rng, region["running"]), greek=_uniform(rng, region["greek"]),
+        dot_skip=_uniform(rng, region["dot_skip"]), ascender=_uniform(rng, region["ascender"]),
+        descender=_uniform(rng, region["descender"]))
 
 
 def allograph_weights(writer: Writer, ch: str) -> np.ndarray:
@@ -140,6 +151,27 @@ def can_write(lang: str, ch: str, stroke_folder: str) -> bool:
     if lang == "zh":
         return _strokes(stroke_folder, ch) is not None
     return hershey_glyph("futural", ch) is not None
+
+
+GREEK_FORMS = "ae"
+X_TOP, BASE = -5.0, 9.0     # Hershey's x-height band: lowercase letters sit between these y values
+
+
+def _dotted(strokes: list[np.ndarray], w: Writer, rng: np.random.Generator) -> list[np.ndarray]:
+    """The dot of i / j left out, or set down a little to the right, as hurried hands do."""
+    dots = [k for k, st in enumerate(strokes) if st[:, 1].max() < X_TOP - 2]
+    if not dots:
+        return strokes
+    if rng.random() < w.dot_skip:
+        return [st for k, st in enumerate(strokes) if k not in dots]
+    return [st + [rng.uniform(0, 4), 0] if k in dots else st for k, st in enumerate(strokes)]
+
+
+def _proportioned(stroke: np.ndarray, w: Writer) -> np.ndarray:
+    """Ascenders and descenders stretched or shrunk against the x-height band, the writer's own proportions."""
+    y = stroke[:, 1]
+    y = np.where(y < X_TOP, X_TOP + (y - X_TOP) * w.ascender, np.where(y > BASE, BASE + (y - BASE) * w.descender, y))
+    return np.stack([stroke[:, 0], y], 1)
 
 
 def _joinable(ch: str) -> bool:
@@ -159,7 +191,8 @@ def draw_latin(text: str, w: Writer, d: Difficulty, rng: np.random.Generator):
     drift_phase, drift_len = rng.uniform(0, 2 * np.pi), rng.uniform(3.0, 8.0)
     pen = max(1.2, w.pen * w.size * (rng.uniform(0.9, 1.1) if on("pen_pressure") else 1.0))
     pressure = w.pressure if on("pen_pressure") else 0.0
-    jitter = w.glyph_jitter * shape if on("glyph_jitter") else 0.0
+    # A hand's letters vary only so much: glyph jitter saturates where the rest keeps growing.
+    jitter = w.glyph_jitter * min(shape, JITTER_CAP) if on("glyph_jitter") else 0.0
     x = 20.0
     previous = None
     for i, ch in enumerate(text):
@@ -169,13 +202,21 @@ def draw_latin(text: str, w: Writer, d: Difficulty, rng: np.random.Generator):
             continue
         family = ALLOGRAPHS[int(rng.choice(len(ALLOGRAPHS), p=allograph_weights(w, ch)))] \
             if on("allographs") else ALLOGRAPHS[0]
+        if ch.isupper() and family == "cursive":
+            family = "futural"    # Hershey's cursive capitals are copperplate flourishes few hands write
+        if ch in GREEK_FORMS and on("letter_forms") and rng.random() < w.greek:
+            family = "greek"      # α for a, ε for e, as many hands write them
         glyph = hershey_glyph(family, ch) or hershey_glyph("futural", ch)
         if glyph is None:
             raise ValueError(f"no Hershey glyph for {ch!r}")
         strokes, advance = glyph
+        if ch in "ij" and on("letter_forms"):
+            strokes = _dotted(strokes, w, rng)
+        if on("proportions"):
+            strokes = [_proportioned(st, w) for st in strokes]
         y = baseline + drift_amp * np.sin(drift_phase + i / drift_len * 2 * np.pi)
         scale = float(np.clip(rng.normal(1.0, 0.06 * jitter), 0.8, 1.25))
-        angle = float(rng.normal(0, np.radians(5.0) * jitter))
+        angle = float(np.clip(rng.normal(0, np.radians(5.0) * jitter), -np.radians(10), np.radians(10)))
         dx, dy = rng.normal(0, 0.04 * jitter * w.size, size=2)
         cos, sin = np.cos(angle), np.sin(angle)
         cx = advance / 2
@@ -228,10 +269,10 @@ def draw_han(text: str, w: Writer, d: Difficulty, rng: np.random.Generator, fold
     box = w.size * 2.4
     canvas = Image.new("L", (int(box * 1.5 * len(text)) + int(2 * box), int(box * 2)), 0)
     draw = ImageDraw.Draw(canvas)
-    pen = max(1.5, w.pen * box * 0.3 * (rng.uniform(0.9, 1.1) if on("pen_pressure") else 1.0))
+    pen = max(1.5, w.pen * box * 0.28 * (rng.uniform(0.9, 1.1) if on("pen_pressure") else 1.0))
     pressure = w.pressure if on("pen_pressure") else 0.0
-    jitter = w.glyph_jitter * shape if on("glyph_jitter") else 0.0
-    deform = w.deform * shape if on("stroke_deform") else 0.0
+    jitter = w.glyph_jitter * min(shape, JITTER_CAP) if on("glyph_jitter") else 0.0
+    deform = w.deform * min(shape, JITTER_CAP) if on("stroke_deform") else 0.0
     drift_amp = w.drift * box * shape if on("drift_slant") else 0.0
     drift_phase = rng.uniform(0, 2 * np.pi)
     x0 = box * 0.5
@@ -252,10 +293,10 @@ def draw_han(text: str, w: Writer, d: Difficulty, rng: np.random.Generator, fold
                 # Stroke-level deformation: each stroke its own rotation, length and offset about its
                 # centre, as a hand's strokes vary while their order and topology stay.
                 c = pts.mean(0)
-                a = rng.normal(0, np.radians(7.0) * deform)
-                s = np.clip(rng.normal(1.0, 0.1 * deform), 0.7, 1.3)
+                a = np.clip(rng.normal(0, np.radians(4.0) * deform), -np.radians(10), np.radians(10))
+                s = np.clip(rng.normal(1.0, 0.08 * deform), 0.75, 1.25)
                 rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-                pts = c + (pts - c) @ rot.T * s + rng.normal(0, 30.0 * deform, size=2)
+                pts = c + (pts - c) @ rot.T * s + np.clip(rng.normal(0, 12.0 * deform, size=2), -30, 30)
             pts = pts + rng.normal(0, w.noise * min(shape, 1.0) * 1024, size=pts.shape)
             # Running hand rounds corners more: an extra smoothing round for connected writers.
             pts = _chaikin(pts, 3 if on("running_hand") and w.running > 0.3 else 2)
@@ -263,10 +304,12 @@ def draw_han(text: str, w: Writer, d: Difficulty, rng: np.random.Generator, fold
             rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
             pts = c + (pts - c) @ rot.T
             xy = np.stack([x0 + pts[:, 0] * scale, y0 + pts[:, 1] * scale], 1)
-            if previous is not None and on("running_hand") and rng.random() < w.running:
+            near = previous is not None and np.hypot(*(xy[0] - previous)) < 0.35 * box
+            if near and on("running_hand") and rng.random() < w.running:
                 # Running hand: the pen stays down from one stroke's end to the next stroke's start,
-                # in stroke order, as a thin connecting trace.
-                _pen(draw, np.stack([previous, xy[0]]), max(1.0, pen * 0.4), 0.0, rng)
+                # in stroke order, as a thin connecting trace (only to a stroke that starts nearby,
+                # as a hand connects; a trace across the character would be a new stroke).
+                _pen(draw, np.stack([previous, xy[0]]), max(1.0, pen * 0.3), 0.0, rng)
             _pen(draw, xy, pen * rng.uniform(0.8, 1.2), pressure, rng)
             previous = xy[-1]
         x0 += box * (1.0 + w.spacing) * (scale * 1024 / box)
@@ -295,7 +338,9 @@ def image_pipeline(mask, w: Writer, d: Difficulty, rng: np.random.Generator):
     pad = rng.integers(6, 22, size=4)
     arr = np.pad(arr, ((pad[0], pad[1]), (pad[2], pad[3])))
     if on("elastic"):
-        arr = _elastic(arr, alpha=float(rng.uniform(2.0, 5.0) * shape), cell=int(rng.integers(20, 40)), rng=rng)
+        # Chinese characters pack many strokes into a box: the same warp costs them more, so less of it.
+        alpha = float(rng.uniform(2.0, 5.0) * shape) * (0.6 if w.script == "han" else 1.0)
+        arr = _elastic(arr, alpha=alpha, cell=int(rng.integers(32, 64)), rng=rng)
     q = d.imaging if on("imaging") else 0.0
     if q:
         # Ink bleed: the ink spreads into the paper fibres, thickening and softening edges.

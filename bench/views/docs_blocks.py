@@ -545,3 +545,70 @@ def table_columns(results_dir: Path) -> str:
     from bench.data.importers import table_columns_markdown
 
     return table_columns_markdown()
+
+
+HAND_CALIBRATION_JSON = SUITE_JSON.with_name("hand_calibration.json")
+
+
+@block("hand-calibration", "benchmarks/results/hand_calibration.json (`python benchmarks/calibrate_hand.py --ablate`)")
+def hand_calibration(results_dir: Path) -> str:
+    import json
+
+    r = json.loads(HAND_CALIBRATION_JSON.read_text()) if HAND_CALIBRATION_JSON.is_file() else {}
+    if "fitted" not in r:
+        return f"No calibration yet ({HAND_CALIBRATION_JSON.name} is made by `python benchmarks/calibrate_hand.py`)."
+    m, f = r["machine"], r["fitted"]
+    head = (f"Measured by `python benchmarks/calibrate_hand.py --ablate` on {md_text(m['cpu'])} ({m['cores']} "
+            f"cores) at commit `{(r.get('commit') or 'unknown')[:10]}`, on the calibration split only. Fitted: "
+            f"`shape_id` {f['shape_id']}, `shape_ood` {f['shape_ood']}, `imaging` {f['imaging']} (set, not fitted).")
+    grid = _table(["shape", "`rapidocr` in-domain Acc@1", "`rapidocr` OOD Acc@1"],
+                  [[f"{p['shape']:g}", _num(p["id"], 3), _num(p["ood"], 3)] for p in r["grid"]], numeric=(0, 1, 2))
+    rows = []
+    for name, ref in r["references"].items():
+        got = r["engines"].get(name, {})
+        cells = []
+        for side in ("id", "ood"):
+            g = got.get(side)
+            cells.append(MISSING if g is None else f"{g['acc@1']:.3f} ({g['ci95'][0]:.3f}–{g['ci95'][1]:.3f})"
+                         if g.get("ci95") else _num(g["acc@1"], 3))
+            cells.append(MISSING if ref.get(side) is None else f"{ref[side]:.4f}")
+        status = ("target: " + ", ".join(f"{s} {'within' if r['within_0.05'][s] else 'outside'} ±0.05"
+                                         for s in ("id", "ood"))) if ref.get("target") else md_text(ref.get("why_not", ""))
+        rows.append([code(name), *cells, status])
+    engines = _table(["engine", "in-domain Acc@1 here (95% CI)", "published", "OOD Acc@1 here (95% CI)",
+                      "published", "use"], rows, numeric=(1, 2, 3, 4))
+    others = [[code(n), _num(v["id"]["acc@1"], 3) if "id" in v else MISSING,
+               _num(v["ood"]["acc@1"], 3) if "ood" in v else MISSING]
+              for n, v in sorted(r["engines"].items()) if n not in r["references"]]
+    parts = [head, "`rapidocr` over the grid of shape values (one value for both sides at each point):", grid,
+             "At the fitted point, each engine with a published real-handwriting figure:", engines]
+    if others:
+        parts += ["Other baselines at the fitted point (no published figure):",
+                  _table(["method", "in-domain Acc@1", "OOD Acc@1"], others, numeric=(1, 2))]
+    p = r.get("rapidocr_pipeline")
+    if p:
+        parts.append("RapidOCR's whole pipeline (detection + direction classification + recognition, as "
+                     "`RapidOCR()(image)` runs) against the recogniser alone on the same "
+                     f"{p['id']['n']} + {p['ood']['n']} calibration crops: in-domain "
+                     f"{p['id']['pipeline_acc@1']:.3f} against {p['id']['recogniser_acc@1']:.3f}, OOD "
+                     f"{p['ood']['pipeline_acc@1']:.3f} against {p['ood']['recogniser_acc@1']:.3f}, at "
+                     f"{p['ood']['pipeline_ms_per_image']:.0f} against {p['ood']['recogniser_ms_per_image']:.0f} "
+                     "ms per image.")
+    a = r.get("ablation")
+    if a:
+        methods = [k for k in a["rows"][0] if k != "lever_removed"]
+        base = a["rows"][0]
+        rows = [[md_text(row["lever_removed"] or "none (the fitted tier)"),
+                 *(f"{row[k]:.3f}" + ("" if row["lever_removed"] is None else f" ({row[k] - base[k]:+.3f})")
+                   for k in methods)] for row in a["rows"]]
+        parts += [f"Each lever removed in turn (OOD Acc@1 on the calibration split, {md_text(a['split'])}):",
+                  _table(["lever removed", *(f"`{k}`" for k in methods)], rows, numeric=range(1, 1 + len(methods)))]
+    return "\n\n".join(parts)
+
+
+@block("hand-summary", "results/hand/*/*.json: the best method per protocol on the hand tier, and ours")
+def hand_summary(results_dir: Path) -> str:
+    folder = Path(results_dir) / "hand"
+    if not folder.is_dir() or not results_of(folder):
+        return "No results on the hand tier yet (`bench run --dataset hand --results-dir results/hand`)."
+    return summary(folder)

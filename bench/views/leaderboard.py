@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
 from bench.api.groups import group_info, group_order
+from bench.core.cache import DEFAULT_SIZE, EMBEDDED_TIERS
 from bench.core.errors import HwrBenchError
 from bench.core.io import write_bytes_atomic
 from bench.evaluation.ranking import TIE_POLICY
@@ -215,7 +216,29 @@ def leaderboard_sections(results_dir: Path, results: list[ResultRecord] | None =
         "Metric definitions are in `bench/evaluation/metrics.py`; intervals are 95% percentile cluster-bootstrap "
         "intervals: whole semantic ids are resampled (a concept's renders and its cross-lingual directions "
         "are not independent queries).",)))
-    return sections
+    return sections + _tier_sections(Path(results_dir))
+
+
+TIER_NOTES = {
+    "hand": "The same lexicon, splits and protocols written by generative writers instead of fonts "
+            "(`bench/data/hand.py`), its difficulty fitted on a separate calibration split so that `rapidocr` "
+            "lands on the paper's real-handwriting RapidOCR figures "
+            "(`benchmarks/calibrate_hand.py`, `benchmarks/results/hand_calibration.json`; docs/data.md). "
+            "Run with `bench run --dataset hand --results-dir results/hand`.",
+}
+
+
+def _tier_sections(results_dir: Path) -> list[Section]:
+    """The other embedded tiers' leaderboards (results/<tier>/), one heading level down."""
+    out: list[Section] = []
+    for tier in EMBEDDED_TIERS:
+        folder = results_dir / tier
+        if tier == DEFAULT_SIZE or not folder.is_dir() or not iter_results(folder):
+            continue
+        inner = leaderboard_sections(folder)[1:]      # its own title line is replaced by the tier heading
+        out.append(Section(f"The {tier} tier", (TIER_NOTES.get(tier, ""),), key=f"tier-{tier}"))
+        out += [replace(section, level=section.level + 1) for section in inner]
+    return out
 
 
 def sections_markdown(sections: list[Section]) -> str:

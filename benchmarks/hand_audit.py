@@ -1,0 +1,153 @@
+"""Look at the hand tier: a contact sheet of 60 random OOD renders, and 100 random OOD failures of
+the strongest method for a person to classify by eye.
+
+    python benchmarks/hand_audit.py [--dataset DIR] [--results-dir results/hand]
+
+Writes docs/hand_contact_sheet.png, docs/hand_audit/NNN.png (the 100 failures at full size),
+docs/hand_audit/sheet-K.png (25 per sheet, numbered, for reading) and docs/hand_audit/audit.tsv
+(number, key, language, writer, truth, the method's top-1 word, verdict). The verdict column is a
+person's: "legible" (legible but misread) or "illegible" (illegible to a careful reader); a rerun
+keeps the verdicts already written for the same keys and never invents one. docs/hand_audit/README.md
+counts them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.core.io import write_bytes_atomic  # noqa: E402
+
+VERDICTS = ("legible", "illegible")
+REFERENCE_METHODS = {"oracle-text", "random"}
+
+
+def strongest(results_dir: Path) -> str:
+    """The method with the best OOD Acc@1 on the tier, reference rows left out."""
+    best = None
+    for path in sorted(results_dir.glob("*/ood.json")):
+        record = json.loads(path.read_text())
+        if record.get("status") != "ok" or record["method"]["name"] in REFERENCE_METHODS:
+            continue
+        value = record["metrics"]["overall"]["acc@1"]["value"]
+        if best is None or value > best[0]:
+            best = (value, record["method"]["name"])
+    if best is None:
+        raise SystemExit(f"{results_dir}: no OOD result to audit")
+    return best[1]
+
+
+def failures(results_dir: Path, method: str) -> list[dict]:
+    rankings = json.loads(gzip.open(results_dir / method / "ood.rankings.json.gz").read())
+    out = []
+    for lang, sub in rankings.items():
+        for i, key in enumerate(sub["query_keys"]):
+            if sub["relevant_ranks"][i] and min(sub["relevant_ranks"][i]) == 1:
+                continue
+            out.append({"key": key, "lang": lang, "writer": sub["query_styles"][i],
+                        "truth": sub["truth_text"][i], "top1": sub["top1_text"][i]})
+    return sorted(out, key=lambda f: f["key"])
+
+
+def _sheet(images, labels, cols: int, tile=(330, 64)):
+    from PIL import Image, ImageDraw
+
+    rows = (len(images) + cols - 1) // cols
+    sheet = Image.new("L", (cols * tile[0], rows * (tile[1] + 14)), 255)
+    draw = ImageDraw.Draw(sheet)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        image = image.copy()
+        image.thumbnail((tile[0] - 8, tile[1]))
+        x, y = (i % cols) * tile[0], (i // cols) * (tile[1] + 14)
+        sheet.paste(image, (x, y + 12))
+        draw.text((x, y), label, fill=0)
+    return sheet
+
+
+def _png(image) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def read_verdicts(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as f:
+        return {row["key"]: row["verdict"] for row in csv.DictReader(f, delimiter="\t") if row.get("verdict")}
+
+
+def main() -> None:
+    from bench.api import load_dataset
+    from bench.core.cache import default_dataset_path
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", type=Path, default=default_dataset_path("hand"))
+    ap.add_argument("--results-dir", type=Path, default=ROOT / "results" / "hand")
+    ap.add_argument("--docs", type=Path, default=ROOT / "docs")
+    ap.add_argument("--n", type=int, default=100)
+    args = ap.parse_args()
+    ds = load_dataset(args.dataset)
+    rng = np.random.default_rng(0)
+
+    ood = ds.select(split="test_ood")
+    picked = [ood[int(i)] for i in rng.choice(len(ood), 60, replace=False)]
+    sheet = _sheet([ds.image_item(s.key).image for s in picked], [s.text for s in picked], cols=4)
+    write_bytes_atomic(args.docs / "hand_contact_sheet.png", _png(sheet))
+
+    method = strongest(args.results_dir)
+    failed = failures(args.results_dir, method)
+    chosen = [failed[int(i)] for i in sorted(rng.choice(len(failed), min(args.n, len(failed)), replace=False))]
+    folder = args.docs / "hand_audit"
+    folder.mkdir(parents=True, exist_ok=True)
+    verdicts = read_verdicts(folder / "audit.tsv")
+    images = [ds.image_item(f["key"]).image for f in chosen]
+    for n, image in enumerate(images):
+        write_bytes_atomic(folder / f"{n:03d}.png", _png(image))
+    for k in range(0, len(images), 25):
+        write_bytes_atomic(folder / f"sheet-{k // 25}.png",
+                           _png(_sheet(images[k:k + 25], [str(n) for n in range(k, k + len(images[k:k + 25]))], 3)))
+    lines = ["n\tkey\tlang\twriter\ttruth\ttop1\tverdict"]
+    for n, f in enumerate(chosen):
+        verdict = verdicts.get(f["key"], "")
+        if verdict and verdict not in VERDICTS:
+            raise SystemExit(f"{folder / 'audit.tsv'}: verdict {verdict!r} for {f['key']} is not one of {VERDICTS}")
+        lines.append("\t".join([str(n), f["key"], f["lang"], f["writer"], f["truth"], f["top1"], verdict]))
+    write_bytes_atomic(folder / "audit.tsv", ("\n".join(lines) + "\n").encode())
+    counts = {v: sum(1 for f in chosen if verdicts.get(f["key"]) == v) for v in VERDICTS}
+    pending = len(chosen) - sum(counts.values())
+    fingerprint = ds.fingerprint[:16]
+    readme = [
+        "# Legibility audit of the hand tier",
+        "",
+        f"Made by `python benchmarks/hand_audit.py` from `{args.results_dir.relative_to(ROOT).as_posix()}` on dataset "
+        f"`{ds.name}` (fingerprint `{fingerprint}`): {len(chosen)} failures drawn at random (seed 0) from the "
+        f"{len(failed)} OOD queries that `{method}`, the strongest method on OOD Acc@1, did not rank first.",
+        "",
+        "Each was read by eye at full size (`NNN.png`; `sheet-K.png` numbers them) and classified in `audit.tsv`: "
+        "*legible* (a careful reader reads the word; the method misread it) or *illegible* (a careful reader "
+        "cannot read it without knowing the answer).",
+        "",
+        "| verdict | count |",
+        "|---|---:|",
+        *(f"| {v} | {counts[v]} |" for v in VERDICTS),
+        *([f"| not yet classified | {pending} |"] if pending else []),
+        "",
+    ]
+    write_bytes_atomic(folder / "README.md", "\n".join(readme).encode())
+    print(f"{method}: {len(failed)} OOD failures; audited {len(chosen)}: {counts}, {pending} pending")
+
+
+if __name__ == "__main__":
+    main()

@@ -561,8 +561,15 @@ def hand_calibration(results_dir: Path) -> str:
     head = (f"Measured by `python benchmarks/calibrate_hand.py --ablate` on {md_text(m['cpu'])} ({m['cores']} "
             f"cores) at commit `{(r.get('commit') or 'unknown')[:10]}`, on the calibration split only. Fitted: "
             f"`shape_id` {f['shape_id']}, `shape_ood` {f['shape_ood']}, `imaging` {f['imaging']} (set, not fitted).")
-    grid = _table(["shape", "`rapidocr` in-domain Acc@1", "`rapidocr` OOD Acc@1"],
-                  [[f"{p['shape']:g}", _num(p["id"], 3), _num(p["ood"], 3)] for p in r["grid"]], numeric=(0, 1, 2))
+    leg = r.get("legibility", {})
+    strongest = leg.get("strongest", "")
+    read = _legibility_reads()
+    grid = _table(["shape", "`rapidocr` in-domain Acc@1", "`rapidocr` OOD Acc@1", f"`{strongest}` OOD Acc@1",
+                   f"`{strongest}` OOD failures", "of them read by eye: illegible"],
+                  [[f"{p['shape']:g}", _num(p["id"], 3), _num(p["ood"], 3), _num(p.get(f"{strongest}_ood"), 3),
+                    str(p.get(f"{strongest}_ood_failures", MISSING)),
+                    (f"{read[p['shape']][1]} of {read[p['shape']][0]}" if p["shape"] in read else MISSING)]
+                   for p in r["grid"]], numeric=(0, 1, 2, 3, 4))
     rows = []
     for name, ref in r["references"].items():
         got = r["engines"].get(name, {})
@@ -580,7 +587,14 @@ def hand_calibration(results_dir: Path) -> str:
     others = [[code(n), _num(v["id"]["acc@1"], 3) if "id" in v else MISSING,
                _num(v["ood"]["acc@1"], 3) if "ood" in v else MISSING]
               for n, v in sorted(r["engines"].items()) if n not in r["references"]]
-    parts = [head, "`rapidocr` over the grid of shape values (one value for both sides at each point):", grid,
+    bound = ""
+    if leg.get("bound"):
+        bound = (f" The OOD figure needs `shape_ood` {leg['shape_ood_for_target']}; legibility bounds it at "
+                 f"{leg['shape_ood_max']}, the in-domain shape, so **`rapidocr` OOD is not matched**: past the "
+                 f"bound the failures of `{strongest}` turn illegible (grid table).")
+    parts = [head + bound, "`rapidocr` and the strongest baseline over the grid of shape values (one value for "
+             "both sides at each point; the failure sheets are `docs/hand_audit/calibration-shape-<shape>.png`, "
+             "read by eye into `docs/hand_audit/calibration.tsv`):", grid,
              "At the fitted point, each engine with a published real-handwriting figure:", engines]
     if others:
         parts += ["Other baselines at the fitted point (no published figure):",
@@ -604,6 +618,15 @@ def hand_calibration(results_dir: Path) -> str:
         parts += [f"Each lever removed in turn (OOD Acc@1 on the calibration split, {md_text(a['split'])}):",
                   _table(["lever removed", *(f"`{k}`" for k in methods)], rows, numeric=range(1, 1 + len(methods)))]
     return "\n\n".join(parts)
+
+
+def _legibility_reads() -> dict[float, tuple[int, int]]:
+    """shape -> (failures read, illegible) from docs/hand_audit/calibration.tsv, a person's reading."""
+    path = SUITE_JSON.parents[2] / "docs" / "hand_audit" / "calibration.tsv"
+    if not path.is_file():
+        return {}
+    rows = [line.split("\t") for line in path.read_text().splitlines()[1:] if line.strip()]
+    return {float(shape): (int(n), int(bad)) for shape, n, bad, *_ in rows}
 
 
 @block("hand-summary", "results/hand/*/*.json: the best method per protocol on the hand tier, and ours")

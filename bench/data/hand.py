@@ -98,8 +98,8 @@ REGIONS = {
            "running": ((0.0, 0.2),), "radical": ((0.9, 1.08),), "width": ((0.85, 1.15),),
            "greek": ((0.0, 0.1),), "dot_skip": ((0.0, 0.1),), "ascender": ((0.85, 1.15),),
            "descender": ((0.85, 1.15),)},
-    "ood": {"slant": ((-0.32, -0.12), (0.30, 0.45)), "bias": (0.6, 1.5, 3.0), "focus": ((0.6, 2.0),),
-            "joins": ((0.5, 0.9),), "pen": ((0.105, 0.12), (0.16, 0.18)), "pressure": ((0.3, 0.45),),
+    "ood": {"slant": ((-0.28, -0.12), (0.28, 0.38)), "bias": (0.6, 1.5, 3.0), "focus": ((0.6, 2.0),),
+            "joins": ((0.5, 0.9),), "pen": ((0.112, 0.124), (0.156, 0.166)), "pressure": ((0.3, 0.45),),
             "running": ((0.35, 0.7),), "radical": ((0.78, 0.9), (1.08, 1.2)),
             "greek": ((0.3, 0.7),), "dot_skip": ((0.25, 0.6),), "ascender": ((0.55, 0.75), (1.25, 1.5)),
             "descender": ((0.55, 0.75), (1.25, 1.5)),
@@ -131,7 +131,7 @@ def make_writer(seed: int, side: str, script: str) -> Writer:
         spacing=float(rng.uniform(0.0, 0.14)), allograph_bias=tuple(float(b) for b in bias / bias.sum()),
         allograph_focus=_uniform(rng, region["focus"]), joins=_uniform(rng, region["joins"]),
         pen=_uniform(rng, region["pen"]), pressure=_uniform(rng, region["pressure"]),
-        ink=float(rng.uniform(0, 60)), glyph_jitter=float(rng.uniform(0.6, 1.0)),
+        ink=float(rng.uniform(0, 45)), glyph_jitter=float(rng.uniform(0.6, 1.0)),
         drift=float(rng.uniform(0.05, 0.15)), noise=float(rng.uniform(0.005, 0.01)),
         deform=float(rng.uniform(0.6, 1.0)), radical=_uniform(rng, region["radical"]),
         running=_uniform(rng, region["running"]), greek=_uniform(rng, region["greek"]),
@@ -228,7 +228,10 @@ def draw_latin(text: str, w: Writer, d: Difficulty, rng: np.random.Generator):
             px, py = (pts[:, 0] - cx) * scale * width, (pts[:, 1] - 9.0) * scale
             px, py = px * cos - py * sin, px * sin + py * cos
             xy = np.stack([x + (px + cx * width) * unit + dx, y + py * unit + dy], 1)
-            if first and previous is not None and on("joins") and _joinable(ch) and rng.random() < w.joins:
+            # Hershey's cursive letters carry their own entry and exit strokes: a ligature into one
+            # would draw a second, looping join.
+            if first and previous is not None and on("joins") and _joinable(ch) and family != "cursive" \
+                    and rng.random() < w.joins:
                 # A ligature leaves the last letter's exit, dips towards the baseline and rises into
                 # this letter's first stroke (a quadratic curve, as a cursive hand connects).
                 mid = np.array([(previous[0] + xy[0, 0]) / 2, y - 0.1 * w.size])

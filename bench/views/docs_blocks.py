@@ -589,7 +589,10 @@ def hand_calibration(results_dir: Path) -> str:
               for n, v in sorted(r["engines"].items()) if n not in r["references"]]
     bound = ""
     if leg.get("bound"):
-        bound = (f" The OOD figure needs `shape_ood` {leg['shape_ood_for_target']}; legibility bounds it at "
+        last = max(r["grid"], key=lambda p: p["shape"])
+        beyond = last["shape"] == leg["shape_ood_for_target"] and last["ood"] > r["references"]["rapidocr"]["ood"]
+        need = f"more than {last['shape']:g} (past the grid)" if beyond else f"{leg['shape_ood_for_target']}"
+        bound = (f" The OOD figure needs `shape_ood` {need}; legibility bounds it at "
                  f"{leg['shape_ood_max']}, the in-domain shape, so **`rapidocr` OOD is not matched**: past the "
                  f"bound the failures of `{strongest}` turn illegible (grid table).")
     parts = [head + bound, "`rapidocr` and the strongest baseline over the grid of shape values (one value for "

@@ -593,7 +593,7 @@ def hand_calibration(results_dir: Path) -> str:
         beyond = last["shape"] == leg["shape_ood_for_target"] and last["ood"] > r["references"]["rapidocr"]["ood"]
         need = f"more than {last['shape']:g} (past the grid)" if beyond else f"{leg['shape_ood_for_target']}"
         bound = (f" The OOD figure needs `shape_ood` {need}; legibility bounds it at "
-                 f"{leg['shape_ood_max']}, the in-domain shape, so **`rapidocr` OOD is not matched**: past the "
+                 f"{leg['shape_ood_max']} (`LEGIBLE_SHAPE_MAX`), so **`rapidocr` OOD is not matched**: past the "
                  f"bound the failures of `{strongest}` turn illegible (grid table).")
     parts = [head + bound, "`rapidocr` and the strongest baseline over the grid of shape values (one value for "
              "both sides at each point; the failure sheets are `docs/hand_audit/calibration-shape-<shape>.png`, "

@@ -15,18 +15,21 @@ the baseline. Chinese writers draw hanzi-writer stroke medians in stroke order,
 with per-stroke affine deformation, radical proportions of their own and
 running-hand connections between consecutive strokes.
 
-Difficulty: ``shape`` scales every per-sample distortion of the hand (glyph
-jitter, drift, point noise, stroke deformation, elastic warp); it is a property
-of the writer region and is fitted per side by ``benchmarks/calibrate_hand.py``
-against published real-handwriting figures. The imaging pipeline (paper, ruled
-lines, ink bleed, blur, noise, resolution, JPEG) is one and the same for every
-split.
+Difficulty: ``shape`` scales the per-sample distortions of the hand (drift,
+slant wobble and elastic warp grow with it; glyph jitter and stroke deformation
+saturate at ``JITTER_CAP``, point noise at 1); it is a property of the writer
+region, fitted per side by ``benchmarks/calibrate_hand.py`` against published
+real-handwriting figures and bounded by legibility. The imaging pipeline (paper,
+ruled lines, ink bleed, blur, noise, resolution, JPEG) is one and the same for
+every split.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -246,7 +249,7 @@ def draw_latin(text: str, w: Writer, d: Difficulty, rng: np.random.Generator):
     return canvas
 
 
-def _radical_scaled(medians: list, radical: list[int] | None, factor: float) -> list[np.ndarray]:
+def _radical_scaled(medians: list, radical: tuple[int, ...] | None, factor: float) -> list[np.ndarray]:
     strokes = [np.asarray(s, dtype=np.float64) for s in medians]
     if not radical or abs(factor - 1.0) < 1e-6 or len(radical) >= len(strokes):
         return strokes
@@ -257,11 +260,11 @@ def _radical_scaled(medians: list, radical: list[int] | None, factor: float) -> 
     return strokes
 
 
-def _radicals(folder: str, ch: str) -> list[int] | None:
-    import json
-
+@functools.lru_cache(maxsize=8192)
+def _radicals(folder: str, ch: str) -> tuple[int, ...] | None:
     path = Path(folder) / f"{ch}.json"
-    return json.loads(path.read_text()).get("radStrokes") if path.is_file() else None
+    radical = json.loads(path.read_text()).get("radStrokes") if path.is_file() else None
+    return tuple(radical) if radical else None
 
 
 def draw_han(text: str, w: Writer, d: Difficulty, rng: np.random.Generator, folder: str):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -47,7 +48,9 @@ def strongest(results_dir: Path) -> str:
 
 
 def failures(results_dir: Path, method: str) -> list[dict]:
-    rankings = json.loads(gzip.open(results_dir / method / "ood.rankings.json.gz").read())
+    from bench.store.results import rankings_path, result_path
+
+    rankings = json.loads(gzip.open(rankings_path(result_path(results_dir, method, "ood"))).read())
     out = []
     for lang, sub in rankings.items():
         for i, key in enumerate(sub["query_keys"]):
@@ -81,6 +84,10 @@ def _png(image) -> bytes:
     return buf.getvalue()
 
 
+def _shown(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.as_posix()
+
+
 def read_verdicts(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
@@ -91,6 +98,7 @@ def read_verdicts(path: Path) -> dict[str, str]:
 def main() -> None:
     from bench.api import load_dataset
     from bench.core.cache import default_dataset_path
+    from bench.store.results import result_path
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", type=Path, default=default_dataset_path("hand"))
@@ -98,6 +106,7 @@ def main() -> None:
     ap.add_argument("--docs", type=Path, default=ROOT / "docs")
     ap.add_argument("--n", type=int, default=100)
     args = ap.parse_args()
+    args.results_dir = args.results_dir.resolve()
     ds = load_dataset(args.dataset)
     rng = np.random.default_rng(0)
 
@@ -107,23 +116,33 @@ def main() -> None:
     write_bytes_atomic(args.docs / "hand_contact_sheet.png", _png(sheet))
 
     method = strongest(args.results_dir)
+    made_on = json.loads(result_path(args.results_dir, method, "ood").read_text())["dataset"]["fingerprint"]
+    if made_on != ds.fingerprint:
+        raise SystemExit(f"{args.results_dir}: {method}'s OOD result was made on dataset {made_on[:16]}, "
+                         f"not on {args.dataset} ({ds.fingerprint[:16]})")
     failed = failures(args.results_dir, method)
     chosen = [failed[int(i)] for i in sorted(rng.choice(len(failed), min(args.n, len(failed)), replace=False))]
     folder = args.docs / "hand_audit"
     folder.mkdir(parents=True, exist_ok=True)
     verdicts = read_verdicts(folder / "audit.tsv")
+    chosen_keys = {f["key"] for f in chosen}
+    dropped = sorted(k for k in verdicts if k not in chosen_keys)
+    if dropped:
+        raise SystemExit(f"{folder / 'audit.tsv'}: verdicts for {len(dropped)} image(s) no longer drawn "
+                         f"(e.g. {dropped[0]}): the results or dataset changed; move the file away to start over")
     images = [ds.image_item(f["key"]).image for f in chosen]
     for n, image in enumerate(images):
         write_bytes_atomic(folder / f"{n:03d}.png", _png(image))
     for k in range(0, len(images), 25):
         write_bytes_atomic(folder / f"sheet-{k // 25}.png",
                            _png(_sheet(images[k:k + 25], [str(n) for n in range(k, k + len(images[k:k + 25]))], 3)))
-    lines = ["n\tkey\tlang\twriter\ttruth\ttop1\tverdict"]
+    lines = ["n\tkey\tlang\twriter\ttruth\ttop1\tpng_sha256\tverdict"]
     for n, f in enumerate(chosen):
         verdict = verdicts.get(f["key"], "")
         if verdict and verdict not in VERDICTS:
             raise SystemExit(f"{folder / 'audit.tsv'}: verdict {verdict!r} for {f['key']} is not one of {VERDICTS}")
-        lines.append("\t".join([str(n), f["key"], f["lang"], f["writer"], f["truth"], f["top1"], verdict]))
+        digest = hashlib.sha256(_png(images[n])).hexdigest()[:16]
+        lines.append("\t".join([str(n), f["key"], f["lang"], f["writer"], f["truth"], f["top1"], digest, verdict]))
     write_bytes_atomic(folder / "audit.tsv", ("\n".join(lines) + "\n").encode())
     counts = {v: sum(1 for f in chosen if verdicts.get(f["key"]) == v) for v in VERDICTS}
     pending = len(chosen) - sum(counts.values())
@@ -131,7 +150,7 @@ def main() -> None:
     readme = [
         "# Legibility audit of the hand tier",
         "",
-        f"Made by `python benchmarks/hand_audit.py` from `{args.results_dir.relative_to(ROOT).as_posix()}` on dataset "
+        f"Made by `python benchmarks/hand_audit.py` from `{_shown(args.results_dir)}` on dataset "
         f"`{ds.name}` (fingerprint `{fingerprint}`): {len(chosen)} failures drawn at random (seed 0) from the "
         f"{len(failed)} OOD queries that `{method}`, the strongest method on OOD Acc@1, did not rank first.",
         "",

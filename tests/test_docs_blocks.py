@@ -265,3 +265,29 @@ def test_the_suite_block_reads_suite_json_and_names_where_the_ocr_embed_figure_w
     assert "target <= 2 min) | 90 s (1.5 min) |" in text                     # same run conditions: no note
     (tmp_path / "ocr_embed.json").write_text(json.dumps({**embed, "commit": "b" * 40}))
     assert "`python benchmarks/ocr_embed.py` on Test CPU at `bbbbbbbbbb`" in docs_blocks.suite(RESULTS)
+
+
+def test_the_hand_calibration_block_says_when_legibility_bounds_a_figure(tmp_path, monkeypatch):
+    monkeypatch.setattr(docs_blocks, "HAND_CALIBRATION_JSON", tmp_path / "hand_calibration.json")
+    assert "No calibration yet" in docs_blocks.hand_calibration(RESULTS)
+    ref = {"rapidocr": {"id": 0.9, "ood": 0.6, "target": True},
+           "tesseract": {"id": None, "ood": None, "target": False, "why_not": "no figure found"}}
+    record = {"machine": {"cpu": "Test CPU", "cores": 2}, "commit": "c" * 40,
+              "fitted": {"shape_id": 2.0, "shape_ood": 1.5, "imaging": 2.0},
+              "grid": [{"shape": 1.0, "id": 0.95, "ood": 0.9, "ppocrv6-ctc_ood": 0.99, "ppocrv6-ctc_ood_failures": 3},
+                       {"shape": 2.0, "id": 0.9, "ood": 0.8, "ppocrv6-ctc_ood": 0.97, "ppocrv6-ctc_ood_failures": 9}],
+              "references": ref, "within_0.05": {"id": True, "ood": False},
+              "engines": {"rapidocr": {"id": {"acc@1": 0.9, "ci95": [0.88, 0.92]}, "ood": {"acc@1": 0.85, "ci95": None}},
+                          "tesseract": {"id": {"acc@1": 0.5, "ci95": None}}},
+              "legibility": {"strongest": "ppocrv6-ctc", "shape_ood_max": 1.5, "shape_ood_for_target": 2.0,
+                             "bound": True}}
+    (tmp_path / "hand_calibration.json").write_text(json.dumps(record))
+    text = docs_blocks.hand_calibration(RESULTS)
+    # The target's grid end still reads above it: the text says the figure lies past the grid.
+    assert "needs `shape_ood` more than 2 (past the grid); legibility bounds it at 1.5" in text
+    assert "**`rapidocr` OOD is not matched**" in text
+    assert "| `rapidocr` | 0.900 (0.880–0.920) | 0.9000 | 0.850 | 0.6000 | target: id within ±0.05, ood outside ±0.05 |" in text
+    assert "| `tesseract` | 0.500 | — | — | — | no figure found |" in text
+    record["legibility"]["bound"] = False
+    (tmp_path / "hand_calibration.json").write_text(json.dumps(record))
+    assert "not matched" not in docs_blocks.hand_calibration(RESULTS)

@@ -70,6 +70,26 @@ def test_render_is_seeded_and_every_lever_changes_the_image(pool):
         hand.without(hand.CALIBRATED, "fonts")
 
 
+def test_a_lever_switched_off_leaves_every_other_random_draw_alone(pool):
+    # Where the lever has nothing to act on, switching it off must give the very same image: it
+    # still draws its random numbers, so the per-lever ablation compares like with like.
+    latin, han = pool.styles["en"]["ood"][1], pool.styles["zh"]["ood"][1]
+    for style, text, lever in ((latin, "turn", "letter_forms"), (latin, "now", "proportions"),
+                               (latin, "sun", "stroke_deform"), (han, "苹果", "joins"),
+                               (han, "苹果", "allographs")):
+        assert np.array_equal(_pixels(style, text), _pixels(style, text, hand.without(hand.CALIBRATED, lever))), lever
+
+
+def test_every_allograph_family_writes_lowercase_in_one_band():
+    for family in (*hand.ALLOGRAPHS, "greek"):
+        strokes, _ = hand.letter(family, "o")
+        ys = np.concatenate([st[:, 1] for st in strokes])
+        assert ys.min() == pytest.approx(hand.X_TOP) and ys.max() == pytest.approx(hand.BASE), family
+        i_strokes, _ = hand.letter(family, "i") if family != "greek" else (None, None)
+        if i_strokes:
+            assert hand._is_dot(i_strokes[-1]) and not any(hand._is_dot(st) for st in i_strokes[:-1])
+
+
 def test_long_phrases_keep_their_proportions(pool):
     style = pool.styles["en"]["id"][0]
     image = render_sample("articulated lorry and a wheelbarrow", style, np.random.default_rng(0), hand.CALIBRATED)
@@ -101,3 +121,20 @@ def test_calibrated_difficulty_is_what_the_calibration_fitted():
     for side in ("id", "ood"):
         assert record["within_0.05"][side] == (abs(record["hit"][side]["acc@1"] - record["references"]["rapidocr"][side])
                                               <= 0.05)
+
+
+def test_dataset_hand_names_the_tier_unless_a_folder_of_that_name_exists(tmp_path, monkeypatch):
+    from bench.api import commands
+
+    built, loaded = [], []
+    monkeypatch.setenv("HWR_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(commands, "build_dataset", lambda path, size, seed, workers, quiet: built.append((path, size)))
+    monkeypatch.setattr(commands, "load_dataset", lambda path: loaded.append(path) or path)
+    monkeypatch.chdir(tmp_path)
+    commands.load_or_build_dataset(Path("hand"), quiet=True)
+    assert built == [(tmp_path / "cache" / "datasets" / "synth-hand-seed0", commands.DatasetSize.HAND)]
+    (tmp_path / "hand").mkdir()                       # a folder called hand is the user's dataset
+    commands.load_or_build_dataset(Path("hand"), quiet=True)
+    assert loaded[-1] == Path("hand") and len(built) == 1
+    commands.load_or_build_dataset(Path("elsewhere"), quiet=True)   # any other name is a path
+    assert loaded[-1] == Path("elsewhere") and len(built) == 1

@@ -157,17 +157,45 @@ def can_write(lang: str, ch: str, stroke_folder: str) -> bool:
 
 
 GREEK_FORMS = "ae"
-X_TOP, BASE = -5.0, 9.0     # Hershey's x-height band: lowercase letters sit between these y values
+X_TOP, BASE = 0.0, 9.0     # the x-height band every allograph is brought to (``letter``): 9 units
 
 
-def _dotted(strokes: list[np.ndarray], w: Writer, rng: np.random.Generator) -> list[np.ndarray]:
-    """The dot of i / j left out, or set down a little to the right, as hurried hands do."""
-    dots = [k for k, st in enumerate(strokes) if st[:, 1].max() < X_TOP - 2]
-    if not dots:
-        return strokes
-    if rng.random() < w.dot_skip:
-        return [st for k, st in enumerate(strokes) if k not in dots]
-    return [st + [rng.uniform(0, 4), 0] if k in dots else st for k, st in enumerate(strokes)]
+@functools.lru_cache(maxsize=4096)
+def letter(family: str, ch: str):
+    """(strokes, advance) of ``ch`` in Hershey ``family``, scaled so its lowercase x-height band is
+    [X_TOP, BASE]: Hershey's print and Greek families draw lowercase 14 units high, its script
+    families 9, and a word mixing them would otherwise mix letter sizes. Dots (i, j) come last, as
+    a hand writes them after the stem. Arrays are read-only: callers copy before changing them."""
+    glyph = hershey_glyph(family, ch)
+    x_glyph = hershey_glyph(family, "o")     # o fills the x-height band in every family (Greek x is chi)
+    if glyph is None or x_glyph is None:
+        return None
+    top = min(float(p[:, 1].min()) for p in x_glyph[0])
+    base = max(float(p[:, 1].max()) for p in x_glyph[0])
+    k = (BASE - X_TOP) / (base - top)
+    strokes = [np.stack([p[:, 0] * k, BASE - (base - p[:, 1]) * k], 1) for p in glyph[0]]
+    strokes = sorted(strokes, key=_is_dot)          # stable: the stems keep their order, dots last
+    for st in strokes:
+        st.flags.writeable = False
+    return tuple(strokes), glyph[1] * k
+
+
+def _is_dot(stroke: np.ndarray) -> bool:
+    """A dot: a tiny stroke above the x-height band (of i and j; accents are bigger)."""
+    extent = stroke.max(0) - stroke.min(0)
+    return bool(extent.max() < 2.5 and stroke[:, 1].max() < X_TOP)
+
+
+def _dotted(strokes, w: Writer, rng: np.random.Generator, apply: bool):
+    """The dot of i / j left out, or set down a little to the right, as hurried hands do. The
+    random numbers are drawn whether or not the lever is on, so that switching it off changes
+    nothing else (the per-lever ablation compares like with like)."""
+    skip, shift = rng.random() < w.dot_skip, rng.uniform(0, 3)
+    if not apply:
+        return list(strokes)
+    if skip:
+        return [st for st in strokes if not _is_dot(st)]
+    return [st + [shift, 0] if _is_dot(st) else st for st in strokes]
 
 
 def _proportioned(stroke: np.ndarray, w: Writer) -> np.ndarray:
@@ -181,19 +209,27 @@ def _joinable(ch: str) -> bool:
     return ch.isalpha()
 
 
+# Every lever below draws its random numbers whether it is on or off, and an off lever only drops
+# their effect: switching one lever off must not reshuffle the draws of the others.
+OFF_PRESSURE = 1e-9      # a pressure swing too small to see: the same draws as a real swing
+
+
 def draw_latin(text: str, w: Writer, d: Difficulty, rng: np.random.Generator):
     from PIL import Image, ImageDraw
 
     shape = d.shape(w.side)
     on = lambda lever: lever not in d.off  # noqa: E731
-    unit = w.size / 9.0                     # Hershey x-height is 9 units
-    canvas = Image.new("L", (int(w.size * 2.6 * w.width * (len(text) + 2)) + 60, int(w.size * 5)), 0)
+    unit = w.size / (BASE - X_TOP)          # px per unit: ``size`` is the x-height
+    # Room for tall script capitals and long descenders at the writer's proportions (up to ~3 and
+    # ~2 x-heights), glyph scale and drift: the word is cropped to its ink afterwards.
+    canvas = Image.new("L", (int(w.size * 2.6 * w.width * (len(text) + 2)) + 60, int(w.size * 9)), 0)
     draw = ImageDraw.Draw(canvas)
-    baseline = w.size * 3.2
+    baseline = w.size * 5.2
     drift_amp = w.drift * w.size * shape if on("drift_slant") else 0.0
     drift_phase, drift_len = rng.uniform(0, 2 * np.pi), rng.uniform(3.0, 8.0)
-    pen = max(1.2, w.pen * w.size * (rng.uniform(0.9, 1.1) if on("pen_pressure") else 1.0))
-    pressure = w.pressure if on("pen_pressure") else 0.0
+    pen_swing = rng.uniform(0.9, 1.1)
+    pen = max(1.2, w.pen * w.size * (pen_swing if on("pen_pressure") else 1.0))
+    pressure = w.pressure if on("pen_pressure") else OFF_PRESSURE
     # A hand's letters vary only so much: glyph jitter saturates where the rest keeps growing.
     jitter = w.glyph_jitter * min(shape, JITTER_CAP) if on("glyph_jitter") else 0.0
     x = 20.0
@@ -203,18 +239,19 @@ def draw_latin(text: str, w: Writer, d: Difficulty, rng: np.random.Generator):
             x += 6.0 * unit * w.width
             previous = None
             continue
-        family = ALLOGRAPHS[int(rng.choice(len(ALLOGRAPHS), p=allograph_weights(w, ch)))] \
-            if on("allographs") else ALLOGRAPHS[0]
+        family = ALLOGRAPHS[int(rng.choice(len(ALLOGRAPHS), p=allograph_weights(w, ch)))]
+        if not on("allographs"):
+            family = ALLOGRAPHS[0]
         if ch.isupper() and family == "cursive":
             family = "futural"    # Hershey's cursive capitals are copperplate flourishes few hands write
-        if ch in GREEK_FORMS and on("letter_forms") and rng.random() < w.greek:
+        if rng.random() < w.greek and ch in GREEK_FORMS and on("letter_forms"):
             family = "greek"      # α for a, ε for e, as many hands write them
-        glyph = hershey_glyph(family, ch) or hershey_glyph("futural", ch)
+        glyph = letter(family, ch) or letter("futural", ch)
         if glyph is None:
             raise ValueError(f"no Hershey glyph for {ch!r}")
         strokes, advance = glyph
-        if ch in "ij" and on("letter_forms"):
-            strokes = _dotted(strokes, w, rng)
+        if ch in "ij":
+            strokes = _dotted(strokes, w, rng, on("letter_forms"))
         if on("proportions"):
             strokes = [_proportioned(st, w) for st in strokes]
         y = baseline + drift_amp * np.sin(drift_phase + i / drift_len * 2 * np.pi)
@@ -225,16 +262,17 @@ def draw_latin(text: str, w: Writer, d: Difficulty, rng: np.random.Generator):
         cx = advance / 2
         width = w.width * float(np.clip(rng.normal(1.0, 0.06 * jitter), 0.8, 1.2))
         first = True
+        exit_point = None
         for stroke in strokes:
             pts = stroke + rng.normal(0, w.noise * min(shape, 1.0) * 9.0, size=stroke.shape)
             pts = _chaikin(pts) if len(pts) > 2 else pts
-            px, py = (pts[:, 0] - cx) * scale * width, (pts[:, 1] - 9.0) * scale
+            px, py = (pts[:, 0] - cx) * scale * width, (pts[:, 1] - BASE) * scale
             px, py = px * cos - py * sin, px * sin + py * cos
             xy = np.stack([x + (px + cx * width) * unit + dx, y + py * unit + dy], 1)
             # Hershey's cursive letters carry their own entry and exit strokes: a ligature into one
             # would draw a second, looping join.
-            if first and previous is not None and on("joins") and _joinable(ch) and family != "cursive" \
-                    and rng.random() < w.joins:
+            join = rng.random() < w.joins
+            if first and previous is not None and join and on("joins") and _joinable(ch) and family != "cursive":
                 # A ligature leaves the last letter's exit, dips towards the baseline and rises into
                 # this letter's first stroke (a quadratic curve, as a cursive hand connects).
                 mid = np.array([(previous[0] + xy[0, 0]) / 2, y - 0.1 * w.size])
@@ -243,8 +281,10 @@ def draw_latin(text: str, w: Writer, d: Difficulty, rng: np.random.Generator):
                 _pen(draw, curve, pen * 0.8, 0.0, rng)
             _pen(draw, xy, pen * rng.uniform(0.85, 1.15), pressure, rng)
             first = False
-        previous = xy[-1] if strokes and _joinable(ch) else None
-        spacing = w.spacing + (rng.normal(0, 0.05 * jitter) if jitter else 0.0)
+            if not _is_dot(stroke):
+                exit_point = xy[-1]       # the pen leaves a letter from its last stem, not its dot
+        previous = exit_point if _joinable(ch) else None
+        spacing = w.spacing + rng.normal(0, 0.05 * jitter)
         x += (advance * width * scale + spacing * 9.0 + 1.0) * unit
     return canvas
 
@@ -273,10 +313,12 @@ def draw_han(text: str, w: Writer, d: Difficulty, rng: np.random.Generator, fold
     shape = d.shape(w.side)
     on = lambda lever: lever not in d.off  # noqa: E731
     box = w.size * 2.4
-    canvas = Image.new("L", (int(box * 1.5 * len(text)) + int(2 * box), int(box * 2)), 0)
+    # Room for a character at its largest (1.3 boxes) with drift either way; cropped to the ink later.
+    canvas = Image.new("L", (int(box * 1.5 * len(text)) + int(2 * box), int(box * 3)), 0)
     draw = ImageDraw.Draw(canvas)
-    pen = max(1.5, w.pen * box * 0.28 * (rng.uniform(0.9, 1.1) if on("pen_pressure") else 1.0))
-    pressure = w.pressure if on("pen_pressure") else 0.0
+    pen_swing = rng.uniform(0.9, 1.1)
+    pen = max(1.5, w.pen * box * 0.28 * (pen_swing if on("pen_pressure") else 1.0))
+    pressure = w.pressure if on("pen_pressure") else OFF_PRESSURE
     jitter = w.glyph_jitter * min(shape, JITTER_CAP) if on("glyph_jitter") else 0.0
     deform = w.deform * min(shape, JITTER_CAP) if on("stroke_deform") else 0.0
     drift_amp = w.drift * box * shape if on("drift_slant") else 0.0
@@ -287,22 +329,22 @@ def draw_han(text: str, w: Writer, d: Difficulty, rng: np.random.Generator, fold
         if ch != " " and medians is None:
             raise ValueError(f"no stroke data for {ch!r}")
         scale = box / 1024 * float(np.clip(rng.normal(1.0, 0.08 * jitter), 0.75, 1.3))
-        y0 = box * 0.5 + drift_amp * np.sin(drift_phase + i * 1.3) + rng.normal(0, 0.04 * jitter * box)
-        factor = w.radical * float(rng.normal(1.0, 0.03)) if on("radicals") else 1.0
+        y0 = box * 0.8 + drift_amp * np.sin(drift_phase + i * 1.3) + rng.normal(0, 0.04 * jitter * box)
+        factor = w.radical * float(rng.normal(1.0, 0.03))
+        factor = factor if on("radicals") else 1.0
         strokes = _radical_scaled(medians or [], _radicals(folder, ch) if medians else None, factor)
-        angle = float(rng.normal(0, np.radians(4.0) * jitter))
+        angle = float(np.clip(rng.normal(0, np.radians(4.0) * jitter), -np.radians(10), np.radians(10)))
         previous = None
         for pts in strokes:
             pts = pts.copy()
             pts[:, 1] = 900 - pts[:, 1]   # hanzi-writer's y axis points up
-            if deform:
-                # Stroke-level deformation: each stroke its own rotation, length and offset about its
-                # centre, as a hand's strokes vary while their order and topology stay.
-                c = pts.mean(0)
-                a = np.clip(rng.normal(0, np.radians(4.0) * deform), -np.radians(10), np.radians(10))
-                s = np.clip(rng.normal(1.0, 0.08 * deform), 0.75, 1.25)
-                rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-                pts = c + (pts - c) @ rot.T * s + np.clip(rng.normal(0, 12.0 * deform, size=2), -30, 30)
+            # Stroke-level deformation: each stroke its own rotation, length and offset about its
+            # centre, as a hand's strokes vary while their order and topology stay (none when off).
+            c = pts.mean(0)
+            a = np.clip(rng.normal(0, np.radians(4.0) * deform), -np.radians(10), np.radians(10))
+            s = np.clip(rng.normal(1.0, 0.08 * deform), 0.75, 1.25)
+            rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+            pts = c + (pts - c) @ rot.T * s + np.clip(rng.normal(0, 12.0 * deform, size=2), -30, 30)
             pts = pts + rng.normal(0, w.noise * min(shape, 1.0) * 1024, size=pts.shape)
             # Running hand rounds corners more: an extra smoothing round for connected writers.
             pts = _chaikin(pts, 3 if on("running_hand") and w.running > 0.3 else 2)
@@ -311,7 +353,8 @@ def draw_han(text: str, w: Writer, d: Difficulty, rng: np.random.Generator, fold
             pts = c + (pts - c) @ rot.T
             xy = np.stack([x0 + pts[:, 0] * scale, y0 + pts[:, 1] * scale], 1)
             near = previous is not None and np.hypot(*(xy[0] - previous)) < 0.35 * box
-            if near and on("running_hand") and rng.random() < w.running:
+            connect = rng.random() < w.running
+            if near and connect and on("running_hand"):
                 # Running hand: the pen stays down from one stroke's end to the next stroke's start,
                 # in stroke order, as a thin connecting trace (only to a stroke that starts nearby,
                 # as a hand connects; a trace across the character would be a new stroke).
@@ -328,7 +371,13 @@ def image_pipeline(mask, w: Writer, d: Difficulty, rng: np.random.Generator):
 
     shape = d.shape(w.side)
     on = lambda lever: lever not in d.off  # noqa: E731
-    slant = (w.slant + rng.normal(0, 0.05 * shape)) if on("drift_slant") else 0.0
+    slant = w.slant + rng.normal(0, 0.05 * shape)
+    slant = slant if on("drift_slant") else 0.0
+    # The imaging draws, made whether or not the lever is on (see OFF_PRESSURE's comment).
+    draws = {"bleed": rng.uniform(0.0, 0.8), "res": rng.uniform(0.0, 1.0), "blur": rng.uniform(0.0, 0.6),
+             "ruled": rng.random(), "row": rng.uniform(0.72, 0.9), "depth": rng.uniform(25, 60),
+             "double": rng.random(), "quality": rng.uniform(0, 35),
+             "elastic": rng.uniform(2.0, 5.0), "cell": int(rng.integers(32, 64))}
     wd, ht = mask.size
     mask = mask.transform((wd + int(abs(slant) * ht), ht), Image.AFFINE,
                           (1, slant, -max(slant, 0) * ht, 0, 1, 0), resample=Image.BILINEAR)
@@ -343,14 +392,13 @@ def image_pipeline(mask, w: Writer, d: Difficulty, rng: np.random.Generator):
     arr = np.asarray(mask, dtype=np.float32)
     pad = rng.integers(6, 22, size=4)
     arr = np.pad(arr, ((pad[0], pad[1]), (pad[2], pad[3])))
-    if on("elastic"):
-        # Chinese characters pack many strokes into a box: the same warp costs them more, so less of it.
-        alpha = float(rng.uniform(2.0, 5.0) * shape) * (0.6 if w.script == "han" else 1.0)
-        arr = _elastic(arr, alpha=alpha, cell=int(rng.integers(32, 64)), rng=rng)
+    # Chinese characters pack many strokes into a box: the same warp costs them more, so less of it.
+    alpha = draws["elastic"] * shape * (0.6 if w.script == "han" else 1.0) if on("elastic") else 0.0
+    arr = _elastic(arr, alpha=alpha, cell=draws["cell"], rng=rng)     # alpha 0: the same draws, no warp
     q = d.imaging if on("imaging") else 0.0
     if q:
         # Ink bleed: the ink spreads into the paper fibres, thickening and softening edges.
-        bleed = float(rng.uniform(0.0, 0.8) * q)
+        bleed = draws["bleed"] * q
         if bleed > 0.2:
             soft = np.asarray(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
                               .filter(ImageFilter.GaussianBlur(bleed)), dtype=np.float32)
@@ -364,10 +412,10 @@ def image_pipeline(mask, w: Writer, d: Difficulty, rng: np.random.Generator):
     width = max(8, min(MAX_WIDTH, round(mask.width * HEIGHT / mask.height)))
     if q:
         # Scan resolution: written at a lower resolution, then brought up to the benchmark height.
-        res = float(rng.uniform(1.0 - 0.25 * min(q, 2.0), 1.0))
+        res = 1.0 - 0.25 * min(q, 2.0) * draws["res"]
         low = (max(4, round(width * res)), max(8, round(HEIGHT * res)))
         mask = mask.resize(low, Image.BOX).resize((width, HEIGHT), Image.BILINEAR)
-        blur = float(rng.uniform(0.0, 0.6) * q)
+        blur = draws["blur"] * q
         if blur > 0.2:
             mask = mask.filter(ImageFilter.GaussianBlur(blur))
     else:
@@ -377,10 +425,10 @@ def image_pipeline(mask, w: Writer, d: Difficulty, rng: np.random.Generator):
     texture = Image.fromarray(rng.normal(0, 1, (max(2, HEIGHT // 6), max(2, width // 6))).astype(np.float32),
                               mode="F").resize((width, HEIGHT), Image.BICUBIC)
     background = paper + np.asarray(texture) * rng.uniform(2, 6 + 6 * q)
-    if q and rng.random() < 0.35:
+    if q and draws["ruled"] < 0.35:
         # A ruled line under the word (notebook paper), faint and a little off the baseline.
-        row = int(np.clip(HEIGHT * rng.uniform(0.72, 0.9), 0, HEIGHT - 1))
-        background[row:row + 1 + int(rng.random() < 0.3), :] -= rng.uniform(25, 60)
+        row = int(np.clip(HEIGHT * draws["row"], 0, HEIGHT - 1))
+        background[row:row + 1 + int(draws["double"] < 0.3), :] -= draws["depth"]
     # Ink varies along the word (pen loading) and between samples.
     ink_field = np.asarray(Image.fromarray(rng.normal(0, 1, (2, max(2, width // 40))).astype(np.float32), mode="F")
                            .resize((width, HEIGHT), Image.BICUBIC))
@@ -389,7 +437,7 @@ def image_pipeline(mask, w: Writer, d: Difficulty, rng: np.random.Generator):
     pixels = pixels + rng.normal(0, rng.uniform(1, 2 + 2.5 * q), alpha.shape)
     image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="L")
     if q:
-        quality = int(round(95 - rng.uniform(0, 35) * q))
+        quality = int(round(95 - draws["quality"] * q))
         buf = io.BytesIO()
         image.save(buf, format="JPEG", quality=max(20, quality))
         image = Image.open(io.BytesIO(buf.getvalue())).convert("L")

@@ -138,3 +138,15 @@ def test_dataset_hand_names_the_tier_unless_a_folder_of_that_name_exists(tmp_pat
     assert loaded[-1] == Path("hand") and len(built) == 1
     commands.load_or_build_dataset(Path("elsewhere"), quiet=True)   # any other name is a path
     assert loaded[-1] == Path("elsewhere") and len(built) == 1
+
+
+def test_a_tier_named_by_dataset_keeps_its_results_in_its_own_folder(tmp_path, monkeypatch):
+    from bench.api.commands import tier_results_dir
+
+    monkeypatch.chdir(tmp_path)
+    assert tier_results_dir(Path("hand"), Path("results")) == Path("results/hand")
+    assert tier_results_dir(Path("hand"), Path("mine")) == Path("mine")          # a folder given is kept
+    assert tier_results_dir(None, Path("results")) == Path("results")
+    assert tier_results_dir(Path("small"), Path("results")) == Path("results")
+    (tmp_path / "hand").mkdir()                                                 # a dataset folder named hand
+    assert tier_results_dir(Path("hand"), Path("results")) == Path("results")

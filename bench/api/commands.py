@@ -42,7 +42,8 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_RAN, EXIT_INTERRUPTED = 1, 2, 3, 130  
 __all__ = ["AllowDirtyOpt", "BootstrapOpt", "DatasetOpt", "DatasetSize", "LimitOpt", "OfflineOpt", "OptionOpt",
            "ProtocolsOpt", "QuietOpt", "ReplaceOpt", "ResultsDirOpt", "DEFAULT_BOOTSTRAP", "Harness", "harness",
            "console", "split", "tracker", "protocol_names", "method_names", "method_options", "build_dataset",
-           "load_or_build_dataset", "load_dataset", "outcome_reporter", "summary_line", "nothing_ran", "finish", "fail",
+           "load_or_build_dataset", "tier_results_dir", "load_dataset", "outcome_reporter", "summary_line",
+           "nothing_ran", "finish", "fail",
            "check_committed_code", "default_cache_dir", "default_dataset_path"]
 
 
@@ -161,6 +162,15 @@ def build_dataset(out: Path, size: DatasetSize, seed: int, workers: Optional[int
     for note in summary["notes"]:
         out_console.print(f"[yellow]note:[/] {note}")
     return summary
+
+
+def tier_results_dir(dataset: Optional[Path], results_dir: Path) -> Path:
+    """Where a command reads and writes results: `--dataset hand` with the default `results` folder
+    means results/hand, so a run on another tier never replaces the default tier's results."""
+    name = str(dataset) if dataset is not None else DEFAULT_SIZE
+    if name != DEFAULT_SIZE and name in EMBEDDED_TIERS and not dataset.exists() and results_dir == Path("results"):
+        return results_dir / name
+    return results_dir
 
 
 def load_or_build_dataset(dataset: Optional[Path], quiet: bool):

@@ -24,7 +24,7 @@ UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageE
 from bench.api.commands import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, AllowDirtyOpt, BootstrapOpt, DatasetOpt,
                                 DatasetSize, LimitOpt, ReplaceOpt, OfflineOpt, OptionOpt, ProtocolsOpt, QuietOpt,
                                 ResultsDirOpt, build_dataset, console, fail, finish, load_or_build_dataset,
-                                method_names, method_options, outcome_reporter, protocol_names, split, tracker)
+                                tier_results_dir, method_names, method_options, outcome_reporter, protocol_names, split, tracker)
 from bench.api.options import option_fields
 from bench.api.registry import EFFICIENCY, METHODS, entry_point_load_error
 from bench.api.retriever import go_offline
@@ -141,6 +141,7 @@ def run(
     if offline:
         go_offline()
     names = method_names(methods)
+    results_dir = tier_results_dir(dataset, results_dir)
     config = RunConfig(methods=names, protocols=protocol_names(protocols), results_dir=results_dir,
                        cache_dir=None if no_cache else (cache_dir or default_cache_dir() / "outputs"),
                        limit=limit, seed=seed, overwrite=overwrite, n_boot=bootstrap,
@@ -234,6 +235,7 @@ def efficiency(
 
     names = split(methods) or list(METHODS.tagged(EFFICIENCY))
     options = method_options(names, option)
+    results_dir = tier_results_dir(dataset, results_dir)
     check_committed_code(results_dir, allow_dirty)
     out = console()
     ds = load_or_build_dataset(dataset, quiet)
@@ -265,6 +267,7 @@ def plot(
     from rich.markup import escape
 
 
+    results_dir = tier_results_dir(dataset, results_dir)
     out = out or results_dir / "plots"
     names = plots.default_projections(results_dir) if projection is None else split(projection)
     for name in names:
@@ -344,7 +347,8 @@ def report(
             fail(f"--compare {item!r}: expected two method names, A,B")
         pairs.append((names[0], names[1]))
     ds = load_or_build_dataset(dataset, quiet)
-    summary = build_report(results_dir, ds, out, method=method, protocol=protocol, compare=pairs)
+    summary = build_report(tier_results_dir(dataset, results_dir), ds, out, method=method, protocol=protocol,
+                           compare=pairs)
     from rich.markup import escape
 
     err = console(stderr=True)
@@ -393,7 +397,7 @@ def data_assets(
 def data_build(
     size: Annotated[DatasetSize, typer.Option("--size", help="small: the default benchmark; hand: the "
                                               "hand tier (generative writers, difficulty calibrated on real-data "
-                                              "figures); paper: Table 1's counts; train-aug: extra training "
+                                              "figures, bounded by legibility); paper: Table 1's counts; train-aug: extra training "
                                               "renders; tiny, toy: for tests.")]
     = DatasetSize.SMALL,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: the cache's datasets/).")] = None,

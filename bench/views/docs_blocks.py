@@ -555,7 +555,7 @@ def hand_calibration(results_dir: Path) -> str:
     import json
 
     r = json.loads(HAND_CALIBRATION_JSON.read_text()) if HAND_CALIBRATION_JSON.is_file() else {}
-    if "fitted" not in r:
+    if not {"fitted", "machine", "grid", "references", "engines"} <= set(r):
         return f"No calibration yet ({HAND_CALIBRATION_JSON.name} is made by `python benchmarks/calibrate_hand.py`)."
     m, f = r["machine"], r["fitted"]
     head = (f"Measured by `python benchmarks/calibrate_hand.py --ablate` on {md_text(m['cpu'])} ({m['cores']} "
@@ -579,7 +579,8 @@ def hand_calibration(results_dir: Path) -> str:
             cells.append(MISSING if g is None else f"{g['acc@1']:.3f} ({g['ci95'][0]:.3f}–{g['ci95'][1]:.3f})"
                          if g.get("ci95") else _num(g["acc@1"], 3))
             cells.append(MISSING if ref.get(side) is None else f"{ref[side]:.4f}")
-        status = ("target: " + ", ".join(f"{s} {'within' if r['within_0.05'][s] else 'outside'} ±0.05"
+        within = r.get("within_0.05", {})
+        status = ("target: " + ", ".join(f"{s} {'within' if within.get(s) else 'outside'} ±0.05"
                                          for s in ("id", "ood"))) if ref.get("target") else md_text(ref.get("why_not", ""))
         rows.append([code(name), *cells, status])
     engines = _table(["engine", "in-domain Acc@1 here (95% CI)", "published", "OOD Acc@1 here (95% CI)",
@@ -628,8 +629,14 @@ def _legibility_reads() -> dict[float, tuple[int, int]]:
     path = SUITE_JSON.parents[2] / "docs" / "hand_audit" / "calibration.tsv"
     if not path.is_file():
         return {}
-    rows = [line.split("\t") for line in path.read_text().splitlines()[1:] if line.strip()]
-    return {float(shape): (int(n), int(bad)) for shape, n, bad, *_ in rows}
+    reads = {}
+    for line in path.read_text().splitlines()[1:]:
+        shape, n, bad, *_ = line.split("\t") + ["", "", ""]
+        try:
+            reads[float(shape)] = (int(n), int(bad))
+        except ValueError:              # a blank or half-written row: not a reading yet
+            continue
+    return reads
 
 
 @block("hand-summary", "results/hand/*/*.json: the best method per protocol on the hand tier, and ours")

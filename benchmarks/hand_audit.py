@@ -154,9 +154,10 @@ def main() -> None:
         f"`{ds.name}` (fingerprint `{fingerprint}`): {len(chosen)} failures drawn at random (seed 0) from the "
         f"{len(failed)} OOD queries that `{method}`, the strongest method on OOD Acc@1, did not rank first.",
         "",
-        "Each was read by eye at full size (`NNN.png`; `sheet-K.png` numbers them) and classified in `audit.tsv`: "
-        "*legible* (a careful reader reads the word; the method misread it) or *illegible* (a careful reader "
-        "cannot read it without knowing the answer).",
+        "Each was read by eye without its label (`sheet-K.png` numbers them; `NNN.png` at full size), then the "
+        "reading compared with the truth and classified in `audit.tsv`: *legible* (read right: the method "
+        "misread a word a careful reader reads) or *illegible* (read wrong, or not at all, without knowing "
+        "the answer).",
         "",
         "| verdict | count |",
         "|---|---:|",

@@ -104,10 +104,15 @@ def test_sections_are_keyed_by_what_they_show():
     # The report anchors and links sections by key: a protocol's by its name, an axis by its title.
     from bench.evaluation.protocols import PROTOCOLS
 
-    keys = [s.key for s in leaderboard_sections(ROOT / "results")]
+    keys = [s.key for s in leaderboard_sections(ROOT / "results", tiers=False)]
     protocols = [name for name, spec in PROTOCOLS.items() if spec.axis is None and spec.columns]
     axes = list(dict.fromkeys(spec.axis[0] for spec in PROTOCOLS.values() if spec.axis))
     assert keys == ["", "dataset", *protocols, *axes, "style", "marks", "", "efficiency", "plots", "not-run", ""]
+    # Another tier's sections follow, keyed under the tier's name so that no key repeats.
+    tiered = [s.key for s in leaderboard_sections(ROOT / "results")][len(keys):]
+    assert tiered[0] == "tier-hand" and "hand/ood" in tiered and "hand/dataset" in tiered
+    named = [k for k in tiered if k]
+    assert len(named) == len(set(named)) and not set(named) & set(keys)
 
 
 def test_the_board_of_a_given_record_list_shows_exactly_those_records():

@@ -176,12 +176,11 @@ def tier_results_dir(dataset: Optional[Path], results_dir: Path) -> Path:
 def load_or_build_dataset(dataset: Optional[Path], quiet: bool):
     """The dataset a command runs on: the folder named, an embedded tier named (``--dataset hand``),
     or the embedded benchmark; embedded ones are built on first use."""
-    size = DEFAULT_SIZE
+    size, path = DEFAULT_SIZE, default_dataset_path()
     if dataset is not None:
         if dataset.exists() or str(dataset) not in EMBEDDED_TIERS:
             return load_dataset(dataset)
-        size = str(dataset)
-    path = default_dataset_path(size)
+        size, path = str(dataset), default_dataset_path(str(dataset))
     if not (path / "manifest.json").exists():
         build_dataset(path, DatasetSize(size), 0, None, quiet)
     return load_dataset(path)

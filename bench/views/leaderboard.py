@@ -168,8 +168,13 @@ class Section:
     level: int = 2
 
 
-def leaderboard_sections(results_dir: Path, results: list[ResultRecord] | None = None) -> list[Section]:
-    """Everything ``leaderboard.md`` shows, as data (the report renders the same sections)."""
+def leaderboard_sections(results_dir: Path, results: list[ResultRecord] | None = None,
+                         tiers: bool | None = None) -> list[Section]:
+    """Everything ``leaderboard.md`` shows, as data (the report renders the same sections, without
+    the other tiers: each tier's site is made from its own results and images). ``tiers``: add the
+    other tiers' boards from results/<tier>/; by default only when ``results`` is not given (a
+    given record list is shown alone)."""
+    tiers = results is None if tiers is None else tiers
     results = iter_results(results_dir) if results is None else results
     ref_fp = _reference_fingerprint(results)
     sections = [Section("hwr-bench leaderboard", (
@@ -216,7 +221,7 @@ def leaderboard_sections(results_dir: Path, results: list[ResultRecord] | None =
         "Metric definitions are in `bench/evaluation/metrics.py`; intervals are 95% percentile cluster-bootstrap "
         "intervals: whole semantic ids are resampled (a concept's renders and its cross-lingual directions "
         "are not independent queries).",)))
-    return sections + _tier_sections(Path(results_dir))
+    return sections + (_tier_sections(Path(results_dir)) if tiers else [])
 
 
 TIER_NOTES = {
@@ -224,7 +229,7 @@ TIER_NOTES = {
             "(`bench/data/hand.py`). On a separate calibration split, its in-domain difficulty is fitted to the "
             "paper's real-handwriting RapidOCR figure and its OOD difficulty is bounded by legibility "
             "(`benchmarks/calibrate_hand.py`, `benchmarks/results/hand_calibration.json`; docs/data.md). "
-            "Run with `bench run --dataset hand --results-dir results/hand`.",
+            "Run with `bench run --dataset hand` (results in `results/hand/`).",
 }
 
 
@@ -235,9 +240,10 @@ def _tier_sections(results_dir: Path) -> list[Section]:
         folder = results_dir / tier
         if tier == DEFAULT_SIZE or not folder.is_dir() or not iter_results(folder):
             continue
-        inner = leaderboard_sections(folder)[1:]      # its own title line is replaced by the tier heading
+        inner = leaderboard_sections(folder, tiers=False)[1:]   # its title line gives way to the tier heading
         out.append(Section(f"The {tier} tier", (TIER_NOTES.get(tier, ""),), key=f"tier-{tier}"))
-        out += [replace(section, level=section.level + 1) for section in inner]
+        out += [replace(section, level=section.level + 1, key=section.key and f"{tier}/{section.key}")
+                for section in inner]
     return out
 
 
@@ -251,8 +257,9 @@ def sections_markdown(sections: list[Section]) -> str:
     return "\n".join(lines)
 
 
-def build_leaderboard(results_dir: Path, results: list[ResultRecord] | None = None) -> str:
-    return sections_markdown(leaderboard_sections(results_dir, results))
+def build_leaderboard(results_dir: Path, results: list[ResultRecord] | None = None,
+                      tiers: bool | None = None) -> str:
+    return sections_markdown(leaderboard_sections(results_dir, results, tiers))
 
 
 def _marks(used_marks: set[str]) -> list[Section]:
@@ -512,6 +519,6 @@ def write_leaderboard(results_dir: Path, out: Path) -> str:
     if not results:
         raise HwrBenchError(f"{results_dir}: holds no result files (<method>/<protocol>.json); "
                             f"nothing written to {out}")
-    text = build_leaderboard(results_dir, results)
+    text = build_leaderboard(results_dir, results, tiers=True)
     write_bytes_atomic(out, text.encode())
     return text

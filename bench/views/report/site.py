@@ -527,7 +527,7 @@ def build_report(results_dir: Path, dataset: Dataset, out: Path, *, method: str 
         for a, b in pairs:
             documents[compare_page(a, b)] = render_compare_page(a, b, records, dataset, thumbs, results_dir, nav=nav,
                                                                 skipped=skipped)
-        sections = leaderboard_sections(results_dir, kept)
+        sections = leaderboard_sections(results_dir, kept, tiers=False)
         documents["index.html"] = render_index(sections, dataset, plots, pages, pairs, refused, nav=nav,
                                                skipped=skipped)
         font = _write_pages(tmp, documents, asset_cache)

@@ -291,3 +291,13 @@ def test_the_hand_calibration_block_says_when_legibility_bounds_a_figure(tmp_pat
     record["legibility"]["bound"] = False
     (tmp_path / "hand_calibration.json").write_text(json.dumps(record))
     assert "not matched" not in docs_blocks.hand_calibration(RESULTS)
+
+
+def test_the_hand_audit_block_counts_the_verdicts_a_person_wrote(tmp_path, monkeypatch):
+    monkeypatch.setattr(docs_blocks, "SUITE_JSON", tmp_path / "benchmarks" / "results" / "suite.json")
+    assert "No legibility audit yet" in docs_blocks.hand_audit(RESULTS)
+    audit = tmp_path / "docs" / "hand_audit" / "audit.tsv"
+    audit.parent.mkdir(parents=True)
+    audit.write_text("n\tkey\tverdict\n0\ta\tlegible\n1\tb\tillegible\n2\tc\tlegible\n3\td\t\n")
+    assert docs_blocks.hand_audit(RESULTS) == ("Audited failures: 4; read right (legible): 2; read wrong or not at "
+                                               "all (illegible): 1; not yet read: 1.")

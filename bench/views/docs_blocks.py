@@ -645,3 +645,16 @@ def hand_summary(results_dir: Path) -> str:
     if not folder.is_dir() or not results_of(folder):
         return "No results on the hand tier yet (`bench run --dataset hand --results-dir results/hand`)."
     return summary(folder)
+
+
+@block("hand-audit", "docs/hand_audit/audit.tsv: verdicts read by eye (`python benchmarks/hand_audit.py` draws them)")
+def hand_audit(results_dir: Path) -> str:
+    path = SUITE_JSON.parents[2] / "docs" / "hand_audit" / "audit.tsv"
+    rows = [line.split("\t") for line in path.read_text().splitlines()[1:]] if path.is_file() else []
+    verdicts = [row[-1] for row in rows if row]
+    if not verdicts:
+        return "No legibility audit yet (`python benchmarks/hand_audit.py`)."
+    counts = {v: verdicts.count(v) for v in ("legible", "illegible")}
+    pending = len(verdicts) - sum(counts.values())
+    return (f"Audited failures: {len(verdicts)}; read right (legible): {counts['legible']}; read wrong or not at all "
+            f"(illegible): {counts['illegible']}" + (f"; not yet read: {pending}" if pending else "") + ".")

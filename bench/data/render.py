@@ -33,14 +33,12 @@ import json
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     from PIL import Image
-
-    from bench.data.hand import Writer
 
 HEIGHT = 64
 MAX_WIDTH = 768
@@ -71,7 +69,7 @@ class Style:
     family: str              # asset family; decides the in-domain / OOD side
     kind: str                # "font", "font-split", "strokes" (hanzi), "hershey" (Latin) or "hand" (hand tier)
     files: tuple[str, ...]   # font file, split-font pieces, the stroke-data folder, or the Hershey font name
-    params: "StyleParams | Writer"
+    params: Any              # StyleParams; a hand-tier style carries a bench.data.hand.Writer
 
 
 # Writer-parameter regions (uniform ranges; a tuple of ranges is a union). OOD writers lean

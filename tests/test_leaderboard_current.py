@@ -115,6 +115,13 @@ def test_sections_are_keyed_by_what_they_show():
     assert len(named) == len(set(named)) and not set(named) & set(keys)
 
 
+def test_every_link_of_the_committed_leaderboard_resolves(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    links = re.findall(r"\]\(([^)#]+)\)", (ROOT / "leaderboard.md").read_text())
+    assert any("results/hand/plots/" in link for link in links)
+    assert [link for link in links if "://" not in link and not (ROOT / link).exists()] == []
+
+
 def test_the_board_of_a_given_record_list_shows_exactly_those_records():
     from bench.views.leaderboard import build_leaderboard
 

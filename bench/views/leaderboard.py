@@ -169,11 +169,12 @@ class Section:
 
 
 def leaderboard_sections(results_dir: Path, results: list[ResultRecord] | None = None,
-                         tiers: bool | None = None) -> list[Section]:
+                         tiers: bool | None = None, plots_link: str | None = None) -> list[Section]:
     """Everything ``leaderboard.md`` shows, as data (the report renders the same sections, without
     the other tiers: each tier's site is made from its own results and images). ``tiers``: add the
     other tiers' boards from results/<tier>/; by default only when ``results`` is not given (a
-    given record list is shown alone)."""
+    given record list is shown alone). ``plots_link``: the plots folder's parent as the page links it
+    (default: the results folder's name)."""
     tiers = results is None if tiers is None else tiers
     results = iter_results(results_dir) if results is None else results
     ref_fp = _reference_fingerprint(results)
@@ -215,7 +216,7 @@ def leaderboard_sections(results_dir: Path, results: list[ResultRecord] | None =
         "image came from the cache of an earlier protocol); `bench efficiency` measures latency properly "
         "(table below).",)))
     sections += _efficiency_section(efficiency, results)
-    sections += _plots_section(Path(results_dir))
+    sections += _plots_section(Path(results_dir), plots_link)
     sections += _not_run_section(results)
     sections.append(Section(None, (
         "Metric definitions are in `bench/evaluation/metrics.py`; intervals are 95% percentile cluster-bootstrap "
@@ -240,7 +241,8 @@ def _tier_sections(results_dir: Path) -> list[Section]:
         folder = results_dir / tier
         if tier == DEFAULT_SIZE or not folder.is_dir() or not iter_results(folder):
             continue
-        inner = leaderboard_sections(folder, tiers=False)[1:]   # its title line gives way to the tier heading
+        # Its title line gives way to the tier heading; its plots are linked from the page's folder.
+        inner = leaderboard_sections(folder, tiers=False, plots_link=f"{results_dir.name}/{tier}")[1:]
         out.append(Section(f"The {tier} tier", (TIER_NOTES.get(tier, ""),), key=f"tier-{tier}"))
         out += [replace(section, level=section.level + 1, key=section.key and f"{tier}/{section.key}")
                 for section in inner]
@@ -274,12 +276,13 @@ def _marks(used_marks: set[str]) -> list[Section]:
     return [Section(None, ("\n".join(lines),), key="marks")]
 
 
-def _plots_section(results_dir: Path) -> list[Section]:
+def _plots_section(results_dir: Path, link: str | None = None) -> list[Section]:
     figures = sorted(p.name for p in (results_dir / "plots").glob("*.png"))
     if not figures:
         return []
+    link = quote(link or results_dir.name)
     return [Section("Plots", ("Made by `bench plot` from these results:",
-                              "\n".join(f"- [{md_text(name)}]({quote(results_dir.name)}/plots/{quote(name)})"
+                              "\n".join(f"- [{md_text(name)}]({link}/plots/{quote(name)})"
                                         for name in figures)),
                     key="plots")]
 

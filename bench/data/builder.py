@@ -167,6 +167,30 @@ def hand_pool(cache_root: Path, chars: dict[str, set[str]], writers: str = "test
     return StylePool(styles, [])
 
 
+def _builder_record(spec: SizeSpec, seed: int, pool: StylePool, cache_root: Path,
+                    difficulty: hand.Difficulty) -> dict:
+    """What the manifest records of how the dataset was made (styles, assets, versions)."""
+    assets = {}
+    for source in SOURCES:
+        record = load_asset(cache_root, source.name)
+        if record is not None:
+            assets[source.name] = {"registry": source.registry, "package": source.package,
+                                   "version": source.version, "archive_sha256": record["archive_sha256"],
+                                   "licence": source.licence}
+    builder = {
+        "name": f"hwr-bench-{spec.tier}", "size": spec.name, "seed": seed, "render_version": RENDER_VERSION,
+        "lexicon_sha256": lexicon_digest(),
+        "styles": {lang: {side: [s.id for s in v] for side, v in sides.items()}
+                   for lang, sides in pool.styles.items()},
+        "style_pool_notes": pool.notes, "assets": assets,
+        "note": "synthetic handwriting rendered from fonts and stroke data, not real handwriting",
+    }
+    if spec.tier == "hand":
+        builder.update(hand_version=hand.HAND_VERSION, difficulty=difficulty.as_dict(),
+                       note="synthetic handwriting by generative writers (hand.py), not real handwriting")
+    return builder
+
+
 def build(out: Path, *, size: str = "small", seed: int = 0, cache_root: Path, workers: int | None = None,
           tracker: Tracker = NULL_TRACKER, replace: bool = False, difficulty: hand.Difficulty | None = None) -> dict:
     """Render and write the benchmark; returns a summary (counts, styles, timings, notes).
@@ -210,26 +234,9 @@ def build(out: Path, *, size: str = "small", seed: int = 0, cache_root: Path, wo
     used_ids = {e.semantic_id for lang in LANGUAGES for e in
                 sorted((e for e in lexicon if e.lang == lang), key=lambda e: e.semantic_id)[:spec.n_concepts]}
     lexicon_used = [e for e in lexicon if e.semantic_id in used_ids]
-    assets = {}
-    for source in SOURCES:
-        record = load_asset(cache_root, source.name)
-        if record is not None:
-            assets[source.name] = {"registry": source.registry, "package": source.package,
-                                   "version": source.version, "archive_sha256": record["archive_sha256"],
-                                   "licence": source.licence}
-    builder = {
-        "name": f"hwr-bench-{spec.tier}", "size": size, "seed": seed, "render_version": RENDER_VERSION,
-        "lexicon_sha256": lexicon_digest(),
-        "styles": {lang: {side: [s.id for s in v] for side, v in sides.items()}
-                   for lang, sides in pool.styles.items()},
-        "style_pool_notes": pool.notes, "assets": assets,
-        "note": "synthetic handwriting rendered from fonts and stroke data, not real handwriting",
-    }
-    if spec.tier == "hand":
-        builder.update(hand_version=hand.HAND_VERSION, difficulty=difficulty.as_dict(),
-                       note="synthetic handwriting by generative writers (hand.py), not real handwriting")
     name = f"hwr-bench-synth-{size}" if spec.tier == "synth" else f"hwr-bench-{size}"
-    fingerprint = write_dataset(out, name, records, lexicon_used, builder, replace=replace)
+    fingerprint = write_dataset(out, name, records, lexicon_used,
+                                _builder_record(spec, seed, pool, cache_root, difficulty), replace=replace)
     return {"fingerprint": fingerprint, "n_samples": len(records), "n_concepts": len(used_ids),
             "styles": pool.counts(), "notes": pool.notes, "render_seconds": round(render_seconds, 1),
             "total_seconds": round(time.perf_counter() - started, 1)}

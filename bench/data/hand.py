@@ -209,6 +209,36 @@ def _joinable(ch: str) -> bool:
     return ch.isalpha()
 
 
+def _letter_form(ch: str, w: Writer, d: Difficulty, rng: np.random.Generator):
+    """(family, strokes, advance) of one occurrence of ``ch``: the writer's allograph, its letter
+    forms and proportions."""
+    on = lambda lever: lever not in d.off  # noqa: E731
+    family = ALLOGRAPHS[int(rng.choice(len(ALLOGRAPHS), p=allograph_weights(w, ch)))]
+    if not on("allographs"):
+        family = ALLOGRAPHS[0]
+    if ch.isupper() and family == "cursive":
+        family = "futural"    # Hershey's cursive capitals are copperplate flourishes few hands write
+    if rng.random() < w.greek and ch in GREEK_FORMS and on("letter_forms"):
+        family = "greek"      # α for a, ε for e, as many hands write them
+    glyph = letter(family, ch) or letter("futural", ch)
+    if glyph is None:
+        raise ValueError(f"no Hershey glyph for {ch!r}")
+    strokes, advance = glyph
+    if ch in "ij":
+        strokes = _dotted(strokes, w, rng, on("letter_forms"))
+    if on("proportions"):
+        strokes = [_proportioned(st, w) for st in strokes]
+    return family, strokes, advance
+
+
+def _ligature(draw, start: np.ndarray, end: np.ndarray, low: float, width: float, rng: np.random.Generator):
+    """A ligature leaves the last letter's exit, dips towards the baseline (``low``) and rises into
+    this letter's first stroke: a quadratic curve, as a cursive hand connects."""
+    mid = np.array([(start[0] + end[0]) / 2, low])
+    t = np.linspace(0, 1, 8)[:, None]
+    _pen(draw, (1 - t) ** 2 * start + 2 * (1 - t) * t * mid + t ** 2 * end, width, 0.0, rng)
+
+
 # Every lever below draws its random numbers whether it is on or off, and an off lever only drops
 # their effect: switching one lever off must not reshuffle the draws of the others.
 OFF_PRESSURE = 1e-9      # a pressure swing too small to see: the same draws as a real swing
@@ -239,21 +269,7 @@ def draw_latin(text: str, w: Writer, d: Difficulty, rng: np.random.Generator):
             x += 6.0 * unit * w.width
             previous = None
             continue
-        family = ALLOGRAPHS[int(rng.choice(len(ALLOGRAPHS), p=allograph_weights(w, ch)))]
-        if not on("allographs"):
-            family = ALLOGRAPHS[0]
-        if ch.isupper() and family == "cursive":
-            family = "futural"    # Hershey's cursive capitals are copperplate flourishes few hands write
-        if rng.random() < w.greek and ch in GREEK_FORMS and on("letter_forms"):
-            family = "greek"      # α for a, ε for e, as many hands write them
-        glyph = letter(family, ch) or letter("futural", ch)
-        if glyph is None:
-            raise ValueError(f"no Hershey glyph for {ch!r}")
-        strokes, advance = glyph
-        if ch in "ij":
-            strokes = _dotted(strokes, w, rng, on("letter_forms"))
-        if on("proportions"):
-            strokes = [_proportioned(st, w) for st in strokes]
+        family, strokes, advance = _letter_form(ch, w, d, rng)
         y = baseline + drift_amp * np.sin(drift_phase + i / drift_len * 2 * np.pi)
         scale = float(np.clip(rng.normal(1.0, 0.06 * jitter), 0.8, 1.25))
         angle = float(np.clip(rng.normal(0, np.radians(5.0) * jitter), -np.radians(10), np.radians(10)))
@@ -273,12 +289,7 @@ def draw_latin(text: str, w: Writer, d: Difficulty, rng: np.random.Generator):
             # would draw a second, looping join.
             join = rng.random() < w.joins
             if first and previous is not None and join and on("joins") and _joinable(ch) and family != "cursive":
-                # A ligature leaves the last letter's exit, dips towards the baseline and rises into
-                # this letter's first stroke (a quadratic curve, as a cursive hand connects).
-                mid = np.array([(previous[0] + xy[0, 0]) / 2, y - 0.1 * w.size])
-                t = np.linspace(0, 1, 8)[:, None]
-                curve = (1 - t) ** 2 * previous + 2 * (1 - t) * t * mid + t ** 2 * xy[0]
-                _pen(draw, curve, pen * 0.8, 0.0, rng)
+                _ligature(draw, previous, xy[0], y - 0.1 * w.size, pen * 0.8, rng)
             _pen(draw, xy, pen * rng.uniform(0.85, 1.15), pressure, rng)
             first = False
             if not _is_dot(stroke):
@@ -367,7 +378,14 @@ def draw_han(text: str, w: Writer, d: Difficulty, rng: np.random.Generator, fold
 
 def image_pipeline(mask, w: Writer, d: Difficulty, rng: np.random.Generator):
     """Ink mask -> a scanned page crop. Slant and elastic warp belong to the hand; the rest is imaging."""
-    from PIL import Image, ImageFilter
+    arr, draws = _warped_ink(mask, w, d, rng)
+    return _scanned(arr, w, d, rng, draws)
+
+
+def _warped_ink(mask, w: Writer, d: Difficulty, rng: np.random.Generator):
+    """The word slanted, cropped to its ink, brought to twice the output height, padded and warped;
+    with the imaging draws for ``_scanned`` (drawn here, before the warp's, in a fixed order)."""
+    from PIL import Image
 
     shape = d.shape(w.side)
     on = lambda lever: lever not in d.off  # noqa: E731
@@ -394,8 +412,15 @@ def image_pipeline(mask, w: Writer, d: Difficulty, rng: np.random.Generator):
     arr = np.pad(arr, ((pad[0], pad[1]), (pad[2], pad[3])))
     # Chinese characters pack many strokes into a box: the same warp costs them more, so less of it.
     alpha = draws["elastic"] * shape * (0.6 if w.script == "han" else 1.0) if on("elastic") else 0.0
-    arr = _elastic(arr, alpha=alpha, cell=draws["cell"], rng=rng)     # alpha 0: the same draws, no warp
-    q = d.imaging if on("imaging") else 0.0
+    return _elastic(arr, alpha=alpha, cell=draws["cell"], rng=rng), draws   # alpha 0: the same draws, no warp
+
+
+def _scanned(arr: np.ndarray, w: Writer, d: Difficulty, rng: np.random.Generator, draws: dict):
+    """The warped ink on paper, as a scanner sees it: bleed, resolution, blur, paper, ruled line,
+    ink, noise and JPEG (one pipeline for every split)."""
+    from PIL import Image, ImageFilter
+
+    q = d.imaging if "imaging" not in d.off else 0.0
     if q:
         # Ink bleed: the ink spreads into the paper fibres, thickening and softening edges.
         bleed = draws["bleed"] * q

@@ -550,6 +550,52 @@ def table_columns(results_dir: Path) -> str:
 HAND_CALIBRATION_JSON = SUITE_JSON.with_name("hand_calibration.json")
 
 
+def _calibration_engines(r: dict) -> str:
+    """Each engine with a published figure: its Acc@1 here (with interval) beside the figure, and
+    whether it was a target or why not."""
+    rows = []
+    for name, ref in r["references"].items():
+        got = r["engines"].get(name, {})
+        cells = []
+        for side in ("id", "ood"):
+            g = got.get(side)
+            cells.append(MISSING if g is None else f"{g['acc@1']:.3f} ({g['ci95'][0]:.3f}–{g['ci95'][1]:.3f})"
+                         if g.get("ci95") else _num(g["acc@1"], 3))
+            cells.append(MISSING if ref.get(side) is None else f"{ref[side]:.4f}")
+        within = r.get("within_0.05", {})
+        status = ("target: " + ", ".join(f"{s} {'within' if within.get(s) else 'outside'} ±0.05"
+                                         for s in ("id", "ood"))) if ref.get("target") else md_text(ref.get("why_not", ""))
+        rows.append([code(name), *cells, status])
+    return _table(["engine", "in-domain Acc@1 here (95% CI)", "published", "OOD Acc@1 here (95% CI)",
+                   "published", "use"], rows, numeric=(1, 2, 3, 4))
+
+
+def _pipeline_check(p: dict | None) -> list[str]:
+    """RapidOCR's whole pipeline against its recogniser alone, as the calibration measured them."""
+    if not p:
+        return []
+    return ["RapidOCR's whole pipeline (detection + direction classification + recognition, as "
+            "`RapidOCR()(image)` runs) against the recogniser alone on the same "
+            f"{p['id']['n']} + {p['ood']['n']} calibration crops: in-domain "
+            f"{p['id']['pipeline_acc@1']:.3f} against {p['id']['recogniser_acc@1']:.3f}, OOD "
+            f"{p['ood']['pipeline_acc@1']:.3f} against {p['ood']['recogniser_acc@1']:.3f}, at "
+            f"{p['ood']['pipeline_ms_per_image']:.0f} against {p['ood']['recogniser_ms_per_image']:.0f} "
+            "ms per image."]
+
+
+def _calibration_ablation(a: dict | None) -> list[str]:
+    """The per-lever ablation: each lever removed in turn, and the change it made."""
+    if not a:
+        return []
+    methods = [k for k in a["rows"][0] if k != "lever_removed"]
+    base = a["rows"][0]
+    rows = [[md_text(row["lever_removed"] or "none (the fitted tier)"),
+             *(f"{row[k]:.3f}" + ("" if row["lever_removed"] is None else f" ({row[k] - base[k]:+.3f})")
+               for k in methods)] for row in a["rows"]]
+    return [f"Each lever removed in turn (OOD Acc@1 on the calibration split, {md_text(a['split'])}):",
+            _table(["lever removed", *(f"`{k}`" for k in methods)], rows, numeric=range(1, 1 + len(methods)))]
+
+
 @block("hand-calibration", "benchmarks/results/hand_calibration.json (`python benchmarks/calibrate_hand.py --ablate`)")
 def hand_calibration(results_dir: Path) -> str:
     import json
@@ -570,21 +616,7 @@ def hand_calibration(results_dir: Path) -> str:
                     str(p.get(f"{strongest}_ood_failures", MISSING)),
                     (f"{read[p['shape']][1]} of {read[p['shape']][0]}" if p["shape"] in read else MISSING)]
                    for p in r["grid"]], numeric=(0, 1, 2, 3, 4))
-    rows = []
-    for name, ref in r["references"].items():
-        got = r["engines"].get(name, {})
-        cells = []
-        for side in ("id", "ood"):
-            g = got.get(side)
-            cells.append(MISSING if g is None else f"{g['acc@1']:.3f} ({g['ci95'][0]:.3f}–{g['ci95'][1]:.3f})"
-                         if g.get("ci95") else _num(g["acc@1"], 3))
-            cells.append(MISSING if ref.get(side) is None else f"{ref[side]:.4f}")
-        within = r.get("within_0.05", {})
-        status = ("target: " + ", ".join(f"{s} {'within' if within.get(s) else 'outside'} ±0.05"
-                                         for s in ("id", "ood"))) if ref.get("target") else md_text(ref.get("why_not", ""))
-        rows.append([code(name), *cells, status])
-    engines = _table(["engine", "in-domain Acc@1 here (95% CI)", "published", "OOD Acc@1 here (95% CI)",
-                      "published", "use"], rows, numeric=(1, 2, 3, 4))
+    engines = _calibration_engines(r)
     others = [[code(n), _num(v["id"]["acc@1"], 3) if "id" in v else MISSING,
                _num(v["ood"]["acc@1"], 3) if "ood" in v else MISSING]
               for n, v in sorted(r["engines"].items()) if n not in r["references"]]
@@ -603,24 +635,7 @@ def hand_calibration(results_dir: Path) -> str:
     if others:
         parts += ["Other baselines at the fitted point (no published figure):",
                   _table(["method", "in-domain Acc@1", "OOD Acc@1"], others, numeric=(1, 2))]
-    p = r.get("rapidocr_pipeline")
-    if p:
-        parts.append("RapidOCR's whole pipeline (detection + direction classification + recognition, as "
-                     "`RapidOCR()(image)` runs) against the recogniser alone on the same "
-                     f"{p['id']['n']} + {p['ood']['n']} calibration crops: in-domain "
-                     f"{p['id']['pipeline_acc@1']:.3f} against {p['id']['recogniser_acc@1']:.3f}, OOD "
-                     f"{p['ood']['pipeline_acc@1']:.3f} against {p['ood']['recogniser_acc@1']:.3f}, at "
-                     f"{p['ood']['pipeline_ms_per_image']:.0f} against {p['ood']['recogniser_ms_per_image']:.0f} "
-                     "ms per image.")
-    a = r.get("ablation")
-    if a:
-        methods = [k for k in a["rows"][0] if k != "lever_removed"]
-        base = a["rows"][0]
-        rows = [[md_text(row["lever_removed"] or "none (the fitted tier)"),
-                 *(f"{row[k]:.3f}" + ("" if row["lever_removed"] is None else f" ({row[k] - base[k]:+.3f})")
-                   for k in methods)] for row in a["rows"]]
-        parts += [f"Each lever removed in turn (OOD Acc@1 on the calibration split, {md_text(a['split'])}):",
-                  _table(["lever removed", *(f"`{k}`" for k in methods)], rows, numeric=range(1, 1 + len(methods)))]
+    parts += _pipeline_check(r.get("rapidocr_pipeline")) + _calibration_ablation(r.get("ablation"))
     return "\n\n".join(parts)
 
 

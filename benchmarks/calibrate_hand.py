@@ -23,7 +23,6 @@ Writes benchmarks/results/hand_calibration.json. Run from a clean committed tree
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -80,9 +79,16 @@ def build(out: Path, difficulty: hand.Difficulty) -> None:
                   difficulty=difficulty)
 
 
+def results_of(dataset: Path) -> Path:
+    """Where this script keeps the results of the dataset it built at ``dataset``."""
+    return dataset.parent / f"{dataset.name}-results"
+
+
 def read(dataset: Path, methods: list[str], protocols: list[str], bootstrap: int = 0) -> dict:
     """{method: {protocol: {"acc@1": value, "ci95": [lo, hi] | None}}}; unavailable methods are left out."""
-    results = dataset.parent / f"{dataset.name}-results"
+    from bench.store.results import read_result, result_path
+
+    results = results_of(dataset)
     cmd = [sys.executable, "-m", "bench", "run", "--dataset", str(dataset), "--results-dir", str(results),
            "--methods", ",".join(methods), "--protocols", ",".join(protocols), "--no-cache",
            "--bootstrap", str(bootstrap), "--overwrite", "always", "--quiet"]
@@ -92,13 +98,11 @@ def read(dataset: Path, methods: list[str], protocols: list[str], bootstrap: int
     out: dict = {}
     for method in methods:
         for protocol in protocols:
-            path = results / method / f"{protocol}.json"
-            if not path.is_file():
+            path = result_path(results, method, protocol)
+            record = read_result(path) if path.is_file() else None
+            if record is None or not record.ok:
                 continue
-            record = json.loads(path.read_text())
-            if record.get("status") != "ok":
-                continue
-            acc = record["metrics"]["overall"]["acc@1"]
+            acc = record.metrics["overall"]["acc@1"]
             out.setdefault(method, {})[protocol] = {"acc@1": acc["value"], "ci95": acc.get("ci95")}
     return out
 
@@ -111,7 +115,7 @@ def failure_sheet(dataset: Path, method: str, out: Path, n: int = 36) -> int:
     from benchmarks.hand_audit import _sheet, failures
 
     ds = load_dataset(dataset)
-    failed = failures(dataset.parent / f"{dataset.name}-results", method)
+    failed = failures(results_of(dataset), method)
     pick = sorted(np.random.default_rng(0).choice(len(failed), min(n, len(failed)), replace=False)) if failed else []
     if pick:
         _sheet([ds.image_item(failed[i]["key"]).image for i in pick],

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import hashlib
-import json
 import sys
 from pathlib import Path
 
@@ -29,30 +27,25 @@ sys.path.insert(0, str(ROOT))
 from bench.core.io import write_bytes_atomic  # noqa: E402
 
 VERDICTS = ("legible", "illegible")
-REFERENCE_METHODS = {"oracle-text", "random"}
 
 
 def strongest(results_dir: Path) -> str:
-    """The method with the best OOD Acc@1 on the tier, reference rows left out."""
-    best = None
-    for path in sorted(results_dir.glob("*/ood.json")):
-        record = json.loads(path.read_text())
-        if record.get("status") != "ok" or record["method"]["name"] in REFERENCE_METHODS:
-            continue
-        value = record["metrics"]["overall"]["acc@1"]["value"]
-        if best is None or value > best[0]:
-            best = (value, record["method"]["name"])
-    if best is None:
+    """The method with the best OOD Acc@1 on the tier, sanity baselines (oracle, random) left out."""
+    from bench.api.groups import group_info
+    from bench.store.results import iter_results
+
+    ranked = [(r.metrics["overall"]["acc@1"]["value"], r.method_name) for r in iter_results(results_dir)
+              if r.protocol.name == "ood" and r.ok and not group_info(r.group).baseline]
+    if not ranked:
         raise SystemExit(f"{results_dir}: no OOD result to audit")
-    return best[1]
+    return max(ranked, key=lambda v: v[0])[1]      # ties: the first in folder order
 
 
 def failures(results_dir: Path, method: str) -> list[dict]:
-    from bench.store.results import rankings_path, result_path
+    from bench.store.results import read_rankings, result_path
 
-    rankings = json.loads(gzip.open(rankings_path(result_path(results_dir, method, "ood"))).read())
     out = []
-    for lang, sub in rankings.items():
+    for lang, sub in read_rankings(result_path(results_dir, method, "ood")).items():
         for i, key in enumerate(sub["query_keys"]):
             if sub["relevant_ranks"][i] and min(sub["relevant_ranks"][i]) == 1:
                 continue
@@ -98,7 +91,7 @@ def read_verdicts(path: Path) -> dict[str, str]:
 def main() -> None:
     from bench.api import load_dataset
     from bench.core.cache import default_dataset_path
-    from bench.store.results import result_path
+    from bench.store.results import read_result, result_path
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", type=Path, default=default_dataset_path("hand"))
@@ -116,7 +109,7 @@ def main() -> None:
     write_bytes_atomic(args.docs / "hand_contact_sheet.png", _png(sheet))
 
     method = strongest(args.results_dir)
-    made_on = json.loads(result_path(args.results_dir, method, "ood").read_text())["dataset"]["fingerprint"]
+    made_on = read_result(result_path(args.results_dir, method, "ood")).dataset.fingerprint
     if made_on != ds.fingerprint:
         raise SystemExit(f"{args.results_dir}: {method}'s OOD result was made on dataset {made_on[:16]}, "
                          f"not on {args.dataset} ({ds.fingerprint[:16]})")

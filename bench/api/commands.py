@@ -164,25 +164,33 @@ def build_dataset(out: Path, size: DatasetSize, seed: int, workers: Optional[int
     return summary
 
 
+def named_tier(dataset: Optional[Path]) -> str | None:
+    """The embedded tier ``--dataset`` names (none: the default), or None for a dataset folder; a
+    folder that exists under a tier's name is the user's folder."""
+    if dataset is None:
+        return DEFAULT_SIZE
+    return str(dataset) if str(dataset) in EMBEDDED_TIERS and not dataset.exists() else None
+
+
 def tier_results_dir(dataset: Optional[Path], results_dir: Path) -> Path:
     """Where a command reads and writes results: `--dataset hand` with the default `results` folder
     means results/hand, so a run on another tier never replaces the default tier's results."""
-    name = str(dataset) if dataset is not None else DEFAULT_SIZE
-    if name != DEFAULT_SIZE and name in EMBEDDED_TIERS and not dataset.exists() and results_dir == Path("results"):
-        return results_dir / name
+    tier = named_tier(dataset)
+    if tier not in (None, DEFAULT_SIZE) and results_dir == Path("results"):
+        return results_dir / tier
     return results_dir
 
 
 def load_or_build_dataset(dataset: Optional[Path], quiet: bool):
     """The dataset a command runs on: the folder named, an embedded tier named (``--dataset hand``),
     or the embedded benchmark; embedded ones are built on first use."""
-    size, path = DEFAULT_SIZE, default_dataset_path()
-    if dataset is not None:
-        if dataset.exists() or str(dataset) not in EMBEDDED_TIERS:
-            return load_dataset(dataset)
-        size, path = str(dataset), default_dataset_path(str(dataset))
+    tier = named_tier(dataset)
+    if tier is None:
+        return load_dataset(dataset)
+    # The default tier's place may be $HWR_BENCH_DATA, so it is asked for without a size.
+    path = default_dataset_path() if dataset is None else default_dataset_path(tier)
     if not (path / "manifest.json").exists():
-        build_dataset(path, DatasetSize(size), 0, None, quiet)
+        build_dataset(path, DatasetSize(tier), 0, None, quiet)
     return load_dataset(path)
 
 

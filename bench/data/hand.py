@@ -56,6 +56,9 @@ class Difficulty:
     def shape(self, side: str) -> float:
         return self.shape_id if side == "id" else self.shape_ood
 
+    def on(self, lever: str) -> bool:
+        return lever not in self.off
+
     def as_dict(self) -> dict:
         return {"shape_id": self.shape_id, "shape_ood": self.shape_ood, "imaging": self.imaging,
                 "off": sorted(self.off)}
@@ -212,21 +215,20 @@ def _joinable(ch: str) -> bool:
 def _letter_form(ch: str, w: Writer, d: Difficulty, rng: np.random.Generator):
     """(family, strokes, advance) of one occurrence of ``ch``: the writer's allograph, its letter
     forms and proportions."""
-    on = lambda lever: lever not in d.off  # noqa: E731
     family = ALLOGRAPHS[int(rng.choice(len(ALLOGRAPHS), p=allograph_weights(w, ch)))]
-    if not on("allographs"):
+    if not d.on("allographs"):
         family = ALLOGRAPHS[0]
     if ch.isupper() and family == "cursive":
         family = "futural"    # Hershey's cursive capitals are copperplate flourishes few hands write
-    if rng.random() < w.greek and ch in GREEK_FORMS and on("letter_forms"):
+    if rng.random() < w.greek and ch in GREEK_FORMS and d.on("letter_forms"):
         family = "greek"      # α for a, ε for e, as many hands write them
     glyph = letter(family, ch) or letter("futural", ch)
     if glyph is None:
         raise ValueError(f"no Hershey glyph for {ch!r}")
     strokes, advance = glyph
     if ch in "ij":
-        strokes = _dotted(strokes, w, rng, on("letter_forms"))
-    if on("proportions"):
+        strokes = _dotted(strokes, w, rng, d.on("letter_forms"))
+    if d.on("proportions"):
         strokes = [_proportioned(st, w) for st in strokes]
     return family, strokes, advance
 
@@ -248,20 +250,19 @@ def draw_latin(text: str, w: Writer, d: Difficulty, rng: np.random.Generator):
     from PIL import Image, ImageDraw
 
     shape = d.shape(w.side)
-    on = lambda lever: lever not in d.off  # noqa: E731
     unit = w.size / (BASE - X_TOP)          # px per unit: ``size`` is the x-height
     # Room for tall script capitals and long descenders at the writer's proportions (up to ~3 and
     # ~2 x-heights), glyph scale and drift: the word is cropped to its ink afterwards.
     canvas = Image.new("L", (int(w.size * 2.6 * w.width * (len(text) + 2)) + 60, int(w.size * 9)), 0)
     draw = ImageDraw.Draw(canvas)
     baseline = w.size * 5.2
-    drift_amp = w.drift * w.size * shape if on("drift_slant") else 0.0
+    drift_amp = w.drift * w.size * shape if d.on("drift_slant") else 0.0
     drift_phase, drift_len = rng.uniform(0, 2 * np.pi), rng.uniform(3.0, 8.0)
     pen_swing = rng.uniform(0.9, 1.1)
-    pen = max(1.2, w.pen * w.size * (pen_swing if on("pen_pressure") else 1.0))
-    pressure = w.pressure if on("pen_pressure") else OFF_PRESSURE
+    pen = max(1.2, w.pen * w.size * (pen_swing if d.on("pen_pressure") else 1.0))
+    pressure = w.pressure if d.on("pen_pressure") else OFF_PRESSURE
     # A hand's letters vary only so much: glyph jitter saturates where the rest keeps growing.
-    jitter = w.glyph_jitter * min(shape, JITTER_CAP) if on("glyph_jitter") else 0.0
+    jitter = w.glyph_jitter * min(shape, JITTER_CAP) if d.on("glyph_jitter") else 0.0
     x = 20.0
     previous = None
     for i, ch in enumerate(text):
@@ -288,7 +289,7 @@ def draw_latin(text: str, w: Writer, d: Difficulty, rng: np.random.Generator):
             # Hershey's cursive letters carry their own entry and exit strokes: a ligature into one
             # would draw a second, looping join.
             join = rng.random() < w.joins
-            if first and previous is not None and join and on("joins") and _joinable(ch) and family != "cursive":
+            if first and previous is not None and join and d.on("joins") and _joinable(ch) and family != "cursive":
                 _ligature(draw, previous, xy[0], y - 0.1 * w.size, pen * 0.8, rng)
             _pen(draw, xy, pen * rng.uniform(0.85, 1.15), pressure, rng)
             first = False
@@ -322,17 +323,16 @@ def draw_han(text: str, w: Writer, d: Difficulty, rng: np.random.Generator, fold
     from PIL import Image, ImageDraw
 
     shape = d.shape(w.side)
-    on = lambda lever: lever not in d.off  # noqa: E731
     box = w.size * 2.4
     # Room for a character at its largest (1.3 boxes) with drift either way; cropped to the ink later.
     canvas = Image.new("L", (int(box * 1.5 * len(text)) + int(2 * box), int(box * 3)), 0)
     draw = ImageDraw.Draw(canvas)
     pen_swing = rng.uniform(0.9, 1.1)
-    pen = max(1.5, w.pen * box * 0.28 * (pen_swing if on("pen_pressure") else 1.0))
-    pressure = w.pressure if on("pen_pressure") else OFF_PRESSURE
-    jitter = w.glyph_jitter * min(shape, JITTER_CAP) if on("glyph_jitter") else 0.0
-    deform = w.deform * min(shape, JITTER_CAP) if on("stroke_deform") else 0.0
-    drift_amp = w.drift * box * shape if on("drift_slant") else 0.0
+    pen = max(1.5, w.pen * box * 0.28 * (pen_swing if d.on("pen_pressure") else 1.0))
+    pressure = w.pressure if d.on("pen_pressure") else OFF_PRESSURE
+    jitter = w.glyph_jitter * min(shape, JITTER_CAP) if d.on("glyph_jitter") else 0.0
+    deform = w.deform * min(shape, JITTER_CAP) if d.on("stroke_deform") else 0.0
+    drift_amp = w.drift * box * shape if d.on("drift_slant") else 0.0
     drift_phase = rng.uniform(0, 2 * np.pi)
     x0 = box * 0.5
     for i, ch in enumerate(text):
@@ -342,7 +342,7 @@ def draw_han(text: str, w: Writer, d: Difficulty, rng: np.random.Generator, fold
         scale = box / 1024 * float(np.clip(rng.normal(1.0, 0.08 * jitter), 0.75, 1.3))
         y0 = box * 0.8 + drift_amp * np.sin(drift_phase + i * 1.3) + rng.normal(0, 0.04 * jitter * box)
         factor = w.radical * float(rng.normal(1.0, 0.03))
-        factor = factor if on("radicals") else 1.0
+        factor = factor if d.on("radicals") else 1.0
         strokes = _radical_scaled(medians or [], _radicals(folder, ch) if medians else None, factor)
         angle = float(np.clip(rng.normal(0, np.radians(4.0) * jitter), -np.radians(10), np.radians(10)))
         previous = None
@@ -358,14 +358,14 @@ def draw_han(text: str, w: Writer, d: Difficulty, rng: np.random.Generator, fold
             pts = c + (pts - c) @ rot.T * s + np.clip(rng.normal(0, 12.0 * deform, size=2), -30, 30)
             pts = pts + rng.normal(0, w.noise * min(shape, 1.0) * 1024, size=pts.shape)
             # Running hand rounds corners more: an extra smoothing round for connected writers.
-            pts = _chaikin(pts, 3 if on("running_hand") and w.running > 0.3 else 2)
+            pts = _chaikin(pts, 3 if d.on("running_hand") and w.running > 0.3 else 2)
             c = np.array([512.0, 450.0])
             rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
             pts = c + (pts - c) @ rot.T
             xy = np.stack([x0 + pts[:, 0] * scale, y0 + pts[:, 1] * scale], 1)
             near = previous is not None and np.hypot(*(xy[0] - previous)) < 0.35 * box
             connect = rng.random() < w.running
-            if near and connect and on("running_hand"):
+            if near and connect and d.on("running_hand"):
                 # Running hand: the pen stays down from one stroke's end to the next stroke's start,
                 # in stroke order, as a thin connecting trace (only to a stroke that starts nearby,
                 # as a hand connects; a trace across the character would be a new stroke).
@@ -388,9 +388,8 @@ def _warped_ink(mask, w: Writer, d: Difficulty, rng: np.random.Generator):
     from PIL import Image
 
     shape = d.shape(w.side)
-    on = lambda lever: lever not in d.off  # noqa: E731
     slant = w.slant + rng.normal(0, 0.05 * shape)
-    slant = slant if on("drift_slant") else 0.0
+    slant = slant if d.on("drift_slant") else 0.0
     # The imaging draws, made whether or not the lever is on (see OFF_PRESSURE's comment).
     draws = {"bleed": rng.uniform(0.0, 0.8), "res": rng.uniform(0.0, 1.0), "blur": rng.uniform(0.0, 0.6),
              "ruled": rng.random(), "row": rng.uniform(0.72, 0.9), "depth": rng.uniform(25, 60),
@@ -411,7 +410,7 @@ def _warped_ink(mask, w: Writer, d: Difficulty, rng: np.random.Generator):
     pad = rng.integers(6, 22, size=4)
     arr = np.pad(arr, ((pad[0], pad[1]), (pad[2], pad[3])))
     # Chinese characters pack many strokes into a box: the same warp costs them more, so less of it.
-    alpha = draws["elastic"] * shape * (0.6 if w.script == "han" else 1.0) if on("elastic") else 0.0
+    alpha = draws["elastic"] * shape * (0.6 if w.script == "han" else 1.0) if d.on("elastic") else 0.0
     return _elastic(arr, alpha=alpha, cell=draws["cell"], rng=rng), draws   # alpha 0: the same draws, no warp
 
 
@@ -420,7 +419,7 @@ def _scanned(arr: np.ndarray, w: Writer, d: Difficulty, rng: np.random.Generator
     ink, noise and JPEG (one pipeline for every split)."""
     from PIL import Image, ImageFilter
 
-    q = d.imaging if "imaging" not in d.off else 0.0
+    q = d.imaging if d.on("imaging") else 0.0
     if q:
         # Ink bleed: the ink spreads into the paper fibres, thickening and softening edges.
         bleed = draws["bleed"] * q

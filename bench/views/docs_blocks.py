@@ -550,6 +550,11 @@ def table_columns(results_dir: Path) -> str:
 HAND_CALIBRATION_JSON = SUITE_JSON.with_name("hand_calibration.json")
 
 
+def _hand_audit_dir() -> Path:
+    """docs/hand_audit/ beside the benchmarks' records: what a person read by eye."""
+    return SUITE_JSON.parents[2] / "docs" / "hand_audit"
+
+
 def _calibration_engines(r: dict) -> str:
     """Each engine with a published figure: its Acc@1 here (with interval) beside the figure, and
     whether it was a target or why not."""
@@ -641,7 +646,7 @@ def hand_calibration(results_dir: Path) -> str:
 
 def _legibility_reads() -> dict[float, tuple[int, int]]:
     """shape -> (failures read, illegible) from docs/hand_audit/calibration.tsv, a person's reading."""
-    path = SUITE_JSON.parents[2] / "docs" / "hand_audit" / "calibration.tsv"
+    path = _hand_audit_dir() / "calibration.tsv"
     if not path.is_file():
         return {}
     reads = {}
@@ -664,7 +669,7 @@ def hand_summary(results_dir: Path) -> str:
 
 @block("hand-audit", "docs/hand_audit/audit.tsv: verdicts read by eye (`python benchmarks/hand_audit.py` draws them)")
 def hand_audit(results_dir: Path) -> str:
-    path = SUITE_JSON.parents[2] / "docs" / "hand_audit" / "audit.tsv"
+    path = _hand_audit_dir() / "audit.tsv"
     rows = [line.split("\t") for line in path.read_text().splitlines()[1:]] if path.is_file() else []
     verdicts = [row[-1] for row in rows if row]
     if not verdicts:

@@ -145,10 +145,14 @@ def make_writer(seed: int, side: str, script: str) -> Writer:
         descender=_uniform(rng, region["descender"]))
 
 
+@functools.lru_cache(maxsize=65536)
 def allograph_weights(writer: Writer, ch: str) -> np.ndarray:
-    """This writer's preference over ALLOGRAPHS for letter ``ch`` (a Dirichlet draw around its bias)."""
+    """This writer's preference over ALLOGRAPHS for letter ``ch`` (a Dirichlet draw around its bias);
+    asked for at every letter drawn, so kept (read-only) rather than drawn again."""
     rng = np.random.default_rng(_seed_of("allograph", writer.side, writer.seed, ch))
-    return rng.dirichlet(np.asarray(writer.allograph_bias) * writer.allograph_focus * len(ALLOGRAPHS) + 1e-3)
+    weights = rng.dirichlet(np.asarray(writer.allograph_bias) * writer.allograph_focus * len(ALLOGRAPHS) + 1e-3)
+    weights.flags.writeable = False
+    return weights
 
 
 def can_write(lang: str, ch: str, stroke_folder: str) -> bool:

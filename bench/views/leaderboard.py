@@ -239,10 +239,11 @@ def _tier_sections(results_dir: Path) -> list[Section]:
     out: list[Section] = []
     for tier in EMBEDDED_TIERS:
         folder = results_dir / tier
-        if tier == DEFAULT_SIZE or not folder.is_dir() or not iter_results(folder):
+        results = iter_results(folder) if tier != DEFAULT_SIZE and folder.is_dir() else []
+        if not results:
             continue
         # Its title line gives way to the tier heading; its plots are linked from the page's folder.
-        inner = leaderboard_sections(folder, tiers=False, plots_link=f"{results_dir.name}/{tier}")[1:]
+        inner = leaderboard_sections(folder, results, tiers=False, plots_link=f"{results_dir.name}/{tier}")[1:]
         out.append(Section(f"The {tier} tier", (TIER_NOTES.get(tier, ""),), key=f"tier-{tier}"))
         out += [replace(section, level=section.level + 1, key=section.key and f"{tier}/{section.key}")
                 for section in inner]

@@ -273,22 +273,28 @@ def test_the_hand_calibration_block_says_when_legibility_bounds_a_figure(tmp_pat
     ref = {"rapidocr": {"id": 0.9, "ood": 0.6, "target": True},
            "tesseract": {"id": None, "ood": None, "target": False, "why_not": "no figure found"}}
     record = {"machine": {"cpu": "Test CPU", "cores": 2}, "commit": "c" * 40,
-              "fitted": {"shape_id": 2.0, "shape_ood": 1.5, "imaging": 2.0},
-              "grid": [{"shape": 1.0, "id": 0.95, "ood": 0.9, "ppocrv6-ctc_ood": 0.99, "ppocrv6-ctc_ood_failures": 3},
-                       {"shape": 2.0, "id": 0.9, "ood": 0.8, "ppocrv6-ctc_ood": 0.97, "ppocrv6-ctc_ood_failures": 9}],
+              "fitted": {"shape_id": 1.5, "shape_ood": 1.5, "imaging": 2.0},
+              "grid": [{"shape": 1.0, "id": 0.95, "ood": 0.9, "ppocrv6-ctc_ood": 0.99,
+                        "ppocrv6-ctc_legibility_ood": 0.995, "ppocrv6-ctc_legibility_failures": 30},
+                       {"shape": 2.0, "id": 0.9, "ood": 0.8, "ppocrv6-ctc_ood": 0.97}],
               "references": ref, "within_0.05": {"id": True, "ood": False},
               "engines": {"rapidocr": {"id": {"acc@1": 0.9, "ci95": [0.88, 0.92]}, "ood": {"acc@1": 0.85, "ci95": None}},
                           "tesseract": {"id": {"acc@1": 0.5, "ci95": None}}},
-              "legibility": {"strongest": "ppocrv6-ctc", "shape_ood_max": 1.5, "shape_ood_for_target": 2.0,
-                             "bound": True}}
+              "legibility": {"strongest": "ppocrv6-ctc", "shape_max": 1.5, "shape_for_target": {"id": 1.8, "ood": 2.0},
+                             "bound": {"id": True, "ood": True}}}
     (tmp_path / "hand_calibration.json").write_text(json.dumps(record))
     text = docs_blocks.hand_calibration(RESULTS)
-    # The target's grid end still reads above it: the text says the figure lies past the grid.
-    assert "needs `shape_ood` more than 2 (past the grid); legibility bounds it at 1.5" in text
-    assert "**`rapidocr` OOD is not matched**" in text
+    # The OOD target's grid end still reads above it: the text says the figure lies past the grid.
+    assert ("The in-domain figure needs shape 1.8; the OOD figure needs shape more than 2 (past the grid). "
+            "Legibility bounds both sides at 1.5") in text
+    assert "**`rapidocr` is not matched there**" in text
+    assert "| 1 | 0.950 | 0.900 | 0.990 | 0.995 | 30 | — |" in text         # the probe read at 1.0 only
     assert "| `rapidocr` | 0.900 (0.880–0.920) | 0.9000 | 0.850 | 0.6000 | target: id within ±0.05, ood outside ±0.05 |" in text
     assert "| `tesseract` | 0.500 | — | — | — | no figure found |" in text
-    record["legibility"]["bound"] = False
+    record["legibility"]["bound"] = {"id": False, "ood": True}
+    (tmp_path / "hand_calibration.json").write_text(json.dumps(record))
+    assert "in-domain figure needs" not in docs_blocks.hand_calibration(RESULTS)
+    record["legibility"]["bound"] = {"id": False, "ood": False}
     (tmp_path / "hand_calibration.json").write_text(json.dumps(record))
     assert "not matched" not in docs_blocks.hand_calibration(RESULTS)
 

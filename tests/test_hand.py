@@ -63,7 +63,7 @@ def test_render_is_seeded_and_every_lever_changes_the_image(pool):
     assert encode_png(render_sample("niño", latin, np.random.default_rng(1), hand.CALIBRATED)) == \
         encode_png(render_sample("niño", latin, np.random.default_rng(1), hand.CALIBRATED))
     for lever in hand.LEVERS:
-        style, text = (han, "苹果") if lever in ("stroke_deform", "running_hand", "radicals") else (latin, "jardín")
+        style, text = (han, "苹果") if lever in ("stroke_deform", "running_hand", "radicals") else (latin, "jardinería")
         base, off = _pixels(style, text), _pixels(style, text, hand.without(hand.CALIBRATED, lever))
         assert base.shape != off.shape or np.abs(base.astype(int) - off.astype(int)).mean() > 0.5, lever
     with pytest.raises(ValueError, match="unknown lever"):

@@ -15,6 +15,7 @@ method unavailable); 130 interrupted (the same command resumes).
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from enum import Enum
@@ -30,7 +31,7 @@ from bench.core.errors import HwrBenchError
 from bench.core.progress import Tracker
 from bench.core.provenance import check_committed_code
 from bench.data.assets import fetch_all
-from bench.data.builder import build
+from bench.data.builder import build, stale_tier
 from bench.data.store import load_dataset
 from bench.data.toy import build_toy
 from bench.evaluation.protocols import default_protocols, get_protocol
@@ -189,7 +190,12 @@ def load_or_build_dataset(dataset: Optional[Path], quiet: bool):
         return load_dataset(dataset)
     # The default tier's place may be $HWR_BENCH_DATA, so it is asked for without a size.
     path = default_dataset_path() if dataset is None else default_dataset_path(tier)
-    if not (path / "manifest.json").exists():
+    manifest = path / "manifest.json"
+    if not manifest.exists():
+        build_dataset(path, DatasetSize(tier), 0, None, quiet)
+    elif stale_tier(json.loads(manifest.read_text(encoding="utf-8")), tier):
+        # Ours to replace: the embedded tier in the cache, written by an older generator.
+        console().print(f"{path}: built by an older generator; rebuilding the {tier} tier")
         build_dataset(path, DatasetSize(tier), 0, None, quiet)
     return load_dataset(path)
 

@@ -16,7 +16,9 @@ Sizes (per language):
 * ``hand``: as ``small``, written by generative writers instead of fonts (``hand.py``),
   with difficulty calibrated against published real-handwriting figures;
 * ``hand-calib``: 200 words per language and side by the calibration writers, a set
-  disjoint from ``hand``'s writers, for ``benchmarks/calibrate_hand.py`` only.
+  disjoint from ``hand``'s writers, for ``benchmarks/calibrate_hand.py`` only;
+* ``hand-legibility``: 2,000 OOD words per language by the same calibration writers, whose
+  failures that script draws for reading by eye.
 """
 
 from __future__ import annotations
@@ -71,6 +73,10 @@ SIZES = {
     "hand-calib": SizeSpec("hand-calib", 0, {"en": 200, "zh": 200, "es": 200},
                            {"en": 200, "zh": 200, "es": 200}, tier="hand", writers="calib",
                            splits=("test_id", "test_ood")),
+    # The calibration writers' OOD side, ten times as many words: enough failures of the strongest
+    # baseline to read for legibility at each calibration shape (benchmarks/calibrate_hand.py).
+    "hand-legibility": SizeSpec("hand-legibility", 0, None, {"en": 2000, "zh": 2000, "es": 2000}, tier="hand",
+                                writers="calib", splits=("test_ood",)),
 }
 CASES = ("lower", "lower", "upper", "title")
 
@@ -189,6 +195,19 @@ def _builder_record(spec: SizeSpec, seed: int, pool: StylePool, cache_root: Path
         builder.update(hand_version=hand.HAND_VERSION, difficulty=difficulty.as_dict(),
                        note="synthetic handwriting by generative writers (hand.py), not real handwriting")
     return builder
+
+
+def stale_tier(manifest: dict, size: str) -> bool:
+    """Whether a manifest is embedded tier ``size`` written by an older generator (render or hand
+    version, calibrated difficulty) than this code runs. Anything else (another size, a user's own
+    dataset) is not ours to judge: False."""
+    made = manifest.get("builder") or {}
+    if made.get("size") != size or size not in SIZES:
+        return False
+    if made.get("render_version") != RENDER_VERSION:
+        return True
+    return SIZES[size].tier == "hand" and (made.get("hand_version") != hand.HAND_VERSION
+                                          or made.get("difficulty") != hand.CALIBRATED.as_dict())
 
 
 def build(out: Path, *, size: str = "small", seed: int = 0, cache_root: Path, workers: int | None = None,

@@ -37,7 +37,7 @@ import numpy as np
 
 from bench.data.render import HEIGHT, MAX_WIDTH, _chaikin, _elastic, _pen, _strokes, hershey_glyph
 
-HAND_VERSION = "1"
+HAND_VERSION = "2"
 # Allograph sources for Latin letters: one Hershey family per allograph (print, script, cursive).
 ALLOGRAPHS = ("futural", "scripts", "cursive")
 JITTER_CAP = 1.3    # shape beyond which per-glyph and per-stroke jitter stop growing
@@ -107,7 +107,7 @@ REGIONS = {
     "ood": {"slant": ((-0.28, -0.12), (0.28, 0.38)), "bias": (0.6, 1.5, 3.0), "focus": ((0.6, 2.0),),
             "joins": ((0.5, 0.9),), "pen": ((0.112, 0.124), (0.156, 0.166)), "pressure": ((0.3, 0.45),),
             "running": ((0.35, 0.7),), "radical": ((0.78, 0.9), (1.08, 1.2)),
-            "greek": ((0.3, 0.7),), "dot_skip": ((0.25, 0.6),), "ascender": ((0.55, 0.75), (1.25, 1.5)),
+            "greek": ((0.3, 0.7),), "dot_skip": ((0.1, 0.25),), "ascender": ((0.55, 0.75), (1.25, 1.5)),
             "descender": ((0.55, 0.75), (1.25, 1.5)),
             "width": ((0.9, 0.97), (1.15, 1.35))},
 }
@@ -222,8 +222,10 @@ def _letter_form(ch: str, w: Writer, d: Difficulty, rng: np.random.Generator):
     family = ALLOGRAPHS[int(rng.choice(len(ALLOGRAPHS), p=allograph_weights(w, ch)))]
     if not d.on("allographs"):
         family = ALLOGRAPHS[0]
-    if ch.isupper() and family == "cursive":
-        family = "futural"    # Hershey's cursive capitals are copperplate flourishes few hands write
+    if ch.isupper():
+        # Hershey's script and cursive capitals are copperplate flourishes few hands write (a blind
+        # audit misread most of them: its I reads as S or J, its A as a loop): capitals are printed.
+        family = "futural"
     if rng.random() < w.greek and ch in GREEK_FORMS and d.on("letter_forms"):
         family = "greek"      # α for a, ε for e, as many hands write them
     glyph = letter(family, ch) or letter("futural", ch)

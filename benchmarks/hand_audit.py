@@ -1,9 +1,9 @@
 """Look at the hand tier: a contact sheet of 60 random OOD renders, and 100 random OOD failures of
-the strongest method for a person to classify by eye.
+the strongest method (all of them where it fails fewer) for a person to classify by eye.
 
     python benchmarks/hand_audit.py [--dataset DIR] [--results-dir results/hand]
 
-Writes docs/hand_contact_sheet.png, docs/hand_audit/NNN.png (the 100 failures at full size),
+Writes docs/hand_contact_sheet.png, docs/hand_audit/NNN.png (the failures at full size),
 docs/hand_audit/sheet-K.png (25 per sheet, numbered, for reading) and docs/hand_audit/audit.tsv
 (number, key, language, writer, truth, the method's top-1 word, verdict). The verdict column is a
 person's: "legible" (legible but misread) or "illegible" (illegible to a careful reader); a rerun

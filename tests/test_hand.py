@@ -150,3 +150,33 @@ def test_a_tier_named_by_dataset_keeps_its_results_in_its_own_folder(tmp_path, m
     assert tier_results_dir(Path("small"), Path("results")) == Path("results")
     (tmp_path / "hand").mkdir()                                                 # a dataset folder named hand
     assert tier_results_dir(Path("hand"), Path("results")) == Path("results")
+
+
+def test_an_embedded_tier_built_by_an_older_generator_is_rebuilt_and_nothing_else_is(tmp_path, monkeypatch):
+    from bench.api import commands
+    from bench.data.builder import stale_tier
+    from bench.data.render import RENDER_VERSION
+
+    current = {"builder": {"size": "hand", "render_version": RENDER_VERSION, "hand_version": hand.HAND_VERSION,
+                           "difficulty": hand.CALIBRATED.as_dict()}}
+    assert not stale_tier(current, "hand")
+    older = {"builder": {**current["builder"], "difficulty": {**hand.CALIBRATED.as_dict(), "shape_ood": 9.0}}}
+    assert stale_tier(older, "hand")
+    assert stale_tier({"builder": {**current["builder"], "hand_version": "0"}}, "hand")
+    assert stale_tier({"builder": {"size": "small", "render_version": "0"}}, "small")
+    # A toy or a user's dataset where the default tier is looked for is not ours to rebuild.
+    assert not stale_tier({"builder": {"size": "toy", "render_version": "0"}}, "small")
+    assert not stale_tier({}, "small")
+
+    built = []
+    monkeypatch.setenv("HWR_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(commands, "build_dataset", lambda path, size, seed, workers, quiet: built.append(path))
+    monkeypatch.setattr(commands, "load_dataset", lambda path: path)
+    folder = tmp_path / "cache" / "datasets" / "synth-hand-seed0"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps(current))
+    commands.load_or_build_dataset(Path("hand"), quiet=True)
+    assert built == []
+    (folder / "manifest.json").write_text(json.dumps(older))
+    commands.load_or_build_dataset(Path("hand"), quiet=True)
+    assert built == [folder]

@@ -65,7 +65,7 @@ class Difficulty:
 
 
 # Calibrated by benchmarks/calibrate_hand.py (benchmarks/results/hand_calibration.json).
-CALIBRATED = Difficulty(shape_id=1.896, shape_ood=1.8, imaging=2.0)
+CALIBRATED = Difficulty(shape_id=1.2, shape_ood=1.2, imaging=2.0)
 
 
 @dataclass(frozen=True)

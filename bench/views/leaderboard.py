@@ -227,8 +227,9 @@ def leaderboard_sections(results_dir: Path, results: list[ResultRecord] | None =
 
 TIER_NOTES = {
     "hand": "The same lexicon, splits and protocols written by generative writers instead of fonts "
-            "(`bench/data/hand.py`). On a separate calibration split, its in-domain difficulty is fitted to the "
-            "paper's real-handwriting RapidOCR figure and its OOD difficulty is bounded by legibility "
+            "(`bench/data/hand.py`). On a separate calibration split, its difficulty is fitted towards the "
+            "paper's real-handwriting RapidOCR figures and bounded by legibility (where the bound holds, the "
+            "figure is not reached) "
             "(`benchmarks/calibrate_hand.py`, `benchmarks/results/hand_calibration.json`; docs/data.md). "
             "Run with `bench run --dataset hand` (results in `results/hand/`).",
 }

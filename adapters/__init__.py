@@ -36,6 +36,7 @@ BUILTIN_METHODS: dict[str, tuple[str, frozenset[str]]] = {
     "openai:": ("adapters.openai_chat:OpenAIChat", frozenset()),
     "ours": ("adapters.ours:Ours", frozenset({DEFAULT, EFFICIENCY})),
     "ours-int8": ("adapters.ours:OursInt8", frozenset({DEFAULT, EFFICIENCY})),
+    "ours+rerank": ("adapters.ours:OursRerank", frozenset()),
     "ours-ablate:": ("adapters.ours:OursAblation", frozenset()),
 }
 

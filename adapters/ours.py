@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.api import Availability, EmbeddingRetriever, MethodInfo, RunContext, file_sha256
+from bench.api import Availability, EmbeddingRetriever, MethodInfo, RunContext, ScoringRetriever, file_sha256
+from methodkit.ctc_trie import TrieLexiconScorer, rescored_shortlist
 from methodkit.layers import onnx_layers
 from ourmodel.anchors import text_inputs
 from ourmodel.inference import ANCHOR_BATCH, NumpyDualEncoder
@@ -161,6 +162,101 @@ class Ours(EmbeddingRetriever):
         model = self._load()
         return model.encode_anchors(text_inputs(list(texts), [lang] * len(texts), self._cache_dir,
                                                 self.config.get("spelling_dim", 0)))
+
+
+# A cosine (in [-1, 1]) times this orders the words left out of the shortlist; scaled so float32
+# scores keep their order at SHORTLIST_OFFSET's magnitude (a step of 0.03 there).
+COSINE_SCALE = 1000.0
+
+
+@dataclass(frozen=True)
+class OursRerankOptions(OursOptions):
+    shortlist: int = 20    # words per image re-scored by exact CTC: the nearest by ours' embedding
+
+    def __post_init__(self):
+        if self.shortlist < 1:
+            raise ValueError(f"option shortlist must be at least 1, not {self.shortlist}")
+
+
+class OursRerank(ScoringRetriever):
+    """``ours+rerank``: ``ours`` shortlists, exact CTC re-scores. Within a language, each image's
+    ``shortlist`` words nearest by ``ours``' cosine are re-scored by their exact CTC likelihood
+    under the PP-OCRv6 posteriors ``ours`` already read (the same pass: no network runs twice), and
+    ranked above every other word, which keeps its cosine order. Across languages there is no
+    likelihood to compute (the image spells another language's word), so it ranks by ``ours``'
+    cosine alone: its cross-lingual rows are ``ours``' rows."""
+
+    Options = OursRerankOptions
+    batch_size = 64
+
+    def __init__(self, spec=None, options=None):
+        super().__init__(spec, options)
+        self.ours = Ours(options=OursOptions(checkpoint=self.options.checkpoint))
+        self._scorer: TrieLexiconScorer | None = None
+        self._texts: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+
+    def prepare(self, context: RunContext) -> None:
+        self.ours.prepare(context)
+
+    def availability(self) -> Availability:
+        if self.ours.availability().ok and not self.ours.source.posteriors:
+            return Availability.no(f"the head in {self.ours.checkpoint} reads {self.ours.source.short} features, not "
+                                   "posteriors: there is no likelihood to re-score with",
+                                   "use a generation-2 checkpoint (the shipped one)")
+        return self.ours.availability()
+
+    @property
+    def shared_pass(self) -> str | None:
+        return self.ours.shared_pass
+
+    def compute_layers(self):
+        return self.ours.compute_layers()
+
+    @property
+    def info(self) -> MethodInfo:
+        base = self.ours.info
+        return MethodInfo(
+            name="ours+rerank", group="ours", version=f"{base.version}/rerank-1",
+            description=f"ours' embedding shortlists the {self.options.shortlist} nearest words of the image's "
+                        "language, re-scored by exact CTC likelihood of the same PP-OCRv6 posteriors; across "
+                        "languages ranked by ours' cosine alone",
+            params=base.params, licence=base.licence, model_bytes=base.model_bytes, requires=base.requires,
+            preprocessing=base.preprocessing,
+            config={**base.config, "shortlist": self.options.shortlist, "rescorer": "methodkit.ctc_trie exact CTC",
+                    "cross_lingual": "ours' cosine"})
+
+    def _text_vectors(self, lang: str, words) -> np.ndarray:
+        key = (lang, tuple(words))
+        if key not in self._texts:
+            self._texts[key] = self.ours.embed_texts(list(words), lang)
+        return self._texts[key]
+
+    def score_texts(self, items, lang: str, lexicons) -> dict[str, np.ndarray]:
+        model = self.ours._load()
+        features = self.ours._features
+        posteriors = features.network([it.image for it in items])
+        images = model.encode_features(features.from_posteriors(posteriors))
+        if self._scorer is None:
+            self._scorer = TrieLexiconScorer(features.network.charset)
+        out = {}
+        for target, words in lexicons.items():
+            cosine = images @ self._text_vectors(target, words).T
+            if target != lang:
+                out[target] = cosine.astype(np.float32)
+                continue
+            scores = np.empty_like(cosine, dtype=np.float64)
+            for idx in _by_frames(posteriors):      # the trie scores images of one frame count together
+                scores[idx] = rescored_shortlist(np.stack([posteriors[i] for i in idx]), self._scorer.compiled(words),
+                                                 COSINE_SCALE * cosine[idx], self.options.shortlist)
+            out[target] = scores.astype(np.float32)
+        return out
+
+
+def _by_frames(posteriors) -> list[list[int]]:
+    groups: dict[int, list[int]] = {}
+    for i, p in enumerate(posteriors):
+        groups.setdefault(p.shape[0], []).append(i)
+    return list(groups.values())
 
 
 SHIPPED_INT8 = default_int8_dir()

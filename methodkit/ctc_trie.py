@@ -460,14 +460,24 @@ def shortlist_log_likelihoods(probs: np.ndarray, lexicon: CompiledLexicon | Lexi
     trie = _as_trie(lexicon)
     if k >= trie.n_words:
         return trie_log_likelihoods(probs, trie, blank)
-    out = np.empty((probs.shape[0], trie.n_words))
-    for i in range(probs.shape[0]):                     # one image at a time: (W, L) temporaries
-        distance = count_distances(probs[i:i + 1], trie, blank)[0]
-        out[i] = SHORTLIST_OFFSET - distance
-        if k > 0:
-            top = np.argpartition(distance, k - 1)[:k]
-            out[i, top] = trie_log_likelihoods(probs[i:i + 1], build_trie(trie.lexicon, trie.positions(top)),
-                                                 blank)[0]
+    # One image at a time: count_distances holds (W, L) temporaries per image.
+    return np.stack([rescored_shortlist(probs[i:i + 1], trie, -count_distances(probs[i:i + 1], trie, blank), k,
+                                        blank)[0] for i in range(probs.shape[0])])
+
+
+def rescored_shortlist(probs: np.ndarray, lexicon: CompiledLexicon | LexiconTrie, prior: np.ndarray, k: int,
+                       blank: int = 0) -> np.ndarray:
+    """APPROXIMATE: (B, W) scores where each image's ``k`` words of highest ``prior`` (B, W; any
+    cheap ranking, higher better) get their exact CTC log-likelihood and every other word
+    ``SHORTLIST_OFFSET + prior``: below any exact finite score (a prior must stay within a few
+    hundred thousand of zero) and in the prior's order."""
+    probs, prior = np.asarray(probs), np.asarray(prior, dtype=np.float64)
+    trie = _as_trie(lexicon)
+    out = SHORTLIST_OFFSET + prior
+    k = min(k, trie.n_words)
+    for i in range(probs.shape[0] if k > 0 else 0):
+        top = np.argpartition(-prior[i], k - 1)[:k] if k < trie.n_words else np.arange(trie.n_words)
+        out[i, top] = trie_log_likelihoods(probs[i:i + 1], build_trie(trie.lexicon, trie.positions(top)), blank)[0]
     return out
 
 

@@ -201,8 +201,12 @@ class SharedPosteriorInputs:
         self.groups = PosteriorGroups(groups)
 
     def __call__(self, images: Sequence["Image.Image"]) -> list[np.ndarray]:
+        return self.from_posteriors(self.network(images))
+
+    def from_posteriors(self, posteriors: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The head's inputs from the pass's (T_i, classes) posteriors, for a caller that reads them too."""
         out = []
-        for probs in self.network(images):
+        for probs in posteriors:
             kept = probs[:, self.keep]
             out.append(self.groups((kept / kept.sum(-1, keepdims=True))[None])[0])
         return out

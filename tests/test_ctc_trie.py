@@ -6,7 +6,7 @@ import pytest
 import methodkit.ctc_trie as ctc_trie
 from methodkit.ctc_lexicon import IMPOSSIBLE, LexiconScorer, compile_lexicon, ctc_log_likelihoods
 from methodkit.ctc_trie import (SHORTLIST_OFFSET, TrieLexiconScorer, build_trie, count_distances,
-                               shortlist_log_likelihoods, trie_log_likelihoods)
+                               rescored_shortlist, shortlist_log_likelihoods, trie_log_likelihoods)
 
 CHARSET = ["<blank>", "a", "b", "A", " ", "n"]
 WORDS = [
@@ -234,6 +234,26 @@ def test_a_short_shortlist_scores_its_top_words_exactly_and_ranks_the_rest_below
     np.testing.assert_allclose(got[~chosen], SHORTLIST_OFFSET - distance[~chosen])
     assert words[int(np.argmax(got))] == "ab" == words[int(np.argmax(exact))]
     assert (shortlist_log_likelihoods(probs, lexicon, 0) <= SHORTLIST_OFFSET).all()
+
+
+def test_any_prior_can_choose_the_shortlist_and_orders_the_words_left_out():
+    # The re-ranked hybrid (ours+rerank) shortlists by an embedding's cosine, not by counts.
+    words = _random_words(4, 40, alphabet="abn", longest=5) + ["ab"]
+    probs = _random(21, 3, 12)
+    lexicon = compile_lexicon(words, CHARSET)
+    exact = ctc_log_likelihoods(probs, lexicon)
+    prior = np.random.default_rng(5).uniform(-1, 1, (3, len(words)))
+    got = rescored_shortlist(probs, lexicon, prior, 6)
+    for i in range(3):
+        top = set(np.argsort(-prior[i])[:6])
+        chosen = got[i] > SHORTLIST_OFFSET + 1
+        assert set(np.flatnonzero(chosen)) == top
+        _assert_same(got[i][chosen], exact[i][chosen])
+        np.testing.assert_allclose(got[i][~chosen], SHORTLIST_OFFSET + prior[i][~chosen])
+        left_out = np.flatnonzero(~chosen)
+        assert list(left_out[np.argsort(-got[i][left_out])]) == list(left_out[np.argsort(-prior[i][left_out])])
+    _assert_same(rescored_shortlist(probs, lexicon, prior, len(words)), exact)
+    np.testing.assert_allclose(rescored_shortlist(probs, lexicon, prior, 0), SHORTLIST_OFFSET + prior)
 
 
 def test_count_distances_count_each_group_once_per_occurrence():

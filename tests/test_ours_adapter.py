@@ -113,3 +113,35 @@ def test_a_head_tuned_on_another_int8_graph_is_unavailable(tmp_path):
     (tmp_path / BACKBONE_FILE).write_bytes(b"a re-quantised graph")
     avail = create("ours-int8", {"int8_dir": str(tmp_path)}).availability()
     assert not avail.ok and "tuned on another int8 graph" in avail.reason and "re-tune" in avail.fix
+
+
+def test_ours_rerank_rescores_its_shortlist_exactly_and_ranks_other_languages_by_ours(toy_dataset, monkeypatch):
+    """Within a language: the ``shortlist`` words nearest by ours' cosine carry ppocrv6-ctc's exact
+    CTC score, above every other word, which keeps ours' order; across languages: ours' cosine."""
+    import numpy as np
+
+    monkeypatch.delenv("HWR_BENCH_OURS_CHECKPOINT", raising=False)
+    rerank, ours, ctc = create("ours+rerank", {"shortlist": 3}), create("ours"), create("ppocrv6-ctc")
+    assert rerank.availability().ok and rerank.shared_pass == ours.shared_pass == ctc.shared_pass
+    items = toy_dataset.image_items([s.key for s in toy_dataset.select(split="test_ood", lang="es")][:4])
+    lexicons = {lang: [e.text for e in toy_dataset.lexicon_for(lang)] for lang in ("es", "en")}
+    got = rerank.score_texts(items, "es", lexicons)
+    exact = ctc.score_texts(items, "es", {"es": lexicons["es"]})["es"]
+    images = ours.embed_images(items)
+    for lang, words in lexicons.items():
+        cosine = images @ ours.embed_texts(words, lang).T
+        if lang == "en":                                  # across languages: ours' cosine, nothing else
+            np.testing.assert_allclose(got["en"], cosine, atol=1e-6)
+            continue
+        for i in range(len(items)):
+            top = np.argsort(-cosine[i])[:3]
+            rest = np.setdiff1d(np.arange(len(words)), top)
+            np.testing.assert_allclose(got[lang][i, top], exact[i, top], rtol=1e-5)
+            assert got[lang][i, top].min() > got[lang][i, rest].max()
+            order = rest[np.argsort(-got[lang][i, rest], kind="stable")]
+            assert list(order) == list(rest[np.argsort(-cosine[i, rest], kind="stable")])
+    assert create("ours+rerank", {"shortlist": 3}).info.config["shortlist"] == 3
+    from bench.api.options import OptionError
+
+    with pytest.raises(OptionError, match="shortlist must be at least 1"):
+        create("ours+rerank", {"shortlist": 0})

@@ -109,6 +109,11 @@ class LexiconTrie:
         return _preorder(self)
 
     @functools.cached_property
+    def lexicon_labels(self) -> tuple[np.ndarray, np.ndarray]:
+        """``word_labels`` of the whole compiled lexicon, kept: sub-tries of it are built per batch."""
+        return word_labels(self.lexicon)
+
+    @functools.cached_property
     def word_counts(self) -> tuple[np.ndarray, np.ndarray]:
         labels, counts = _word_counts(self.lexicon)
         return (labels, counts) if self.index is None else (labels[self.index], counts[self.index])
@@ -178,9 +183,11 @@ def word_labels(lexicon: CompiledLexicon) -> tuple[np.ndarray, np.ndarray]:
     return labels, lengths
 
 
-def build_trie(lexicon: CompiledLexicon, subset: np.ndarray | None = None) -> LexiconTrie:
-    """The trie of ``lexicon``'s words (or of the words at positions ``subset``, in that order)."""
-    labels, lengths = word_labels(lexicon)
+def build_trie(lexicon: CompiledLexicon, subset: np.ndarray | None = None,
+               labels: tuple[np.ndarray, np.ndarray] | None = None) -> LexiconTrie:
+    """The trie of ``lexicon``'s words (or of the words at positions ``subset``, in that order);
+    ``labels``: ``word_labels(lexicon)`` when the caller keeps them."""
+    labels, lengths = labels or word_labels(lexicon)
     if subset is not None:
         subset = np.asarray(subset, dtype=np.int64)
         labels, lengths = labels[subset], lengths[subset]
@@ -470,14 +477,20 @@ def rescored_shortlist(probs: np.ndarray, lexicon: CompiledLexicon | LexiconTrie
     """APPROXIMATE: (B, W) scores where each image's ``k`` words of highest ``prior`` (B, W; any
     cheap ranking, higher better) get their exact CTC log-likelihood and every other word
     ``SHORTLIST_OFFSET + prior``: below any exact finite score (a prior must stay within a few
-    hundred thousand of zero) and in the prior's order."""
+    hundred thousand of zero) and in the prior's order. The images' shortlists are scored as one
+    trie of their union (a word's likelihood does not depend on the other words in the trie)."""
     probs, prior = np.asarray(probs), np.asarray(prior, dtype=np.float64)
     trie = _as_trie(lexicon)
     out = SHORTLIST_OFFSET + prior
     k = min(k, trie.n_words)
-    for i in range(probs.shape[0] if k > 0 else 0):
-        top = np.argpartition(-prior[i], k - 1)[:k] if k < trie.n_words else np.arange(trie.n_words)
-        out[i, top] = trie_log_likelihoods(probs[i:i + 1], build_trie(trie.lexicon, trie.positions(top)), blank)[0]
+    if k <= 0 or not len(probs):
+        return out
+    top = np.argpartition(-prior, k - 1, axis=1)[:, :k] if k < trie.n_words else np.tile(np.arange(k), (len(probs), 1))
+    union, inverse = np.unique(top, return_inverse=True)
+    sub = build_trie(trie.lexicon, trie.positions(union), labels=trie.lexicon_labels)
+    exact = trie_log_likelihoods(probs, sub, blank)                       # (B, len(union))
+    rows = np.arange(len(probs))[:, None]
+    out[rows, top] = exact[rows, inverse.reshape(top.shape)]
     return out
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.api import Availability, EmbeddingRetriever, MethodInfo, RunContext, ScoringRetriever, file_sha256
+from methodkit.ctc_lexicon import by_frame_count
 from methodkit.ctc_trie import TrieLexiconScorer, rescored_shortlist
 from methodkit.layers import onnx_layers
 from ourmodel.anchors import text_inputs
@@ -245,18 +246,11 @@ class OursRerank(ScoringRetriever):
                 out[target] = cosine.astype(np.float32)
                 continue
             scores = np.empty_like(cosine, dtype=np.float64)
-            for idx in _by_frames(posteriors):      # the trie scores images of one frame count together
+            for idx in by_frame_count(posteriors):
                 scores[idx] = rescored_shortlist(np.stack([posteriors[i] for i in idx]), self._scorer.compiled(words),
                                                  COSINE_SCALE * cosine[idx], self.options.shortlist)
             out[target] = scores.astype(np.float32)
         return out
-
-
-def _by_frames(posteriors) -> list[list[int]]:
-    groups: dict[int, list[int]] = {}
-    for i, p in enumerate(posteriors):
-        groups.setdefault(p.shape[0], []).append(i)
-    return list(groups.values())
 
 
 SHIPPED_INT8 = default_int8_dir()

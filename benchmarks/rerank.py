@@ -57,13 +57,6 @@ def _hits(scores: np.ndarray, truth: np.ndarray) -> int:
     return int((mine > others.max(axis=1)).sum())
 
 
-def _by_frames(posteriors) -> list[np.ndarray]:
-    groups: dict[int, list[int]] = {}
-    for i, p in enumerate(posteriors):
-        groups.setdefault(p.shape[0], []).append(i)
-    return [np.array(idx) for idx in groups.values()]
-
-
 def _timed(fn):
     start = time.perf_counter()
     out = fn()
@@ -73,11 +66,12 @@ def _timed(fn):
 def _chunk(method, scorer, galleries, posteriors, truth, ks, tally) -> None:
     """Score one chunk of queries every way at every gallery size, adding hits and seconds to ``tally``."""
     from adapters.ours import COSINE_SCALE
+    from methodkit.ctc_lexicon import by_frame_count
     from methodkit.ctc_trie import rescored_shortlist, trie_log_likelihoods
 
     features = method.ours._features
     images = method.ours._load().encode_features(features.from_posteriors(posteriors))
-    groups = _by_frames(posteriors)
+    groups = by_frame_count(posteriors)
     for size, (words, vectors) in galleries.items():
         trie = scorer.compiled(words)
         cosine, cos_s = _timed(lambda: images @ vectors.T)

@@ -145,6 +145,15 @@ def ctc_log_likelihoods(probs: np.ndarray, lexicon: CompiledLexicon, blank: int 
     return out
 
 
+def by_frame_count(posteriors: Sequence[np.ndarray]) -> list[list[int]]:
+    """Indices of per-image posteriors grouped by frame count, in input order within a group:
+    the recursions score the images of one frame count as one stacked array."""
+    groups: dict[int, list[int]] = {}
+    for i, p in enumerate(posteriors):
+        groups.setdefault(p.shape[0], []).append(i)
+    return list(groups.values())
+
+
 class LexiconScorer:
     """One recogniser's CTC scoring of word lists: each list compiled once against its character
     set (a serving system keeps it), images of equal frame count scored in one vectorised pass."""
@@ -169,10 +178,7 @@ class LexiconScorer:
     def score(self, posteriors: Sequence[np.ndarray], lexicons: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
         """{language: (n_images, n_words) log-likelihoods} from per-image (T_i, C) posteriors."""
         out = {lang: np.empty((len(posteriors), len(words)), dtype=np.float32) for lang, words in lexicons.items()}
-        by_frames: dict[int, list[int]] = {}
-        for i, p in enumerate(posteriors):
-            by_frames.setdefault(p.shape[0], []).append(i)
-        for idx in by_frames.values():
+        for idx in by_frame_count(posteriors):
             stacked = np.stack([posteriors[i] for i in idx])
             for lang, words in lexicons.items():
                 out[lang][idx] = self._likelihoods(stacked, self.compiled(words))

@@ -307,3 +307,20 @@ def test_the_hand_audit_block_counts_the_verdicts_a_person_wrote(tmp_path, monke
     audit.write_text("n\tkey\tverdict\n0\ta\tlegible\n1\tb\tillegible\n2\tc\tlegible\n3\td\t\n")
     assert docs_blocks.hand_audit(RESULTS) == ("Audited failures: 4; read right (legible): 2; read wrong or not at "
                                                "all (illegible): 1; not yet read: 1.")
+
+
+def test_the_rerank_block_tabulates_each_gallery_and_shortlist(tmp_path, monkeypatch):
+    monkeypatch.setattr(docs_blocks, "RERANK_JSON", tmp_path / "rerank.json")
+    assert "No measurement yet" in docs_blocks.rerank(RESULTS)
+    record = {"machine": {"cpu": "Test CPU", "cores": 2}, "commit": "d" * 40, "load_average": [1.25, 1.0, 1.0],
+              "dataset": "toy", "fingerprint": "abc", "queries": {"en": 10, "zh": 9},
+              "rows": {"lexicon": {"ours": {"acc@1": 0.5, "matching_ms_per_query": 0.01}},
+                       "50000": {"ours+rerank@20": {"acc@1": 0.75, "matching_ms_per_query": 2.345},
+                                 "ppocrv6-ctc": {"acc@1": 0.9, "matching_ms_per_query": 10.0}}}}
+    (tmp_path / "rerank.json").write_text(json.dumps(record))
+    text = docs_blocks.rerank(RESULTS)
+    assert "on Test CPU (2 cores, load average 1.2) at commit `dddddddddd`" in text
+    assert "the first 10 en, 9 zh test_ood queries" in text
+    assert "| lexicon | `ours` | 0.5000 | 0.01 |" in text
+    assert "| 50,000 words | `ours+rerank@20` | 0.7500 | 2.35 |" in text
+    assert "| 50,000 words | `ppocrv6-ctc` | 0.9000 | 10.00 |" in text

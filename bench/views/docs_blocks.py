@@ -547,6 +547,32 @@ def table_columns(results_dir: Path) -> str:
     return table_columns_markdown()
 
 
+RERANK_JSON = SUITE_JSON.with_name("rerank.json")
+
+
+@block("rerank", "benchmarks/results/rerank.json (`python benchmarks/rerank.py`)")
+def rerank(results_dir: Path) -> str:
+    import json
+
+    r = json.loads(RERANK_JSON.read_text()) if RERANK_JSON.is_file() else {}
+    if not {"rows", "machine", "queries"} <= set(r):
+        return f"No measurement yet ({RERANK_JSON.name} is made by `python benchmarks/rerank.py`)."
+    m = r["machine"]
+    head = (f"Measured by `python benchmarks/rerank.py` on {md_text(m['cpu'])} ({m['cores']} cores, load average "
+            f"{r['load_average'][0]:.1f}) at commit `{(r.get('commit') or 'unknown')[:10]}`, on dataset "
+            f"`{r['dataset']}` (fingerprint `{r['fingerprint']}`): the first "
+            f"{', '.join(f'{n} {lang}' for lang, n in r['queries'].items())} test_ood queries, the same queries and "
+            "PP-OCRv6 pass for every row. *Matching*: from the pass and ours' image vector to the query's scores "
+            "over the gallery (text vectors and compiled lexicons made once per gallery, not counted).")
+    rows = []
+    for size, by_name in r["rows"].items():
+        gallery = "lexicon" if size == "lexicon" else f"{int(size):,} words"
+        for name, v in by_name.items():
+            rows.append([gallery, code(name), _num(v["acc@1"], 4), f"{v['matching_ms_per_query']:.2f}"])
+    return "\n\n".join([head, _table(["gallery", "method (`@K`: shortlist)", "Acc@1", "matching ms per query"],
+                                      rows, numeric=(2, 3))])
+
+
 HAND_CALIBRATION_JSON = SUITE_JSON.with_name("hand_calibration.json")
 
 

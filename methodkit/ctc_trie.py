@@ -487,11 +487,26 @@ def rescored_shortlist(probs: np.ndarray, lexicon: CompiledLexicon | LexiconTrie
         return out
     top = np.argpartition(-prior, k - 1, axis=1)[:, :k] if k < trie.n_words else np.tile(np.arange(k), (len(probs), 1))
     union, inverse = np.unique(top, return_inverse=True)
-    sub = build_trie(trie.lexicon, trie.positions(union), labels=trie.lexicon_labels)
-    exact = trie_log_likelihoods(probs, sub, blank)                       # (B, len(union))
+    exact = trie_log_likelihoods(probs, _compact_trie(trie, trie.positions(union)), blank)   # (B, len(union))
     rows = np.arange(len(probs))[:, None]
     out[rows, top] = exact[rows, inverse.reshape(top.shape)]
     return out
+
+
+def _compact_trie(trie: LexiconTrie, positions: np.ndarray) -> LexiconTrie:
+    """The trie of the lexicon's words at ``positions`` over only the emission groups they use
+    (and the blank, space and unknown groups, at their own indices): the posteriors are then
+    grouped for a few dozen characters instead of the whole lexicon's thousands, which is most of
+    a short list's cost. Scores are the same: a word's states read only its own groups."""
+    labels, lengths = trie.lexicon_labels
+    labels, lengths = labels[positions], lengths[positions]
+    used = np.unique(labels[labels > UNKNOWN_GROUP])
+    keep = np.concatenate([[BLANK_GROUP, SPACE_GROUP, UNKNOWN_GROUP], used])
+    remap = np.full(len(trie.lexicon.members), -1, dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    compact = CompiledLexicon(tuple(trie.lexicon.words[i] for i in positions), trie.lexicon.members[keep], [],
+                              trie.lexicon.substitutions)
+    return build_trie(compact, labels=(np.where(labels >= 0, remap[np.maximum(labels, 0)], -1), lengths))
 
 
 # -- the scorer a method holds ----------------------------------------------------------------------

@@ -247,7 +247,7 @@ class OursRerank(ScoringRetriever):
                 continue
             scores = np.empty_like(cosine, dtype=np.float64)
             for idx in by_frame_count(posteriors):
-                scores[idx] = rescored_shortlist(np.stack([posteriors[i] for i in idx]), self._scorer.compiled(words),
+                scores[idx] = rescored_shortlist([posteriors[i] for i in idx], self._scorer.compiled(words),
                                                  COSINE_SCALE * cosine[idx], self.options.shortlist)
             out[target] = scores.astype(np.float32)
         return out

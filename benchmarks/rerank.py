@@ -80,7 +80,7 @@ def _chunk(method, scorer, galleries, posteriors, truth, ks, tally) -> None:
             def rerank():
                 out = np.empty(cosine.shape)
                 for idx in groups:
-                    out[idx] = rescored_shortlist(np.stack([posteriors[i] for i in idx]), trie,
+                    out[idx] = rescored_shortlist([posteriors[i] for i in idx], trie,
                                                   COSINE_SCALE * cosine[idx], k)
                 return out
             scores, seconds = _timed(rerank)
@@ -89,7 +89,7 @@ def _chunk(method, scorer, galleries, posteriors, truth, ks, tally) -> None:
         def exact():
             out = np.empty(cosine.shape)
             for idx in groups:
-                out[idx] = trie_log_likelihoods(np.stack([posteriors[i] for i in idx]), trie)
+                out[idx] = trie_log_likelihoods([posteriors[i] for i in idx], trie)
             return out
         scores, seconds = _timed(exact)
         _add(tally, size, "ppocrv6-ctc", _hits(scores, truth), len(truth), seconds)

@@ -171,17 +171,17 @@ class LexiconScorer:
     def _compile(self, words: tuple[str, ...]):
         return compile_lexicon(words, self.charset, blank=self.blank)
 
-    def _likelihoods(self, posteriors: np.ndarray, compiled) -> np.ndarray:
-        """(B, T, C) posteriors of images with T frames each -> (B, n_words) log-likelihoods."""
-        return ctc_log_likelihoods(posteriors, compiled, self.blank)
+    def _likelihoods(self, posteriors: list[np.ndarray], compiled) -> np.ndarray:
+        """B (T, C) posteriors of images with T frames each -> (B, n_words) log-likelihoods."""
+        return ctc_log_likelihoods(np.stack(posteriors), compiled, self.blank)
 
     def score(self, posteriors: Sequence[np.ndarray], lexicons: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
         """{language: (n_images, n_words) log-likelihoods} from per-image (T_i, C) posteriors."""
         out = {lang: np.empty((len(posteriors), len(words)), dtype=np.float32) for lang, words in lexicons.items()}
         for idx in by_frame_count(posteriors):
-            stacked = np.stack([posteriors[i] for i in idx])
+            group = [posteriors[i] for i in idx]
             for lang, words in lexicons.items():
-                out[lang][idx] = self._likelihoods(stacked, self.compiled(words))
+                out[lang][idx] = self._likelihoods(group, self.compiled(words))
         return out
 
 

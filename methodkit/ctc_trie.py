@@ -406,17 +406,23 @@ def trie_log_likelihoods(probs: np.ndarray, lexicon: CompiledLexicon | LexiconTr
                          shortlist: int | None = None) -> np.ndarray:
     """log p(word | image) for every lexicon word: ``ctc_log_likelihoods``'s scores, via the trie.
 
-    ``probs`` is (T, C) for one image (returns (W,)) or (B, T, C) for images of T frames each
-    (returns (B, W)). Pass a ``LexiconTrie`` (``build_trie``) to reuse the trie across calls.
+    ``probs`` is (T, C) for one image (returns (W,)), or (B, T, C) or a list of B (T, C) arrays
+    for images of T frames each (returns (B, W)): a list is grouped image by image and never
+    stacked whole (a recogniser's thousands of classes, copied, cost more than a short list's
+    scoring). Pass a ``LexiconTrie`` (``build_trie``) to reuse the trie across calls.
     ``shortlist=K`` switches to the approximate ``shortlist_log_likelihoods``.
     """
-    probs = np.asarray(probs)
-    if probs.ndim == 2:
-        return trie_log_likelihoods(probs[None], lexicon, blank, shortlist)[0]
+    if not isinstance(probs, (list, tuple)) or shortlist is not None:
+        probs = np.asarray(probs)
+        if probs.ndim == 2:
+            return trie_log_likelihoods(probs[None], lexicon, blank, shortlist)[0]
     trie = _as_trie(lexicon)
     if shortlist is not None:
         return shortlist_log_likelihoods(probs, trie, shortlist, blank)
-    em = group_posteriors(probs, trie.lexicon, blank).transpose(1, 2, 0)     # (T, G, B)
+    if isinstance(probs, np.ndarray):
+        em = group_posteriors(probs, trie.lexicon, blank).transpose(1, 2, 0)     # (T, G, B)
+    else:
+        em = np.stack([group_posteriors(np.asarray(p)[None], trie.lexicon, blank)[0] for p in probs], axis=2)
     out = _score(em, trie, exact=False)
     for i in np.flatnonzero(np.isnan(out).any(axis=1)):
         rescore = np.flatnonzero(np.isnan(out[i]))
@@ -472,14 +478,15 @@ def shortlist_log_likelihoods(probs: np.ndarray, lexicon: CompiledLexicon | Lexi
                                         blank)[0] for i in range(probs.shape[0])])
 
 
-def rescored_shortlist(probs: np.ndarray, lexicon: CompiledLexicon | LexiconTrie, prior: np.ndarray, k: int,
+def rescored_shortlist(probs: np.ndarray | Sequence[np.ndarray], lexicon: CompiledLexicon | LexiconTrie, prior: np.ndarray, k: int,
                        blank: int = 0) -> np.ndarray:
     """APPROXIMATE: (B, W) scores where each image's ``k`` words of highest ``prior`` (B, W; any
     cheap ranking, higher better) get their exact CTC log-likelihood and every other word
     ``SHORTLIST_OFFSET + prior``: below any exact finite score (a prior must stay within a few
     hundred thousand of zero) and in the prior's order. The images' shortlists are scored as one
     trie of their union (a word's likelihood does not depend on the other words in the trie)."""
-    probs, prior = np.asarray(probs), np.asarray(prior, dtype=np.float64)
+    prior = np.asarray(prior, dtype=np.float64)
+    probs = probs if isinstance(probs, (list, tuple)) else np.asarray(probs)    # a list: see trie_log_likelihoods
     trie = _as_trie(lexicon)
     out = SHORTLIST_OFFSET + prior
     k = min(k, trie.n_words)
@@ -523,5 +530,5 @@ class TrieLexiconScorer(LexiconScorer):
     def _compile(self, words: tuple[str, ...]) -> LexiconTrie:
         return build_trie(super()._compile(words))
 
-    def _likelihoods(self, posteriors: np.ndarray, compiled: LexiconTrie) -> np.ndarray:
+    def _likelihoods(self, posteriors: list[np.ndarray], compiled: LexiconTrie) -> np.ndarray:
         return trie_log_likelihoods(posteriors, compiled, self.blank, self.shortlist)

@@ -262,3 +262,13 @@ def test_count_distances_count_each_group_once_per_occurrence():
     probs = eye[[1, 0, 1, 2, 0]][None]
     lexicon = compile_lexicon(["aab", "ab", "aabb", "b"], ["<blank>", "a", "b", " "])
     np.testing.assert_allclose(count_distances(probs, lexicon)[0], [0, 1, 1, 2], atol=1e-12)
+
+
+def test_a_list_of_posteriors_scores_as_the_stacked_array_does():
+    # Grouped image by image (never stacked whole), a list gives the very same scores.
+    probs = _random(8, 4, 9)
+    lexicon = build_trie(compile_lexicon(WORDS, CHARSET))
+    np.testing.assert_array_equal(trie_log_likelihoods(list(probs), lexicon), trie_log_likelihoods(probs, lexicon))
+    prior = np.random.default_rng(2).uniform(-1, 1, (4, len(WORDS)))
+    np.testing.assert_array_equal(rescored_shortlist(list(probs), lexicon, prior, 3),
+                                  rescored_shortlist(probs, lexicon, prior, 3))

@@ -49,7 +49,7 @@ COMPOSITES: tuple[Composite, ...] = (
               engines=("rapidocr", "tesseract", "easyocr"), measured=("rapidocr",)),
     Composite("adapters.dictionary:DictionaryPivot", prefix="dict:", suffix="+dict",
               engines=("rapidocr", "rapidocr-ctc", "ppocrv6", "ppocrv6-ctc", "ppocrv6-ctc-shortlist", "tesseract",
-                       "tesseract-latn", "easyocr", "easyhtr", "easyhtr-ctc")),
+                       "tesseract-latn", "easyocr", "easyhtr", "easyhtr-ctc", "ours+rerank")),
 )
 COMPOSITES_AFTER = "easyocr"   # the last engine: composites follow it in the registration order
 

@@ -245,12 +245,19 @@ class OursRerank(ScoringRetriever):
             if target != lang:
                 out[target] = cosine.astype(np.float32)
                 continue
-            scores = np.empty_like(cosine, dtype=np.float64)
-            for idx in by_frame_count(posteriors):
-                scores[idx] = rescored_shortlist([posteriors[i] for i in idx], self._scorer.compiled(words),
-                                                 COSINE_SCALE * cosine[idx], self.options.shortlist)
-            out[target] = scores.astype(np.float32)
+            out[target] = reranked(posteriors, self._scorer.compiled(words), cosine,
+                                   self.options.shortlist).astype(np.float32)
         return out
+
+
+def reranked(posteriors, trie, cosine: np.ndarray, shortlist: int) -> np.ndarray:
+    """``ours+rerank``'s scores over a compiled lexicon (``TrieLexiconScorer.compiled``): each
+    image's ``shortlist`` words nearest by ``cosine`` (images x words) re-scored by exact CTC, the
+    rest in cosine order below them (``rescored_shortlist``), images of one frame count together."""
+    scores = np.empty(cosine.shape, dtype=np.float64)
+    for idx in by_frame_count(posteriors):
+        scores[idx] = rescored_shortlist([posteriors[i] for i in idx], trie, COSINE_SCALE * cosine[idx], shortlist)
+    return scores
 
 
 SHIPPED_INT8 = default_int8_dir()

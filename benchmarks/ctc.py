@@ -91,7 +91,8 @@ def _queries(ds, n: int) -> tuple[list[str], dict, dict, str]:
                                         "every other frame, over a ~6,600-class CJK + Latin set")
 
 
-def _gallery(ds, lang: str, size: int | None) -> list[str]:
+def gallery_words(ds, lang: str, size: int | None) -> list[str]:
+    """The lexicon of ``lang`` plus wordfreq distractors up to ``size`` words, as the gallery protocols build it."""
     from bench.data.distractors import distractors
 
     lexicon = [e.text for e in ds.lexicon_for(lang)]
@@ -114,7 +115,7 @@ def _score_all(score, batches, n_queries: int, n_words: int) -> tuple[float, np.
 
 
 def _one(ds, lang: str, size: int | None, posteriors, truth, charset, repeats: int, shortlist: bool) -> dict:
-    words = _gallery(ds, lang, size)
+    words = gallery_words(ds, lang, size)
     start = time.perf_counter()
     lexicon = compile_lexicon(words, charset)
     compile_s = time.perf_counter() - start

@@ -32,6 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.ctc import gallery_words  # noqa: E402
 from benchmarks.suite import machine_and_commit  # noqa: E402
 from bench.core.io import write_json_atomic  # noqa: E402
 
@@ -40,13 +41,6 @@ LANGUAGES = ("en", "es", "zh")
 SIZES = (None, 10_000, 50_000)          # None: the lexicon alone
 KS = (1, 5, 10, 20, 50, 100)
 CHUNK = 64                              # queries whose posteriors are held at once (a few MB each)
-
-
-def _gallery(ds, lang: str, size: int | None) -> list[str]:
-    from bench.data.distractors import distractors
-
-    lexicon = [e.text for e in ds.lexicon_for(lang)]
-    return lexicon + [e.text for e in distractors(lang, lexicon, max(0, (size or 0) - len(lexicon)))]
 
 
 def _hits(scores: np.ndarray, truth: np.ndarray) -> int:
@@ -65,9 +59,9 @@ def _timed(fn):
 
 def _chunk(method, scorer, galleries, posteriors, truth, ks, tally) -> None:
     """Score one chunk of queries every way at every gallery size, adding hits and seconds to ``tally``."""
-    from adapters.ours import COSINE_SCALE
+    from adapters.ours import reranked
     from methodkit.ctc_lexicon import by_frame_count
-    from methodkit.ctc_trie import rescored_shortlist, trie_log_likelihoods
+    from methodkit.ctc_trie import trie_log_likelihoods
 
     features = method.ours._features
     images = method.ours._load().encode_features(features.from_posteriors(posteriors))
@@ -77,13 +71,7 @@ def _chunk(method, scorer, galleries, posteriors, truth, ks, tally) -> None:
         cosine, cos_s = _timed(lambda: images @ vectors.T)
         _add(tally, size, "ours", _hits(cosine, truth), len(truth), cos_s)
         for k in ks:
-            def rerank():
-                out = np.empty(cosine.shape)
-                for idx in groups:
-                    out[idx] = rescored_shortlist([posteriors[i] for i in idx], trie,
-                                                  COSINE_SCALE * cosine[idx], k)
-                return out
-            scores, seconds = _timed(rerank)
+            scores, seconds = _timed(lambda: reranked(posteriors, trie, cosine, k))
             _add(tally, size, f"ours+rerank@{k}", _hits(scores, truth), len(truth), cos_s + seconds)
 
         def exact():
@@ -109,7 +97,7 @@ def _language(ds, method, lang: str, n: int, ks, tally: dict, built: dict) -> in
     samples = [s for s in ds.select(split="test_ood", lang=lang) if s.semantic_id in index][:n]
     galleries = {}
     for size in SIZES:
-        words = _gallery(ds, lang, size)
+        words = gallery_words(ds, lang, size)
         vectors, text_s = _timed(lambda: method.ours.embed_texts(words, lang))
         galleries[size] = (words, vectors)
         built.setdefault(str(size or "lexicon"), {})[lang] = {"words": len(words), "text_vectors_seconds": round(text_s, 1)}

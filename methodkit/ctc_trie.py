@@ -41,14 +41,14 @@ from __future__ import annotations
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numba
 import numpy as np
 
 from bench.api import onnx_threads
 from methodkit.ctc_lexicon import (BLANK_GROUP, IMPOSSIBLE, SPACE_GROUP, UNKNOWN_GROUP, CompiledLexicon,
-                                  LexiconScorer, compile_lexicon, group_posteriors)
+                                  LexiconScorer, group_posteriors)
 
 _CHUNK = 32_768          # exact recursion: (node, image) pairs per vectorised step (its working set stays in cache)
 _PAIRS = 32_768          # exact recursion: (node, image) pairs held per depth (bounds memory)
@@ -402,6 +402,13 @@ def _as_trie(lexicon: CompiledLexicon | LexiconTrie) -> LexiconTrie:
     return lexicon if isinstance(lexicon, LexiconTrie) else build_trie(lexicon)
 
 
+def _emissions(probs, lexicon: CompiledLexicon, blank: int) -> np.ndarray:
+    """(T, G, B) group emissions of a (B, T, C) array, or of a list grouped image by image."""
+    if isinstance(probs, np.ndarray):
+        return group_posteriors(probs, lexicon, blank).transpose(1, 2, 0)
+    return np.stack([group_posteriors(np.asarray(p)[None], lexicon, blank)[0] for p in probs], axis=2)
+
+
 def trie_log_likelihoods(probs: np.ndarray, lexicon: CompiledLexicon | LexiconTrie, blank: int = 0,
                          shortlist: int | None = None) -> np.ndarray:
     """log p(word | image) for every lexicon word: ``ctc_log_likelihoods``'s scores, via the trie.
@@ -412,17 +419,14 @@ def trie_log_likelihoods(probs: np.ndarray, lexicon: CompiledLexicon | LexiconTr
     scoring). Pass a ``LexiconTrie`` (``build_trie``) to reuse the trie across calls.
     ``shortlist=K`` switches to the approximate ``shortlist_log_likelihoods``.
     """
-    if not isinstance(probs, (list, tuple)) or shortlist is not None:
+    if not isinstance(probs, (list, tuple)):
         probs = np.asarray(probs)
         if probs.ndim == 2:
             return trie_log_likelihoods(probs[None], lexicon, blank, shortlist)[0]
     trie = _as_trie(lexicon)
     if shortlist is not None:
-        return shortlist_log_likelihoods(probs, trie, shortlist, blank)
-    if isinstance(probs, np.ndarray):
-        em = group_posteriors(probs, trie.lexicon, blank).transpose(1, 2, 0)     # (T, G, B)
-    else:
-        em = np.stack([group_posteriors(np.asarray(p)[None], trie.lexicon, blank)[0] for p in probs], axis=2)
+        return shortlist_log_likelihoods(np.asarray(probs), trie, shortlist, blank)
+    em = _emissions(probs, trie.lexicon, blank)                                # (T, G, B)
     out = _score(em, trie, exact=False)
     for i in np.flatnonzero(np.isnan(out).any(axis=1)):
         rescore = np.flatnonzero(np.isnan(out[i]))
@@ -486,7 +490,6 @@ def rescored_shortlist(probs: np.ndarray | Sequence[np.ndarray], lexicon: Compil
     hundred thousand of zero) and in the prior's order. The images' shortlists are scored as one
     trie of their union (a word's likelihood does not depend on the other words in the trie)."""
     prior = np.asarray(prior, dtype=np.float64)
-    probs = probs if isinstance(probs, (list, tuple)) else np.asarray(probs)    # a list: see trie_log_likelihoods
     trie = _as_trie(lexicon)
     out = SHORTLIST_OFFSET + prior
     k = min(k, trie.n_words)

@@ -191,11 +191,10 @@ def load_or_build_dataset(dataset: Optional[Path], quiet: bool):
     # The default tier's place may be $HWR_BENCH_DATA, so it is asked for without a size.
     path = default_dataset_path() if dataset is None else default_dataset_path(tier)
     manifest = path / "manifest.json"
-    if not manifest.exists():
-        build_dataset(path, DatasetSize(tier), 0, None, quiet)
-    elif stale_tier(json.loads(manifest.read_text(encoding="utf-8")), tier):
-        # Ours to replace: the embedded tier in the cache, written by an older generator.
+    stale = manifest.exists() and stale_tier(json.loads(manifest.read_text(encoding="utf-8")), tier)
+    if stale:    # ours to replace: the embedded tier in the cache, written by an older generator
         console().print(f"{path}: built by an older generator; rebuilding the {tier} tier")
+    if stale or not manifest.exists():
         build_dataset(path, DatasetSize(tier), 0, None, quiet)
     return load_dataset(path)
 

@@ -24,7 +24,8 @@ UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageE
 from bench.api.commands import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, AllowDirtyOpt, BootstrapOpt, DatasetOpt,
                                 DatasetSize, LimitOpt, ReplaceOpt, OfflineOpt, OptionOpt, ProtocolsOpt, QuietOpt,
                                 ResultsDirOpt, build_dataset, console, fail, finish, load_or_build_dataset,
-                                tier_results_dir, method_names, method_options, outcome_reporter, protocol_names, split, tracker)
+                                method_names, method_options, outcome_reporter, protocol_names, split,
+                                tier_results_dir, tracker)
 from bench.api.options import option_fields
 from bench.api.registry import EFFICIENCY, METHODS, entry_point_load_error
 from bench.api.retriever import go_offline

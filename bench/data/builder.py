@@ -184,7 +184,7 @@ def _builder_record(spec: SizeSpec, seed: int, pool: StylePool, cache_root: Path
                                    "version": source.version, "archive_sha256": record["archive_sha256"],
                                    "licence": source.licence}
     builder = {
-        "name": f"hwr-bench-{spec.tier}", "size": spec.name, "seed": seed, "render_version": RENDER_VERSION,
+        "name": f"hwr-bench-{spec.tier}", "size": spec.name, "seed": seed, **_generator(spec, difficulty),
         "lexicon_sha256": lexicon_digest(),
         "styles": {lang: {side: [s.id for s in v] for side, v in sides.items()}
                    for lang, sides in pool.styles.items()},
@@ -192,9 +192,17 @@ def _builder_record(spec: SizeSpec, seed: int, pool: StylePool, cache_root: Path
         "note": "synthetic handwriting rendered from fonts and stroke data, not real handwriting",
     }
     if spec.tier == "hand":
-        builder.update(hand_version=hand.HAND_VERSION, difficulty=difficulty.as_dict(),
-                       note="synthetic handwriting by generative writers (hand.py), not real handwriting")
+        builder["note"] = "synthetic handwriting by generative writers (hand.py), not real handwriting"
     return builder
+
+
+def _generator(spec: SizeSpec, difficulty: hand.Difficulty) -> dict:
+    """Which generator made a dataset of ``spec``: what the manifest records, and what ``stale_tier``
+    compares with the running code."""
+    made = {"render_version": RENDER_VERSION}
+    if spec.tier == "hand":
+        made.update(hand_version=hand.HAND_VERSION, difficulty=difficulty.as_dict())
+    return made
 
 
 def stale_tier(manifest: dict, size: str) -> bool:
@@ -204,10 +212,7 @@ def stale_tier(manifest: dict, size: str) -> bool:
     made = manifest.get("builder") or {}
     if made.get("size") != size or size not in SIZES:
         return False
-    if made.get("render_version") != RENDER_VERSION:
-        return True
-    return SIZES[size].tier == "hand" and (made.get("hand_version") != hand.HAND_VERSION
-                                          or made.get("difficulty") != hand.CALIBRATED.as_dict())
+    return any(made.get(k) != v for k, v in _generator(SIZES[size], hand.CALIBRATED).items())
 
 
 def build(out: Path, *, size: str = "small", seed: int = 0, cache_root: Path, workers: int | None = None,

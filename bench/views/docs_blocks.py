@@ -708,7 +708,7 @@ def _legibility_reads() -> dict[float, tuple[int, int]]:
 def hand_summary(results_dir: Path) -> str:
     folder = Path(results_dir) / "hand"
     if not folder.is_dir() or not results_of(folder):
-        return "No results on the hand tier yet (`bench run --dataset hand --results-dir results/hand`)."
+        return "No results on the hand tier yet (`bench run --dataset hand`)."
     return summary(folder)
 
 

@@ -26,7 +26,7 @@ from bench.api import Availability, EmbeddingRetriever, MethodInfo, RunContext, 
 from methodkit.ctc_lexicon import by_frame_count
 from methodkit.ctc_trie import TrieLexiconScorer, rescored_shortlist
 from methodkit.layers import onnx_layers
-from ourmodel.anchors import text_inputs
+from ourmodel.anchors import checkpoint_text_inputs
 from ourmodel.inference import ANCHOR_BATCH, NumpyDualEncoder
 from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, SharedPosteriorInputs, backbone
 from ourmodel.quantize import (BACKBONE_FILE, RECIPE, default_checkpoint_dir, default_int8_dir, quantised_alphabet,
@@ -138,7 +138,10 @@ class Ours(EmbeddingRetriever):
 
     def _anchor_label(self) -> str:
         spelling = self.config.get("spelling_dim", 0)
-        return "use-multilingual-v3" + (f" + {spelling}-d spelling vector" if spelling else "")
+        levels = self.config.get("pyramid_levels") or []
+        return ("use-multilingual-v3" + (f" + {spelling}-d spelling vector" if spelling else "")
+                + (f" + character pyramid, levels {'/'.join(map(str, levels))} (shared with the image tower)"
+                   if levels else ""))
 
     def compute_layers(self):
         # The graph that runs: the whole recogniser when the head reads its shared pass, else the
@@ -161,8 +164,13 @@ class Ours(EmbeddingRetriever):
 
     def embed_texts(self, texts, lang: str) -> np.ndarray:
         model = self._load()
-        return model.encode_anchors(text_inputs(list(texts), [lang] * len(texts), self._cache_dir,
-                                                self.config.get("spelling_dim", 0)))
+        texts = list(texts)
+        # In chunks: a generation 3 word's inputs hold its pyramid (~11,500 columns), and a chunk
+        # of whole ANCHOR_BATCHes gives each text the vector it gets in any batch.
+        chunk = 16 * ANCHOR_BATCH
+        parts = [model.encode_anchors(checkpoint_text_inputs(self.config, part, [lang] * len(part), self._cache_dir))
+                 for part in (texts[i:i + chunk] for i in range(0, len(texts), chunk))]
+        return np.concatenate(parts) if parts else np.zeros((0, model.embed_dim), np.float32)
 
 
 # A cosine (in [-1, 1]) times this orders the words left out of the shortlist; scaled so float32

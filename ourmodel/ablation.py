@@ -20,8 +20,10 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "no-lexicon-i2t": ("the full-lexicon image→text term (the paper's objective)", {"lexicon_i2t": 0.0}),
     "infonce-only": ("L_sem and the full-lexicon term: symmetric InfoNCE alone", {"lam": 0.0, "lexicon_i2t": 0.0}),
     "no-stage2": ("stage 2 (the 10x lower learning rate for the last 30% of steps)", {"stage2_fraction": 0.0}),
-    # Not in the paper: what the spelling vector beside the USE anchor buys (generation 2).
-    "no-spelling": ("the spelling vector (the text tower reads the USE anchor alone)", {"spelling_dim": 0}),
+    # Not in the paper: what generation 3's pyramid head stands on.
+    "no-spelled-i2t": ("the lexicon words' exact pyramids read as images (the image side learns from its images "
+                       "alone)", {"spelled_i2t": 0.0}),
+    "levels-1": ("the pyramid's levels 2-4 (level 1 alone: a learned bag of characters)", {"pyramid_levels": [1]}),
 }
 
 

@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from methodkit.text_encoder import embed_anchors
+from ourmodel.pyramid import Pyramid
 
 
 def spelling_vectors(texts: Sequence[str], dim: int) -> np.ndarray:
@@ -32,9 +33,25 @@ def spelling_vectors(texts: Sequence[str], dim: int) -> np.ndarray:
     return out / np.where(norms > 0, norms, 1.0)
 
 
-def text_inputs(texts: Sequence[str], langs: Sequence[str], cache_root: Path | None, spelling_dim: int = 0) -> np.ndarray:
-    """The text tower's input: the anchor, then (if ``spelling_dim``) the spelling vector."""
-    anchors = embed_anchors(list(texts), list(langs), cache_root)
-    if not spelling_dim:
-        return anchors
-    return np.concatenate([anchors, spelling_vectors(texts, spelling_dim)], axis=1)
+def text_inputs(texts: Sequence[str], langs: Sequence[str], cache_root: Path | None, spelling_dim: int = 0,
+                pyramid: Pyramid | None = None) -> np.ndarray:
+    """The text tower's input: the anchor, then (if ``spelling_dim``) the spelling vector, then (if
+    ``pyramid``, generation 3) the word's flattened pyramid of characters."""
+    parts = [embed_anchors(list(texts), list(langs), cache_root)]
+    if spelling_dim:
+        parts.append(spelling_vectors(texts, spelling_dim))
+    if pyramid is not None:
+        parts.append(pyramid.words(texts).reshape(len(texts), -1))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+
+def checkpoint_pyramid(config: dict) -> Pyramid | None:
+    """The pyramid a checkpoint's ``config.json`` reads (None: a generation 1 or 2 head)."""
+    levels = config.get("pyramid_levels") or []
+    return Pyramid(config["alphabet"], tuple(levels)) if levels else None
+
+
+def checkpoint_text_inputs(config: dict, texts: Sequence[str], langs: Sequence[str],
+                           cache_root: Path | None) -> np.ndarray:
+    """``text_inputs`` as the checkpoint with this ``config.json`` reads them."""
+    return text_inputs(texts, langs, cache_root, config.get("spelling_dim", 0), checkpoint_pyramid(config))

@@ -13,7 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.api import Layer, one_blas_thread, timing_calls
+from ourmodel.anchors import checkpoint_pyramid
+from ourmodel.pyramid import log_scaled
 
+_ENC = "visual.encoder"   # generation 3's SpellingEncoder, shared by both towers
 _GELU_C = np.float32(np.sqrt(2.0 / np.pi))
 
 
@@ -50,9 +53,20 @@ class NumpyDualEncoder:
         if self.config["backbone"] != "ppocr":
             raise ValueError(f"{folder}: numpy inference supports the ppocr backbone, not {self.config['backbone']!r}")
         self.w = {k: v.astype(np.float32) for k, v in load_file(str(folder / "model.safetensors")).items()}
+        self.pyramid = checkpoint_pyramid(self.config)   # generation 3; None: the conv head
         # Conv1d weights as one (3 * in, out) matrix, laid out once rather than on every call.
         self._conv = {name[:-len(".weight")]: np.ascontiguousarray(w.transpose(2, 1, 0).reshape(-1, w.shape[0]))
                       for name, w in self.w.items() if name.startswith("visual.conv.") and name.endswith(".weight")}
+
+    @property
+    def embed_dim(self) -> int:
+        return self.w["text.linear.weight"].shape[0]
+
+    @property
+    def text_input_width(self) -> int:
+        """Columns of ``encode_anchors``' input: anchor [+ spelling vector] [+ flattened pyramid]."""
+        width = self.w["text.linear.weight"].shape[1]
+        return width + (int(np.prod(self.pyramid.shape)) if self.pyramid is not None else 0)
 
     def n_params(self, prefix: str) -> int:
         return int(sum(v.size for k, v in self.w.items() if k.startswith(prefix)))
@@ -60,6 +74,8 @@ class NumpyDualEncoder:
     def head_layers(self, frames: int = 40) -> list:
         """The visual head's weight layers for one image of ``frames`` feature frames."""
         w = self.w
+        if self.pyramid is not None:
+            return self._pyramid_layers()
         layers = []
         if "visual.input_proj.weight" in w:
             out_f, in_f = w["visual.input_proj.weight"].shape
@@ -74,6 +90,28 @@ class NumpyDualEncoder:
             layers.append(Layer(name, "linear", in_f, out_f, 1))
         return layers
 
+    def _pyramid_layers(self) -> list:
+        # The pyramid itself (presence per region from the frames) multiplies no weights.
+        chars, width = self.w[f"{_ENC}.chars"].shape
+        layers = [Layer(f"{_ENC}.chars", "linear", chars, width, len(self.pyramid.regions))]
+        for name in ("hidden.0", "spelling", "semantic.0", "semantic.2"):
+            out_f, in_f = self.w[f"{_ENC}.{name}.weight"].shape
+            layers.append(Layer(f"{_ENC}.{name}", "linear", in_f, out_f, 1))
+        return layers
+
+    def _spelling(self, presence: np.ndarray, semantic: bool) -> np.ndarray:
+        """``ourmodel.towers.SpellingEncoder`` on (B, regions, characters): its spelling part, plus
+        its semantic part if ``semantic`` (the image side), not normalised."""
+        w = self.w
+        presence = log_scaled(presence, self.config.get("presence_log_floor", 0.0))
+        regions = (presence @ w[f"{_ENC}.chars"]) * w[f"{_ENC}.region_scale"]
+        h = _gelu(_linear(regions.reshape(len(presence), -1), w[f"{_ENC}.hidden.0.weight"], w[f"{_ENC}.hidden.0.bias"]))
+        out = _linear(h, w[f"{_ENC}.spelling.weight"], w[f"{_ENC}.spelling.bias"])
+        if semantic:
+            hidden = _gelu(_linear(h, w[f"{_ENC}.semantic.0.weight"], w[f"{_ENC}.semantic.0.bias"]))
+            out = out + _linear(hidden, w[f"{_ENC}.semantic.2.weight"], w[f"{_ENC}.semantic.2.bias"])
+        return out
+
     def _conv1d(self, x: np.ndarray, name: str) -> np.ndarray:
         """Conv1d, kernel 3, padding 1, over (B, T, C) -> (B, T, out)."""
         padded = np.pad(x, ((0, 0), (1, 1), (0, 0)))
@@ -86,12 +124,14 @@ class NumpyDualEncoder:
         # depend on its batch-mates or the machine; this way the output is the image's own.
         # ``features``: (N, T, C), or N arrays (T_i, C) of their own lengths.
         if not len(features):
-            return np.zeros((0, self.w["visual.proj.net.3.weight"].shape[0]), np.float32)
+            return np.zeros((0, self.embed_dim), np.float32)
         with one_blas_thread():
             return np.concatenate([self._encode_one(np.asarray(f)[None]) for f in features])
 
     def _encode_one(self, features: np.ndarray) -> np.ndarray:
         w = self.w
+        if self.pyramid is not None:
+            return _l2(self._spelling(self.pyramid.images(features), semantic=True))
         x = features.astype(np.float32)
         mu, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
         x = (x - mu) / np.sqrt(var + 1e-5) * w["visual.norm.weight"] + w["visual.norm.bias"]
@@ -112,7 +152,7 @@ class NumpyDualEncoder:
         # the matrix-vector kernel, ~2e-7 apart) and 6x faster than one text at a time. A timed
         # call (bench efficiency) runs a lone text alone: its true cost, and it stores nothing.
         if not len(anchors):
-            return np.zeros((0, self.w["text.linear.weight"].shape[0]), np.float32)
+            return np.zeros((0, self.embed_dim), np.float32)
         anchors = np.asarray(anchors, dtype=np.float32)
         with one_blas_thread():
             if timing_calls():
@@ -125,9 +165,14 @@ class NumpyDualEncoder:
                 out.append(self._encode_anchor(padded)[:len(chunk)])
             return np.concatenate(out)
 
-    def _encode_anchor(self, anchors: np.ndarray) -> np.ndarray:
+    def _encode_anchor(self, inputs: np.ndarray) -> np.ndarray:
+        # ``inputs``: ``ourmodel.anchors.text_inputs``' rows: anchor [+ spelling vector] [+ pyramid].
         w = self.w
-        a = anchors.astype(np.float32)
+        width = w["text.linear.weight"].shape[1]
+        a = inputs[:, :width].astype(np.float32)
         residual = _linear(_gelu(_linear(a, w["text.residual.0.weight"], w["text.residual.0.bias"])),
                            w["text.residual.2.weight"], w["text.residual.2.bias"])
-        return _l2(_linear(a, w["text.linear.weight"]) + residual)
+        out = _linear(a, w["text.linear.weight"]) + residual
+        if self.pyramid is not None:
+            out = out + self._spelling(inputs[:, width:].reshape(len(inputs), *self.pyramid.shape), semantic=False)
+        return _l2(out)

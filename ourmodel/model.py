@@ -12,9 +12,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from methodkit.text_encoder import ANCHOR_DIM
-from ourmodel.towers import EMBED_DIM, MobileNetTower, SequenceHeadTower, TextProjector
+from ourmodel.towers import EMBED_DIM, MobileNetTower, PyramidTower, SequenceHeadTower, TextProjector
 
 
 @dataclass
@@ -28,6 +29,10 @@ class ModelConfig:
     anchor: str = "use-multilingual-v3"
     anchor_dim: int = ANCHOR_DIM
     spelling_dim: int = 0            # a spelling vector appended to the anchor (ourmodel.anchors; 0: none)
+    pyramid_levels: list = field(default_factory=list)   # generation 3 (ourmodel.pyramid): both towers read
+                                     # character-presence pyramids of these levels (empty: the conv head)
+    char_dim: int = 128              # generation 3: the shared character embedding's width
+    presence_log_floor: float = 0.0  # generation 3: presence read on a log scale (ourmodel.pyramid.log_scaled; 0: linear)
     image_height: int = 32           # mnv3 input size
     image_width: int = 192
     extra: dict = field(default_factory=dict)   # provenance: backbone digest, data fingerprint, ...
@@ -37,7 +42,10 @@ class DualEncoder(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        if config.backbone == "ppocr":
+        if config.backbone == "ppocr" and config.pyramid_levels:
+            self.visual = PyramidTower(len(config.alphabet), tuple(config.pyramid_levels), config.char_dim,
+                                       config.embed_dim, config.presence_log_floor)
+        elif config.backbone == "ppocr":
             self.visual = SequenceHeadTower(config.feature_dim, config.embed_dim, input_proj=config.input_proj)
         elif config.backbone == "mnv3":
             self.visual = MobileNetTower(config.embed_dim)
@@ -49,8 +57,14 @@ class DualEncoder(nn.Module):
     def encode_images(self, x: torch.Tensor) -> torch.Tensor:
         return self.visual(x)
 
-    def encode_texts(self, anchors: torch.Tensor) -> torch.Tensor:
-        return self.text(anchors)
+    def encode_texts(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``inputs``: ``ourmodel.anchors.text_inputs``' rows (anchor [+ spelling vector] [+ the word's
+        flattened pyramid])."""
+        if not self.config.pyramid_levels:
+            return self.text(inputs)
+        width = self.config.anchor_dim + self.config.spelling_dim
+        spelled, _ = self.visual.encoder(inputs[:, width:].reshape(len(inputs), len(self.visual.regions), -1))
+        return F.normalize(self.text.project(inputs[:, :width]) + spelled, dim=-1)
 
     def save(self, folder: Path) -> None:
         from safetensors.torch import save_file

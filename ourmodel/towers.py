@@ -97,5 +97,62 @@ class TextProjector(nn.Module):
         _, _, vt = np.linalg.svd(x - x.mean(0), full_matrices=full)
         self.linear.weight.copy_(torch.from_numpy(vt[: self.linear.out_features]).float())
 
+    def project(self, anchors: torch.Tensor) -> torch.Tensor:
+        return self.linear(anchors) + self.residual(anchors)
+
     def forward(self, anchors: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.linear(anchors) + self.residual(anchors), dim=-1)
+        return F.normalize(self.project(anchors), dim=-1)
+
+
+class SpellingEncoder(nn.Module):
+    """A pyramid of character presence (B, regions, characters) -> the 128-d space, shared by both
+    towers (generation 3). One embedding per character, the same in every region and for image and
+    word: an image's soft presence and a word's exact 0/1 pyramid go through the same maps, so a
+    character learns from every lexicon word that has it, not only from its images. Returns the
+    spelling part and a semantic part (what the spelling means, to meet the other languages' words;
+    only the image tower adds it, the text tower has its anchor)."""
+
+    def __init__(self, characters: int, regions: int, char_dim: int = 128, dim: int = EMBED_DIM, hidden: int = 512,
+                 log_floor: float = 0.0):
+        super().__init__()
+        self.log_floor = log_floor
+        self.chars = nn.Parameter(torch.randn(characters, char_dim) / char_dim ** 0.5)
+        self.region_scale = nn.Parameter(torch.ones(regions, 1))
+        self.hidden = nn.Sequential(nn.Linear(regions * char_dim, hidden), nn.GELU(approximate="tanh"))
+        self.spelling = nn.Linear(hidden, dim)
+        self.semantic = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+
+    def forward(self, presence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.log_floor:   # (see ourmodel.pyramid.log_scaled)
+            presence = torch.log1p(presence / self.log_floor) / float(np.log1p(1 / self.log_floor))
+        h = self.hidden((torch.einsum("brc,cd->brd", presence, self.chars) * self.region_scale).flatten(1))
+        return self.spelling(h), self.semantic(h)
+
+
+class PyramidTower(nn.Module):
+    """Visual tower of generation 3: a posterior recogniser's log-posteriors (B, T, groups) -> their
+    pyramid of character presence (``ourmodel.pyramid``, nothing learned) -> ``SpellingEncoder``."""
+
+    def __init__(self, characters: int, levels: tuple[int, ...], char_dim: int = 128, dim: int = EMBED_DIM,
+                 log_floor: float = 0.0):
+        super().__init__()
+        self.regions = [(r / n, (r + 1) / n) for n in levels for r in range(n)]
+        self.encoder = SpellingEncoder(characters, len(self.regions), char_dim, dim, log_floor=log_floor)
+
+    def presence(self, x: torch.Tensor) -> torch.Tensor:
+        """``ourmodel.pyramid.Pyramid.images`` in torch, for a batch of equal-length inputs."""
+        from ourmodel.ppocr import GROUPS_BEFORE_ALPHABET, LOG_FLOOR
+
+        probs = (x.double().exp() - LOG_FLOOR).clamp(0.0, 1.0)
+        mass = 1.0 - probs[..., 0]
+        position = (mass.cumsum(-1) - 0.5 * mass) / mass.sum(-1, keepdim=True).clamp_min(1e-6)
+        inside = torch.stack([(position >= lo) & ((position < hi) | (hi >= 1.0)) for lo, hi in self.regions], -1)
+        log_absent = torch.log1p(-probs[..., len(GROUPS_BEFORE_ALPHABET):].clamp(0.0, 1.0 - 1e-7))
+        return (1.0 - torch.exp(inside.double().transpose(1, 2) @ log_absent)).float()
+
+    def from_presence(self, presence: torch.Tensor) -> torch.Tensor:
+        spelling, semantic = self.encoder(presence)
+        return F.normalize(spelling + semantic, dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.from_presence(self.presence(x))

@@ -37,6 +37,7 @@ from bench.api import NULL_TRACKER, Dataset, DatasetError, HwrBenchError, Tracke
 from ourmodel.anchors import text_inputs
 from ourmodel.losses import total_loss
 from ourmodel.model import DualEncoder, ModelConfig
+from ourmodel.pyramid import Pyramid
 from ourmodel.sampler import BalancedBatchSampler
 
 
@@ -64,6 +65,12 @@ class TrainConfig:
     backbone: str = "ppocrv6"         # ppocr (PP-OCRv4 features), ppocrv6 (PP-OCRv6 posteriors), *-int8, mnv3
     input_proj: int = 128             # the head's per-frame linear map before its convs (0: none)
     spelling_dim: int = 256           # the text tower also reads the word's spelling vector (0: anchor only)
+    pyramid_levels: list = field(default_factory=list)  # generation 3: both towers read pyramids of character
+                                      # presence of these levels (ourmodel/pyramid.py; []: the conv head)
+    char_dim: int = 128               # generation 3: the shared character embedding's width
+    presence_log_floor: float = 0.0   # generation 3: presence read on a log scale (ourmodel.pyramid.log_scaled; 0: linear)
+    spelled_i2t: float = 0.0          # generation 3: weight of the full-lexicon term with every lexicon word's
+                                      # exact pyramid read as an image (0: off)
     steps: int = 900
     batch_size: int = 192
     instances: int = 3
@@ -110,12 +117,21 @@ class TrainConfig:
         if self.max_seconds is not None and self.max_seconds < 0:
             raise TrainConfigError(f"max_seconds {self.max_seconds!r}: must be at least 0 (or null: no limit)",
                                    "max_seconds")
+        if any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in self.pyramid_levels):
+            raise TrainConfigError(f"pyramid_levels {self.pyramid_levels!r}: a list of positive integers, e.g. "
+                                   "[1, 2, 3, 4]", "pyramid_levels")
+        if self.presence_log_floor < 0:
+            raise TrainConfigError(f"presence_log_floor {self.presence_log_floor!r}: must be at least 0 (0: linear)",
+                                   "presence_log_floor")
+        if self.spelled_i2t and not self.pyramid_levels:
+            raise TrainConfigError("spelled_i2t: needs the pyramid head (set pyramid_levels)", "spelled_i2t")
         if self.batch_size % self.instances:
             raise TrainConfigError(f"batch_size {self.batch_size}: must be a multiple of instances "
                                    f"({self.instances})", "batch_size")
 
 
-_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", dict: "a JSON object"}
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", dict: "a JSON object",
+          list: "a JSON list"}
 
 
 def _check_type(name: str, value, hint) -> None:
@@ -130,7 +146,7 @@ def _check_type(name: str, value, hint) -> None:
             return
         if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             return
-        if kind in (str, dict) and isinstance(value, kind):
+        if kind in (str, dict, list) and isinstance(value, kind):
             return
     wanted = " or ".join("null" if k is type(None) else _KINDS.get(k, getattr(k, "__name__", str(k)))
                          for k in allowed)
@@ -141,7 +157,7 @@ class TrainingData:
     """Everything a step needs, in memory: inputs, ids, languages, and the lexicon's anchors."""
 
     def __init__(self, ds: Dataset, inputs_for, cache_root: Path | None, split: str = "train",
-                 extra: list[tuple[Dataset, object]] = (), spelling_dim: int = 0):
+                 extra: list[tuple[Dataset, object]] = (), spelling_dim: int = 0, pyramid: Pyramid | None = None):
         """``extra``: more (dataset, inputs_for) pairs whose ``split`` joins the training data,
         e.g. another seed's renders of the same words in in-domain styles."""
         parts = [(ds, inputs_for)] + list(extra)
@@ -155,7 +171,7 @@ class TrainingData:
         self.langs = [s.lang for s in self.samples]
         self.lexicon = sorted(ds.lexicon, key=lambda e: (e.semantic_id, e.lang))
         self.anchors = text_inputs([e.text for e in self.lexicon], [e.lang for e in self.lexicon], cache_root,
-                                   spelling_dim)
+                                   spelling_dim, pyramid)
         self.lex_row = {(e.semantic_id, e.lang): i for i, e in enumerate(self.lexicon)}
         self.lex_ids = np.array([e.semantic_id for e in self.lexicon])
         self.fingerprints = [d.fingerprint for d, _ in parts]
@@ -198,7 +214,7 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
     if config.init_from:
         model.load_state_dict(DualEncoder.load(Path(config.init_from)).state_dict())
     else:
-        model.text.init_from_anchors(data.anchors)
+        model.text.init_from_anchors(data.anchors[:, :model_config.anchor_dim + model_config.spelling_dim])
     optim = torch.optim.AdamW([
         {"params": list(model.visual.parameters()) + [model.logit_scale], "lr": config.lr},
         {"params": model.text.parameters(), "lr": config.lr * config.text_lr_scale},
@@ -249,10 +265,11 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
         if config.lexicon_i2t or config.distill:   # both read every image against the whole lexicon
             logits = model.logit_scale.exp() * img @ all_txt.T
         if config.lexicon_i2t:
-            positive = (ids[:, None] == lex_ids[None, :]).float()
-            lex = -(F.log_softmax(logits, 1) * positive / positive.sum(1, keepdim=True)).sum(1).mean()
-            parts["lexicon"] = config.lexicon_i2t * lex
+            parts["lexicon"] = config.lexicon_i2t * _lexicon_ce(logits, ids, lex_ids)
             parts["total"] = parts["total"] + parts["lexicon"]
+        if config.spelled_i2t:
+            parts["spelled"] = config.spelled_i2t * _spelled_loss(model, anchors, all_txt, lex_ids, len(idx))
+            parts["total"] = parts["total"] + parts["spelled"]
         if config.distill:
             parts["distill"] = config.distill * _distill_loss(logits, data, idx, config.distill_tau,
                                                               config.distill_over)
@@ -320,6 +337,24 @@ def check_same_config(out: Path, there: dict, config: TrainConfig) -> None:
                           "here" for k in differs[:3]) + (f" and {len(differs) - 3} more" if len(differs) > 3 else "")
         raise TrainConfigError(f"{out}: a run with a different config is there; use another --out, or the same "
                                f"options to resume it ({shown})", differs[0])
+
+
+def _lexicon_ce(logits: torch.Tensor, ids: torch.Tensor, lex_ids: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against the whole lexicon, every form of the right concept a positive."""
+    positive = (ids[:, None] == lex_ids[None, :]).float()
+    return -(F.log_softmax(logits, 1) * positive / positive.sum(1, keepdim=True)).sum(1).mean()
+
+
+def _spelled_loss(model: DualEncoder, text_inputs: torch.Tensor, all_txt: torch.Tensor, lex_ids: torch.Tensor,
+                  n: int) -> torch.Tensor:
+    """``_lexicon_ce`` for ``n`` random lexicon words' exact pyramids read as images (a perfect
+    recogniser's), all languages: the image side's character embedding and its semantic part learn
+    from every lexicon word, not only from the words and characters the training images show."""
+    rows = torch.randint(0, len(lex_ids), (n,))
+    width = model.config.anchor_dim + model.config.spelling_dim
+    presence = text_inputs[rows, width:].reshape(n, len(model.visual.regions), -1)
+    logits = model.logit_scale.exp() * model.visual.from_presence(presence) @ all_txt.T
+    return _lexicon_ce(logits, lex_ids[rows], lex_ids)
 
 
 def _distill_loss(logits: torch.Tensor, data: TrainingData, idx, tau: float, over: str = "language") -> torch.Tensor:

@@ -18,6 +18,7 @@ from ourmodel.features import cached_features
 from ourmodel.images import image_batch
 from ourmodel.model import ModelConfig
 from ourmodel.ppocr import PPOCR_V4, PPOCR_V6, Backbone, PPOCRFeatures, lexicon_alphabet
+from ourmodel.pyramid import Pyramid
 from ourmodel.quantize import BACKBONE_FILE, default_int8_dir, quantised_alphabet, quantised_source
 from ourmodel.train import TrainConfig, TrainConfigError, TrainingData, train
 
@@ -119,7 +120,7 @@ def validation_subsets(ds: Dataset, n: int, seed: int = 0) -> dict[str, list]:
 
 
 def make_validator(ds: Dataset, inputs_for, cache_root: Path | None, n: int, seed: int = 0, spelling_dim: int = 0,
-                   log=print):
+                   log=print, pyramid: Pyramid | None = None):
     """Acc@1 on fixed subsets of test_id and test_ood (within-language and cross-lingual), and
     text->text cross-lingual Acc@1 of the projected anchors. A split without images is skipped
     (its metrics are left out of the records), with a note."""
@@ -130,7 +131,8 @@ def make_validator(ds: Dataset, inputs_for, cache_root: Path | None, n: int, see
             continue
         subsets[split] = (chosen, torch.from_numpy(np.ascontiguousarray(inputs_for(chosen))))
     lexicon = sorted(ds.lexicon, key=lambda e: (e.lang, e.semantic_id))
-    anchors = torch.from_numpy(text_inputs([e.text for e in lexicon], [e.lang for e in lexicon], cache_root, spelling_dim))
+    anchors = torch.from_numpy(text_inputs([e.text for e in lexicon], [e.lang for e in lexicon], cache_root, spelling_dim,
+                                           pyramid))
     by_lang = {lang: [i for i, e in enumerate(lexicon) if e.lang == lang] for lang in LANGUAGES}
     sid = np.array([e.semantic_id for e in lexicon])
 
@@ -216,6 +218,15 @@ def load_train_config(path: Path | None, overrides: dict) -> TrainConfig:
     return config
 
 
+def _pyramid(config: TrainConfig, alphabet: str) -> Pyramid | None:
+    if not config.pyramid_levels:
+        return None
+    if not alphabet:
+        raise TrainConfigError(f"pyramid_levels: backbone {config.backbone!r} gives no posteriors to read characters "
+                               "from (the pyramid head needs backbone=ppocrv6)", "pyramid_levels")
+    return Pyramid(alphabet, tuple(config.pyramid_levels))
+
+
 def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path | None, *,
                  extra_train: list[Dataset] = (), tracker=None, log=print):
     """Train (or resume) into ``out`` and, once every step is done, write ``out/final``; the
@@ -227,13 +238,14 @@ def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path |
     started = time.perf_counter()
     choice = TRAINING_BACKBONES[config.backbone]
     inputs_for = choice.inputs(ds, cache_root)
-    data = TrainingData(ds, inputs_for, cache_root, extra=[(d, choice.inputs(d, cache_root)) for d in extra_train],
-                        spelling_dim=config.spelling_dim)
-    validate = make_validator(ds, inputs_for, cache_root, config.val_queries, config.seed, config.spelling_dim,
-                              log=log)
-    prep = time.perf_counter() - started
     source = choice.source or PPOCR_V4   # recorded for a PP-OCR head; the mnv3 tower ignores it
     alphabet = source_alphabet(ds, source)
+    pyramid = _pyramid(config, alphabet)
+    data = TrainingData(ds, inputs_for, cache_root, extra=[(d, choice.inputs(d, cache_root)) for d in extra_train],
+                        spelling_dim=config.spelling_dim, pyramid=pyramid)
+    validate = make_validator(ds, inputs_for, cache_root, config.val_queries, config.seed, config.spelling_dim,
+                              log=log, pyramid=pyramid)
+    prep = time.perf_counter() - started
     if config.distill:
         if not alphabet:
             raise TrainConfigError(f"distill: backbone {config.backbone!r} gives no posteriors to score words with "
@@ -245,7 +257,8 @@ def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path |
     head_kind = "mnv3" if choice.source is None else "ppocr"
     model_config = ModelConfig(backbone=head_kind, source=source.name, alphabet=alphabet,
                                feature_dim=int(data.inputs.shape[-1]), input_proj=config.input_proj,
-                               spelling_dim=config.spelling_dim, extra={
+                               spelling_dim=config.spelling_dim, pyramid_levels=list(config.pyramid_levels),
+                               char_dim=config.char_dim, presence_log_floor=config.presence_log_floor, extra={
         **choice.provenance(), "anchor": anchor_version(),
         "train_dataset": ds.name, "train_fingerprints": data.fingerprints,
         "train_images": len(data.samples)})

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bench.data.lexicon import load_lexicon, texts_by_lang
-from ourmodel.anchors import spelling_vectors, text_inputs
+from ourmodel.anchors import checkpoint_text_inputs, spelling_vectors, text_inputs
 from ourmodel.inference import NumpyDualEncoder
 from ourmodel.ppocr import LOG_FLOOR, PPOCR_V6, PPOCRFeatures, PosteriorGroups, classes, charset_of, lexicon_alphabet
 
@@ -35,7 +35,7 @@ def test_use_alone_collides_and_the_shipped_text_tower_separates_every_entry():
     assert _distinct_rows(raw_zh) < len(by_lang["zh"])           # why the spelling vector exists
     model = NumpyDualEncoder(SHIPPED)
     for lang, words in by_lang.items():
-        emb = model.encode_anchors(text_inputs(words, [lang] * len(words), None, config.get("spelling_dim", 0)))
+        emb = model.encode_anchors(checkpoint_text_inputs(config, words, [lang] * len(words), None))
         assert _distinct_rows(emb) == len(set(words)), f"{lang}: lexicon entries share an embedding"
 
 
@@ -44,8 +44,7 @@ def test_a_texts_vector_does_not_depend_on_its_batch_mates():
     from ourmodel.inference import ANCHOR_BATCH
 
     model = NumpyDualEncoder(SHIPPED)
-    width = model.w["text.linear.weight"].shape[1]
-    anchors = np.random.default_rng(0).standard_normal((ANCHOR_BATCH + 37, width)).astype(np.float32)
+    anchors = np.random.default_rng(0).standard_normal((ANCHOR_BATCH + 37, model.text_input_width)).astype(np.float32)
     whole = model.encode_anchors(anchors)
     order = np.random.default_rng(1).permutation(len(anchors))
     np.testing.assert_array_equal(model.encode_anchors(anchors[order]), whole[order])   # other batch-mates, other chunks

@@ -573,6 +573,28 @@ def rerank(results_dir: Path) -> str:
                                       rows, numeric=(2, 3))])
 
 
+PYRAMID_JSON = SUITE_JSON.with_name("pyramid.json")
+
+
+@block("pyramid-levels", "benchmarks/results/pyramid.json (`python benchmarks/pyramid.py`)")
+def pyramid_levels(results_dir: Path) -> str:
+    import json
+
+    r = json.loads(PYRAMID_JSON.read_text()) if PYRAMID_JSON.is_file() else {}
+    if not {"acc1", "machine", "subsets"} <= set(r):
+        return f"No measurement yet ({PYRAMID_JSON.name} is made by `python benchmarks/pyramid.py`)."
+    head = (f"Measured by `python benchmarks/pyramid.py` on {md_text(r['machine']['cpu'])} at commit "
+            f"`{(r.get('commit') or 'unknown')[:10]}`, dataset `{r['dataset']}` (fingerprint `{r['fingerprint']}`), "
+            f"on {md_text(r['subsets'])}; Acc@1 within each image's language, the same posteriors for every row.")
+    splits = list(r["acc1"])
+    langs = [k for k in next(iter(r["acc1"][splits[-1]].values())) if k != "all"]
+    rows = [[md_text(name)] + [_num(r["acc1"][split][name]["all"], 4) for split in splits]
+            + [_num(by_lang[lang], 4) for lang in langs]
+            for name, by_lang in r["acc1"][splits[-1]].items()]
+    return "\n\n".join([head, _table(["reader", *(f"{s} Acc@1" for s in splits), *(f"{splits[-1]} {l}" for l in langs)],
+                                      rows, numeric=range(1, 1 + len(splits) + len(langs)))])
+
+
 HAND_CALIBRATION_JSON = SUITE_JSON.with_name("hand_calibration.json")
 
 

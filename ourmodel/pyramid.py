@@ -1,0 +1,94 @@
+"""Pyramids of character presence: what generation 3 of ``ours`` reads on both sides.
+
+A word's pyramid (PHOC, Almazán et al. 2014) splits it into 1, 2, ..., L equal regions per level
+and marks, per region, which characters occupy at least half of their own span there (character
+``i`` of ``n`` spans [i/n, (i+1)/n]). An image's pyramid is the same from the recogniser's
+per-frame posteriors: each frame gets a position in [0, 1], the share of the image's non-blank
+mass read before it (CTC spikes one frame per character, so this is about the character index,
+whatever the handwriting's spacing), and the presence of character ``c`` in a region is the
+probability that some frame of the region emits it, 1 - prod_t (1 - p_t(c)).
+
+Nothing here is learned. As a score, the Bernoulli likelihood of a word's pyramid under an image's
+reads the validator's OOD subsets at about the exact CTC likelihood, and far better than one level
+(the bag of characters of issue #15); the trained tower reads both sides through one character
+embedding (``ourmodel.towers.SpellingEncoder``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ourmodel.ppocr import GROUPS_BEFORE_ALPHABET, LOG_FLOOR
+
+LEVELS = (1, 2, 3, 4)   # the shipped levels (benchmarks/pyramid.py measures each one's share)
+
+
+@dataclass(frozen=True)
+class Pyramid:
+    """The pyramid layout: ``alphabet``'s characters (the posterior groups after blank and space)
+    in ``sum(levels)`` regions."""
+    alphabet: str
+    levels: tuple[int, ...] = LEVELS
+
+    @property
+    def regions(self) -> list[tuple[float, float]]:
+        return [(r / n, (r + 1) / n) for n in self.levels for r in range(n)]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.regions), len(self.alphabet)
+
+    def words(self, texts: Sequence[str]) -> np.ndarray:
+        """(N, regions, characters) 0/1: each text's pyramid (case-folded; characters outside the
+        alphabet are left out, as the recogniser cannot read them)."""
+        column = {c: i for i, c in enumerate(self.alphabet)}
+        out = np.zeros((len(texts), *self.shape), np.float32)
+        for row, text in enumerate(texts):
+            chars = [column[c] for c in text.lower() if c in column]
+            n = len(chars)
+            for k, (lo, hi) in enumerate(self.regions):
+                for i, c in enumerate(chars):
+                    if min((i + 1) / n, hi) - max(i / n, lo) >= 0.5 / n - 1e-9:
+                        out[row, k, c] = 1.0
+        return out
+
+    def images(self, inputs: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """(N, regions, characters) presence from head inputs ``log(p + LOG_FLOOR)`` over the
+        groups (blank, space, then the alphabet's), (N, T, groups) or N arrays (T_i, groups)."""
+        out = np.zeros((len(inputs), *self.shape), np.float32)
+        for row, x in enumerate(inputs):
+            out[row] = self._presence(np.clip(np.exp(np.asarray(x, np.float64)) - LOG_FLOOR, 0.0, 1.0))
+        return out
+
+    def _presence(self, probs: np.ndarray) -> np.ndarray:
+        position = frame_positions(probs[:, 0])
+        log_absent = np.log1p(-np.clip(probs[:, len(GROUPS_BEFORE_ALPHABET):], 0.0, 1.0 - 1e-7))
+        inside = region_masks(position, self.regions)                 # (T, regions)
+        return (1.0 - np.exp(inside.T @ log_absent)).astype(np.float32)
+
+
+def frame_positions(blank: np.ndarray) -> np.ndarray:
+    """Each frame's position in [0, 1]: the share of non-blank mass before its middle (``blank``:
+    (..., T) blank probabilities). All-blank inputs put every frame at 0."""
+    mass = 1.0 - blank
+    return (np.cumsum(mass, -1) - 0.5 * mass) / np.maximum(mass.sum(-1, keepdims=True), 1e-6)
+
+
+def region_masks(position: np.ndarray, regions: Sequence[tuple[float, float]]) -> np.ndarray:
+    """(..., T, regions) 1.0 where a frame's position lies in the region ([lo, hi); the last region
+    of a level also takes hi = 1)."""
+    masks = [(position >= lo) & ((position < hi) | (hi >= 1.0)) for lo, hi in regions]
+    return np.stack(masks, -1).astype(np.float64)
+
+
+def log_scaled(presence: np.ndarray, floor: float) -> np.ndarray:
+    """Presence on a log scale, log(1 + q / floor) / log(1 + 1 / floor) (``floor`` 0: unchanged).
+
+    0 and 1 stay 0 and 1, so a word's exact pyramid is unchanged, while an image's weak evidence
+    (q = 0.01 against 1e-4) counts as the Bernoulli likelihood's log q counts it, not as ~0."""
+    if not floor:
+        return presence
+    return (np.log1p(presence / floor) / np.log1p(1.0 / floor)).astype(np.float32)

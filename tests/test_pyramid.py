@@ -1,0 +1,111 @@
+"""Generation 3's pyramids of character presence (ourmodel/pyramid.py) and the tower reading them."""
+
+import numpy as np
+import pytest
+
+from ourmodel.ppocr import LOG_FLOOR
+from ourmodel.pyramid import Pyramid, frame_positions
+
+ALPHABET = "abcdé"
+
+
+def _inputs(frames: list[str], alphabet: str = ALPHABET, confidence: float = 0.98) -> np.ndarray:
+    """Head inputs log(p + LOG_FLOOR) over (blank, space, alphabet) for frames that each emit one
+    symbol ("-" blank) with ``confidence``, the rest spread over the other groups."""
+    groups = ["-", " ", *alphabet]
+    p = np.full((len(frames), len(groups)), (1 - confidence) / (len(groups) - 1))
+    for t, symbol in enumerate(frames):
+        p[t, groups.index(symbol)] = confidence
+    return np.log(p + LOG_FLOOR).astype(np.float32)
+
+
+def test_a_words_pyramid_marks_each_character_where_half_of_it_lies():
+    pyramid = Pyramid(ALPHABET, (1, 2, 3))
+    y = pyramid.words(["abc", "AB"])
+    col = {c: i for i, c in enumerate(ALPHABET)}
+    on = lambda row, region: {c for c in ALPHABET if y[row, region, col[c]]}   # noqa: E731
+    # "abc": level 1 all; level 2: b spans [1/3, 2/3], half of it in each half; level 3 one each.
+    assert [on(0, k) for k in range(6)] == [{"a", "b", "c"}, {"a", "b"}, {"b", "c"}, {"a"}, {"b"}, {"c"}]
+    assert [on(1, k) for k in range(3)] == [{"a", "b"}, {"a"}, {"b"}]        # case-folded
+    assert y.shape == (2, 6, len(ALPHABET)) and set(np.unique(y)) <= {0.0, 1.0}
+
+
+def test_characters_outside_the_alphabet_are_left_out_of_a_words_pyramid():
+    pyramid = Pyramid(ALPHABET, (1, 2))
+    np.testing.assert_array_equal(pyramid.words(["a?b"]), pyramid.words(["ab"]))
+
+
+def test_a_clean_read_gives_the_words_pyramid_whatever_the_spacing():
+    pyramid = Pyramid(ALPHABET, (1, 2, 3, 4))
+    word = pyramid.words(["cabé"])[0]
+    # (a recogniser's stray mass on other classes is ~1e-5 a frame; 40 frames of it add up)
+    tight = _inputs(list("-c-a-b-é-") + ["-"] * 31, confidence=0.9995)
+    spread = _inputs(list("--c-------a--b-----------é---") + ["-"] * 11, confidence=0.9995)   # uneven spacing
+    for x in (tight, spread):
+        np.testing.assert_allclose(pyramid.images([x])[0], word, atol=0.05)
+
+
+def test_positions_follow_the_non_blank_mass_and_an_empty_read_is_present_nowhere():
+    blank = np.array([1.0, 0.0, 1.0, 0.0, 1.0])
+    np.testing.assert_allclose(frame_positions(blank), [0.0, 0.25, 0.5, 0.75, 1.0])
+    empty = Pyramid(ALPHABET, (1, 2)).images([_inputs(["-"] * 12, confidence=1.0)])
+    assert empty.max() < 1e-3
+
+
+def test_inputs_of_different_lengths_are_read_one_by_one():
+    pyramid = Pyramid(ALPHABET, (1, 2))
+    short, long = _inputs(list("-a-b-"), confidence=1.0), _inputs(list("-a-b-") + ["-"] * 40, confidence=1.0)
+    out = pyramid.images([short, long])
+    np.testing.assert_allclose(out[0], out[1], atol=1e-6)
+
+
+def test_the_log_scale_keeps_a_words_zeros_and_ones_and_orders_weak_evidence():
+    from ourmodel.pyramid import log_scaled
+
+    y = Pyramid(ALPHABET, (1, 2)).words(["abé"])
+    np.testing.assert_allclose(log_scaled(y, 1e-3), y, atol=1e-6)
+    weak = log_scaled(np.array([1e-4, 1e-2, 0.5]), 1e-3)
+    assert 0 < weak[0] < 0.05 < 0.3 < weak[1] < weak[2] < 1
+
+
+def test_the_torch_towers_pyramid_equals_numpys():
+    torch = pytest.importorskip("torch")
+    from ourmodel.towers import PyramidTower
+
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((4, 40, 2 + len(ALPHABET))) * 3
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    x = np.log(probs + LOG_FLOOR).astype(np.float32)
+    tower = PyramidTower(len(ALPHABET), (1, 2, 3))
+    np.testing.assert_allclose(tower.presence(torch.from_numpy(x)).numpy(),
+                               Pyramid(ALPHABET, (1, 2, 3)).images(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("log_floor", [0.0, 1e-3])
+def test_numpy_inference_of_a_pyramid_checkpoint_equals_torch(tmp_path, log_floor):
+    torch = pytest.importorskip("torch")
+    from ourmodel.inference import NumpyDualEncoder
+    from ourmodel.model import DualEncoder, ModelConfig
+
+    config = ModelConfig(backbone="ppocr", source="ppocrv6-posteriors", alphabet=ALPHABET,
+                         feature_dim=2 + len(ALPHABET), pyramid_levels=[1, 2], char_dim=8,
+                         presence_log_floor=log_floor)
+    model = DualEncoder(config)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, 0, 0.1)
+    model.eval().save(tmp_path)
+    fast = NumpyDualEncoder(tmp_path)
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((3, 40, 2 + len(ALPHABET))) * 3
+    x = np.log(np.exp(logits) / np.exp(logits).sum(-1, keepdims=True) + LOG_FLOOR).astype(np.float32)
+    words = Pyramid(ALPHABET, (1, 2)).words(["abc", "dé", "b"]).reshape(3, -1)
+    texts = np.concatenate([rng.standard_normal((3, 512)), words], 1).astype(np.float32)
+    assert fast.text_input_width == texts.shape[1]
+    with torch.no_grad():
+        np.testing.assert_allclose(model.encode_images(torch.from_numpy(x)).numpy(), fast.encode_features(x), atol=1e-5)
+        np.testing.assert_allclose(model.encode_texts(torch.from_numpy(texts)).numpy(), fast.encode_anchors(texts),
+                                   atol=1e-5)
+    # A word's own pyramid read as an image (a perfect recogniser) goes through the same maps.
+    spelled, _ = model.visual.encoder(torch.from_numpy(words.reshape(3, 3, -1)))
+    np.testing.assert_allclose(fast._spelling(words.reshape(3, 3, -1), semantic=False), spelled.detach().numpy(),
+                               atol=1e-5)

@@ -14,7 +14,6 @@ import numpy as np
 
 from bench.api import Layer, one_blas_thread, timing_calls
 from ourmodel.anchors import checkpoint_pyramid
-from ourmodel.pyramid import log_scaled
 
 _ENC = "visual.encoder"   # generation 3's SpellingEncoder, shared by both towers
 _GELU_C = np.float32(np.sqrt(2.0 / np.pi))
@@ -103,7 +102,6 @@ class NumpyDualEncoder:
         """``ourmodel.towers.SpellingEncoder`` on (B, regions, characters): its spelling part, plus
         its semantic part if ``semantic`` (the image side), not normalised."""
         w = self.w
-        presence = log_scaled(presence, self.config.get("presence_log_floor", 0.0))
         regions = (presence @ w[f"{_ENC}.chars"]) * w[f"{_ENC}.region_scale"]
         h = _gelu(_linear(regions.reshape(len(presence), -1), w[f"{_ENC}.hidden.0.weight"], w[f"{_ENC}.hidden.0.bias"]))
         out = _linear(h, w[f"{_ENC}.spelling.weight"], w[f"{_ENC}.spelling.bias"])

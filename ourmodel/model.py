@@ -32,7 +32,6 @@ class ModelConfig:
     pyramid_levels: list = field(default_factory=list)   # generation 3 (ourmodel.pyramid): both towers read
                                      # character-presence pyramids of these levels (empty: the conv head)
     char_dim: int = 128              # generation 3: the shared character embedding's width
-    presence_log_floor: float = 0.0  # generation 3: presence read on a log scale (ourmodel.pyramid.log_scaled; 0: linear)
     image_height: int = 32           # mnv3 input size
     image_width: int = 192
     extra: dict = field(default_factory=dict)   # provenance: backbone digest, data fingerprint, ...
@@ -44,7 +43,7 @@ class DualEncoder(nn.Module):
         self.config = config
         if config.backbone == "ppocr" and config.pyramid_levels:
             self.visual = PyramidTower(len(config.alphabet), tuple(config.pyramid_levels), config.char_dim,
-                                       config.embed_dim, config.presence_log_floor)
+                                       config.embed_dim)
         elif config.backbone == "ppocr":
             self.visual = SequenceHeadTower(config.feature_dim, config.embed_dim, input_proj=config.input_proj)
         elif config.backbone == "mnv3":

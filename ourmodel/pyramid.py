@@ -83,12 +83,3 @@ def region_masks(position: np.ndarray, regions: Sequence[tuple[float, float]]) -
     masks = [(position >= lo) & ((position < hi) | (hi >= 1.0)) for lo, hi in regions]
     return np.stack(masks, -1).astype(np.float64)
 
-
-def log_scaled(presence: np.ndarray, floor: float) -> np.ndarray:
-    """Presence on a log scale, log(1 + q / floor) / log(1 + 1 / floor) (``floor`` 0: unchanged).
-
-    0 and 1 stay 0 and 1, so a word's exact pyramid is unchanged, while an image's weak evidence
-    (q = 0.01 against 1e-4) counts as the Bernoulli likelihood's log q counts it, not as ~0."""
-    if not floor:
-        return presence
-    return (np.log1p(presence / floor) / np.log1p(1.0 / floor)).astype(np.float32)

@@ -112,10 +112,8 @@ class SpellingEncoder(nn.Module):
     spelling part and a semantic part (what the spelling means, to meet the other languages' words;
     only the image tower adds it, the text tower has its anchor)."""
 
-    def __init__(self, characters: int, regions: int, char_dim: int = 128, dim: int = EMBED_DIM, hidden: int = 512,
-                 log_floor: float = 0.0):
+    def __init__(self, characters: int, regions: int, char_dim: int = 128, dim: int = EMBED_DIM, hidden: int = 512):
         super().__init__()
-        self.log_floor = log_floor
         self.chars = nn.Parameter(torch.randn(characters, char_dim) / char_dim ** 0.5)
         self.region_scale = nn.Parameter(torch.ones(regions, 1))
         self.hidden = nn.Sequential(nn.Linear(regions * char_dim, hidden), nn.GELU(approximate="tanh"))
@@ -123,8 +121,6 @@ class SpellingEncoder(nn.Module):
         self.semantic = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
 
     def forward(self, presence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.log_floor:   # (see ourmodel.pyramid.log_scaled)
-            presence = torch.log1p(presence / self.log_floor) / float(np.log1p(1 / self.log_floor))
         h = self.hidden((torch.einsum("brc,cd->brd", presence, self.chars) * self.region_scale).flatten(1))
         return self.spelling(h), self.semantic(h)
 
@@ -133,11 +129,10 @@ class PyramidTower(nn.Module):
     """Visual tower of generation 3: a posterior recogniser's log-posteriors (B, T, groups) -> their
     pyramid of character presence (``ourmodel.pyramid``, nothing learned) -> ``SpellingEncoder``."""
 
-    def __init__(self, characters: int, levels: tuple[int, ...], char_dim: int = 128, dim: int = EMBED_DIM,
-                 log_floor: float = 0.0):
+    def __init__(self, characters: int, levels: tuple[int, ...], char_dim: int = 128, dim: int = EMBED_DIM):
         super().__init__()
         self.regions = [(r / n, (r + 1) / n) for n in levels for r in range(n)]
-        self.encoder = SpellingEncoder(characters, len(self.regions), char_dim, dim, log_floor=log_floor)
+        self.encoder = SpellingEncoder(characters, len(self.regions), char_dim, dim)
 
     def presence(self, x: torch.Tensor) -> torch.Tensor:
         """``ourmodel.pyramid.Pyramid.images`` in torch, for a batch of equal-length inputs."""

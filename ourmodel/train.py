@@ -59,23 +59,23 @@ class TrainConfigError(HwrBenchError, ValueError):
 
 @dataclass
 class TrainConfig:
-    """Training options. The defaults are the shipped ``ours`` recipe (generation 2, run H in
+    """Training options. The defaults are the shipped ``ours`` recipe (generation 3, run G3 in
     ourmodel/runs/), so ``bench train --out DIR`` reproduces it and ``bench ablate``
     switches signals off from it."""
     backbone: str = "ppocrv6"         # ppocr (PP-OCRv4 features), ppocrv6 (PP-OCRv6 posteriors), *-int8, mnv3
-    input_proj: int = 128             # the head's per-frame linear map before its convs (0: none)
-    spelling_dim: int = 256           # the text tower also reads the word's spelling vector (0: anchor only)
-    pyramid_levels: list = field(default_factory=list)  # generation 3: both towers read pyramids of character
-                                      # presence of these levels (ourmodel/pyramid.py; []: the conv head)
+    input_proj: int = 0               # the conv head's per-frame linear map before its convs (0: none; gen. 2: 128)
+    spelling_dim: int = 0             # the text tower also reads the word's spelling vector (0: no; gen. 2: 256)
+    pyramid_levels: list = field(default_factory=lambda: [1, 2, 3, 4])  # generation 3: both towers read
+                                      # pyramids of character presence of these levels (ourmodel/pyramid.py;
+                                      # []: generation 2's conv head over the frames)
     char_dim: int = 128               # generation 3: the shared character embedding's width
-    presence_log_floor: float = 0.0   # generation 3: presence read on a log scale (ourmodel.pyramid.log_scaled; 0: linear)
-    spelled_i2t: float = 0.0          # generation 3: weight of the full-lexicon term with every lexicon word's
+    spelled_i2t: float = 1.0          # generation 3: weight of the full-lexicon term with every lexicon word's
                                       # exact pyramid read as an image (0: off)
-    steps: int = 900
+    steps: int = 1000
     batch_size: int = 192
     instances: int = 3
     lr: float = 2e-3
-    text_lr_scale: float = 0.1
+    text_lr_scale: float = 1.0
     weight_decay: float = 1e-4
     stage2_fraction: float = 0.3
     lam: float = 1.0
@@ -83,17 +83,17 @@ class TrainConfig:
     i2t: bool = True
     t2i: bool = True
     lexicon_i2t: float = 1.0          # weight of the full-lexicon image->text term (0: off)
-    feature_noise: float = 0.1        # Gaussian noise on frozen features, relative to their std
-    distill: float = 0.0              # weight of the CTC lexicon teacher term (ourmodel/distill.py; 0: off)
+    feature_noise: float = 0.0        # Gaussian noise on frozen features, relative to their std
+    distill: float = 1.0              # weight of the CTC lexicon teacher term (ourmodel/distill.py; 0: off)
     distill_tau: float = 8.0          # the teacher's temperature on its log-likelihoods (nats)
     distill_k: int = 64               # the teacher's words per image (its language's best)
     distill_over: str = "language"    # the student's softmax: "language" (the image's language's words)
                                       # or "lexicon" (every word; a concept's forms add up)
     posterior_temperature: float = 1.0  # posterior inputs flattened at T ~ U[1, this] per image (1: off)
     time_stretch: float = 0.0         # frames resampled by a factor ~ U[1 - this, 1 + this] per image (0: off)
-    val_every: int = 150
+    val_every: int = 250
     val_queries: int = 300            # per language and split
-    checkpoint_every: int = 150
+    checkpoint_every: int = 250
     seed: int = 0
     threads: int | None = None
     max_seconds: float | None = None  # stop (resumably) after this long
@@ -120,11 +120,9 @@ class TrainConfig:
         if any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in self.pyramid_levels):
             raise TrainConfigError(f"pyramid_levels {self.pyramid_levels!r}: a list of positive integers, e.g. "
                                    "[1, 2, 3, 4]", "pyramid_levels")
-        if self.presence_log_floor < 0:
-            raise TrainConfigError(f"presence_log_floor {self.presence_log_floor!r}: must be at least 0 (0: linear)",
-                                   "presence_log_floor")
         if self.spelled_i2t and not self.pyramid_levels:
-            raise TrainConfigError("spelled_i2t: needs the pyramid head (set pyramid_levels)", "spelled_i2t")
+            raise TrainConfigError(f"spelled_i2t {self.spelled_i2t!r}: needs the pyramid head, and pyramid_levels is "
+                                   "empty; set spelled_i2t=0 too", "spelled_i2t")
         if self.batch_size % self.instances:
             raise TrainConfigError(f"batch_size {self.batch_size}: must be a multiple of instances "
                                    f"({self.instances})", "batch_size")
@@ -202,6 +200,9 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
     ends with. The returned model's ``finished`` is False when ``max_seconds`` stopped it early."""
     out = Path(out)
     sampler = batch_sampler(data, config)      # refused before anything is written
+    if config.spelled_i2t and not model_config.pyramid_levels:
+        raise TrainConfigError("spelled_i2t: the model has no pyramid head to read words with (ModelConfig."
+                               "pyramid_levels is empty); set spelled_i2t=0", "spelled_i2t")
     state_file = out / "last" / "train_state.pt"
     state = load_train_state(state_file) if state_file.exists() else None
     if state is not None:

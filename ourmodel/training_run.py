@@ -215,16 +215,29 @@ def load_train_config(path: Path | None, overrides: dict) -> TrainConfig:
         raise TrainConfigError(f"{where('backbone')}: unknown backbone {config.backbone!r}"
                                f"{did_you_mean(config.backbone, TRAINING_BACKBONES)} "
                                f"(choose from {', '.join(TRAINING_BACKBONES)})", "backbone")
+    try:
+        check_posterior_options(config)
+    except TrainConfigError as exc:
+        raise TrainConfigError(f"{where('backbone')}: {exc}", exc.option) from None
     return config
 
 
-def _pyramid(config: TrainConfig, alphabet: str) -> Pyramid | None:
-    if not config.pyramid_levels:
-        return None
-    if not alphabet:
-        raise TrainConfigError(f"pyramid_levels: backbone {config.backbone!r} gives no posteriors to read characters "
-                               "from (the pyramid head needs backbone=ppocrv6)", "pyramid_levels")
-    return Pyramid(alphabet, tuple(config.pyramid_levels))
+# The options that read a posterior backbone's characters, and the values that switch them off.
+POSTERIOR_OPTIONS = {"pyramid_levels": [], "spelled_i2t": 0.0, "distill": 0.0}
+
+
+def check_posterior_options(config: TrainConfig) -> None:
+    """A backbone without posteriors (``mnv3``, PP-OCRv4's features) trains only with the options
+    that read characters switched off; otherwise one error naming them and the way out."""
+    source = TRAINING_BACKBONES[config.backbone].source
+    if source is not None and source.posteriors:
+        return
+    on = [name for name, off in POSTERIOR_OPTIONS.items() if getattr(config, name) != off]
+    if on:
+        fix = " ".join(f"--set {name}={json.dumps(POSTERIOR_OPTIONS[name])}" for name in on)
+        raise TrainConfigError(f"backbone {config.backbone!r} gives no posteriors, which {', '.join(on)} "
+                               f"{'needs' if len(on) == 1 else 'need'} (the recipe's defaults read them); "
+                               f"to train it add {fix}", on[0])
 
 
 def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path | None, *,
@@ -235,21 +248,19 @@ def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path |
         raise TrainConfigError(f"unknown backbone {config.backbone!r}"
                                f"{did_you_mean(config.backbone, TRAINING_BACKBONES)} "
                                f"(choose from {', '.join(TRAINING_BACKBONES)})", "backbone")
+    check_posterior_options(config)     # refused before anything is computed or written
     started = time.perf_counter()
     choice = TRAINING_BACKBONES[config.backbone]
     inputs_for = choice.inputs(ds, cache_root)
     source = choice.source or PPOCR_V4   # recorded for a PP-OCR head; the mnv3 tower ignores it
     alphabet = source_alphabet(ds, source)
-    pyramid = _pyramid(config, alphabet)
+    pyramid = Pyramid(alphabet, tuple(config.pyramid_levels)) if config.pyramid_levels else None
     data = TrainingData(ds, inputs_for, cache_root, extra=[(d, choice.inputs(d, cache_root)) for d in extra_train],
                         spelling_dim=config.spelling_dim, pyramid=pyramid)
     validate = make_validator(ds, inputs_for, cache_root, config.val_queries, config.seed, config.spelling_dim,
                               log=log, pyramid=pyramid)
     prep = time.perf_counter() - started
     if config.distill:
-        if not alphabet:
-            raise TrainConfigError(f"distill: backbone {config.backbone!r} gives no posteriors to score words with "
-                                   "(distillation needs backbone=ppocrv6)", "distill")
         # The teacher is cached by what its inputs are: the backbone's digests and the data.
         data.attach_teacher(alphabet, config.distill_k, cache_root,
                             inputs_key=json.dumps(choice.provenance(), sort_keys=True), log=log)
@@ -258,7 +269,7 @@ def run_training(ds: Dataset, out: Path, config: TrainConfig, cache_root: Path |
     model_config = ModelConfig(backbone=head_kind, source=source.name, alphabet=alphabet,
                                feature_dim=int(data.inputs.shape[-1]), input_proj=config.input_proj,
                                spelling_dim=config.spelling_dim, pyramid_levels=list(config.pyramid_levels),
-                               char_dim=config.char_dim, presence_log_floor=config.presence_log_floor, extra={
+                               char_dim=config.char_dim, extra={
         **choice.provenance(), "anchor": anchor_version(),
         "train_dataset": ds.name, "train_fingerprints": data.fingerprints,
         "train_images": len(data.samples)})

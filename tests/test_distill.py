@@ -141,9 +141,15 @@ def test_an_unknown_distillation_softmax_is_refused_when_the_config_is_made():
 def test_distillation_needs_a_backbone_that_gives_posteriors(toy_dataset, tmp_path):
     from ourmodel.training_run import load_train_config, run_training
 
-    config = load_train_config(None, {"backbone": "mnv3", "distill": 1.0, "val_queries": 2})
+    from ourmodel.train import TrainConfig
+
+    off = {"backbone": "mnv3", "pyramid_levels": [], "spelled_i2t": 0.0}
+    with pytest.raises(ValueError, match=r"^--set backbone: backbone 'mnv3' gives no posteriors, which distill needs "
+                                         r".*; to train it add --set distill=0.0$"):
+        load_train_config(None, {**off, "distill": 1.0})
     with pytest.raises(ValueError, match="gives no posteriors"):
-        run_training(toy_dataset, tmp_path / "run", config, None, log=lambda line: None)
+        run_training(toy_dataset, tmp_path / "run", TrainConfig(**off, distill=1.0, val_queries=2), None,
+                     log=lambda line: None)
     assert not (tmp_path / "run").exists()   # refused before anything was trained or written
 
 

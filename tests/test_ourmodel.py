@@ -18,6 +18,10 @@ from ourmodel.towers import MobileNetTower
 from ourmodel.train import TrainConfig, TrainingData, train
 
 
+# The paper's tower reads pixels, not posteriors: the recipe's character-reading options off.
+MNV3 = {"backbone": "mnv3", "pyramid_levels": [], "spelled_i2t": 0.0, "distill": 0.0}
+
+
 def _unit(rng, n, d=8):
     x = rng.standard_normal((n, d))
     return torch.tensor(x / np.linalg.norm(x, axis=1, keepdims=True), dtype=torch.float64)
@@ -146,7 +150,7 @@ def test_short_training_run_lowers_the_loss(tmp_path, toy_dataset):
     benchmarks/encoder.py's business, not this test's."""
     data = TrainingData(toy_dataset, lambda samples: image_batch(
         [toy_dataset.image_item(s.key).image for s in samples], 32, 128), cache_root=None)
-    config = TrainConfig(backbone="mnv3", steps=30, batch_size=24, instances=3, lr=3e-3, val_every=15,
+    config = TrainConfig(**MNV3, steps=30, batch_size=24, instances=3, lr=3e-3, val_every=15,
                          checkpoint_every=15, feature_noise=0.0, threads=2)
     losses = []
     train(data, lambda m: {}, tmp_path / "run", config, ModelConfig(backbone="mnv3"), log=lambda line: losses.append(line))
@@ -157,7 +161,7 @@ def test_short_training_run_lowers_the_loss(tmp_path, toy_dataset):
 
 
 def test_run_training_mnv3_end_to_end_and_resume(tmp_path, toy_dataset):
-    cfg = load_train_config(None, {"backbone": "mnv3", "steps": 4, "batch_size": 24, "val_every": 2,
+    cfg = load_train_config(None, {**MNV3, "steps": 4, "batch_size": 24, "val_every": 2,
                                    "checkpoint_every": 2, "val_queries": 5, "threads": 2})
     run_training(toy_dataset, tmp_path / "run", cfg, None, log=lambda line: None)
     final = DualEncoder.load(tmp_path / "run" / "final")
@@ -174,7 +178,7 @@ def test_run_training_mnv3_end_to_end_and_resume(tmp_path, toy_dataset):
 
 
 def test_a_stopped_run_writes_no_final_until_it_is_resumed_to_its_end(tmp_path, toy_dataset):
-    cfg = {"backbone": "mnv3", "steps": 2, "batch_size": 24, "val_every": 1, "checkpoint_every": 1,
+    cfg = {**MNV3, "steps": 2, "batch_size": 24, "val_every": 1, "checkpoint_every": 1,
            "val_queries": 2, "threads": 2}
     lines = []
     model = run_training(toy_dataset, tmp_path / "run", load_train_config(None, {**cfg, "max_seconds": 0}), None,
@@ -201,7 +205,7 @@ def test_an_interrupted_and_resumed_run_ends_with_the_weights_of_an_uninterrupte
     data = _feature_data(toy_dataset)
     model_config = ModelConfig(feature_dim=8, input_proj=16)
     base = dict(steps=4, batch_size=12, instances=3, val_every=100, checkpoint_every=100, threads=1,
-                feature_noise=0.1, time_stretch=0.2, seed=3)
+                feature_noise=0.1, time_stretch=0.2, seed=3, pyramid_levels=[], spelled_i2t=0.0, distill=0.0)
     quiet = dict(log=lambda line: None)
 
     def weights(folder):
@@ -252,6 +256,11 @@ def test_an_interrupted_and_resumed_run_ends_with_the_weights_of_an_uninterrupte
     (None, {"steps": 0}, "--set steps 0: must be at least 1"),
     (None, {"max_seconds": -1}, "--set max_seconds -1: must be at least 0"),
     (None, {"backbone": "ppocr6"}, "--set backbone: unknown backbone 'ppocr6' (did you mean 'ppocrv6'?)"),
+    (None, {"pyramid_levels": [1, 0]}, "--set pyramid_levels [1, 0]: a list of positive integers"),
+    (None, {"pyramid_levels": [], "distill": 0.0}, "spelled_i2t 1.0: needs the pyramid head, and pyramid_levels is empty; set spelled_i2t=0 too"),
+    (None, {"backbone": "mnv3"}, "--set backbone: backbone 'mnv3' gives no posteriors, which pyramid_levels, "
+     "spelled_i2t, distill need (the recipe's defaults read them); to train it add --set pyramid_levels=[] "
+     "--set spelled_i2t=0.0 --set distill=0.0"),
 ])
 def test_a_bad_training_option_is_one_line_naming_it(tmp_path, path_text, overrides, message):
     path = None

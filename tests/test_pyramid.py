@@ -59,15 +59,6 @@ def test_inputs_of_different_lengths_are_read_one_by_one():
     np.testing.assert_allclose(out[0], out[1], atol=1e-6)
 
 
-def test_the_log_scale_keeps_a_words_zeros_and_ones_and_orders_weak_evidence():
-    from ourmodel.pyramid import log_scaled
-
-    y = Pyramid(ALPHABET, (1, 2)).words(["abé"])
-    np.testing.assert_allclose(log_scaled(y, 1e-3), y, atol=1e-6)
-    weak = log_scaled(np.array([1e-4, 1e-2, 0.5]), 1e-3)
-    assert 0 < weak[0] < 0.05 < 0.3 < weak[1] < weak[2] < 1
-
-
 def test_the_torch_towers_pyramid_equals_numpys():
     torch = pytest.importorskip("torch")
     from ourmodel.towers import PyramidTower
@@ -81,15 +72,13 @@ def test_the_torch_towers_pyramid_equals_numpys():
                                Pyramid(ALPHABET, (1, 2, 3)).images(x), atol=1e-6)
 
 
-@pytest.mark.parametrize("log_floor", [0.0, 1e-3])
-def test_numpy_inference_of_a_pyramid_checkpoint_equals_torch(tmp_path, log_floor):
+def test_numpy_inference_of_a_pyramid_checkpoint_equals_torch(tmp_path):
     torch = pytest.importorskip("torch")
     from ourmodel.inference import NumpyDualEncoder
     from ourmodel.model import DualEncoder, ModelConfig
 
     config = ModelConfig(backbone="ppocr", source="ppocrv6-posteriors", alphabet=ALPHABET,
-                         feature_dim=2 + len(ALPHABET), pyramid_levels=[1, 2], char_dim=8,
-                         presence_log_floor=log_floor)
+                         feature_dim=2 + len(ALPHABET), pyramid_levels=[1, 2], char_dim=8)
     model = DualEncoder(config)
     for p in model.parameters():
         torch.nn.init.normal_(p, 0, 0.1)

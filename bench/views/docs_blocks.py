@@ -234,10 +234,11 @@ class Board:
         names = {m: r.group for (m, _), r in self.rows.items() if r.group in groups}
         return sorted(names, key=lambda m: (group_order(names[m]), m))
 
-    def best(self, spec: ProtocolSpec, col: Column) -> list[ResultRecord]:
-        """The rows with the best value of ``col`` among the leaderboard's bold-eligible rows that
-        answer every subtask (ties: all of them, by name)."""
+    def best(self, spec: ProtocolSpec, col: Column, group: str | None = None) -> list[ResultRecord]:
+        """The rows with the best value of ``col`` among the leaderboard's bold-eligible rows (of
+        ``group`` only, if given) that answer every subtask (ties: all of them, by name)."""
         pool = [r for (m, p), r in sorted(self.rows.items()) if p == spec.name and self.eligible(r)
+                and (group is None or r.group == group)
                 and not group_info(r.group).variant and not (r.metrics or {}).get("answered_subtasks")
                 and col.value(r.metrics) is not None]
         if not pool or col.higher_is_better is None:
@@ -278,7 +279,7 @@ def _dataset_line(board: Board) -> str:
 
 # -- the blocks ------------------------------------------------------------------------------------
 
-@block("summary", "results/*/*.json: each protocol's headline column, best eligible row and ours")
+@block("summary", "results/*/*.json: each protocol's headline column, best eligible row, ours and ours' best row")
 def summary(results_dir: Path) -> str:
     board = Board(results_dir)
     rows = []
@@ -287,15 +288,28 @@ def summary(results_dir: Path) -> str:
         if col is None or not any(p == spec.name for _, p in board.rows):
             continue
         best, ours = board.best(spec, col), board.get(OURS, spec.name)
+        ours_best = board.best(spec, col, group="ours")
         made = [" and ".join(sorted({machine(r) for r in best})) or MISSING, machine(ours) if ours else MISSING]
         rows.append([code(spec.name), md_text(_metric_title(col)),
                      ", ".join(code(r.method_name) for r in best) or MISSING,
                      _with_ci(col, best[0]) if best else MISSING, _with_ci(col, ours),
+                     (", ".join(code(r.method_name) for r in ours_best) + " " + _with_ci(col, ours_best[0]))
+                     if ours_best else MISSING, _gap(col, ours_best, best),
                      made[0] if made[0] == made[1] else " / ".join(made)])
     return (_dataset_line(board) + " *Best*: the best value among the rows the leaderboard may set in bold "
-            "(above the chance baseline, no reference row), on every query and language.\n\n"
+            "(above the chance baseline, no reference row), on every query and language; *ours' best*: the "
+            "same among the Ours group's rows (`ours`, `ours+rerank`, `ours-int8`, ...), and its gap to the best "
+            "(negative: ours' best trails; 0: it is the best).\n\n"
             + _table(["protocol", "metric", "best method", "best (95% CI)", f"`{OURS}` (95% CI)",
-                      "ran on (best / ours)"], rows, numeric=(3, 4)))
+                      "ours' best (95% CI)", "gap", "ran on (best / ours)"], rows, numeric=(3, 4, 5, 6)))
+
+
+def _gap(col: Column, ours_best: list[ResultRecord], best: list[ResultRecord]) -> str:
+    """Ours' best row's headline value minus the best row's, signed so that negative means worse."""
+    if not ours_best or not best:
+        return MISSING
+    diff = col.value(ours_best[0].metrics) - col.value(best[0].metrics)
+    return f"{round(diff if col.higher_is_better else -diff, 4) + 0.0:+.4f}"   # + 0.0: no "-0.0000"
 
 
 @block("dataset", "results/*/*.json: the dataset most results were made on")

@@ -37,6 +37,7 @@ BUILTIN_METHODS: dict[str, tuple[str, frozenset[str]]] = {
     "ours": ("adapters.ours:Ours", frozenset({DEFAULT, EFFICIENCY})),
     "ours-int8": ("adapters.ours:OursInt8", frozenset({DEFAULT, EFFICIENCY})),
     "ours+rerank": ("adapters.ours:OursRerank", frozenset()),
+    "ours-hand": ("adapters.ours:OursHand", frozenset()),
     "ours-ablate:": ("adapters.ours:OursAblation", frozenset()),
 }
 

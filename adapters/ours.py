@@ -104,10 +104,14 @@ class Ours(EmbeddingRetriever):
         source = self.source
         ok = source.model.availability().ok
         label = source.short
-        inputs = "log-posteriors over the lexicon's characters" if source.posteriors else "features"
+        if self.config.get("pyramid_levels"):
+            head = ("posteriors -> pyramid of character presence + trained spelling encoder (shared with the text "
+                    "tower)")
+        else:
+            head = ("log-posteriors over the lexicon's characters" if source.posteriors else "features") + " + trained head"
         return MethodInfo(
             name="ours", group="ours", version=f"ckpt-{digest}",
-            description=f"Asymmetric dual encoder: frozen {label} recogniser {inputs} + trained head; "
+            description=f"Asymmetric dual encoder: frozen {label} recogniser {head}; "
                         "frozen multilingual USE + trained projector; 128-d shared space",
             params=_head_params(str(weights)) + (source.model.params() if ok else 0),
             licence=f"Apache-2.0 ({label} weights: Apache-2.0)",
@@ -375,3 +379,21 @@ class OursAblation(Ours):
             description=f"ours trained {steps} steps on the small train split only, without {removed}",
             params=base.params, model_bytes=base.model_bytes, licence=base.licence, requires=base.requires,
             preprocessing=base.preprocessing, config={**base.config, "ablation": self.spec, "steps": steps})
+
+
+class OursHand(Ours):
+    """``ours-hand``: the shipped recipe trained on the hand tier's train split instead of
+    ``small``'s (issue #31), in ``ourmodel/checkpoints/ours-hand``; everything else is ``ours``."""
+
+    def __init__(self, spec=None, options=None):
+        super().__init__(spec, options)
+        if not self.options.checkpoint:
+            self.checkpoint = default_checkpoint_dir().parent / "ours-hand"
+
+    @property
+    def info(self) -> MethodInfo:
+        from dataclasses import replace
+
+        base = super().info
+        return replace(base, name="ours-hand", description=f"{base.description}; trained on the hand tier's train split",
+                       config={**base.config, "trained_on": "hwr-bench-hand train split"})

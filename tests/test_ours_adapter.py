@@ -19,6 +19,17 @@ def test_missing_checkpoint_is_unavailable_with_fix(tmp_path):
     assert not avail.ok and "no checkpoint" in avail.reason and "bench train" in avail.fix
 
 
+def test_ours_hand_reads_its_own_checkpoint_under_its_own_name(tmp_path, monkeypatch):
+    from ourmodel.quantize import default_checkpoint_dir
+
+    monkeypatch.setenv("HWR_BENCH_OURS_CHECKPOINT", str(default_checkpoint_dir()))   # ours' override, not ours-hand's
+    method = create("ours-hand")
+    assert method.checkpoint == default_checkpoint_dir().parent / "ours-hand"
+    assert method.info.name == "ours-hand" and method.info.group == "ours"
+    elsewhere = create("ours-hand", {"checkpoint": str(tmp_path / "nowhere")})
+    assert not elsewhere.availability().ok and elsewhere.info.name == "ours-hand"
+
+
 def test_text_anchors_are_cached_in_the_runs_cache_and_nowhere_else(tmp_path, monkeypatch, toy_dataset):
     monkeypatch.setenv("HWR_BENCH_CACHE", str(tmp_path / "default"))
     for name in ("ours", "ocr+embed:oracle-text"):
@@ -31,7 +42,7 @@ def test_text_anchors_are_cached_in_the_runs_cache_and_nowhere_else(tmp_path, mo
 
 
 def test_shipped_ours_runs_every_protocol(tmp_path, toy_dataset, monkeypatch):
-    """The default ``ours``: the shipped generation-2 checkpoint on PP-OCRv6 posteriors. On the toy
+    """The default ``ours``: the shipped generation-3 checkpoint on PP-OCRv6 posteriors. On the toy
     set's printed words it must find the right word (an untrained head would be near 1 in 12).
     tests/test_shipped_ours.py checks it against its committed per-query results."""
     from adapters.ours import SHIPPED
@@ -46,8 +57,8 @@ def test_shipped_ours_runs_every_protocol(tmp_path, toy_dataset, monkeypatch):
     method = results["ood"]["method"]
     assert method["version"] == f"ckpt-{file_sha256(SHIPPED / 'model.safetensors')[:16]}"
     assert method["config"]["backbone"] == "PP-OCRv6 rec (frozen)"
-    assert "256-d spelling vector" in method["config"]["anchor"]
-    assert 6_000_000 < method["params"] < 7_000_000   # frozen PP-OCRv6 small rec plus the head
+    assert "character pyramid, levels 1/2/3/4" in method["config"]["anchor"]
+    assert 6_000_000 < method["params"] < 8_000_000   # frozen PP-OCRv6 small rec plus the spelling encoder
     assert results["ood"]["metrics"]["overall"]["acc@1"]["value"] >= 0.75
     assert results["xling"]["metrics"]["overall"]["acc@1"]["value"] >= 0.5
 
@@ -104,12 +115,16 @@ def test_a_head_tuned_on_another_int8_graph_is_unavailable(tmp_path):
     """`bench quantize --out` over a folder that holds a tuned head leaves that head stale."""
     import shutil
 
-    from ourmodel.quantize import BACKBONE_FILE, default_int8_dir
+    from bench.core.io import file_sha256
+    from ourmodel.quantize import BACKBONE_FILE, default_checkpoint_dir, default_int8_dir
 
-    for name in ("config.json", "model.safetensors", "quantization.json"):
+    for name in ("quantization.json", BACKBONE_FILE):
         shutil.copy(default_int8_dir() / name, tmp_path / name)
-    shutil.copy(default_int8_dir() / BACKBONE_FILE, tmp_path / BACKBONE_FILE)
-    assert create("ours-int8", {"int8_dir": str(tmp_path)}).availability().ok     # the shipped pair
+    shutil.copy(default_checkpoint_dir() / "model.safetensors", tmp_path / "model.safetensors")
+    config = json.loads((default_checkpoint_dir() / "config.json").read_text())   # a head tuned on this graph
+    config["extra"]["backbone_int8_sha256"] = file_sha256(tmp_path / BACKBONE_FILE)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert create("ours-int8", {"int8_dir": str(tmp_path)}).availability().ok
     (tmp_path / BACKBONE_FILE).write_bytes(b"a re-quantised graph")
     avail = create("ours-int8", {"int8_dir": str(tmp_path)}).availability()
     assert not avail.ok and "tuned on another int8 graph" in avail.reason and "re-tune" in avail.fix

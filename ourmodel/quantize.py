@@ -15,11 +15,11 @@ quantised; the attention and classifier MatMuls stay fp32 (quantising them cost 
 
     bench quantize --out ourmodel/checkpoints/ours-int8 [--checkpoint DIR] [--dataset PATH]
 
-The head then either stays the fp32 checkpoint's (post-training quantisation alone: the
-inputs shift enough that accuracy drops, see README) or is fine-tuned on the int8 backbone's
-outputs (``bench train --out DIR --set backbone='"ppocrv6-int8"' --set init_from='"ourmodel/checkpoints/ours"'
---set text_lr_scale=0 --set steps=300``; the other options default to the shipped recipe) and
-its ``final/`` files copied into the int8 folder.
+The head then either stays the fp32 checkpoint's (post-training quantisation alone, what
+generation 3 ships: the int8 folder holds no ``model.safetensors``) or is fine-tuned on the int8
+backbone's outputs (``bench train --out DIR --set backbone='"ppocrv6-int8"' --set
+init_from='"ourmodel/checkpoints/ours"' --set steps=300 --set lr=5e-4``; the other options default
+to the shipped recipe) and its ``final/`` files copied into the int8 folder (generation 2's way).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def default_checkpoint_dir() -> Path:
 
 
 def default_int8_dir() -> Path:
-    """The shipped ``ours-int8`` folder: the int8 backbone and the head tuned on its outputs."""
+    """The shipped ``ours-int8`` folder: the int8 backbone (and a head tuned on its outputs, if any)."""
     return CHECKPOINTS / "ours-int8"
 
 

@@ -32,7 +32,7 @@ def test_the_training_defaults_are_the_shipped_recipe():
     # Every option the shipped run recorded has its value as the default (options newer than
     # the checkpoint take their defaults, which leave its recipe as it was).
     assert asdict(TrainConfig(**shipped)) == asdict(TrainConfig())
-    assert ablation_config("full", 300).spelling_dim == shipped["spelling_dim"] > 0
+    assert ablation_config("full", 300).pyramid_levels == shipped["pyramid_levels"] == [1, 2, 3, 4]
 
 
 def test_ablation_method_is_named_and_grouped_apart_from_ours():

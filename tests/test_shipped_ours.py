@@ -118,16 +118,16 @@ def test_shipped_ours_reproduces_its_committed_per_query_results(mini, fixture, 
 
 
 def test_a_checkpoint_with_one_weight_moved_does_not_reproduce_them(mini, fixture, tmp_path):
-    """The comparison has teeth: one weight of the visual head's last layer moved by 0.01 (a fifth
+    """The comparison has teeth: one bias of the image side's last layer moved by 0.01 (a fraction
     of that layer's spread) moves some queries' scores past the tolerance."""
     from safetensors.numpy import load_file, save_file
 
     checkpoint = tmp_path / "ckpt"
     shutil.copytree(SHIPPED, checkpoint)
     weights = load_file(str(checkpoint / "model.safetensors"))
-    name = "visual.proj.net.3.weight"
+    name = "visual.encoder.semantic.2.bias"
     weights[name] = weights[name].copy()
-    weights[name][0, 0] += 0.01
+    weights[name][0] += 0.01
     save_file(weights, str(checkpoint / "model.safetensors"))
     ds, cache = mini
     record, rankings = run_ours(ds, cache, tmp_path / "results", {"checkpoint": str(checkpoint)})

@@ -472,6 +472,13 @@ def int8(results_dir: Path) -> str:
 
 # The suite's timings live beside the other benchmark scripts' outputs in the repository.
 SUITE_JSON = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "suite.json"
+
+
+def _benchmark_record(path: Path) -> dict:
+    """A benchmark script's JSON record in benchmarks/results/, or {} before the script has run."""
+    import json
+
+    return json.loads(path.read_text()) if path.is_file() else {}
 OCR_EMBED_JSON = SUITE_JSON.with_name("ocr_embed.json")
 
 
@@ -481,9 +488,7 @@ def _minutes(seconds: float) -> str:
 
 @block("suite", "benchmarks/results/suite.json and ocr_embed.json (`python benchmarks/suite.py`, `ocr_embed.py`)")
 def suite(results_dir: Path) -> str:
-    import json
-
-    r = json.loads(SUITE_JSON.read_text()) if SUITE_JSON.is_file() else {}
+    r = _benchmark_record(SUITE_JSON)
     if "floor_seconds" not in r:
         return f"No measurement of today's suite yet ({SUITE_JSON.name} is made by `python benchmarks/suite.py`)."
     sec, m = r["seconds"], r["machine"]
@@ -497,7 +502,7 @@ def suite(results_dir: Path) -> str:
             ["warm, every result recomputed from the caches", _minutes(sec["warm_recompute"])],
             ["warm, every result up to date", _minutes(sec["warm_up_to_date"])],
             ["`bench leaderboard`", f"{sec['leaderboard']:.1f} s"]]
-    e = json.loads(OCR_EMBED_JSON.read_text()) if OCR_EMBED_JSON.is_file() else {}
+    e = _benchmark_record(OCR_EMBED_JSON)
     if "seconds" in e:
         where = "" if e.get("commit") == r.get("commit") and e.get("machine") == m else (
             f" (`python benchmarks/ocr_embed.py` on {md_text(e['machine']['cpu'])} at `{(e.get('commit') or 'unknown')[:10]}`)")
@@ -566,9 +571,7 @@ RERANK_JSON = SUITE_JSON.with_name("rerank.json")
 
 @block("rerank", "benchmarks/results/rerank.json (`python benchmarks/rerank.py`)")
 def rerank(results_dir: Path) -> str:
-    import json
-
-    r = json.loads(RERANK_JSON.read_text()) if RERANK_JSON.is_file() else {}
+    r = _benchmark_record(RERANK_JSON)
     if not {"rows", "machine", "queries"} <= set(r):
         return f"No measurement yet ({RERANK_JSON.name} is made by `python benchmarks/rerank.py`)."
     m = r["machine"]
@@ -592,9 +595,7 @@ PYRAMID_JSON = SUITE_JSON.with_name("pyramid.json")
 
 @block("pyramid-levels", "benchmarks/results/pyramid.json (`python benchmarks/pyramid.py`)")
 def pyramid_levels(results_dir: Path) -> str:
-    import json
-
-    r = json.loads(PYRAMID_JSON.read_text()) if PYRAMID_JSON.is_file() else {}
+    r = _benchmark_record(PYRAMID_JSON)
     if not {"acc1", "machine", "subsets"} <= set(r):
         return f"No measurement yet ({PYRAMID_JSON.name} is made by `python benchmarks/pyramid.py`)."
     head = (f"Measured by `python benchmarks/pyramid.py` on {md_text(r['machine']['cpu'])} at commit "
@@ -665,9 +666,7 @@ def _calibration_ablation(a: dict | None) -> list[str]:
 
 @block("hand-calibration", "benchmarks/results/hand_calibration.json (`python benchmarks/calibrate_hand.py --ablate`)")
 def hand_calibration(results_dir: Path) -> str:
-    import json
-
-    r = json.loads(HAND_CALIBRATION_JSON.read_text()) if HAND_CALIBRATION_JSON.is_file() else {}
+    r = _benchmark_record(HAND_CALIBRATION_JSON)
     if not {"fitted", "machine", "grid", "references", "engines"} <= set(r):
         return f"No calibration yet ({HAND_CALIBRATION_JSON.name} is made by `python benchmarks/calibrate_hand.py`)."
     m, f = r["machine"], r["fitted"]

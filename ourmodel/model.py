@@ -36,6 +36,12 @@ class ModelConfig:
     image_width: int = 192
     extra: dict = field(default_factory=dict)   # provenance: backbone digest, data fingerprint, ...
 
+    @property
+    def anchor_width(self) -> int:
+        """Columns of the text tower's input that its projector reads (anchor + spelling vector);
+        a generation 3 word's pyramid follows them."""
+        return self.anchor_dim + self.spelling_dim
+
 
 class DualEncoder(nn.Module):
     def __init__(self, config: ModelConfig):
@@ -50,7 +56,7 @@ class DualEncoder(nn.Module):
             self.visual = MobileNetTower(config.embed_dim)
         else:
             raise ValueError(f"unknown backbone {config.backbone!r}")
-        self.text = TextProjector(config.anchor_dim + config.spelling_dim, config.embed_dim)
+        self.text = TextProjector(config.anchor_width, config.embed_dim)
         self.logit_scale = nn.Parameter(torch.tensor(float(torch.log(torch.tensor(1 / 0.07)))))
 
     def encode_images(self, x: torch.Tensor) -> torch.Tensor:
@@ -61,7 +67,7 @@ class DualEncoder(nn.Module):
         flattened pyramid])."""
         if not self.config.pyramid_levels:
             return self.text(inputs)
-        width = self.config.anchor_dim + self.config.spelling_dim
+        width = self.config.anchor_width
         spelled, _ = self.visual.encoder(inputs[:, width:].reshape(len(inputs), len(self.visual.regions), -1))
         return F.normalize(self.text.project(inputs[:, :width]) + spelled, dim=-1)
 

@@ -35,7 +35,7 @@ class Pyramid:
 
     @property
     def regions(self) -> list[tuple[float, float]]:
-        return [(r / n, (r + 1) / n) for n in self.levels for r in range(n)]
+        return pyramid_regions(self.levels)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -68,6 +68,11 @@ class Pyramid:
         log_absent = np.log1p(-np.clip(probs[:, len(GROUPS_BEFORE_ALPHABET):], 0.0, 1.0 - 1e-7))
         inside = region_masks(position, self.regions)                 # (T, regions)
         return (1.0 - np.exp(inside.T @ log_absent)).astype(np.float32)
+
+
+def pyramid_regions(levels: Sequence[int]) -> list[tuple[float, float]]:
+    """The regions of ``levels``, level by level: level n splits [0, 1] into n equal parts."""
+    return [(r / n, (r + 1) / n) for n in levels for r in range(n)]
 
 
 def frame_positions(blank: np.ndarray) -> np.ndarray:

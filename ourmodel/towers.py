@@ -8,6 +8,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ourmodel.mobilenetv3 import MobileNetV3Small
+from ourmodel.ppocr import GROUPS_BEFORE_ALPHABET, LOG_FLOOR
+from ourmodel.pyramid import pyramid_regions
 
 EMBED_DIM = 128
 # GELU in its tanh form everywhere: the numpy inference path reproduces it exactly.
@@ -131,13 +133,11 @@ class PyramidTower(nn.Module):
 
     def __init__(self, characters: int, levels: tuple[int, ...], char_dim: int = 128, dim: int = EMBED_DIM):
         super().__init__()
-        self.regions = [(r / n, (r + 1) / n) for n in levels for r in range(n)]
+        self.regions = pyramid_regions(levels)
         self.encoder = SpellingEncoder(characters, len(self.regions), char_dim, dim)
 
     def presence(self, x: torch.Tensor) -> torch.Tensor:
         """``ourmodel.pyramid.Pyramid.images`` in torch, for a batch of equal-length inputs."""
-        from ourmodel.ppocr import GROUPS_BEFORE_ALPHABET, LOG_FLOOR
-
         probs = (x.double().exp() - LOG_FLOOR).clamp(0.0, 1.0)
         mass = 1.0 - probs[..., 0]
         position = (mass.cumsum(-1) - 0.5 * mass) / mass.sum(-1, keepdim=True).clamp_min(1e-6)

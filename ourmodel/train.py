@@ -215,7 +215,7 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
     if config.init_from:
         model.load_state_dict(DualEncoder.load(Path(config.init_from)).state_dict())
     else:
-        model.text.init_from_anchors(data.anchors[:, :model_config.anchor_dim + model_config.spelling_dim])
+        model.text.init_from_anchors(data.anchors[:, :model_config.anchor_width])
     optim = torch.optim.AdamW([
         {"params": list(model.visual.parameters()) + [model.logit_scale], "lr": config.lr},
         {"params": model.text.parameters(), "lr": config.lr * config.text_lr_scale},
@@ -352,8 +352,7 @@ def _spelled_loss(model: DualEncoder, text_inputs: torch.Tensor, all_txt: torch.
     recogniser's), all languages: the image side's character embedding and its semantic part learn
     from every lexicon word, not only from the words and characters the training images show."""
     rows = torch.randint(0, len(lex_ids), (n,))
-    width = model.config.anchor_dim + model.config.spelling_dim
-    presence = text_inputs[rows, width:].reshape(n, len(model.visual.regions), -1)
+    presence = text_inputs[rows, model.config.anchor_width:].reshape(n, len(model.visual.regions), -1)
     logits = model.logit_scale.exp() * model.visual.from_presence(presence) @ all_txt.T
     return _lexicon_ce(logits, lex_ids[rows], lex_ids)
 

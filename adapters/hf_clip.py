@@ -21,15 +21,12 @@ Works with any checkpoint whose ``AutoModel`` has ``get_image_features`` and
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from adapters.weights import CHECKPOINT_FILES, download, find_weights, folder_digest
-from bench.api import Availability, EmbeddingRetriever, MethodInfo, UnknownMethodError, did_you_mean
-from methodkit.params import folder_bytes, safetensors_param_count
+from adapters.hub import HubModel, HubOptions
+from bench.api import EmbeddingRetriever, MethodInfo
 
 PRESETS: dict[str, str] = {
     "siglip2-b": "google/siglip2-base-patch16-224",
@@ -41,34 +38,25 @@ PRESETS: dict[str, str] = {
     "clip-l": "openai/clip-vit-large-patch14",
     "chinese-clip-b": "OFA-Sys/chinese-clip-vit-base-patch16",
     "chinese-clip-l": "OFA-Sys/chinese-clip-vit-large-patch14",
+    "chinese-clip-h": "OFA-Sys/chinese-clip-vit-huge-patch14",
     "altclip": "BAAI/AltCLIP",
 }
-DEFAULT_PRESET = {"siglip": "siglip2-b", "clip": "clip-b"}
 SIGLIP_TYPES = ("siglip", "siglip2")
 FITS = ("pad", "processor")
 
 
 @dataclass(frozen=True)
-class HFContrastiveOptions:
+class HFContrastiveOptions(HubOptions):
     fit: str = "pad"                 # pad: letterbox onto a white square; processor: the processor's own
     template: str = "{}"             # how a lexicon word becomes the text prompt
-    model_path: Path | None = None   # a local copy of the weights
 
     def __post_init__(self):
+        super().__post_init__()
         if self.fit not in FITS:
             raise ValueError(f"option fit must be {' or '.join(map(repr, FITS))}, not {self.fit!r}")
         if "{}" not in self.template:
             raise ValueError(f"option template must hold the word's placeholder {{}}, e.g. "
                              f"'the handwritten word \"{{}}\"' (got {self.template!r})")
-
-
-def check_spec(kind: str, spec: str | None) -> None:
-    """A spec is a preset, a hub name (``org/name``) or a local folder; anything else is refused
-    with the presets listed (it would otherwise surface as "weights not found")."""
-    if spec is None or spec in PRESETS or "/" in spec or Path(spec).expanduser().is_dir():
-        return
-    raise UnknownMethodError(f"{kind}:{spec}: {spec!r} is not a preset{did_you_mean(spec, PRESETS)}, a hub name "
-                             f"(org/name) or a local folder; presets: {', '.join(PRESETS)}")
 
 
 def letterbox(image, fill: int = 255):
@@ -97,62 +85,26 @@ def pooled(output):
     return output if hasattr(output, "detach") else output.pooler_output
 
 
-class HFContrastive(EmbeddingRetriever):
+class HFContrastive(HubModel, EmbeddingRetriever):
     kind = "siglip"     # registered name: "siglip" or "clip"
+    PRESETS = PRESETS
+    extra = "clip"
     Options = HFContrastiveOptions
     batch_size = 32
 
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
-        self.target = spec or DEFAULT_PRESET[self.kind]
-        self.repo_id = PRESETS.get(self.target, self.target)
         self.fit = self.options.fit
         self.template = self.options.template
-        explicit = self.options.model_path
-        if explicit is None and self.target not in PRESETS and Path(self.target).expanduser().is_dir():
-            explicit = self.target
-        self._explicit = explicit   # a local folder named by the user: never replaced by a download
-        self.lookup = find_weights(self.repo_id, explicit)
-        self._model = None
-
-    @classmethod
-    def parse_options(cls, spec, raw):
-        check_spec(cls.kind, spec)   # a mistyped preset is a bad name, said before any work
-        return super().parse_options(spec, raw)
-
-    @property
-    def method_name(self) -> str:
-        """The name it was requested under: ``siglip``, or ``siglip:SPEC`` with SPEC as given."""
-        return self.kind if self.spec is None else f"{self.kind}:{self.spec}"
-
-    def fetch_weights(self) -> None:
-        if self._explicit is None:
-            self.lookup = download(self.lookup, CHECKPOINT_FILES)
-
-    def availability(self) -> Availability:
-        for module in ("torch", "transformers"):
-            if importlib.util.find_spec(module) is None:
-                return Availability.no(f"{module} is not installed (extra [clip])", "pip install -e '.[clip]'")
-        if not self.lookup.found:
-            return Availability.no(self.lookup.reason(), self.lookup.fix(self.method_name))
-        return Availability.yes()
 
     @property
     def info(self) -> MethodInfo:
-        found = self.lookup.path if self.lookup.found else None
-        digest = folder_digest(found) if found else "missing"
-        return MethodInfo(
-            name=self.method_name, group="end-to-end",
-            version=f"{self.repo_id}@{digest}",
-            description=f"{self.repo_id} via transformers AutoModel"
-                        + (f" (weights from {found})" if found else "")
-                        + ": cosine between image and text features",
-            params=safetensors_param_count(found) if found else None,
-            model_bytes=folder_bytes(found) if found else None,
-            licence="see the model card", requires=("extra [clip]",),
+        found = self.found_path
+        return self.hub_info(
+            "end-to-end", f"{self.repo_id} via transformers AutoModel" + (f" (weights from {found})" if found else "")
+            + ": cosine between image and text features", {"fit": self.fit, "template": self.template},
             preprocessing=("greyscale letterboxed to a white square, RGB, then the model's image processor"
-                           if self.fit == "pad" else "greyscale to RGB, then the model's image processor"),
-            config={"repo_id": self.repo_id, "fit": self.fit, "template": self.template})
+                           if self.fit == "pad" else "greyscale to RGB, then the model's image processor"))
 
     def _load(self):
         if self._model is None:
@@ -161,41 +113,44 @@ class HFContrastive(EmbeddingRetriever):
 
             hf_logging.disable_progress_bar()
             path = str(self.lookup.path)
-            model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+            _, device, dtype = self._torch_setup()
+            model = AutoModel.from_pretrained(path, local_files_only=True, dtype=dtype).to(device).eval()
             if not hasattr(model, "get_image_features") or not hasattr(model, "get_text_features"):
                 raise TypeError(f"{self.repo_id} ({type(model).__name__}) is not a dual encoder")
             processor = pil_image_processor(path)
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            self._model = (model, processor, tokenizer)
+            self._model = (model, processor, tokenizer, device)
         return self._model
 
     def embed_images(self, items) -> np.ndarray:
         import torch
 
-        model, processor, _ = self._load()
+        model, processor, _, device = self._load()
         prepared = [(letterbox(it.image) if self.fit == "pad" else it.image).convert("RGB") for it in items]
-        inputs = processor(images=prepared, return_tensors="pt")
+        inputs = processor(images=prepared, return_tensors="pt").to(device, model.dtype)
         with torch.inference_mode():
-            return pooled(model.get_image_features(**inputs)).float().numpy()
+            return pooled(model.get_image_features(**inputs)).float().cpu().numpy()
 
     def embed_texts(self, texts, lang: str) -> np.ndarray:
         import torch
 
-        model, _, tokenizer = self._load()
+        model, _, tokenizer, device = self._load()
         words = [self.template.format(t) for t in texts]
         if getattr(model.config, "model_type", "") in SIGLIP_TYPES:
             # SigLIP was trained on texts padded to 64 tokens; shorter padding changes its embeddings.
             inputs = tokenizer(words, padding="max_length", max_length=64, truncation=True, return_tensors="pt")
         else:
             inputs = tokenizer(words, padding=True, truncation=True, return_tensors="pt")
-        inputs = {k: v for k, v in inputs.items() if k in ("input_ids", "attention_mask", "position_ids")}
+        inputs = {k: v.to(device) for k, v in inputs.items() if k in ("input_ids", "attention_mask", "position_ids")}
         with torch.inference_mode():
-            return pooled(model.get_text_features(**inputs)).float().numpy()
+            return pooled(model.get_text_features(**inputs)).float().cpu().numpy()
 
 
 class SigLIP(HFContrastive):
     kind = "siglip"
+    DEFAULT = "siglip2-b"
 
 
 class CLIP(HFContrastive):
     kind = "clip"
+    DEFAULT = "clip-b"

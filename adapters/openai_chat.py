@@ -39,9 +39,9 @@ import ssl
 import threading
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from adapters.vlm import PROMPT_VERSION, GenerativeVLM
+from adapters.vlm import PROMPT_VERSION, GenerativeVLM, parse_answer
 from bench.api import Availability, MethodInfo, RunContext, TextCache
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -495,3 +495,38 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, http.client.IncompleteRead):
         return f"IncompleteRead: the reply stopped {exc.expected:,} bytes short"
     return f"{type(exc).__name__}: {exc}"
+
+
+class DeepSeekOCR(OpenAIChat):
+    """``deepseek-ocr[:BASE_URL]``: DeepSeek-OCR (the paper's row) served by vLLM, which runs its
+    remote code (``vllm serve deepseek-ai/DeepSeek-OCR --trust-remote-code``), asked with the model
+    card's plain-OCR prompt; a transcription method like the paper's OCR rows (no translation:
+    cross-lingual subtasks rank by edit similarity to the transcript). BASE_URL defaults to
+    ``http://localhost:8000/v1``."""
+
+    can_translate = False
+    MODEL = "deepseek-ai/DeepSeek-OCR"
+    PROMPT = "Free OCR."
+    BASE_URL = "http://localhost:8000/v1"
+
+    def __init__(self, spec=None, options=None):
+        self.requested = "deepseek-ocr" if spec is None else f"deepseek-ocr:{spec}"
+        super().__init__(f"{self.MODEL}@{spec or self.BASE_URL}", options)
+
+    def availability(self) -> Availability:
+        available = super().availability()
+        if available.ok or not available.reason.startswith("no OpenAI-compatible server"):
+            return available
+        return Availability.no(available.reason, f"start one, e.g. `vllm serve {self.MODEL} --trust-remote-code "
+                                                 "--port 8000`, and pass deepseek-ocr:http://HOST:8000/v1")
+
+    def transcribe(self, items, lang: str) -> list[str]:
+        return [parse_answer(a) for a in self.generate([it.image for it in items], [self.PROMPT] * len(items))]
+
+    @property
+    def info(self) -> MethodInfo:
+        base = super().info
+        return replace(base, name=self.requested, group="two-stage",
+                       description=f"{self.MODEL} behind an OpenAI-compatible endpoint (vLLM), prompted "
+                                   f"{self.PROMPT!r}; lexicon ranked by normalised edit similarity",
+                       config={**base.config, "prompt": self.PROMPT})

@@ -5,24 +5,24 @@ subtasks, to translate it into the lexicon's language); the answer is cleaned
 (``parse_answer``) and the harness ranks the lexicon by edit similarity.
 ``ocr+embed:vlm:NAME`` ranks by the multilingual text embedding instead.
 
-* ``vlm:<hub name or folder>``: transformers ``AutoModelForImageTextToText`` +
+* ``vlm:<preset, hub name or folder>``: transformers ``AutoModelForImageTextToText`` +
   ``AutoProcessor`` and the model's chat template, greedy decoding (extra
   ``[vlm]``). Weights are looked up locally, else downloaded from the hub when
-  the run is online (``adapters.weights``).
+  the run is online (``adapters.hub``). The presets are the paper's six VLMs;
+  the two whose architecture transformers does not ship (Phi-3.5-Vision,
+  MiniCPM-o 2.6) are unavailable here with the fix: serve them with vLLM and
+  run them through ``openai:``.
 * ``openai:<model>@<base_url>`` (``adapters.openai_chat``): the same prompts
   through any OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-from adapters.weights import CHECKPOINT_FILES, download, find_weights, folder_digest
-from bench.api import Availability, MethodInfo, TranscriptionRetriever
-from methodkit.params import folder_bytes, safetensors_param_count
+from adapters.hub import HubModel, HubOptions
+from bench.api import MethodInfo, TranscriptionRetriever
 
 LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese", "es": "Spanish"}
 PROMPT_VERSION = "1"
@@ -78,76 +78,60 @@ class GenerativeVLM(TranscriptionRetriever):
         return [parse_answer(a) for a in self.generate([it.image for it in items], [prompt] * len(items))]
 
 
+# The paper's VLM rows (Table 2); greedy decoding with this module's prompts.
+PRESETS: dict[str, str] = {
+    "phi-3.5-vision": "microsoft/Phi-3.5-vision-instruct",
+    "llama-3.2-11b-vision": "meta-llama/Llama-3.2-11B-Vision-Instruct",   # gated: accept the licence on the hub
+    "minicpm-o-2.6": "openbmb/MiniCPM-o-2_6",
+    "janus-pro-7b": "deepseek-community/Janus-Pro-7B",                   # transformers' conversion of deepseek-ai's
+    "qwen3-vl-4b": "Qwen/Qwen3-VL-4B-Instruct",
+    "internvl3.5-8b": "OpenGVLab/InternVL3_5-8B-HF",                     # the transformers-format release
+}
+REMOTE_CODE = frozenset({"microsoft/Phi-3.5-vision-instruct", "openbmb/MiniCPM-o-2_6"})
+
+
 @dataclass(frozen=True)
-class TransformersVLMOptions:
-    model_path: Path | None = None   # a local copy of the weights
+class TransformersVLMOptions(HubOptions):
     max_new_tokens: int = 24
 
     def __post_init__(self):
+        super().__post_init__()
         if self.max_new_tokens < 1:
             raise ValueError(f"option max_new_tokens must be at least 1, not {self.max_new_tokens}")
 
 
-class TransformersVLM(GenerativeVLM):
+class TransformersVLM(HubModel, GenerativeVLM):
+    kind = "vlm"
+    PRESETS = PRESETS
+    REMOTE_CODE = REMOTE_CODE
     Options = TransformersVLMOptions
 
     def __init__(self, spec=None, options=None):
         super().__init__(spec, options)
-        if not spec:
-            raise ValueError("vlm needs a model, e.g. vlm:Qwen/Qwen2-VL-2B-Instruct or vlm:/path/to/folder")
-        explicit = self.options.model_path or (spec if Path(spec).expanduser().is_dir() else None)
-        self._explicit = explicit   # a local folder named by the user: never replaced by a download
-        self.lookup = find_weights(spec, explicit)
         self.max_new_tokens = self.options.max_new_tokens
-        self._model = None
 
-    def fetch_weights(self) -> None:
-        if self._explicit is None:
-            self.lookup = download(self.lookup, CHECKPOINT_FILES)
-
-    def availability(self) -> Availability:
-        for module in ("torch", "transformers"):
-            if importlib.util.find_spec(module) is None:
-                return Availability.no(f"{module} is not installed (extra [vlm])", "pip install -e '.[vlm]'")
-        if not self.lookup.found:
-            return Availability.no(self.lookup.reason(), self.lookup.fix(f"vlm:{self.spec}"))
-        return Availability.yes()
+    def remote_code_fix(self) -> str:
+        # its remote code is written for its own chat API, not AutoModelForImageTextToText: vLLM runs it
+        return (f"serve it with vLLM (`vllm serve {self.repo_id} --trust-remote-code --port 8000`) and run "
+                f"openai:{self.repo_id}@http://localhost:8000/v1")
 
     @property
     def info(self) -> MethodInfo:
-        found = self.lookup.path if self.lookup.found else None
-        return MethodInfo(
-            name=f"vlm:{self.spec}", group="vlm",
-            version=f"{self.spec}@{folder_digest(found) if found else 'missing'}/prompts-{PROMPT_VERSION}",
-            description="transformers image-text-to-text model prompted to transcribe (cross-lingual: "
-                        "translate) the word; lexicon ranked by normalised edit similarity",
-            params=safetensors_param_count(found) if found else None,
-            model_bytes=folder_bytes(found) if found else None, licence="see the model card",
-            requires=("extra [vlm]",), preprocessing="greyscale to RGB, then the model's processor",
-            config={"model": self.spec, "decoding": "greedy", "max_new_tokens": self.max_new_tokens,
-                    "prompt_version": PROMPT_VERSION})
-
-    def _load(self):
-        if self._model is None:
-            import torch
-            from transformers import AutoModelForImageTextToText, AutoProcessor
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()
-            path = str(self.lookup.path)
-            processor = AutoProcessor.from_pretrained(path, local_files_only=True)
-            model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True).eval()
-            self._model = (model, processor, torch)
-        return self._model
+        return self.hub_info("vlm", "transformers image-text-to-text model prompted to transcribe (cross-lingual: "
+                                    "translate) the word; lexicon ranked by normalised edit similarity",
+                             {"model": self.spec, "decoding": "greedy", "max_new_tokens": self.max_new_tokens,
+                              "prompt_version": PROMPT_VERSION}, version_suffix=f"/prompts-{PROMPT_VERSION}")
 
     def generate(self, images, prompts: list[str]) -> list[str]:
-        model, processor, torch = self._load()
+        if self._model is None:
+            self._model = self._load_pretrained("AutoModelForImageTextToText")
+        model, processor, torch, device = self._model
         answers = []
         for image, prompt in zip(images, prompts):
             messages = [{"role": "user", "content": [{"type": "image", "image": image.convert("RGB")},
                                                      {"type": "text", "text": prompt}]}]
             inputs = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
-                                                   return_dict=True, return_tensors="pt")
+                                                   return_dict=True, return_tensors="pt").to(device, model.dtype)
             with torch.inference_mode():
                 out = model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
             new = out[:, inputs["input_ids"].shape[1]:]

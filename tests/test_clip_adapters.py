@@ -63,7 +63,11 @@ def test_missing_weights_are_unavailable_with_the_name_and_places(monkeypatch, t
 def test_options_are_checked_and_the_name_is_the_one_asked_for(tmp_path):
     with pytest.raises(OptionError, match="fit must be 'pad' or 'processor'"):
         create("siglip", {"fit": "crop"})
-    with pytest.raises(OptionError, match="'fitt'.*known: fit, model_path, template"):
+    with pytest.raises(OptionError, match="device must be auto, cpu, cuda or cuda:N"):
+        create("siglip", {"device": "gpu"})
+    with pytest.raises(OptionError, match="dtype must be one of auto, float32, bfloat16, float16"):
+        create("clip", {"dtype": "fp8"})
+    with pytest.raises(OptionError, match="'fitt'.*known: device, dtype, fit, model_path, template\\)"):
         create("clip", {"fitt": "pad"})
     assert create("siglip").info.name == "siglip"
     assert create("siglip:siglip2-l").info.name == "siglip:siglip2-l"

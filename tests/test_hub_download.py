@@ -12,18 +12,20 @@ import pytest
 from bench.store.results import result_path
 from hub_stub import HubStub
 from test_cli import bench
-from tiny_hf import save_tiny_siglip
+from tiny_hf import save_tiny_siglip, save_tiny_trocr
 
 pytest.importorskip("transformers")
 pytest.importorskip("torch")
 
 REPO = "hwr-test/tiny-siglip"
+TROCR_REPO = "hwr-test/tiny-trocr"   # a paper row's adapter (adapters.hub_ocr) on the same download path
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     folder = save_tiny_siglip(tmp_path_factory.mktemp("hub-repo") / "tiny-siglip")
-    with HubStub({REPO: folder}) as stub:
+    trocr = save_tiny_trocr(tmp_path_factory.mktemp("hub-repo") / "tiny-trocr")
+    with HubStub({REPO: folder, TROCR_REPO: trocr}) as stub:
         yield stub
 
 
@@ -33,8 +35,8 @@ def _env(hub, hf_home, **changes):
             "TRANSFORMERS_OFFLINE": None, "HWR_BENCH_OFFLINE": None, "HF_HUB_DISABLE_XET": "1", **changes}
 
 
-def _run(tmp_path, toy_dataset_path, env, *extra, check=True):
-    return bench("run", "--methods", f"siglip:{REPO}", "--protocols", "id", "--limit", "3", "--bootstrap", "0",
+def _run(tmp_path, toy_dataset_path, env, *extra, check=True, method=f"siglip:{REPO}"):
+    return bench("run", "--methods", method, "--protocols", "id", "--limit", "3", "--bootstrap", "0",
                  "--dataset", str(toy_dataset_path), "--quiet", *extra, cwd=tmp_path, env_changes=env, check=check)
 
 
@@ -67,3 +69,11 @@ def test_an_offline_run_never_touches_the_network_and_names_the_fix(tmp_path, to
     assert "unavailable" in out and REPO in out
     assert "downloads off" in out and "hf download" in out and "--offline" in out
     assert not result_path(tmp_path / "results", f"siglip:{REPO}", "id").exists()   # unavailability is no result
+
+
+def test_a_paper_row_adapter_downloads_through_the_same_path(tmp_path, toy_dataset_path, hub):
+    proc = _run(tmp_path, toy_dataset_path, _env(hub, tmp_path / "hf"), method=f"trocr:{TROCR_REPO}")
+    record = json.loads(result_path(tmp_path / "results", f"trocr:{TROCR_REPO}", "id").read_text())
+    assert record["status"] == "ok", proc.stdout + proc.stderr
+    revision = record["method"]["version"].split("@")[1].split(":")[0]
+    assert record["method"]["version"].startswith(TROCR_REPO) and revision != "local"   # the snapshot's commit

@@ -186,24 +186,41 @@ def _run_here(ds, config: RunConfig, verify_n: int, quiet: bool, out, strict: bo
     finish(outcomes, verdicts, strict)
 
 
+def _method_status(name: str) -> tuple[str, str, str]:
+    """(family, group, availability) of a registered name, as `bench methods` prints them."""
+    try:
+        if name.endswith(":"):
+            return "(prefix)", "", "takes a spec: " + name + "SPEC"
+        m = METHODS.create(name)
+        a = m.availability()
+        return m.family.value, m.info.group.value, "yes" if a.ok else f"no: {a.reason}" + (f" (fix: {a.fix})" if a.fix else "")
+    except Exception as exc:
+        return "?", "?", f"broken: {type(exc).__name__}: {exc}"
+
+
 @app.command()
-def methods():
+def methods(
+    paper: Annotated[bool, typer.Option("--paper", help="The seed paper's 28 compared systems (Table 2) and "
+                                        "the method that runs each here, with the paper's figures.")] = False,
+):
     """List registered methods (built-in and plugins) and whether they can run here."""
     from rich.markup import escape
     from rich.table import Table
 
+    if paper:
+        from bench.views.paper import PAPER_BASELINES
+
+        table = Table("paper row", "method", "family", "paper ID Acc@1", "paper OOD Acc@1", "params (M)", "available")
+        for row in PAPER_BASELINES:
+            family, _, avail = _method_status(row.method)
+            cells = (row.name, row.method, family, f"{row.in_domain[0]:.4f}", f"{row.ood[0]:.4f}",
+                     f"{row.params_m:,.0f}", avail)
+            table.add_row(*(escape(c) for c in cells))
+        console().print(table)
+        return
     table = Table("name", "family", "group", "source", "available")
     for name, reg in sorted(METHODS.registrations().items()):
-        try:
-            if name.endswith(":"):
-                family, group, avail = "(prefix)", "", "takes a spec: " + name + "SPEC"
-            else:
-                m = METHODS.create(name)
-                a = m.availability()
-                family, group = m.family.value, m.info.group.value
-                avail = "yes" if a.ok else f"no: {a.reason}" + (f" (fix: {a.fix})" if a.fix else "")
-        except Exception as exc:
-            family, group, avail = "?", "?", f"broken: {type(exc).__name__}: {exc}"
+        family, group, avail = _method_status(name)
         table.add_row(*(escape(str(cell)) for cell in (name, family, group, reg.source, avail)))
     console().print(table)
 

@@ -57,6 +57,7 @@ BUILTIN_METHODS: dict[str, tuple[str, frozenset[str]]] = {
     "ours-int8": ("adapters.ours:OursInt8", frozenset({DEFAULT, EFFICIENCY})),
     "ours+rerank": ("adapters.ours:OursRerank", frozenset()),
     "ours-hand": ("adapters.ours:OursHand", frozenset()),
+    "ours-paper": ("adapters.ours_paper:OursPaper", frozenset()),
     "ours-ablate:": ("adapters.ours:OursAblation", frozenset()),
 }
 

@@ -23,10 +23,34 @@ from bench.api.commands import (DEFAULT_BOOTSTRAP, AllowDirtyOpt, BootstrapOpt, 
                                 protocol_names, split, tracker)
 
 
+class Recipe(str, Enum):
+    OURS = "ours"      # the shipped ours: heads on a frozen recogniser's posteriors (ourmodel/train.py)
+    PAPER = "paper"    # the paper's: MobileNetV3-Small from scratch + DistilBERT (ourmodel/paper/)
+
+
+class Device(str, Enum):
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
 class CurveAxis(str, Enum):
     STEP = "step"
     IMAGES_SEEN = "images_seen"
     SECONDS = "seconds"        # wall time is confounded when runs share the CPU
+
+
+def _overrides(set_: list[str]) -> dict:
+    overrides = {}
+    for item in set_:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise HwrBenchError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
 
 
 def train(
@@ -38,20 +62,30 @@ def train(
                                             "repeatable.")] = [],
     extra_train: Annotated[list[Path], typer.Option("--extra-train", help="Another dataset whose train split "
                                                     "joins (e.g. a second seed's renders).")] = [],
+    recipe: Annotated[Recipe, typer.Option("--recipe", help="ours: the shipped model's recipe; paper: the "
+                                           "paper's (MobileNetV3-Small from scratch, DistilBERT, two stages).")]
+    = Recipe.OURS,
+    device: Annotated[Device, typer.Option("--device", help="Paper recipe: where to train (auto: CUDA when "
+                                           "torch sees one; bf16 autocast on CUDA).")] = Device.AUTO,
+    pack: Annotated[Optional[Path], typer.Option("--pack", help="Paper recipe: a pack (`bench pack`) to "
+                                                 "pre-train on instead of --dataset's train split.")] = None,
+    finetune: Annotated[Optional[Path], typer.Option("--finetune", help="Paper recipe: stage 2's data, a pack or "
+                                                     "a dataset (`hand`, an imported IAM/HWDB); default: stage "
+                                                     "1's.")] = None,
     quiet: QuietOpt = False,
 ):
     """Train our dual encoder on a dataset's train split (resumable)."""
+    overrides = _overrides(set_)
+    if recipe is Recipe.PAPER:
+        if config is not None or extra_train:
+            raise HwrBenchError("--config and --extra-train belong to the ours recipe; the paper recipe takes "
+                                "--set KEY=VALUE (ourmodel/paper/recipe.py), --pack and --finetune")
+        return _train_paper(out, dataset, overrides, device.value, pack, finetune, quiet)
+    if device is Device.CUDA:
+        raise HwrBenchError("--device cuda: the ours recipe trains heads on cached CPU features; "
+                            "--device is for --recipe paper")
     from ourmodel.training_run import load_train_config, run_training
 
-    overrides = {}
-    for item in set_:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise HwrBenchError(f"--set {item!r}: expected KEY=VALUE")
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key] = value
     cfg = load_train_config(config, overrides)
     extra = [load_dataset(p) for p in extra_train]
     ds = load_or_build_dataset(dataset, quiet)
@@ -63,6 +97,57 @@ def train(
         out_console.print(f"trained model in {out / 'final'}")
     else:   # stopped by max_seconds: training logged where, and how to resume; no final/ yet
         out_console.print(f"no {out / 'final'} yet: the run is not finished ({cfg.steps} steps)")
+
+
+def _pack_of(path: Optional[Path], split: str, recipe, quiet: bool):
+    from ourmodel.paper.packed import PackError, load_pack
+    from ourmodel.paper.run import cached_pack, is_pack
+
+    try:
+        if is_pack(path):
+            return load_pack(path)
+        return cached_pack(load_or_build_dataset(path, quiet), split, recipe, default_cache_dir(), log=console().print)
+    except PackError as exc:   # the loader stays free of the harness: its errors become the CLI's here
+        raise HwrBenchError(str(exc)) from None
+
+
+def _train_paper(out: Path, dataset: Optional[Path], overrides: dict, device: str, pack: Optional[Path],
+                 finetune: Optional[Path], quiet: bool) -> None:
+    from ourmodel.distilbert import DistilBertUnavailable
+    from ourmodel.paper.recipe import PAPER
+    from ourmodel.paper.run import run_paper_training
+
+    recipe = PAPER.with_overrides(overrides)
+    pretrain = _pack_of(pack if pack is not None else dataset, "train", recipe, quiet)
+    tuned = None if finetune is None else _pack_of(finetune, "train", recipe, quiet)
+    val = None if pack is not None and dataset is None else _pack_of(dataset, "test_ood", recipe, quiet)
+    try:
+        final = run_paper_training(recipe, out, device, pretrain, tuned, val, log=console().print)
+    except DistilBertUnavailable as exc:
+        raise HwrBenchError(str(exc)) from None
+    console().print(f"trained and exported to {final} (run it as ours-paper with "
+                    f"--option ours-paper.checkpoint={final})")
+
+
+def pack(
+    out: Annotated[Path, typer.Option("--out", help="A new folder for the pack.")],
+    dataset: DatasetOpt = None,
+    split_: Annotated[str, typer.Option("--split", help="The split to pack.")] = "train",
+    height: Annotated[int, typer.Option("--height", min=16, help="Image height in pixels.")] = 32,
+    width: Annotated[int, typer.Option("--width", min=16, help="Image width in pixels (even).")] = 128,
+    quiet: QuietOpt = False,
+):
+    """Write a split as compact arrays (4-bit grey images, labels, the lexicon and its anchors) that
+    train the paper recipe anywhere torch runs; the loader needs numpy only (ourmodel/paper/packed.py)."""
+    from ourmodel.paper.packed import PackError, write_pack
+
+    ds = load_or_build_dataset(dataset, quiet)
+    try:
+        folder = write_pack(ds, split_, out, height, width, default_cache_dir())
+    except (PackError, ValueError) as exc:
+        raise HwrBenchError(str(exc)) from None
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    console().print(f"wrote {folder} ({size / 2**20:.1f} MiB)")
 
 
 def ablate(
@@ -147,6 +232,7 @@ def quantize(
 
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
+    app.command("pack")(pack)
     app.command("ablate")(ablate)
     app.command("curves")(curves)
     app.command("quantize")(quantize)

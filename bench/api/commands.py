@@ -72,6 +72,7 @@ class DatasetSize(str, Enum):
     PAPER = "paper"            # Table 1's counts
     TINY = "tiny"
     TRAIN_AUG = "train-aug"    # extra training renders
+    PAPER_TRAIN = "paper-train"  # the paper recipe's pre-training set at the paper's scale
     HAND = "hand"              # the hand tier: generative writers, calibrated difficulty
     TOY = "toy"                # a few dozen samples for tests, no assets
 

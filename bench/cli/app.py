@@ -416,7 +416,8 @@ def data_build(
     size: Annotated[DatasetSize, typer.Option("--size", help="small: the default benchmark; hand: the "
                                               "hand tier (generative writers, difficulty calibrated on real-data "
                                               "figures, bounded by legibility); paper: Table 1's counts; train-aug: extra training "
-                                              "renders; tiny, toy: for tests.")]
+                                              "renders; paper-train: the paper recipe's pre-training set (262k+ "
+                                              "train renders); tiny, toy: for tests.")]
     = DatasetSize.SMALL,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: the cache's datasets/).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the renders.")] = 0,

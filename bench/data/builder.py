@@ -67,6 +67,8 @@ SIZES = {
     "paper": SizeSpec("paper", 4, {"en": 21900, "zh": 21900, "es": 21900},
                       {"zh": 7200, "en": 5376, "es": 7304}),
     "tiny": SizeSpec("tiny", 1, None, None, n_concepts=24),
+    # The paper recipe's pre-training set at the paper's scale (262k renders): train split only.
+    "paper-train": SizeSpec("paper-train", 70, None, None, splits=("train",)),
     "train-aug": SizeSpec("train-aug", 4, None, None, case_variants=True, zh_id_writers=96,
                           splits=("train",)),
     "hand": SizeSpec("hand", 4, None, None, tier="hand"),

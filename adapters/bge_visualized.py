@@ -1,4 +1,5 @@
-"""``bge-visualized``: BGE-Visualized (the paper's BGE-Visualized row) through FlagEmbedding.
+"""``bge-visualized``: BGE-Visualized (the paper's BGE-Visualized row) through FlagEmbedding 1.2.11,
+the last release that ships ``FlagEmbedding.visual`` (later ones moved it to research code).
 
 FlagEmbedding's ``Visualized_BGE`` joins an EVA-CLIP image encoder to the BGE-M3 text model; it
 needs the text model (``BAAI/bge-m3``, a transformers checkpoint) and the visual weights

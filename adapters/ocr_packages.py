@@ -5,8 +5,9 @@ rows), as transcription methods ranked by normalised edit similarity.
   that ships it. Its weights are docTR's own PARSeq training (Latin vocabulary), downloaded by docTR
   from its release page into ``$DOCTR_CACHE_DIR`` (default ``~/.cache/doctr``); the authors'
   checkpoints load only through ``torch.hub`` from GitHub.
-* ``surya``: Surya's text recogniser (``surya-ocr``, extra ``[surya]``) on the whole word image as
-  one line box; the package downloads its checkpoints on first use.
+* ``surya``: Surya's line recogniser (``surya-ocr`` 0.16, extra ``[surya]``: the last release with
+  the recogniser the paper ran; 0.20 on is a page-level VLM) on the whole word image as one line
+  box; the package downloads its checkpoints on first use.
 
 Both packages fetch weights themselves, outside the Hugging Face cache: offline, and with nothing
 downloaded before, they are unavailable with the fix.
@@ -66,9 +67,10 @@ class DocTRParseq(PackagedOCR):
     def _weights_file(self) -> Path | None:
         try:
             from doctr.models.recognition.parseq import pytorch as parseq
-        except ImportError:
+
+            url = parseq.default_cfgs[self.arch]["url"]
+        except (ImportError, KeyError, AttributeError):   # another docTR layout: say so via the fix
             return None
-        url = parseq.default_cfgs[self.arch]["url"]
         root = Path(os.environ.get("DOCTR_CACHE_DIR", Path.home() / ".cache" / "doctr"))
         return root / "models" / url.rsplit("/", 1)[-1]
 
@@ -110,7 +112,8 @@ class Surya(PackagedOCR):
             from surya.settings import settings
         except ImportError:
             return False
-        return Path(settings.MODEL_CACHE_DIR).is_dir() and any(Path(settings.MODEL_CACHE_DIR).iterdir())
+        folder = getattr(settings, "MODEL_CACHE_DIR", None)   # where surya keeps its downloads (0.17+)
+        return folder is not None and Path(folder).is_dir() and any(Path(folder).iterdir())
 
     def weights_fix(self) -> str:
         return "run once online (surya downloads its checkpoints into its MODEL_CACHE_DIR)"

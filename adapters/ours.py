@@ -29,6 +29,7 @@ from methodkit.layers import onnx_layers
 from ourmodel.anchors import checkpoint_text_inputs
 from ourmodel.inference import ANCHOR_BATCH, NumpyDualEncoder
 from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, SharedPosteriorInputs, backbone
+from ourmodel.pyramid import Pyramid, bernoulli_log_odds, sparse_word_scores
 from ourmodel.quantize import (BACKBONE_FILE, RECIPE, default_checkpoint_dir, default_int8_dir, quantised_alphabet,
                                quantised_source)
 
@@ -184,20 +185,25 @@ COSINE_SCALE = 1000.0
 
 @dataclass(frozen=True)
 class OursRerankOptions(OursOptions):
-    shortlist: int = 20    # words per image re-scored by exact CTC: the nearest by ours' embedding
+    shortlist: int = 10            # words per image re-scored by exact CTC: the nearest by ours' embedding
+    pyramid_shortlist: int = 10    # and the most likely under the non-learned levels-1-3 pyramid (0: none)
 
     def __post_init__(self):
-        if self.shortlist < 1:
-            raise ValueError(f"option shortlist must be at least 1, not {self.shortlist}")
+        if self.shortlist < 1 or self.pyramid_shortlist < 0:
+            raise ValueError(f"options shortlist must be at least 1 and pyramid_shortlist at least 0, not "
+                             f"{self.shortlist} and {self.pyramid_shortlist}")
 
 
 class OursRerank(ScoringRetriever):
-    """``ours+rerank``: ``ours`` shortlists, exact CTC re-scores. Within a language, each image's
-    ``shortlist`` words nearest by ``ours``' cosine are re-scored by their exact CTC likelihood
-    under the PP-OCRv6 posteriors ``ours`` already read (the same pass: no network runs twice), and
-    ranked above every other word, which keeps its cosine order. Across languages there is no
-    likelihood to compute (the image spells another language's word), so it ranks by ``ours``'
-    cosine alone: its cross-lingual rows are ``ours``' rows."""
+    """``ours+rerank``: two cheap rankings shortlist, exact CTC re-scores. Within a language, each
+    image's ``shortlist`` words nearest by ``ours``' cosine and its ``pyramid_shortlist`` words most
+    likely under the non-learned character pyramid of its posteriors (levels 1-3, the Bernoulli
+    likelihood of ``benchmarks/pyramid.py``: ``ours``' shortlist alone misses the true word more
+    often, ``benchmarks/shortlist_recall.py``) are re-scored by their exact CTC likelihood under the
+    PP-OCRv6 posteriors ``ours`` already read (the same pass: no network runs twice), and ranked
+    above every other word, which keeps its cosine order. Across languages there is no likelihood
+    to compute (the image spells another language's word), so it ranks by ``ours``' cosine alone:
+    its cross-lingual rows are ``ours``' rows."""
 
     Options = OursRerankOptions
     batch_size = 64
@@ -207,6 +213,7 @@ class OursRerank(ScoringRetriever):
         self.ours = Ours(options=OursOptions(checkpoint=self.options.checkpoint))
         self._scorer: TrieLexiconScorer | None = None
         self._texts: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+        self._cells: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     def prepare(self, context: RunContext) -> None:
         self.ours.prepare(context)
@@ -229,14 +236,16 @@ class OursRerank(ScoringRetriever):
     def info(self) -> MethodInfo:
         base = self.ours.info
         return MethodInfo(
-            name="ours+rerank", group="ours", version=f"{base.version}/rerank-1",
+            name="ours+rerank", group="ours", version=f"{base.version}/rerank-2",
             description=f"ours' embedding shortlists the {self.options.shortlist} nearest words of the image's "
-                        "language, re-scored by exact CTC likelihood of the same PP-OCRv6 posteriors; across "
+                        f"language and the non-learned character pyramid its {self.options.pyramid_shortlist} most "
+                        "likely, re-scored by exact CTC likelihood of the same PP-OCRv6 posteriors; across "
                         "languages ranked by ours' cosine alone",
             params=base.params, licence=base.licence, model_bytes=base.model_bytes, requires=base.requires,
             preprocessing=base.preprocessing,
-            config={**base.config, "shortlist": self.options.shortlist, "rescorer": "methodkit.ctc_trie exact CTC",
-                    "cross_lingual": "ours' cosine"})
+            config={**base.config, "shortlist": self.options.shortlist,
+                    "pyramid_shortlist": self.options.pyramid_shortlist, "pyramid_levels": list(SHORTLIST_LEVELS),
+                    "rescorer": "methodkit.ctc_trie exact CTC", "cross_lingual": "ours' cosine"})
 
     def _text_vectors(self, lang: str, words) -> np.ndarray:
         key = (lang, tuple(words))
@@ -248,7 +257,8 @@ class OursRerank(ScoringRetriever):
         model = self.ours._load()
         features = self.ours._features
         posteriors = features.network([it.image for it in items])
-        images = model.encode_features(features.from_posteriors(posteriors))
+        inputs = features.from_posteriors(posteriors)
+        images = model.encode_features(inputs)
         if self._scorer is None:
             self._scorer = TrieLexiconScorer(features.network.charset)
         out = {}
@@ -257,18 +267,37 @@ class OursRerank(ScoringRetriever):
             if target != lang:
                 out[target] = cosine.astype(np.float32)
                 continue
-            out[target] = reranked(posteriors, self._scorer.compiled(words), cosine,
-                                   self.options.shortlist).astype(np.float32)
+            candidates = self.pyramid_top(inputs, words, self.options.pyramid_shortlist)
+            out[target] = reranked(posteriors, self._scorer.compiled(words), cosine, self.options.shortlist,
+                                   candidates).astype(np.float32)
         return out
 
+    def pyramid_top(self, inputs, words, k: int) -> np.ndarray | None:
+        """(images, k) indices of the words most likely under each image's non-learned pyramid
+        (None for k = 0). A lexicon's sparse pyramids are built once (a 50k gallery's take MBs)."""
+        if k <= 0:
+            return None
+        pyramid = Pyramid(self.ours.config.get("alphabet", ""), SHORTLIST_LEVELS)
+        key = tuple(words)
+        if key not in self._cells:
+            self._cells[key] = pyramid.word_cells(words)
+        scores = sparse_word_scores(bernoulli_log_odds(pyramid.images(inputs)), *self._cells[key])
+        k = min(k, len(words))
+        return np.argpartition(-scores, k - 1, axis=1)[:, :k]
 
-def reranked(posteriors, trie, cosine: np.ndarray, shortlist: int) -> np.ndarray:
+
+SHORTLIST_LEVELS = (1, 2, 3)   # the pyramid levels that shortlist best with nothing learned (benchmarks/pyramid.py)
+
+
+def reranked(posteriors, trie, cosine: np.ndarray, shortlist: int, candidates: np.ndarray | None = None) -> np.ndarray:
     """``ours+rerank``'s scores over a compiled lexicon (``TrieLexiconScorer.compiled``): each
-    image's ``shortlist`` words nearest by ``cosine`` (images x words) re-scored by exact CTC, the
-    rest in cosine order below them (``rescored_shortlist``), images of one frame count together."""
+    image's ``shortlist`` words nearest by ``cosine`` (images x words), and its ``candidates`` if
+    given, re-scored by exact CTC, the rest in cosine order below them (``rescored_shortlist``),
+    images of one frame count together."""
     scores = np.empty(cosine.shape, dtype=np.float64)
     for idx in by_frame_count(posteriors):
-        scores[idx] = rescored_shortlist([posteriors[i] for i in idx], trie, COSINE_SCALE * cosine[idx], shortlist)
+        scores[idx] = rescored_shortlist([posteriors[i] for i in idx], trie, COSINE_SCALE * cosine[idx], shortlist,
+                                         candidates=None if candidates is None else candidates[idx])
     return scores
 
 

@@ -5,8 +5,11 @@ in the lexicon), at three galleries (the lexicon alone, 10,000 and 50,000 words:
 wordfreq distractors, as the gallery protocols build them), in one run and on the same queries:
 
 * ``ours``: cosine alone (K = 0);
-* ``ours+rerank`` at each K: ours' K nearest words re-scored by their exact CTC likelihood
-  (``methodkit.ctc_trie.rescored_shortlist``, what the method runs);
+* ``ours+rerank@K``: ours' K nearest words re-scored by their exact CTC likelihood
+  (``methodkit.ctc_trie.rescored_shortlist``);
+* ``ours+rerank@K+pyramid@K``: the same plus the K words most likely under the non-learned
+  character pyramid (what the method runs, at its defaults K = 10; the pyramid's scoring of the
+  whole gallery counts as matching);
 * ``ppocrv6-ctc``: every gallery word's exact CTC likelihood (the trie scorer, what it runs).
 
 All three read the same PP-OCRv6 pass, computed once per image before any timing, and ours' image
@@ -64,7 +67,8 @@ def _chunk(method, scorer, galleries, posteriors, truth, ks, tally) -> None:
     from methodkit.ctc_trie import trie_log_likelihoods
 
     features = method.ours._features
-    images = method.ours._load().encode_features(features.from_posteriors(posteriors))
+    inputs = features.from_posteriors(posteriors)
+    images = method.ours._load().encode_features(inputs)
     groups = by_frame_count(posteriors)
     for size, (words, vectors) in galleries.items():
         trie = scorer.compiled(words)
@@ -73,6 +77,9 @@ def _chunk(method, scorer, galleries, posteriors, truth, ks, tally) -> None:
         for k in ks:
             scores, seconds = _timed(lambda: reranked(posteriors, trie, cosine, k))
             _add(tally, size, f"ours+rerank@{k}", _hits(scores, truth), len(truth), cos_s + seconds)
+            scores, seconds = _timed(lambda: reranked(posteriors, trie, cosine, k,
+                                                      method.pyramid_top(inputs, words, k)))
+            _add(tally, size, f"ours+rerank@{k}+pyramid@{k}", _hits(scores, truth), len(truth), cos_s + seconds)
 
         def exact():
             out = np.empty(cosine.shape)
@@ -106,6 +113,8 @@ def _language(ds, method, lang: str, n: int, ks, tally: dict, built: dict) -> in
     for size, (words, _) in galleries.items():
         _, compile_s = _timed(lambda: scorer.compiled(words).lexicon_labels)   # the trie and the labels it keeps
         built[str(size or "lexicon")][lang]["compile_seconds"] = round(compile_s, 2)
+        _, cells_s = _timed(lambda: method.pyramid_top(np.zeros((0, 1, 1), np.float32), words, 1))
+        built[str(size or "lexicon")][lang]["pyramid_cells_seconds"] = round(cells_s, 2)
     for lo in range(0, len(samples), CHUNK):
         chunk = samples[lo:lo + CHUNK]
         posteriors = features.network([it.image for it in ds.image_items([s.key for s in chunk])])

@@ -483,9 +483,10 @@ def shortlist_log_likelihoods(probs: np.ndarray, lexicon: CompiledLexicon | Lexi
 
 
 def rescored_shortlist(probs: np.ndarray | Sequence[np.ndarray], lexicon: CompiledLexicon | LexiconTrie, prior: np.ndarray, k: int,
-                       blank: int = 0) -> np.ndarray:
+                       blank: int = 0, candidates: np.ndarray | None = None) -> np.ndarray:
     """APPROXIMATE: (B, W) scores where each image's ``k`` words of highest ``prior`` (B, W; any
-    cheap ranking, higher better) get their exact CTC log-likelihood and every other word
+    cheap ranking, higher better), and its ``candidates`` (B, k2) word indices from another cheap
+    ranking if given, get their exact CTC log-likelihood and every other word
     ``SHORTLIST_OFFSET + prior``: below any exact finite score (a prior must stay within a few
     hundred thousand of zero) and in the prior's order. The images' shortlists are scored as one
     trie of their union (a word's likelihood does not depend on the other words in the trie)."""
@@ -493,9 +494,17 @@ def rescored_shortlist(probs: np.ndarray | Sequence[np.ndarray], lexicon: Compil
     trie = _as_trie(lexicon)
     out = SHORTLIST_OFFSET + prior
     k = min(k, trie.n_words)
-    if k <= 0 or not len(probs):
+    if not len(probs):
         return out
-    top = np.argpartition(-prior, k - 1, axis=1)[:, :k] if k < trie.n_words else np.tile(np.arange(k), (len(probs), 1))
+    parts = []
+    if k > 0:
+        parts.append(np.argpartition(-prior, k - 1, axis=1)[:, :k] if k < trie.n_words
+                     else np.tile(np.arange(k), (len(probs), 1)))
+    if candidates is not None and np.asarray(candidates).size:
+        parts.append(np.asarray(candidates, dtype=np.int64).reshape(len(probs), -1))
+    if not parts:
+        return out
+    top = np.concatenate(parts, axis=1)   # a word in both lists is scored twice, to the same value
     union, inverse = np.unique(top, return_inverse=True)
     exact = trie_log_likelihoods(probs, _compact_trie(trie, trie.positions(union)), blank)   # (B, len(union))
     rows = np.arange(len(probs))[:, None]

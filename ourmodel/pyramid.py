@@ -44,16 +44,31 @@ class Pyramid:
     def words(self, texts: Sequence[str]) -> np.ndarray:
         """(N, regions, characters) 0/1: each text's pyramid (case-folded; characters outside the
         alphabet are left out, as the recogniser cannot read them)."""
-        column = {c: i for i, c in enumerate(self.alphabet)}
         out = np.zeros((len(texts), *self.shape), np.float32)
         for row, text in enumerate(texts):
-            chars = [column[c] for c in text.lower() if c in column]
-            n = len(chars)
-            for k, (lo, hi) in enumerate(self.regions):
-                for i, c in enumerate(chars):
-                    if min((i + 1) / n, hi) - max(i / n, lo) >= 0.5 / n - 1e-9:
-                        out[row, k, c] = 1.0
+            for k, c in self._cells(text):
+                out[row, k, c] = 1.0
         return out
+
+    def word_cells(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The same pyramids, sparse: (indptr, indices) of each text's set cells in the flattened
+        (regions x characters) layout, for lexicons too large for ``words``' dense array."""
+        width = len(self.alphabet)
+        cells = [sorted({k * width + c for k, c in self._cells(text)}) for text in texts]
+        indptr = np.zeros(len(texts) + 1, np.int64)
+        indptr[1:] = np.cumsum([len(c) for c in cells])
+        indices = np.fromiter((i for c in cells for i in c), np.int64, count=int(indptr[-1]))
+        return indptr, indices
+
+    def _cells(self, text: str):
+        """(region, character column) of each set cell of ``text``'s pyramid."""
+        column = {c: i for i, c in enumerate(self.alphabet)}
+        chars = [column[c] for c in text.lower() if c in column]
+        n = len(chars)
+        for k, (lo, hi) in enumerate(self.regions):
+            for i, c in enumerate(chars):
+                if min((i + 1) / n, hi) - max(i / n, lo) >= 0.5 / n - 1e-9:
+                    yield k, c
 
     def images(self, inputs: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """(N, regions, characters) presence from head inputs ``log(p + LOG_FLOOR)`` over the
@@ -88,3 +103,36 @@ def region_masks(position: np.ndarray, regions: Sequence[tuple[float, float]]) -
     masks = [(position >= lo) & ((position < hi) | (hi >= 1.0)) for lo, hi in regions]
     return np.stack(masks, -1).astype(np.float64)
 
+
+
+def bernoulli_log_odds(presence: np.ndarray) -> np.ndarray:
+    """(N, regions * characters) log q - log(1 - q) of images' presence pyramids: a word's
+    Bernoulli log-likelihood under an image is a constant of the image plus the sum of these over
+    the word's set cells, so ranking words by that sum ranks them by likelihood."""
+    q = np.clip(presence.reshape(len(presence), -1).astype(np.float64), 1e-6, 1.0 - 1e-6)
+    return (np.log(q) - np.log1p(-q)).astype(np.float32)
+
+
+def sparse_word_scores(log_odds: np.ndarray, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """(N, W): for each image's ``log_odds`` row, the sum over each word's cells (``word_cells``)."""
+    return _sparse_word_scores(np.ascontiguousarray(log_odds, np.float32), indptr, indices)
+
+
+def _sparse_word_scores_py(log_odds, indptr, indices):
+    out = np.zeros((log_odds.shape[0], len(indptr) - 1), np.float32)
+    for b in range(log_odds.shape[0]):
+        row = log_odds[b]
+        for w in range(len(indptr) - 1):
+            total = 0.0
+            for j in range(indptr[w], indptr[w + 1]):
+                total += row[indices[j]]
+            out[b, w] = total
+    return out
+
+
+try:   # numba is a core dependency (the CTC trie kernel); the pure loop stays as its reference
+    from numba import njit as _njit
+
+    _sparse_word_scores = _njit(cache=False, nogil=True)(_sparse_word_scores_py)
+except ImportError:   # pragma: no cover
+    _sparse_word_scores = _sparse_word_scores_py

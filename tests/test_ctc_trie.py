@@ -254,6 +254,14 @@ def test_any_prior_can_choose_the_shortlist_and_orders_the_words_left_out():
         assert list(left_out[np.argsort(-got[i][left_out])]) == list(left_out[np.argsort(-prior[i][left_out])])
     _assert_same(rescored_shortlist(probs, lexicon, prior, len(words)), exact)
     np.testing.assert_allclose(rescored_shortlist(probs, lexicon, prior, 0), SHORTLIST_OFFSET + prior)
+    # a second ranking's candidates join each image's shortlist: scored exactly, duplicates or not
+    candidates = np.array([[0, 1], [2, 2], [len(words) - 1, 0]])
+    got = rescored_shortlist(probs, lexicon, prior, 2, candidates=candidates)
+    for i in range(3):
+        chosen = set(np.argsort(-prior[i])[:2]) | set(candidates[i])
+        assert set(np.flatnonzero(got[i] > SHORTLIST_OFFSET + 1)) == chosen
+        _assert_same(got[i][sorted(chosen)], exact[i][sorted(chosen)])
+    _assert_same(rescored_shortlist(probs, lexicon, prior, 0, candidates=candidates)[:, [0, 1]][0], exact[0, [0, 1]])
 
 
 def test_count_distances_count_each_group_once_per_occurrence():

@@ -132,11 +132,13 @@ def test_a_head_tuned_on_another_int8_graph_is_unavailable(tmp_path):
 
 def test_ours_rerank_rescores_its_shortlist_exactly_and_ranks_other_languages_by_ours(toy_dataset, monkeypatch):
     """Within a language: the ``shortlist`` words nearest by ours' cosine carry ppocrv6-ctc's exact
-    CTC score, above every other word, which keeps ours' order; across languages: ours' cosine."""
+    CTC score, above every other word, which keeps ours' order; across languages: ours' cosine.
+    (The pyramid's shortlist is off here, so that the exact set is ours' alone.)"""
     import numpy as np
 
     monkeypatch.delenv("HWR_BENCH_OURS_CHECKPOINT", raising=False)
-    rerank, ours, ctc = create("ours+rerank", {"shortlist": 3}), create("ours"), create("ppocrv6-ctc")
+    rerank = create("ours+rerank", {"shortlist": 3, "pyramid_shortlist": 0})
+    ours, ctc = create("ours"), create("ppocrv6-ctc")
     assert rerank.availability().ok and rerank.shared_pass == ours.shared_pass == ctc.shared_pass
     items = toy_dataset.image_items([s.key for s in toy_dataset.select(split="test_ood", lang="es")][:4])
     lexicons = {lang: [e.text for e in toy_dataset.lexicon_for(lang)] for lang in ("es", "en")}
@@ -160,3 +162,29 @@ def test_ours_rerank_rescores_its_shortlist_exactly_and_ranks_other_languages_by
 
     with pytest.raises(OptionError, match="shortlist must be at least 1"):
         create("ours+rerank", {"shortlist": 0})
+
+
+def test_ours_rerank_also_rescores_the_words_the_character_pyramid_finds(toy_dataset, monkeypatch):
+    """With ``pyramid_shortlist``, the words most likely under the image's non-learned pyramid are
+    scored exactly too, whatever ours' cosine thinks of them."""
+    import numpy as np
+
+    from ourmodel.pyramid import Pyramid
+
+    monkeypatch.delenv("HWR_BENCH_OURS_CHECKPOINT", raising=False)
+    rerank = create("ours+rerank", {"shortlist": 1, "pyramid_shortlist": 2})
+    ctc = create("ppocrv6-ctc")
+    items = toy_dataset.image_items([s.key for s in toy_dataset.select(split="test_ood", lang="en")][:3])
+    words = [e.text for e in toy_dataset.lexicon_for("en")]
+    got = rerank.score_texts(items, "en", {"en": words})["en"]
+    exact = ctc.score_texts(items, "en", {"en": words})["en"]
+    features = rerank.ours._features
+    inputs = features.from_posteriors(features.network([it.image for it in items]))
+    pyramid = Pyramid(rerank.ours.config["alphabet"], (1, 2, 3))
+    from benchmarks.pyramid import bernoulli_scores
+
+    likely = np.argsort(-bernoulli_scores(pyramid.images(inputs), pyramid.words(words)), 1)[:, :2]
+    for i in range(len(items)):
+        np.testing.assert_allclose(got[i, likely[i]], exact[i, likely[i]], rtol=1e-5)
+        assert (got[i] > -1e5).sum() in (2, 3)     # the pyramid's two, and ours' one unless it is among them
+    assert rerank.info.config["pyramid_shortlist"] == 2 and rerank.info.config["pyramid_levels"] == [1, 2, 3]

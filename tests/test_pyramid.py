@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ourmodel.ppocr import LOG_FLOOR
-from ourmodel.pyramid import Pyramid, frame_positions
+from ourmodel.pyramid import Pyramid, bernoulli_log_odds, frame_positions, sparse_word_scores
 
 ALPHABET = "abcdé"
 
@@ -98,3 +98,19 @@ def test_numpy_inference_of_a_pyramid_checkpoint_equals_torch(tmp_path):
     spelled, _ = model.visual.encoder(torch.from_numpy(words.reshape(3, 3, -1)))
     np.testing.assert_allclose(fast._spelling(words.reshape(3, 3, -1), semantic=False), spelled.detach().numpy(),
                                atol=1e-5)
+
+
+def test_sparse_word_scores_rank_words_as_the_dense_bernoulli_likelihood_does():
+    pyramid = Pyramid(ALPHABET, (1, 2, 3))
+    words = ["abc", "cab", "é", "", "dada", "aXb"]
+    dense = pyramid.words(words).reshape(len(words), -1)
+    indptr, indices = pyramid.word_cells(words)
+    assert indptr.tolist()[-1] == int(dense.sum())
+    for w in range(len(words)):
+        assert sorted(indices[indptr[w]:indptr[w + 1]]) == np.flatnonzero(dense[w]).tolist()
+    presence = np.random.default_rng(0).uniform(0, 1, (4, *pyramid.shape)).astype(np.float32)
+    q = np.clip(presence.reshape(4, -1).astype(np.float64), 1e-6, 1 - 1e-6)
+    likelihood = np.log(q) @ dense.T + np.log1p(-q) @ (1 - dense).T
+    got = sparse_word_scores(bernoulli_log_odds(presence), indptr, indices)
+    constant = np.log1p(-q).sum(1, keepdims=True)    # the image's own term: it does not change a ranking
+    np.testing.assert_allclose(got + constant, likelihood, rtol=1e-4, atol=1e-3)

@@ -70,9 +70,10 @@ COMPOSITES: tuple[Composite, ...] = (
               engines=("rapidocr", "tesseract", "easyocr"), measured=("rapidocr",)),
     Composite("adapters.dictionary:DictionaryPivot", prefix="dict:", suffix="+dict",
               engines=("rapidocr", "rapidocr-ctc", "ppocrv6", "ppocrv6-ctc", "ppocrv6-ctc-shortlist", "tesseract",
-                       "tesseract-latn", "easyocr", "easyhtr", "easyhtr-ctc", "ours+rerank")),
+                       "tesseract-latn", "easyocr", "easyhtr", "easyhtr-ctc", "ours+rerank", "trocr", "florence2",
+                       "parseq", "surya", "deepseek-ocr", "abinet")),
 )
-COMPOSITES_AFTER = "easyocr"   # the last engine: composites follow it in the registration order
+COMPOSITES_AFTER = "transcripts:"   # the last engine: composites follow it in the registration order
 
 
 def register(registry: Registry) -> None:

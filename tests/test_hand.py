@@ -148,6 +148,8 @@ def test_a_tier_named_by_dataset_keeps_its_results_in_its_own_folder(tmp_path, m
     assert tier_results_dir(Path("hand"), Path("mine")) == Path("mine")          # a folder given is kept
     assert tier_results_dir(None, Path("results")) == Path("results")
     assert tier_results_dir(Path("small"), Path("results")) == Path("results")
+    repo = tmp_path / "clone" / "results"              # a repository's results/ named by its path: still nested
+    assert tier_results_dir(Path("hand"), repo) == repo / "hand"
     (tmp_path / "hand").mkdir()                                                 # a dataset folder named hand
     assert tier_results_dir(Path("hand"), Path("results")) == Path("results")
 

@@ -175,11 +175,12 @@ def named_tier(dataset: Optional[Path]) -> str | None:
 
 
 def tier_results_dir(dataset: Optional[Path], results_dir: Path) -> Path:
-    """Where a command reads and writes results: `--dataset hand` with the default `results` folder
-    means results/hand, so a run on another tier never replaces the default tier's results."""
+    """Where a command reads and writes results: `--dataset hand` with a folder named `results`
+    (the default, or a repository's named by its path) means results/hand, so a run on another
+    tier never replaces the default tier's results of the same methods."""
     tier = named_tier(dataset)
-    if tier not in (None, DEFAULT_SIZE) and results_dir == Path("results"):
-        return results_dir / tier
+    if tier not in (None, DEFAULT_SIZE) and Path(results_dir).name == "results":
+        return Path(results_dir) / tier
     return results_dir
 
 

@@ -608,6 +608,25 @@ def rerank(results_dir: Path) -> str:
                                       rows, numeric=(2, 3))])
 
 
+SHORTLIST_JSON = SUITE_JSON.with_name("shortlist_recall.json")
+
+
+@block("shortlist-recall", "benchmarks/results/shortlist_recall.json (`python benchmarks/shortlist_recall.py`)")
+def shortlist_recall(results_dir: Path) -> str:
+    r = _benchmark_record(SHORTLIST_JSON)
+    if not {"rates", "machine", "queries"} <= set(r):
+        return f"No measurement yet ({SHORTLIST_JSON.name} is made by `python benchmarks/shortlist_recall.py`)."
+    ks = sorted({int(k.split("@")[1]) for rates in r["rates"].values() for k in rates if k.startswith("recall@")})
+    rows = [[code(name), *(f"{rates[f'recall@{k}']:.4f} / {rates[f'ctc-reranked acc@1 @{k}']:.4f}" for k in ks)]
+            for name, rates in r["rates"].items() if f"recall@{ks[0]}" in rates]
+    exact = r["rates"].get("exact CTC", {}).get("acc@1")
+    return (f"Measured by `python benchmarks/shortlist_recall.py` at commit `{(r.get('commit') or 'unknown')[:10]}` on "
+            f"`{r['dataset']}`: {r['subsets']} ({r['queries']} queries). Each cell: recall@K (the true word in the "
+            f"shortlist) / Acc@1 once exact CTC re-scores the shortlist; exact CTC over the whole lexicon reads "
+            f"{_num(exact, 4)}.\n\n"
+            + _table(["shortlist from", *(f"K = {k}" for k in ks)], rows, numeric=range(1, len(ks) + 1)))
+
+
 PYRAMID_JSON = SUITE_JSON.with_name("pyramid.json")
 
 

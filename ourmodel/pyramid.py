@@ -109,7 +109,8 @@ def bernoulli_log_odds(presence: np.ndarray) -> np.ndarray:
     """(N, regions * characters) log q - log(1 - q) of images' presence pyramids: a word's
     Bernoulli log-likelihood under an image is a constant of the image plus the sum of these over
     the word's set cells, so ranking words by that sum ranks them by likelihood."""
-    q = np.clip(presence.reshape(len(presence), -1).astype(np.float64), 1e-6, 1.0 - 1e-6)
+    flat = presence.reshape(len(presence), int(np.prod(presence.shape[1:])))   # (-1 fails for no images)
+    q = np.clip(flat.astype(np.float64), 1e-6, 1.0 - 1e-6)
     return (np.log(q) - np.log1p(-q)).astype(np.float32)
 
 

@@ -47,15 +47,22 @@ def bernoulli_scores(presence: np.ndarray, words: np.ndarray) -> np.ndarray:
     return log_yes @ y.T + log_no @ (1.0 - y).T
 
 
-def main() -> None:
-    started = time.perf_counter()
+def shipped_setup():
+    """(dataset, cache root, its cached PP-OCRv6 inputs, their alphabet, the shipped ours and its
+    config): what the scripts reading the validator's subsets start from."""
     ds = load_dataset(default_dataset_path())
     cache = default_cache_dir()
     inputs_for = TRAINING_BACKBONES["ppocrv6"].inputs(ds, cache)
     alphabet = source_alphabet(ds, backbone("ppocrv6-posteriors"))
-    lexicon = {lang: [e for e in sorted(ds.lexicon, key=lambda e: e.semantic_id) if e.lang == lang] for lang in LANGUAGES}
     model = DualEncoder.load(default_checkpoint_dir()).eval()
     config = json.loads((default_checkpoint_dir() / "config.json").read_text())
+    return ds, cache, inputs_for, alphabet, model, config
+
+
+def main() -> None:
+    started = time.perf_counter()
+    ds, cache, inputs_for, alphabet, model, config = shipped_setup()
+    lexicon = {lang: [e for e in sorted(ds.lexicon, key=lambda e: e.semantic_id) if e.lang == lang] for lang in LANGUAGES}
     with torch.no_grad():
         text = {lang: model.encode_texts(torch.from_numpy(checkpoint_text_inputs(
             config, [e.text for e in lex], [lang] * len(lex), cache))).numpy() for lang, lex in lexicon.items()}

@@ -21,19 +21,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.pyramid import bernoulli_scores  # noqa: E402
+from benchmarks.pyramid import bernoulli_scores, shipped_setup  # noqa: E402
 from benchmarks.suite import machine_and_commit  # noqa: E402
-from bench.core.cache import default_cache_dir, default_dataset_path  # noqa: E402
 from bench.core.io import write_json_atomic  # noqa: E402
 from bench.data.schema import LANGUAGES  # noqa: E402
-from bench.data.store import load_dataset  # noqa: E402
 from ourmodel.anchors import checkpoint_text_inputs  # noqa: E402
 from ourmodel.distill import teacher_topk  # noqa: E402
-from ourmodel.model import DualEncoder  # noqa: E402
-from ourmodel.ppocr import backbone  # noqa: E402
 from ourmodel.pyramid import Pyramid  # noqa: E402
-from ourmodel.quantize import default_checkpoint_dir  # noqa: E402
-from ourmodel.training_run import TRAINING_BACKBONES, source_alphabet, validation_subsets  # noqa: E402
+from ourmodel.training_run import validation_subsets  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "shortlist_recall.json"
 KS = (1, 5, 10, 20, 50)
@@ -45,12 +40,7 @@ def shortlists(order: np.ndarray, k: int) -> list[set]:
 
 def main() -> None:
     started = time.perf_counter()
-    ds = load_dataset(default_dataset_path())
-    cache = default_cache_dir()
-    inputs_for = TRAINING_BACKBONES["ppocrv6"].inputs(ds, cache)
-    alphabet = source_alphabet(ds, backbone("ppocrv6-posteriors"))
-    model = DualEncoder.load(default_checkpoint_dir()).eval()
-    config = json.loads((default_checkpoint_dir() / "config.json").read_text())
+    ds, cache, inputs_for, alphabet, model, config = shipped_setup()
     pyramid = Pyramid(alphabet, (1, 2, 3))
     samples = validation_subsets(ds, 300, 0)["test_ood"]
     x = inputs_for(samples)

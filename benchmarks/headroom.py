@@ -34,7 +34,7 @@ from bench.core.cache import default_cache_dir, default_dataset_path
 from bench.core.provenance import cpu_model
 from bench.data.schema import LANGUAGES
 from bench.data.store import load_dataset
-from ourmodel.anchors import text_inputs
+from ourmodel.anchors import checkpoint_text_inputs
 from ourmodel.distill import teacher_topk
 from ourmodel.model import DualEncoder
 from ourmodel.ppocr import GROUPS_BEFORE_ALPHABET, backbone, posteriors_of
@@ -81,8 +81,9 @@ def main() -> None:
     texts = {lang: [lexicon[i].text for i in rows[lang]] for lang in LANGUAGES}
     sids = np.array([e.semantic_id for e in lexicon])
     with torch.no_grad():
-        text = model.encode_texts(torch.from_numpy(text_inputs(
-            [e.text for e in lexicon], [e.lang for e in lexicon], cache, config.spelling_dim))).numpy()
+        checkpoint_config = json.loads((default_checkpoint_dir() / "config.json").read_text())
+        text = model.encode_texts(torch.from_numpy(checkpoint_text_inputs(
+            checkpoint_config, [e.text for e in lexicon], [e.lang for e in lexicon], cache))).numpy()
     record = {"subsets": "300 test_id + 300 test_ood images per language (the training validator's, seed 0)",
               "checkpoint": str(default_checkpoint_dir()), "acc1": {}, "ood_by_style": {}}
     for split, samples in validation_subsets(ds, 300, 0).items():

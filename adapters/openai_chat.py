@@ -254,6 +254,17 @@ class OpenAIChat(GenerativeVLM):
         self.max_reply_bytes = self.options.max_reply_bytes
         self._cache = TextCache(None, "openai-responses")   # in memory until prepare() gives the run's cache
 
+    SERVE_FLAGS = ""   # what `vllm serve` needs besides the model to serve it
+
+    @property
+    def method_name(self) -> str:
+        """The name this method was requested under."""
+        return f"openai:{self.spec}"
+
+    def name_at(self, base_url: str) -> str:
+        """The method's name for the same model behind ``base_url`` (what the fixes tell a user)."""
+        return f"openai:{self.model}@{base_url}"
+
     def prepare(self, context: RunContext) -> None:
         self._cache = TextCache(context.cache_dir, "openai-responses")
 
@@ -269,14 +280,14 @@ class OpenAIChat(GenerativeVLM):
             self._request("GET", "/models", None, timeout=min(self.timeout, 5), retries=0)
         except EndpointError as exc:
             return Availability.no(f"no OpenAI-compatible server answers at {self.base_url} ({exc})",
-                                   f"start one, e.g. `vllm serve {self.model} --port 8000`, and pass "
-                                   f"openai:{self.model}@http://HOST:8000/v1")
+                                   f"start one, e.g. `vllm serve {self.model}{self.SERVE_FLAGS} --port 8000`, and "
+                                   f"pass {self.name_at('http://HOST:8000/v1')}")
         return Availability.yes()
 
     @property
     def info(self) -> MethodInfo:
         return MethodInfo(
-            name=f"openai:{self.spec}", group="vlm",
+            name=self.method_name, group="vlm",
             version=f"{self.model}/prompts-{PROMPT_VERSION}",
             description=f"{self.model} behind an OpenAI-compatible endpoint, prompted to transcribe "
                         "(cross-lingual: translate) the word; lexicon ranked by normalised edit similarity",
@@ -303,7 +314,7 @@ class OpenAIChat(GenerativeVLM):
         return (f"refusing to send $OPENAI_API_KEY over plain http to {self._host}, which is not a loopback "
                 "address",
                 f"use https://{self._host}..., or pass --option "
-                f"'openai:{self.spec}.allow_insecure_http=true' on a trusted network, or unset OPENAI_API_KEY")
+                f"'{self.method_name}.allow_insecure_http=true' on a trusted network, or unset OPENAI_API_KEY")
 
     def _scrub(self, text: str, key: str | None) -> str:
         """``text`` (from the server) without the key, plain or percent-encoded."""
@@ -508,17 +519,18 @@ class DeepSeekOCR(OpenAIChat):
     MODEL = "deepseek-ai/DeepSeek-OCR"
     PROMPT = "Free OCR."
     BASE_URL = "http://localhost:8000/v1"
+    SERVE_FLAGS = " --trust-remote-code"
 
     def __init__(self, spec=None, options=None):
         self.requested = "deepseek-ocr" if spec is None else f"deepseek-ocr:{spec}"
         super().__init__(f"{self.MODEL}@{spec or self.BASE_URL}", options)
 
-    def availability(self) -> Availability:
-        available = super().availability()
-        if available.ok or not available.reason.startswith("no OpenAI-compatible server"):
-            return available
-        return Availability.no(available.reason, f"start one, e.g. `vllm serve {self.MODEL} --trust-remote-code "
-                                                 "--port 8000`, and pass deepseek-ocr:http://HOST:8000/v1")
+    @property
+    def method_name(self) -> str:
+        return self.requested
+
+    def name_at(self, base_url: str) -> str:
+        return f"deepseek-ocr:{base_url}"
 
     def transcribe(self, items, lang: str) -> list[str]:
         return [parse_answer(a) for a in self.generate([it.image for it in items], [self.PROMPT] * len(items))]
@@ -526,7 +538,7 @@ class DeepSeekOCR(OpenAIChat):
     @property
     def info(self) -> MethodInfo:
         base = super().info
-        return replace(base, name=self.requested, group="two-stage",
+        return replace(base, group="two-stage",
                        description=f"{self.MODEL} behind an OpenAI-compatible endpoint (vLLM), prompted "
                                    f"{self.PROMPT!r}; lexicon ranked by normalised edit similarity",
                        config={**base.config, "prompt": self.PROMPT})

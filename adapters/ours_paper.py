@@ -18,6 +18,7 @@ import numpy as np
 
 from bench.api import (Availability, EmbeddingRetriever, MethodInfo, MethodOutputError, file_sha256, normalise_text,
                        onnx_threads)
+from methodkit.params import onnx_param_count
 
 SHIPPED = Path(__file__).resolve().parent.parent / "ourmodel" / "checkpoints" / "ours-paper"
 FILES = ("visual.onnx", "text_vectors.npy", "lexicon.json", "recipe.json", "meta.json")
@@ -61,7 +62,7 @@ class OursPaper(EmbeddingRetriever):
             description=f"{smoke}the paper's recipe: MobileNetV3-Small from scratch ({recipe['text_model']} text "
                         f"tower), trained on {meta.get('device_name', '?')}; ONNX visual tower, the lexicon's text "
                         "vectors precomputed",
-            params=_onnx_params(weights), model_bytes=weights.stat().st_size, licence="Apache-2.0",
+            params=onnx_param_count(weights), model_bytes=weights.stat().st_size, licence="Apache-2.0",
             requires=("onnxruntime",), preprocessing=f"greyscale, height {recipe['image_height']}, aspect kept, "
                                                      f"right-padded to {recipe['image_width']}",
             config={"checkpoint": str(self.checkpoint), "recipe": recipe, "trained": meta})
@@ -94,9 +95,3 @@ class OursPaper(EmbeddingRetriever):
             raise MethodOutputError(f"ours-paper embeds the words of its training lexicon only; {unknown[0]!r} ({lang}) "
                                     f"is not in {self.checkpoint / 'lexicon.json'} ({len(unknown)} such words)")
         return self._vectors[rows]
-
-
-def _onnx_params(path: Path) -> int:
-    import onnx
-
-    return int(sum(np.prod(t.dims) for t in onnx.load(str(path)).graph.initializer))

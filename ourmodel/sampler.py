@@ -45,3 +45,13 @@ class BalancedBatchSampler:
                     pool = pools.get(lang) or next(p for p in pools.values() if p)
                     batch.append(int(pool[int(rng.integers(len(pool)))]))
             yield batch
+
+    def batches_from(self, step: int) -> Iterator[list[int]]:
+        """Every batch from training step ``step`` on, epoch after epoch: the same stream an
+        uninterrupted run draws, so a resumed run continues it exactly."""
+        epoch, skip = divmod(step, len(self))
+        while True:
+            for i, batch in enumerate(self.epoch(epoch)):
+                if i >= skip:
+                    yield batch
+            epoch, skip = epoch + 1, 0

@@ -103,7 +103,7 @@ class TrainConfig:
     def __post_init__(self):
         hints = typing.get_type_hints(TrainConfig)
         for f in fields(self):
-            _check_type(f.name, getattr(self, f.name), hints[f.name])
+            check_option_type(f.name, getattr(self, f.name), hints[f.name])
         for name, choices in (("distill_over", DISTILL_OVER), ("sem", SEM)):
             value = getattr(self, name)
             if value not in choices:
@@ -132,8 +132,10 @@ _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a s
           list: "a JSON list"}
 
 
-def _check_type(name: str, value, hint) -> None:
-    """``value`` is of the option's declared type (``int | None`` and the like; an int is a float)."""
+def check_option_type(name: str, value, hint) -> None:
+    """``value`` is of the option's declared type (``int | None`` and the like; an int is a float);
+    otherwise a ``TrainConfigError`` naming the option. Training configs' one type check (this
+    module's ``TrainConfig``, ``ourmodel.paper.recipe.PaperRecipe``)."""
     allowed = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
     for kind in allowed:
         if kind is type(None) and value is None:
@@ -240,7 +242,7 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
     stage2_at = int(config.steps * (1 - config.stage2_fraction))
     curve = out / "curve.jsonl"
     started = time.perf_counter() - elapsed
-    batches = _batches(sampler, step)
+    batches = sampler.batches_from(step)
     done = step
     for step in tracker.track(range(step, config.steps), config.steps - step, "training"):
         stage_scale = 0.1 if step >= stage2_at else 1.0
@@ -397,17 +399,6 @@ def augment_posteriors(x: torch.Tensor, max_temperature: float, stretch: float) 
         src = (torch.arange(t)[None, :] / factor).round().long().clamp(0, t - 1)
         x = x.gather(1, src[:, :, None].expand(-1, -1, x.shape[2]))
     return x
-
-
-def _batches(sampler: BalancedBatchSampler, start_step: int):
-    """Batches from the given step on, deterministic across resumes."""
-    per_epoch = len(sampler)
-    epoch, skip = divmod(start_step, per_epoch)
-    while True:
-        for i, batch in enumerate(sampler.epoch(epoch)):
-            if i >= skip:
-                yield batch
-        epoch, skip = epoch + 1, 0
 
 
 class TrainStateError(HwrBenchError):

@@ -88,7 +88,7 @@ def test_the_recipe_is_one_dataclass_and_the_docs_state_every_value_and_departur
         assert d.what in doc, d.what
     with pytest.raises(RecipeError, match="no option 'lr_pretrian' .*did you mean 'lr_pretrain'"):
         PAPER.with_overrides({"lr_pretrian": 1e-3})
-    with pytest.raises(RecipeError, match="steps: expected int"):
+    with pytest.raises(RecipeError, match="paper recipe option steps: expected an integer, got \"many\""):
         PAPER.with_overrides({"steps": "many"})
 
 

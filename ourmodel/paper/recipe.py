@@ -4,11 +4,11 @@ trainer, the CLI (``--set KEY=VALUE``) and the docs; and each departure from the
 
 from __future__ import annotations
 
-import json
 import typing
 from dataclasses import asdict, dataclass, fields, replace
 
 from bench.api import HwrBenchError, did_you_mean
+from ourmodel.train import TrainConfigError, check_option_type
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -52,13 +52,10 @@ class PaperRecipe:
     def __post_init__(self):
         hints = typing.get_type_hints(PaperRecipe)
         for f in fields(self):
-            value, kind = getattr(self, f.name), hints[f.name]
-            ok = (isinstance(value, bool) if kind is bool else
-                  isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else
-                  isinstance(value, int) and not isinstance(value, bool) if kind is int else isinstance(value, kind))
-            if not ok:
-                raise RecipeError(f"paper recipe option {f.name}: expected {kind.__name__}, got "
-                                  f"{json.dumps(value, default=repr)}")
+            try:
+                check_option_type(f.name, getattr(self, f.name), hints[f.name])
+            except TrainConfigError as exc:
+                raise RecipeError(f"paper recipe option {exc}") from None
         for name in ("image_height", "image_width", "embed_dim", "instances", "max_batch", "val_every"):
             if getattr(self, name) < 1:
                 raise RecipeError(f"paper recipe option {name}: must be at least 1, not {getattr(self, name)}")

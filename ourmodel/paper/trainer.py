@@ -153,7 +153,7 @@ def run_stage(model, stage: str, pack: Pack, recipe: PaperRecipe, out: Path, dev
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast(
         "cpu", enabled=False)
     started = time.perf_counter()
-    batches = _batches(sampler, step)
+    batches = sampler.batches_from(step)
     log(f"{stage}: {steps} steps of {batch} images ({len(pack)} in the pack) at lr {lr} on {device}")
     model.train()
     while step < steps:
@@ -183,15 +183,6 @@ def run_stage(model, stage: str, pack: Pack, recipe: PaperRecipe, out: Path, dev
             torch.save({"model": model.state_dict(), "optim": optim.state_dict(), "step": step}, tmp)
             tmp.replace(folder / "last.pt")
     torch.save(model.state_dict(), folder / "done.pt")
-
-
-def _batches(sampler: BalancedBatchSampler, start: int):
-    epoch, skip = divmod(start, len(sampler))
-    while True:
-        for i, batch in enumerate(sampler.epoch(epoch)):
-            if i >= skip:
-                yield batch
-        epoch, skip = epoch + 1, 0
 
 
 def train_paper(recipe: PaperRecipe, pretrain: Pack, out: Path, device: torch.device, *, finetune: Pack | None = None,

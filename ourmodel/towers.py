@@ -136,11 +136,16 @@ class PyramidTower(nn.Module):
         self.regions = pyramid_regions(levels)
         self.encoder = SpellingEncoder(characters, len(self.regions), char_dim, dim)
 
-    def presence(self, x: torch.Tensor) -> torch.Tensor:
-        """``ourmodel.pyramid.Pyramid.images`` in torch, for a batch of equal-length inputs."""
+    def presence(self, x: torch.Tensor, warp: torch.Tensor | None = None) -> torch.Tensor:
+        """``ourmodel.pyramid.Pyramid.images`` in torch, for a batch of equal-length inputs.
+        ``warp`` (B,), training only: each image's frame positions bent by t + a sin(pi t) / pi
+        (monotone for |a| < 1, ends fixed), as a hand that crowds or stretches part of a word moves
+        characters across region borders."""
         probs = (x.double().exp() - LOG_FLOOR).clamp(0.0, 1.0)
         mass = 1.0 - probs[..., 0]
         position = (mass.cumsum(-1) - 0.5 * mass) / mass.sum(-1, keepdim=True).clamp_min(1e-6)
+        if warp is not None:
+            position = position + warp.double()[:, None] * torch.sin(torch.pi * position) / torch.pi
         inside = torch.stack([(position >= lo) & ((position < hi) | (hi >= 1.0)) for lo, hi in self.regions], -1)
         log_absent = torch.log1p(-probs[..., len(GROUPS_BEFORE_ALPHABET):].clamp(0.0, 1.0 - 1e-7))
         return (1.0 - torch.exp(inside.double().transpose(1, 2) @ log_absent)).float()

@@ -72,6 +72,21 @@ def test_the_torch_towers_pyramid_equals_numpys():
                                Pyramid(ALPHABET, (1, 2, 3)).images(x), atol=1e-6)
 
 
+def test_a_position_warp_moves_middle_characters_across_regions_but_keeps_the_ends():
+    torch = pytest.importorskip("torch")
+    from ourmodel.towers import PyramidTower
+
+    # "abcd" spread evenly: b sits at 3/8, in the left half; a strong warp pushes it past 1/2
+    x = torch.from_numpy(np.stack([_inputs(list("--a---b---c---d--"), confidence=0.9995)] * 2))
+    tower = PyramidTower(len(ALPHABET), (1, 2))
+    plain, bent = tower.presence(x), tower.presence(x, warp=torch.tensor([0.0, 0.9]))
+    torch.testing.assert_close(tower.presence(x, warp=torch.zeros(2)), plain)
+    torch.testing.assert_close(bent[0], plain[0])
+    b = ALPHABET.index("b")
+    assert plain[1, 1, b] > 0.9 and bent[1, 1, b] < 0.1 and bent[1, 2, b] > 0.9   # regions: whole, left, right
+    torch.testing.assert_close(bent[1, 0], plain[1, 0])                           # level 1 cannot move
+
+
 def test_numpy_inference_of_a_pyramid_checkpoint_equals_torch(tmp_path):
     torch = pytest.importorskip("torch")
     from ourmodel.inference import NumpyDualEncoder

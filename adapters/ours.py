@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.api import Availability, EmbeddingRetriever, MethodInfo, RunContext, ScoringRetriever, file_sha256
-from methodkit.ctc_lexicon import by_frame_count
 from methodkit.ctc_trie import TrieLexiconScorer, rescored_shortlist
 from methodkit.layers import onnx_layers
+from methodkit.topk import top_k
 from ourmodel.anchors import checkpoint_text_inputs
 from ourmodel.inference import ANCHOR_BATCH, NumpyDualEncoder
 from ourmodel.ppocr import HEIGHT, WIDTH, BackboneUnavailable, PPOCRFeatures, SharedPosteriorInputs, backbone
@@ -254,11 +254,10 @@ class OursRerank(ScoringRetriever):
         return self._texts[key]
 
     def score_texts(self, items, lang: str, lexicons) -> dict[str, np.ndarray]:
-        model = self.ours._load()
+        self.ours._load()
         features = self.ours._features
         posteriors = features.network([it.image for it in items])
-        inputs = features.from_posteriors(posteriors)
-        images = model.encode_features(inputs)
+        images, shortlist_presence = self.encode(features.from_posteriors(posteriors))
         if self._scorer is None:
             self._scorer = TrieLexiconScorer(features.network.charset)
         out = {}
@@ -267,23 +266,33 @@ class OursRerank(ScoringRetriever):
             if target != lang:
                 out[target] = cosine.astype(np.float32)
                 continue
-            candidates = self.pyramid_top(inputs, words, self.options.pyramid_shortlist)
+            candidates = self.pyramid_top(shortlist_presence, words, self.options.pyramid_shortlist)
             out[target] = reranked(posteriors, self._scorer.compiled(words), cosine, self.options.shortlist,
                                    candidates).astype(np.float32)
         return out
 
-    def pyramid_top(self, inputs, words, k: int) -> np.ndarray | None:
+    def encode(self, inputs) -> tuple[np.ndarray, np.ndarray]:
+        """``ours``' image vectors and the images' pyramids of ``SHORTLIST_LEVELS``: the head's own
+        pyramid's first regions when it reads those levels (levels 1-3 open levels 1-4), so the
+        presence is computed once."""
+        model = self.ours._load()
+        pyramid = Pyramid(self.ours.config.get("alphabet", ""), SHORTLIST_LEVELS)
+        head = model.pyramid
+        if head is None or head.levels[:len(SHORTLIST_LEVELS)] != SHORTLIST_LEVELS:
+            return model.encode_features(inputs), pyramid.images(inputs)
+        presence = head.images(inputs)
+        return model.encode_presence(presence), presence[:, :len(pyramid.regions)]
+
+    def pyramid_top(self, presence: np.ndarray, words, k: int) -> np.ndarray | None:
         """(images, k) indices of the words most likely under each image's non-learned pyramid
-        (None for k = 0). A lexicon's sparse pyramids are built once (a 50k gallery's take MBs)."""
+        (``presence``, of ``SHORTLIST_LEVELS``; None for k = 0). A lexicon's sparse pyramids are
+        built once (a 50k gallery's take MBs)."""
         if k <= 0:
             return None
-        pyramid = Pyramid(self.ours.config.get("alphabet", ""), SHORTLIST_LEVELS)
         key = tuple(words)
         if key not in self._cells:
-            self._cells[key] = pyramid.word_cells(words)
-        scores = sparse_word_scores(bernoulli_log_odds(pyramid.images(inputs)), *self._cells[key])
-        k = min(k, len(words))
-        return np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            self._cells[key] = Pyramid(self.ours.config.get("alphabet", ""), SHORTLIST_LEVELS).word_cells(words)
+        return top_k(sparse_word_scores(bernoulli_log_odds(presence), *self._cells[key]), k)
 
 
 SHORTLIST_LEVELS = (1, 2, 3)   # the pyramid levels that shortlist best with nothing learned (benchmarks/pyramid.py)
@@ -292,13 +301,8 @@ SHORTLIST_LEVELS = (1, 2, 3)   # the pyramid levels that shortlist best with not
 def reranked(posteriors, trie, cosine: np.ndarray, shortlist: int, candidates: np.ndarray | None = None) -> np.ndarray:
     """``ours+rerank``'s scores over a compiled lexicon (``TrieLexiconScorer.compiled``): each
     image's ``shortlist`` words nearest by ``cosine`` (images x words), and its ``candidates`` if
-    given, re-scored by exact CTC, the rest in cosine order below them (``rescored_shortlist``),
-    images of one frame count together."""
-    scores = np.empty(cosine.shape, dtype=np.float64)
-    for idx in by_frame_count(posteriors):
-        scores[idx] = rescored_shortlist([posteriors[i] for i in idx], trie, COSINE_SCALE * cosine[idx], shortlist,
-                                         candidates=None if candidates is None else candidates[idx])
-    return scores
+    given, re-scored by exact CTC, the rest in cosine order below them (``rescored_shortlist``)."""
+    return rescored_shortlist(posteriors, trie, COSINE_SCALE * cosine, shortlist, candidates=candidates)
 
 
 SHIPPED_INT8 = default_int8_dir()

@@ -67,8 +67,7 @@ def _chunk(method, scorer, galleries, posteriors, truth, ks, tally) -> None:
     from methodkit.ctc_trie import trie_log_likelihoods
 
     features = method.ours._features
-    inputs = features.from_posteriors(posteriors)
-    images = method.ours._load().encode_features(inputs)
+    images, presence = method.encode(features.from_posteriors(posteriors))   # ours' image side, with its pyramid
     groups = by_frame_count(posteriors)
     for size, (words, vectors) in galleries.items():
         trie = scorer.compiled(words)
@@ -78,7 +77,7 @@ def _chunk(method, scorer, galleries, posteriors, truth, ks, tally) -> None:
             scores, seconds = _timed(lambda: reranked(posteriors, trie, cosine, k))
             _add(tally, size, f"ours+rerank@{k}", _hits(scores, truth), len(truth), cos_s + seconds)
             scores, seconds = _timed(lambda: reranked(posteriors, trie, cosine, k,
-                                                      method.pyramid_top(inputs, words, k)))
+                                                      method.pyramid_top(presence, words, k)))
             _add(tally, size, f"ours+rerank@{k}+pyramid@{k}", _hits(scores, truth), len(truth), cos_s + seconds)
 
         def exact():

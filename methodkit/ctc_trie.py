@@ -47,8 +47,9 @@ import numba
 import numpy as np
 
 from bench.api import onnx_threads
-from methodkit.ctc_lexicon import (BLANK_GROUP, IMPOSSIBLE, SPACE_GROUP, UNKNOWN_GROUP, CompiledLexicon,
+from methodkit.ctc_lexicon import (_FLOOR, BLANK_GROUP, IMPOSSIBLE, SPACE_GROUP, UNKNOWN_GROUP, CompiledLexicon,
                                   LexiconScorer, group_posteriors)
+from methodkit.topk import top_k
 
 _CHUNK = 32_768          # exact recursion: (node, image) pairs per vectorised step (its working set stays in cache)
 _PAIRS = 32_768          # exact recursion: (node, image) pairs held per depth (bounds memory)
@@ -110,7 +111,7 @@ class LexiconTrie:
 
     @functools.cached_property
     def lexicon_labels(self) -> tuple[np.ndarray, np.ndarray]:
-        """``word_labels`` of the whole compiled lexicon, kept: sub-tries of it are built per batch."""
+        """``word_labels`` of the whole compiled lexicon, kept: a shortlist's words are read from it."""
         return word_labels(self.lexicon)
 
     @functools.cached_property
@@ -183,11 +184,9 @@ def word_labels(lexicon: CompiledLexicon) -> tuple[np.ndarray, np.ndarray]:
     return labels, lengths
 
 
-def build_trie(lexicon: CompiledLexicon, subset: np.ndarray | None = None,
-               labels: tuple[np.ndarray, np.ndarray] | None = None) -> LexiconTrie:
-    """The trie of ``lexicon``'s words (or of the words at positions ``subset``, in that order);
-    ``labels``: ``word_labels(lexicon)`` when the caller keeps them."""
-    labels, lengths = labels or word_labels(lexicon)
+def build_trie(lexicon: CompiledLexicon, subset: np.ndarray | None = None) -> LexiconTrie:
+    """The trie of ``lexicon``'s words (or of the words at positions ``subset``, in that order)."""
+    labels, lengths = word_labels(lexicon)
     if subset is not None:
         subset = np.asarray(subset, dtype=np.int64)
         labels, lengths = labels[subset], lengths[subset]
@@ -488,44 +487,83 @@ def rescored_shortlist(probs: np.ndarray | Sequence[np.ndarray], lexicon: Compil
     cheap ranking, higher better), and its ``candidates`` (B, k2) word indices from another cheap
     ranking if given, get their exact CTC log-likelihood and every other word
     ``SHORTLIST_OFFSET + prior``: below any exact finite score (a prior must stay within a few
-    hundred thousand of zero) and in the prior's order. The images' shortlists are scored as one
-    trie of their union (a word's likelihood does not depend on the other words in the trie)."""
-    prior = np.asarray(prior, dtype=np.float64)
+    hundred thousand of zero) and in the prior's order. Each image's shortlist is scored word by
+    word on its own posteriors (``_pair_log_likelihoods``): images of any frame counts together,
+    and only the shortlist's characters are ever read."""
     trie = _as_trie(lexicon)
-    out = SHORTLIST_OFFSET + prior
-    k = min(k, trie.n_words)
-    if not len(probs):
-        return out
-    parts = []
-    if k > 0:
-        parts.append(np.argpartition(-prior, k - 1, axis=1)[:, :k] if k < trie.n_words
-                     else np.tile(np.arange(k), (len(probs), 1)))
+    parts = [top_k(np.asarray(prior), k)] if len(probs) and k > 0 else []
+    out = SHORTLIST_OFFSET + np.asarray(prior, dtype=np.float64)
     if candidates is not None and np.asarray(candidates).size:
         parts.append(np.asarray(candidates, dtype=np.int64).reshape(len(probs), -1))
     if not parts:
         return out
     top = np.concatenate(parts, axis=1)   # a word in both lists is scored twice, to the same value
-    union, inverse = np.unique(top, return_inverse=True)
-    exact = trie_log_likelihoods(probs, _compact_trie(trie, trie.positions(union)), blank)   # (B, len(union))
-    rows = np.arange(len(probs))[:, None]
-    out[rows, top] = exact[rows, inverse.reshape(top.shape)]
+    positions = trie.positions(top)
+    labels, lengths = trie.lexicon_labels
+    members = trie.lexicon.members
+    for i, p in enumerate(probs):
+        p = np.asarray(p)
+        n_chars = max(p.shape[1] - 1 - int((members[SPACE_GROUP] >= 0).any()), 1)   # as group_posteriors
+        out[i, top[i]] = _pair_log_likelihoods(p, members, labels, lengths, positions[i], blank, n_chars)
     return out
 
 
-def _compact_trie(trie: LexiconTrie, positions: np.ndarray) -> LexiconTrie:
-    """The trie of the lexicon's words at ``positions`` over only the emission groups they use
-    (and the blank, space and unknown groups, at their own indices): the posteriors are then
-    grouped for a few dozen characters instead of the whole lexicon's thousands, which is most of
-    a short list's cost. Scores are the same: a word's states read only its own groups."""
-    labels, lengths = trie.lexicon_labels
-    labels, lengths = labels[positions], lengths[positions]
-    used = np.unique(labels[labels > UNKNOWN_GROUP])
-    keep = np.concatenate([[BLANK_GROUP, SPACE_GROUP, UNKNOWN_GROUP], used])
-    remap = np.full(len(trie.lexicon.members), -1, dtype=np.int64)
-    remap[keep] = np.arange(len(keep))
-    compact = CompiledLexicon(tuple(trie.lexicon.words[i] for i in positions), trie.lexicon.members[keep], [],
-                              trie.lexicon.substitutions)
-    return build_trie(compact, labels=(np.where(labels >= 0, remap[np.maximum(labels, 0)], -1), lengths))
+@numba.njit(cache=True, nogil=True)
+def _pair_log_likelihoods(probs, members, labels, lengths, words, blank, n_chars):  # pragma: no cover - compiled
+    """log p(word | image) of ``words`` (lexicon positions) under one image's (T, C) posteriors:
+    ``ctc_lexicon._forward``'s recursion and ``group_posteriors``' emissions (floor, unknown
+    character), one word at a time, reading only the word's own groups' columns."""
+    n_frames = probs.shape[0]
+    out = np.empty(len(words))
+    for w in range(len(words)):
+        n = lengths[words[w]]
+        n_states = 2 * n + 5
+        groups = np.zeros(n_states, np.int64)      # blank, SPACE, blank, l1, blank, ..., ln, blank, SPACE, blank
+        groups[1] = SPACE_GROUP
+        groups[2 * n + 3] = SPACE_GROUP
+        for j in range(n):
+            groups[3 + 2 * j] = labels[words[w], j]
+        emission = np.empty(n_states)
+        alpha = np.zeros(n_states)
+        prev = np.zeros(n_states)
+        log_scale = 0.0
+        for t in range(n_frames):
+            space = 0.0
+            for m in members[SPACE_GROUP]:
+                if m >= 0:
+                    space += np.float64(probs[t, m])
+            for s in range(n_states):
+                g = groups[s]
+                if g == UNKNOWN_GROUP:
+                    value = (1.0 - np.float64(probs[t, blank]) - space) / n_chars
+                else:
+                    value = 0.0
+                    for m in members[g]:
+                        if m >= 0:
+                            value += np.float64(probs[t, m])
+                emission[s] = max(value, _FLOOR)
+            if t == 0:
+                for s in range(n_states):
+                    alpha[s] = emission[s] if s < 4 else 0.0
+            else:
+                for s in range(n_states):
+                    prev[s] = alpha[s]
+                for s in range(n_states):
+                    value = prev[s]
+                    if s >= 1:
+                        value += prev[s - 1]
+                    if s >= 2 and groups[s] != BLANK_GROUP and groups[s] != groups[s - 2]:
+                        value += prev[s - 2]
+                    alpha[s] = value * emission[s]
+            norm = alpha.sum()
+            for s in range(n_states):
+                alpha[s] /= norm
+            log_scale += np.log(norm)
+        final = 0.0
+        for s in range(2 * n + 1, n_states):
+            final += alpha[s]
+        out[w] = log_scale + np.log(final) if final > 0 else IMPOSSIBLE
+    return out
 
 
 # -- the scorer a method holds ----------------------------------------------------------------------

@@ -126,10 +126,17 @@ class NumpyDualEncoder:
         with one_blas_thread():
             return np.concatenate([self._encode_one(np.asarray(f)[None]) for f in features])
 
+    def encode_presence(self, presence: np.ndarray) -> np.ndarray:
+        """A pyramid head's image vectors from the images' pyramids (``self.pyramid.images``; what
+        ``encode_features`` computes first), one image at a time as there."""
+        with one_blas_thread():
+            return np.concatenate([_l2(self._spelling(p[None], semantic=True)) for p in presence]
+                                  or [np.zeros((0, self.embed_dim), np.float32)])
+
     def _encode_one(self, features: np.ndarray) -> np.ndarray:
         w = self.w
         if self.pyramid is not None:
-            return _l2(self._spelling(self.pyramid.images(features), semantic=True))
+            return self.encode_presence(self.pyramid.images(features))
         x = features.astype(np.float32)
         mu, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
         x = (x - mu) / np.sqrt(var + 1e-5) * w["visual.norm.weight"] + w["visual.norm.bias"]

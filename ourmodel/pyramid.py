@@ -104,7 +104,6 @@ def region_masks(position: np.ndarray, regions: Sequence[tuple[float, float]]) -
     return np.stack(masks, -1).astype(np.float64)
 
 
-
 def bernoulli_log_odds(presence: np.ndarray) -> np.ndarray:
     """(N, regions * characters) log q - log(1 - q) of images' presence pyramids: a word's
     Bernoulli log-likelihood under an image is a constant of the image plus the sum of these over
@@ -116,24 +115,36 @@ def bernoulli_log_odds(presence: np.ndarray) -> np.ndarray:
 
 def sparse_word_scores(log_odds: np.ndarray, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """(N, W): for each image's ``log_odds`` row, the sum over each word's cells (``word_cells``)."""
-    return _sparse_word_scores(np.ascontiguousarray(log_odds, np.float32), indptr, indices)
+    by_cell = np.ascontiguousarray(np.asarray(log_odds, np.float32).T)    # (cells, N): a cell's images side by side
+    return _sparse_word_scores(by_cell, indptr, indices)
 
 
-def _sparse_word_scores_py(log_odds, indptr, indices):
-    out = np.zeros((log_odds.shape[0], len(indptr) - 1), np.float32)
-    for b in range(log_odds.shape[0]):
-        row = log_odds[b]
+_IMAGES_PER_PASS = 8   # images summed in one pass over the words' cells: a 50k gallery's cell list
+                       # is read once per 8 images instead of once per image, the images' rows in cache
+
+
+def _sparse_word_scores_py(by_cell, indptr, indices):
+    n_images = by_cell.shape[1]
+    out = np.zeros((n_images, len(indptr) - 1), np.float32)
+    for block in _prange((n_images + _IMAGES_PER_PASS - 1) // _IMAGES_PER_PASS):   # blocks in parallel
+        lo = block * _IMAGES_PER_PASS
+        hi = min(lo + _IMAGES_PER_PASS, n_images)
+        total = np.zeros(hi - lo)
         for w in range(len(indptr) - 1):
-            total = 0.0
+            total[:] = 0.0
             for j in range(indptr[w], indptr[w + 1]):
-                total += row[indices[j]]
-            out[b, w] = total
+                cell = by_cell[indices[j]]
+                for b in range(hi - lo):
+                    total[b] += cell[lo + b]
+            for b in range(hi - lo):
+                out[lo + b, w] = total[b]
     return out
 
 
 try:   # numba is a core dependency (the CTC trie kernel); the pure loop stays as its reference
-    from numba import njit as _njit
+    from numba import njit as _njit, prange as _prange
 
-    _sparse_word_scores = _njit(cache=False, nogil=True)(_sparse_word_scores_py)
+    _sparse_word_scores = _njit(cache=False, nogil=True, parallel=True)(_sparse_word_scores_py)
 except ImportError:   # pragma: no cover
+    _prange = range
     _sparse_word_scores = _sparse_word_scores_py

@@ -280,3 +280,16 @@ def test_a_list_of_posteriors_scores_as_the_stacked_array_does():
     prior = np.random.default_rng(2).uniform(-1, 1, (4, len(WORDS)))
     np.testing.assert_array_equal(rescored_shortlist(list(probs), lexicon, prior, 3),
                                   rescored_shortlist(probs, lexicon, prior, 3))
+
+
+def test_top_k_picks_each_rows_largest_and_keeps_the_earlier_column_of_a_tie():
+    from methodkit.topk import top_k
+
+    rng = np.random.default_rng(7)
+    scores = rng.integers(0, 6, (20, 100)).astype(np.float32)    # many ties; k > 64 partitions
+    for k in (1, 3, 50, 64, 65, 80, 100, 120):
+        got = top_k(scores, k)
+        assert got.shape == (20, min(k, 100))
+        for row, picked in zip(scores, got):
+            assert set(picked) == set(np.argsort(-row, kind="stable")[:min(k, 100)])
+    assert top_k(scores, 0).shape == (20, 0)

@@ -123,9 +123,10 @@ def test_sparse_word_scores_rank_words_as_the_dense_bernoulli_likelihood_does():
     assert indptr.tolist()[-1] == int(dense.sum())
     for w in range(len(words)):
         assert sorted(indices[indptr[w]:indptr[w + 1]]) == np.flatnonzero(dense[w]).tolist()
-    presence = np.random.default_rng(0).uniform(0, 1, (4, *pyramid.shape)).astype(np.float32)
-    q = np.clip(presence.reshape(4, -1).astype(np.float64), 1e-6, 1 - 1e-6)
+    presence = np.random.default_rng(0).uniform(0, 1, (11, *pyramid.shape)).astype(np.float32)   # 8 + 3 a pass
+    q = np.clip(presence.reshape(11, -1).astype(np.float64), 1e-6, 1 - 1e-6)
     likelihood = np.log(q) @ dense.T + np.log1p(-q) @ (1 - dense).T
     got = sparse_word_scores(bernoulli_log_odds(presence), indptr, indices)
     constant = np.log1p(-q).sum(1, keepdims=True)    # the image's own term: it does not change a ranking
     np.testing.assert_allclose(got + constant, likelihood, rtol=1e-4, atol=1e-3)
+

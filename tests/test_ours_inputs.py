@@ -109,3 +109,31 @@ def test_int8_backbone_quantises_the_restricted_posterior_graph(tmp_path, toy_da
     assert int8.shape == fp32.shape
     assert not np.allclose(int8, fp32, atol=1e-3)                           # really another graph
     assert (int8.argmax(-1) == fp32.argmax(-1)).mean() > 0.8                # that reads the same frames
+
+
+def test_the_recognisers_tail_in_torch_reads_as_the_frozen_graph_and_learns_transcriptions(toy_dataset):
+    """ourmodel.adapt: at step 0 the torch classifier (with or without its zero-started adapter)
+    gives the frozen graph's head inputs; CTC on the images' own words then lowers their loss."""
+    torch = pytest.importorskip("torch")
+    from ourmodel.adapt import FEATURES, ctc_loss, tail_from_onnx
+
+    samples = toy_dataset.select(split="train")[:6]
+    images = [toy_dataset.image_item(s.key).image for s in samples]
+    alphabet = lexicon_alphabet([e.text for e in toy_dataset.lexicon])
+    features = torch.from_numpy(PPOCRFeatures(source=FEATURES)(images))
+    frozen = PPOCRFeatures(source=PPOCR_V6, alphabet=alphabet)(images)
+    assert features.shape[-1] == 120
+    texts = [s.text for s in samples]
+    for adapter in (0, 16):
+        tail = tail_from_onnx(alphabet, adapter)
+        with torch.no_grad():
+            np.testing.assert_allclose(np.exp(tail.head_inputs(features).numpy()), np.exp(frozen), atol=1e-4)
+        torch.manual_seed(0)
+        optim = torch.optim.Adam(tail.parameters(), lr=1e-2)
+        first = float(ctc_loss(tail, features, texts, alphabet).detach())
+        for _ in range(15):
+            loss = ctc_loss(tail, features, texts, alphabet)
+            optim.zero_grad()
+            loss.backward()
+            optim.step()
+        assert float(ctc_loss(tail, features, texts, alphabet).detach()) < 0.7 * first

@@ -93,6 +93,8 @@ class TrainConfig:
     time_stretch: float = 0.0         # frames resampled by a factor ~ U[1 - this, 1 + this] per image (0: off)
     position_warp: float = 0.0        # generation 3: frame positions bent by a ~ U[-this, this] per image
                                       # (``PyramidTower.presence``; 0: off, below 1)
+    char_dropout: float = 0.0         # generation 3: each character's presence zeroed in every region of an
+                                      # image with this probability (a missed character; 0: off)
     val_every: int = 250
     val_queries: int = 300            # per language and split
     checkpoint_every: int = 250
@@ -122,9 +124,11 @@ class TrainConfig:
         if any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in self.pyramid_levels):
             raise TrainConfigError(f"pyramid_levels {self.pyramid_levels!r}: a list of positive integers, e.g. "
                                    "[1, 2, 3, 4]", "pyramid_levels")
-        if not 0 <= self.position_warp < 1 or (self.position_warp and not self.pyramid_levels):
-            raise TrainConfigError(f"position_warp {self.position_warp!r}: must be in [0, 1), and needs the pyramid "
-                                   "head (pyramid_levels not empty)", "position_warp")
+        for name in ("position_warp", "char_dropout"):
+            value = getattr(self, name)
+            if not 0 <= value < 1 or (value and not self.pyramid_levels):
+                raise TrainConfigError(f"{name} {value!r}: must be in [0, 1), and needs the pyramid head "
+                                       "(pyramid_levels not empty)", name)
         if self.spelled_i2t and not self.pyramid_levels:
             raise TrainConfigError(f"spelled_i2t {self.spelled_i2t!r}: needs the pyramid head, and pyramid_levels is "
                                    "empty; set spelled_i2t=0 too", "spelled_i2t")
@@ -261,7 +265,7 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
         if config.feature_noise and x.is_floating_point():
             x = x + torch.randn_like(x) * config.feature_noise * feat_std
         ids = torch.from_numpy(data.ids[idx])
-        img = _encode_images(model, x, config.position_warp)
+        img = _encode_images(model, x, config.position_warp, config.char_dropout)
         all_txt = model.encode_texts(anchors)                 # the whole lexicon, every language
         txt = all_txt[torch.from_numpy(_rows(data, idx))]
         syn_idx = [i for i in idx for _ in range(2)]
@@ -312,11 +316,15 @@ def train(data: TrainingData, val, out: Path, config: TrainConfig, model_config:
     return model
 
 
-def _encode_images(model: DualEncoder, x: torch.Tensor, position_warp: float) -> torch.Tensor:
-    if not position_warp:
+def _encode_images(model: DualEncoder, x: torch.Tensor, position_warp: float, char_dropout: float) -> torch.Tensor:
+    """The image tower, with generation 3's pyramid augmentations when asked for (training only)."""
+    if not position_warp and not char_dropout:
         return model.encode_images(x)
-    warp = (torch.rand(len(x)) * 2 - 1) * position_warp
-    return model.visual.from_presence(model.visual.presence(x, warp))
+    warp = (torch.rand(len(x)) * 2 - 1) * position_warp if position_warp else None
+    presence = model.visual.presence(x, warp)
+    if char_dropout:
+        presence = presence * (torch.rand(len(x), 1, presence.shape[-1]) >= char_dropout)
+    return model.visual.from_presence(presence)
 
 
 def batch_sampler(data: TrainingData, config: TrainConfig) -> BalancedBatchSampler:

@@ -258,6 +258,7 @@ def test_an_interrupted_and_resumed_run_ends_with_the_weights_of_an_uninterrupte
     (None, {"backbone": "ppocr6"}, "--set backbone: unknown backbone 'ppocr6' (did you mean 'ppocrv6'?)"),
     (None, {"pyramid_levels": [1, 0]}, "--set pyramid_levels [1, 0]: a list of positive integers"),
     (None, {"position_warp": 1.0}, "--set position_warp 1.0: must be in [0, 1)"),
+    (None, {"char_dropout": -0.1}, "--set char_dropout -0.1: must be in [0, 1)"),
     (None, {"pyramid_levels": [], "distill": 0.0}, "spelled_i2t 1.0: needs the pyramid head, and pyramid_levels is empty; set spelled_i2t=0 too"),
     (None, {"backbone": "mnv3"}, "--set backbone: backbone 'mnv3' gives no posteriors, which pyramid_levels, "
      "spelled_i2t, distill need (the recipe's defaults read them); to train it add --set pyramid_levels=[] "

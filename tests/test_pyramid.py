@@ -130,3 +130,21 @@ def test_sparse_word_scores_rank_words_as_the_dense_bernoulli_likelihood_does():
     constant = np.log1p(-q).sum(1, keepdims=True)    # the image's own term: it does not change a ranking
     np.testing.assert_allclose(got + constant, likelihood, rtol=1e-4, atol=1e-3)
 
+
+
+def test_training_augmentations_of_the_pyramid_are_off_by_default_and_drop_whole_characters():
+    torch = pytest.importorskip("torch")
+    from ourmodel.model import DualEncoder, ModelConfig
+    from ourmodel.train import _encode_images
+
+    model = DualEncoder(ModelConfig(backbone="ppocr", source="ppocrv6-posteriors", alphabet=ALPHABET,
+                                    pyramid_levels=[1, 2])).eval()
+    x = torch.from_numpy(np.stack([_inputs(list("--a---b---c--"), confidence=0.9995)] * 64))
+    with torch.no_grad():
+        torch.testing.assert_close(_encode_images(model, x, 0.0, 0.0), model.encode_images(x))
+        seen = []
+        model.visual.from_presence = lambda presence: seen.append(presence) or presence.sum((1, 2))[:, None]
+        _encode_images(model, x, 0.0, 0.5)
+    kept = seen[0][:, 0, :3] > 0.5                                       # a, b, c at level 1
+    assert 0.3 < kept.float().mean() < 0.7                              # about half the characters dropped ...
+    assert torch.equal(kept, (seen[0][:, 1:, :3] > 0.5).any(1))         # ... in every region at once

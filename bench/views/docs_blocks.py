@@ -627,6 +627,29 @@ def shortlist_recall(results_dir: Path) -> str:
             + _table(["shortlist from", *(f"K = {k}" for k in ks)], rows, numeric=range(1, len(ks) + 1)))
 
 
+ADAPT_JSON = SUITE_JSON.with_name("adapt_hand.json")
+
+
+@block("adapt-hand", "benchmarks/results/adapt_hand.json (`python benchmarks/adapt_hand.py`)")
+def adapt_hand(results_dir: Path) -> str:
+    r = _benchmark_record(ADAPT_JSON)
+    if not {"curves", "machine", "subsets"} <= set(r):
+        return f"No measurement yet ({ADAPT_JSON.name} is made by `python benchmarks/adapt_hand.py`)."
+    readers = ("ctc", "pyramid 1-3", "ours-hand head")
+    frozen = next(iter(r["curves"].values()))[0]                    # every curve starts at the frozen step 0
+    points = [("nothing (frozen)", frozen)] + [(name, p) for name, curve in r["curves"].items() for p in curve if p["step"]]
+    rows = [[name, f"{p['step']:,}", *(_num(p[split][reader], 4) for split in ("test_id", "test_ood") for reader in readers)]
+            for name, p in points]
+    o = r["options"]
+    head = (f"Measured by `python benchmarks/adapt_hand.py` on {md_text(r['machine']['cpu'])} at commit "
+            f"`{(r.get('commit') or 'unknown')[:10]}`, dataset `{r['dataset']}` (fingerprint `{r['fingerprint']}`): "
+            f"CTC on the {r['train_images']:,} training transcriptions, batch {o['batch']}, learning rate {o['lr']}, "
+            f"adapter width {o['adapter_width']}; Acc@1 on {md_text(r['subsets'])}, within each image's language.")
+    return "\n\n".join([head, _table(["adapted", "step", *(f"{split} {reader}" for split in ("in-domain", "OOD")
+                                                               for reader in readers)],
+                                       rows, numeric=range(1, 8))])
+
+
 PYRAMID_JSON = SUITE_JSON.with_name("pyramid.json")
 
 

@@ -16,7 +16,9 @@ characters, each ranking the image's own language's lexicon (Acc@1):
 Also per OOD style, and how many training images teach each character (per language: distinct
 characters, the median count of training images whose word has the character, and the share of
 characters seen in at most 4 images, i.e. in one word's renders). Writes benchmarks/results/headroom.json.
-Run: python benchmarks/headroom.py  (needs torch: the [dev] or [train] extra)
+Run: python benchmarks/headroom.py  (needs torch: the [dev] or [train] extra); on the hand tier with
+its own head: python benchmarks/headroom.py --size hand --checkpoint ourmodel/checkpoints/ours-hand
+(writes benchmarks/results/headroom_hand.json)
 """
 
 from __future__ import annotations
@@ -67,13 +69,20 @@ def training_images_per_character(ds) -> dict:
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", default=None, help="the embedded benchmark's size (default: small; hand: the hand tier)")
+    ap.add_argument("--checkpoint", type=Path, default=default_checkpoint_dir(), help="default: the shipped ours")
+    args = ap.parse_args()
+    out = OUT if args.size in (None, "small") else OUT.with_name(f"headroom_{args.size}.json")
     started = time.perf_counter()
-    ds = load_dataset(default_dataset_path())
+    ds = load_dataset(default_dataset_path(args.size))
     cache = default_cache_dir()
-    model = DualEncoder.load(default_checkpoint_dir()).eval()
+    model = DualEncoder.load(args.checkpoint).eval()
     config = model.config
     if not config.alphabet:
-        raise SystemExit(f"{default_checkpoint_dir()}: the shipped head does not read posteriors")
+        raise SystemExit(f"{args.checkpoint}: the head does not read posteriors")
     inputs_for = TRAINING_BACKBONES["ppocrv6"].inputs(ds, cache)
     alphabet = source_alphabet(ds, backbone(config.source))
     lexicon = sorted(ds.lexicon, key=lambda e: (e.semantic_id, e.lang))
@@ -81,11 +90,11 @@ def main() -> None:
     texts = {lang: [lexicon[i].text for i in rows[lang]] for lang in LANGUAGES}
     sids = np.array([e.semantic_id for e in lexicon])
     with torch.no_grad():
-        checkpoint_config = json.loads((default_checkpoint_dir() / "config.json").read_text())
+        checkpoint_config = json.loads((args.checkpoint / "config.json").read_text())
         text = model.encode_texts(torch.from_numpy(checkpoint_text_inputs(
             checkpoint_config, [e.text for e in lexicon], [e.lang for e in lexicon], cache))).numpy()
     record = {"subsets": "300 test_id + 300 test_ood images per language (the training validator's, seed 0)",
-              "checkpoint": str(default_checkpoint_dir()), "acc1": {}, "ood_by_style": {}}
+              "checkpoint": str(args.checkpoint), "dataset": ds.name, "acc1": {}, "ood_by_style": {}}
     for split, samples in validation_subsets(ds, 300, 0).items():
         x = inputs_for(samples)
         truth = np.array([s.semantic_id for s in samples])
@@ -113,7 +122,7 @@ def main() -> None:
     record["training_images_per_character"] = training_images_per_character(ds)
     record["seconds"] = round(time.perf_counter() - started, 1)
     record["machine"] = {"cpu": cpu_model(), "python": platform.python_version()}
-    OUT.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    out.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

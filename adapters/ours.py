@@ -236,7 +236,7 @@ class OursRerank(ScoringRetriever):
     def info(self) -> MethodInfo:
         base = self.ours.info
         return MethodInfo(
-            name="ours+rerank", group="ours", version=f"{base.version}/rerank-2",
+            name="ours+rerank", group="ours", version=f"{base.version}/rerank-3",
             description=f"ours' embedding shortlists the {self.options.shortlist} nearest words of the image's "
                         f"language and the non-learned character pyramid its {self.options.pyramid_shortlist} most "
                         "likely, re-scored by exact CTC likelihood of the same PP-OCRv6 posteriors; across "

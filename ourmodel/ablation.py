@@ -24,6 +24,8 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "no-spelled-i2t": ("the lexicon words' exact pyramids read as images (the image side learns from its images "
                        "alone)", {"spelled_i2t": 0.0}),
     "levels-1": ("the pyramid's levels 2-4 (level 1 alone: a learned bag of characters)", {"pyramid_levels": [1]}),
+    "no-char-dropout": ("the characters dropped from the images' pyramids in training (char_dropout 0)",
+                        {"char_dropout": 0.0}),
 }
 
 

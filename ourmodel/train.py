@@ -59,7 +59,7 @@ class TrainConfigError(HwrBenchError, ValueError):
 
 @dataclass
 class TrainConfig:
-    """Training options. The defaults are the shipped ``ours`` recipe (generation 3, run G3 in
+    """Training options. The defaults are the shipped ``ours`` recipe (generation 3, run G3f in
     ourmodel/runs/), so ``bench train --out DIR`` reproduces it and ``bench ablate``
     switches signals off from it."""
     backbone: str = "ppocrv6"         # ppocr (PP-OCRv4 features), ppocrv6 (PP-OCRv6 posteriors), *-int8, mnv3
@@ -93,7 +93,7 @@ class TrainConfig:
     time_stretch: float = 0.0         # frames resampled by a factor ~ U[1 - this, 1 + this] per image (0: off)
     position_warp: float = 0.0        # generation 3: frame positions bent by a ~ U[-this, this] per image
                                       # (``PyramidTower.presence``; 0: off, below 1)
-    char_dropout: float = 0.0         # generation 3: each character's presence zeroed in every region of an
+    char_dropout: float = 0.15        # generation 3: each character's presence zeroed in every region of an
                                       # image with this probability (a missed character; 0: off)
     val_every: int = 250
     val_queries: int = 300            # per language and split
@@ -128,7 +128,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not 0 <= value < 1 or (value and not self.pyramid_levels):
                 raise TrainConfigError(f"{name} {value!r}: must be in [0, 1), and needs the pyramid head "
-                                       "(pyramid_levels not empty)", name)
+                                       f"(pyramid_levels not empty; without it set {name}=0)", name)
         if self.spelled_i2t and not self.pyramid_levels:
             raise TrainConfigError(f"spelled_i2t {self.spelled_i2t!r}: needs the pyramid head, and pyramid_levels is "
                                    "empty; set spelled_i2t=0 too", "spelled_i2t")

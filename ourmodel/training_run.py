@@ -223,7 +223,7 @@ def load_train_config(path: Path | None, overrides: dict) -> TrainConfig:
 
 
 # The options that read a posterior backbone's characters, and the values that switch them off.
-POSTERIOR_OPTIONS = {"pyramid_levels": [], "spelled_i2t": 0.0, "distill": 0.0}
+POSTERIOR_OPTIONS = {"pyramid_levels": [], "spelled_i2t": 0.0, "char_dropout": 0.0, "distill": 0.0}
 
 
 def check_posterior_options(config: TrainConfig) -> None:

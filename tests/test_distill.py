@@ -143,7 +143,7 @@ def test_distillation_needs_a_backbone_that_gives_posteriors(toy_dataset, tmp_pa
 
     from ourmodel.train import TrainConfig
 
-    off = {"backbone": "mnv3", "pyramid_levels": [], "spelled_i2t": 0.0}
+    off = {"backbone": "mnv3", "pyramid_levels": [], "spelled_i2t": 0.0, "char_dropout": 0.0}
     with pytest.raises(ValueError, match=r"^--set backbone: backbone 'mnv3' gives no posteriors, which distill needs "
                                          r".*; to train it add --set distill=0.0$"):
         load_train_config(None, {**off, "distill": 1.0})

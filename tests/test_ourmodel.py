@@ -19,7 +19,7 @@ from ourmodel.train import TrainConfig, TrainingData, train
 
 
 # The paper's tower reads pixels, not posteriors: the recipe's character-reading options off.
-MNV3 = {"backbone": "mnv3", "pyramid_levels": [], "spelled_i2t": 0.0, "distill": 0.0}
+MNV3 = {"backbone": "mnv3", "pyramid_levels": [], "spelled_i2t": 0.0, "char_dropout": 0.0, "distill": 0.0}
 
 
 def _unit(rng, n, d=8):
@@ -205,7 +205,7 @@ def test_an_interrupted_and_resumed_run_ends_with_the_weights_of_an_uninterrupte
     data = _feature_data(toy_dataset)
     model_config = ModelConfig(feature_dim=8, input_proj=16)
     base = dict(steps=4, batch_size=12, instances=3, val_every=100, checkpoint_every=100, threads=1,
-                feature_noise=0.1, time_stretch=0.2, seed=3, pyramid_levels=[], spelled_i2t=0.0, distill=0.0)
+                feature_noise=0.1, time_stretch=0.2, seed=3, pyramid_levels=[], spelled_i2t=0.0, char_dropout=0.0, distill=0.0)
     quiet = dict(log=lambda line: None)
 
     def weights(folder):
@@ -259,10 +259,12 @@ def test_an_interrupted_and_resumed_run_ends_with_the_weights_of_an_uninterrupte
     (None, {"pyramid_levels": [1, 0]}, "--set pyramid_levels [1, 0]: a list of positive integers"),
     (None, {"position_warp": 1.0}, "--set position_warp 1.0: must be in [0, 1)"),
     (None, {"char_dropout": -0.1}, "--set char_dropout -0.1: must be in [0, 1)"),
-    (None, {"pyramid_levels": [], "distill": 0.0}, "spelled_i2t 1.0: needs the pyramid head, and pyramid_levels is empty; set spelled_i2t=0 too"),
+    (None, {"pyramid_levels": [], "distill": 0.0, "char_dropout": 0.0},
+     "spelled_i2t 1.0: needs the pyramid head, and pyramid_levels is empty; set spelled_i2t=0 too"),
+    (None, {"pyramid_levels": [], "spelled_i2t": 0.0}, "char_dropout 0.15: must be in [0, 1), and needs the pyramid head (pyramid_levels not empty; without it set char_dropout=0)"),
     (None, {"backbone": "mnv3"}, "--set backbone: backbone 'mnv3' gives no posteriors, which pyramid_levels, "
-     "spelled_i2t, distill need (the recipe's defaults read them); to train it add --set pyramid_levels=[] "
-     "--set spelled_i2t=0.0 --set distill=0.0"),
+     "spelled_i2t, char_dropout, distill need (the recipe's defaults read them); to train it add --set pyramid_levels=[] "
+     "--set spelled_i2t=0.0 --set char_dropout=0.0 --set distill=0.0"),
 ])
 def test_a_bad_training_option_is_one_line_naming_it(tmp_path, path_text, overrides, message):
     path = None

@@ -132,7 +132,7 @@ def test_sparse_word_scores_rank_words_as_the_dense_bernoulli_likelihood_does():
 
 
 
-def test_training_augmentations_of_the_pyramid_are_off_by_default_and_drop_whole_characters():
+def test_training_augmentations_of_the_pyramid_change_nothing_unasked_and_drop_whole_characters():
     torch = pytest.importorskip("torch")
     from ourmodel.model import DualEncoder, ModelConfig
     from ourmodel.train import _encode_images

@@ -93,7 +93,7 @@ def training(toy_dataset):
     data = TrainingData(toy_dataset, lambda samples: image_batch(
         [toy_dataset.image_item(s.key).image for s in samples], 32, 128), cache_root=None)
     config = TrainConfig(backbone="mnv3", steps=2, batch_size=24, instances=3, val_every=1, checkpoint_every=1,
-                         feature_noise=0.0, threads=2, pyramid_levels=[], spelled_i2t=0.0, distill=0.0)
+                         feature_noise=0.0, threads=2, pyramid_levels=[], spelled_i2t=0.0, char_dropout=0.0, distill=0.0)
     return data, config, ModelConfig(backbone="mnv3")
 
 

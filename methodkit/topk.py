@@ -19,12 +19,10 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     k = min(k, scores.shape[1])
     if k <= 0:
         return np.zeros((len(scores), 0), np.int64)
+    if k == scores.shape[1]:
+        return np.argsort(-scores, axis=1, kind="stable")
     if k > _SCAN_MAX:    # each replacement rescans the k kept; a partition is cheaper for long lists
-        order = np.argsort(-scores, axis=1, kind="stable") if k == scores.shape[1] else None
-        if order is not None:
-            return order
-        kept = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        return _with_earlier_ties(scores, kept)
+        return _with_earlier_ties(scores, np.argpartition(-scores, k - 1, axis=1)[:, :k])
     return _top_k(scores, k)
 
 

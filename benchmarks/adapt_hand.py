@@ -40,28 +40,16 @@ from bench.data.store import load_dataset  # noqa: E402
 from ourmodel.adapt import FEATURES, ctc_loss, tail_from_onnx  # noqa: E402
 from ourmodel.anchors import checkpoint_text_inputs  # noqa: E402
 from ourmodel.distill import teacher_topk  # noqa: E402
-from ourmodel.features import cached_features  # noqa: E402
 from ourmodel.model import DualEncoder  # noqa: E402
-from ourmodel.ppocr import PPOCRFeatures, lexicon_alphabet  # noqa: E402
+from ourmodel.ppocr import lexicon_alphabet  # noqa: E402
 from ourmodel.pyramid import Pyramid, bernoulli_log_odds, sparse_word_scores  # noqa: E402
-from ourmodel.training_run import validation_subsets  # noqa: E402
+from ourmodel.training_run import ppocr_inputs, validation_subsets  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "adapt_hand.json"
 HEAD = Path(__file__).resolve().parent.parent / "ourmodel" / "checkpoints" / "ours-hand"
 VARIANTS = {"classifier": {"adapter": 0, "classifier": True},
             "adapter": {"adapter": 256, "classifier": False},
             "adapter+classifier": {"adapter": 256, "classifier": True}}
-
-
-def sequence_features(ds, cache: Path, samples) -> np.ndarray:
-    extractor = []
-
-    def extract(images):
-        if not extractor:
-            extractor.append(PPOCRFeatures(source=FEATURES))
-        return extractor[0](images)
-    return cached_features(extract, f"{FEATURES.name}-{FEATURES.digest()[:16]}", cache / "features",
-                           [s.content_hash for s in samples], lambda i: ds.image_item(samples[i].key).image)
 
 
 class Readers:
@@ -132,9 +120,10 @@ def main() -> None:
     cache = default_cache_dir()
     alphabet = lexicon_alphabet([e.text for e in ds.lexicon])
     train = ds.select(split="train")
-    train_x = torch.from_numpy(sequence_features(ds, cache, train))
+    sequence_features = ppocr_inputs(ds, cache, FEATURES)          # cached, as training's inputs are
+    train_x = torch.from_numpy(sequence_features(train))
     subsets = validation_subsets(ds, 300, 0)
-    val_x = {split: torch.from_numpy(sequence_features(ds, cache, samples)) for split, samples in subsets.items()}
+    val_x = {split: torch.from_numpy(sequence_features(samples)) for split, samples in subsets.items()}
     readers = Readers(ds, cache, alphabet)
 
     def validate(tail) -> dict:

@@ -130,9 +130,15 @@ def group_posteriors(probs: np.ndarray, lexicon: CompiledLexicon, blank: int = 0
     gathered = probs[:, :, np.maximum(members, 0)].astype(np.float64)
     gathered[:, :, members < 0] = 0.0
     out = gathered.sum(axis=3)
-    n_chars = probs.shape[2] - 1 - int((members[SPACE_GROUP] >= 0).any())   # minus blank, space
-    out[:, :, UNKNOWN_GROUP] = (1.0 - probs[:, :, blank].astype(np.float64) - out[:, :, SPACE_GROUP]) / max(n_chars, 1)
+    out[:, :, UNKNOWN_GROUP] = ((1.0 - probs[:, :, blank].astype(np.float64) - out[:, :, SPACE_GROUP])
+                                / letter_classes(probs.shape[2], lexicon))
     return np.maximum(out, _FLOOR)
+
+
+def letter_classes(n_classes: int, lexicon: CompiledLexicon) -> int:
+    """How many of a recogniser's ``n_classes`` classes are neither blank nor space (at least 1):
+    the unknown-character group's posterior is their mean."""
+    return max(n_classes - 1 - int((lexicon.members[SPACE_GROUP] >= 0).any()), 1)
 
 
 def ctc_log_likelihoods(probs: np.ndarray, lexicon: CompiledLexicon, blank: int = 0) -> np.ndarray:

@@ -48,7 +48,7 @@ import numpy as np
 
 from bench.api import onnx_threads
 from methodkit.ctc_lexicon import (_FLOOR, BLANK_GROUP, IMPOSSIBLE, SPACE_GROUP, UNKNOWN_GROUP, CompiledLexicon,
-                                  LexiconScorer, group_posteriors)
+                                  LexiconScorer, group_posteriors, letter_classes)
 from methodkit.topk import top_k
 
 _CHUNK = 32_768          # exact recursion: (node, image) pairs per vectorised step (its working set stays in cache)
@@ -503,8 +503,8 @@ def rescored_shortlist(probs: np.ndarray | Sequence[np.ndarray], lexicon: Compil
     members = trie.lexicon.members
     for i, p in enumerate(probs):
         p = np.asarray(p)
-        n_chars = max(p.shape[1] - 1 - int((members[SPACE_GROUP] >= 0).any()), 1)   # as group_posteriors
-        out[i, top[i]] = _pair_log_likelihoods(p, members, labels, lengths, positions[i], blank, n_chars)
+        out[i, top[i]] = _pair_log_likelihoods(p, members, labels, lengths, positions[i], blank,
+                                               letter_classes(p.shape[1], trie.lexicon))
     return out
 
 
@@ -518,7 +518,7 @@ def _pair_log_likelihoods(probs, members, labels, lengths, words, blank, n_chars
     for w in range(len(words)):
         n = lengths[words[w]]
         n_states = 2 * n + 5
-        groups = np.zeros(n_states, np.int64)      # blank, SPACE, blank, l1, blank, ..., ln, blank, SPACE, blank
+        groups = np.full(n_states, BLANK_GROUP, np.int64)   # blank, SPACE, blank, l1, blank, ..., ln, blank, SPACE, blank
         groups[1] = SPACE_GROUP
         groups[2 * n + 3] = SPACE_GROUP
         for j in range(n):
